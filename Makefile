@@ -1,0 +1,20 @@
+# Top-level build targets. `make proto` regenerates the committed protobuf Go code.
+
+GOBIN_DIR     ?= $(shell go env GOPATH)/bin
+PROTOC        ?= protoc
+PROTOC_GEN_GO ?= $(GOBIN_DIR)/protoc-gen-go
+GO_MODULE     := github.com/kafscale/kafscale
+PROTO_FILES   := meta/metadata.proto
+
+.PHONY: proto
+proto: ## Regenerate Go code from .proto files (needs protoc and protoc-gen-go).
+	@test -x "$(PROTOC_GEN_GO)" || { echo "protoc-gen-go not found at $(PROTOC_GEN_GO); run: GOBIN=$(GOBIN_DIR) go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12"; exit 1; }
+	$(PROTOC) --plugin=protoc-gen-go=$(PROTOC_GEN_GO) \
+		--go_out=. --go_opt=module=$(GO_MODULE) $(PROTO_FILES)
+
+.PHONY: test build
+test: ## Install test dependencies and run every check and test (what CI runs).
+	bash scripts/test.sh
+
+build: ## Build the kafscale binary into bin/.
+	go build -o bin/kafscale ./cmd/kafscale

@@ -1,0 +1,251 @@
+// Package broker answers Kafka requests: it decodes frames with codec, dispatches each API to
+// its handler (one file per API, named after it), and wires partitions, the flusher and the
+// metadata store together.
+//
+// Goroutines: netio calls Serve one request at a time per connection; handlers that wait
+// (produce acks, parked fetches) finish on a goroutine of their own and answer through
+// netio.Request.Respond. Topic state is guarded by Broker.mu.
+//
+// Lock order: Broker.mu -> partition.Log.mu -> flush.Flusher.mu.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/codec"
+	"github.com/kafscale/kafscale/flush"
+	"github.com/kafscale/kafscale/meta"
+	"github.com/kafscale/kafscale/meta/metapb"
+	"github.com/kafscale/kafscale/netio"
+	"github.com/kafscale/kafscale/objstore"
+	"github.com/kafscale/kafscale/partition"
+	"github.com/kafscale/kafscale/segment"
+)
+
+// Config holds the broker's Kafka-facing settings.
+type Config struct {
+	// NodeID is this broker's id (broker.id).
+	NodeID int32
+	// AdvertisedHost and AdvertisedPort are what Metadata tells clients to connect to.
+	AdvertisedHost string
+	AdvertisedPort int32
+	// AutoCreateTopics is auto.create.topics.enable.
+	AutoCreateTopics bool
+	// DefaultPartitions is num.partitions for auto-created topics and CreateTopics with -1.
+	DefaultPartitions int32
+	// MessageMaxBytes is message.max.bytes, the default max.message.bytes of topics.
+	MessageMaxBytes int32
+	// MaxPartitionsPerTopic bounds CreateTopics and CreatePartitions.
+	MaxPartitionsPerTopic int32
+	// CheckpointInterval is checkpoint.interval.
+	CheckpointInterval time.Duration
+	// Partition holds per-partition settings.
+	Partition partition.Config
+}
+
+// DefaultConfig returns Kafka's defaults where Kafka has one.
+func DefaultConfig() Config {
+	return Config{
+		NodeID:                0,
+		AdvertisedHost:        "127.0.0.1",
+		AdvertisedPort:        9092,
+		AutoCreateTopics:      true,
+		DefaultPartitions:     1,
+		MessageMaxBytes:       1048588,
+		MaxPartitionsPerTopic: 10000,
+		CheckpointInterval:    30 * time.Second,
+		Partition:             partition.DefaultConfig(),
+	}
+}
+
+// Validate reports the first bad setting, naming its flag.
+func (c Config) Validate() error {
+	switch {
+	case c.NodeID < 0:
+		return fmt.Errorf("--node-id must be >=0 (set to %d)", c.NodeID)
+	case c.AdvertisedHost == "":
+		return fmt.Errorf("--advertised-listener must name a host")
+	case c.AdvertisedPort <= 0 || c.AdvertisedPort > 65535:
+		return fmt.Errorf("--advertised-listener port must be 1-65535 (set to %d)", c.AdvertisedPort)
+	case c.DefaultPartitions <= 0:
+		return fmt.Errorf("--num-partitions must be >0 (set to %d)", c.DefaultPartitions)
+	case c.MessageMaxBytes <= 0:
+		return fmt.Errorf("--message-max-bytes must be >0 (set to %d)", c.MessageMaxBytes)
+	case c.CheckpointInterval <= 0:
+		return fmt.Errorf("--checkpoint-interval must be >0 (set to %s)", c.CheckpointInterval)
+	case c.Partition.TailBytes < 0:
+		return fmt.Errorf("--tail-bytes must be >=0 (set to %d)", c.Partition.TailBytes)
+	}
+	return nil
+}
+
+var (
+	produceRequests = metrics.NewCounter(`kafscale_produce_requests_total`)
+	fetchRequests   = metrics.NewCounter(`kafscale_fetch_requests_total`)
+	producedBytes   = metrics.NewCounter(`kafscale_produce_bytes_total`)
+	fetchedBytes    = metrics.NewCounter(`kafscale_fetch_bytes_total`)
+	closedConns     = metrics.NewCounter(`kafscale_broker_closed_bad_requests_total`)
+)
+
+// Broker serves the Kafka protocol for one broker incarnation.
+type Broker struct {
+	cfg       Config
+	log       *slog.Logger
+	meta      *meta.Store
+	reg       *meta.Registration
+	fenceRev  atomic.Int64
+	store     objstore.Store
+	cache     *segment.Cache
+	flusher   *flush.Flusher
+	clusterID string
+
+	ctx    context.Context // cancelled by Close; bounds handler goroutines
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // handler goroutines and the checkpointer
+
+	mu     sync.RWMutex // guards topics and byID
+	topics map[string]*topic
+	byID   map[[16]byte]*topic
+
+	ready atomic.Bool
+}
+
+// topic is the broker's view of a topic it leads partitions of.
+type topic struct {
+	meta  *metapb.Topic
+	id    [16]byte
+	parts []*partState
+}
+
+// partState pairs a partition's Log with its checkpoint (chains this leadership keeps).
+type partState struct {
+	log *partition.Log
+	cp  *metapb.Checkpoint // owned by the checkpointer after takeover
+}
+
+// Deps are the parts a Broker is assembled from.
+type Deps struct {
+	Meta      *meta.Store
+	Store     objstore.Store
+	Cache     *segment.Cache
+	Flush     flush.Config
+	ClusterID string
+	Log       *slog.Logger
+}
+
+// Ready reports whether the broker serves (takeover done, session alive).
+func (b *Broker) Ready() (bool, string) {
+	if !b.ready.Load() {
+		return false, "broker is not serving: takeover not finished or session lost"
+	}
+	select {
+	case <-b.reg.Lost:
+		return false, "etcd session lost"
+	default:
+	}
+	return true, ""
+}
+
+// Serve implements netio.Handler.
+func (b *Broker) Serve(req *netio.Request) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.log.Error("BUG: panic while serving a request", "remote", req.Conn.RemoteAddr(), "panic", r, "stack", string(debug.Stack()))
+			req.Close(fmt.Errorf("panic: %v", r))
+		}
+	}()
+	hdr, body, err := codec.ParseRequestHeader(req.Frame)
+	if err != nil {
+		if hdr.APIKey == int16(kmsg.ApiVersions) && errors.Is(err, codec.ErrUnsupportedVersion) {
+			b.answerUnsupportedAPIVersions(req, hdr)
+			return
+		}
+		b.closeBad(req, hdr, err)
+		return
+	}
+	api, ok := apis[hdr.APIKey]
+	if !ok || hdr.APIVersion < api.min || hdr.APIVersion > api.max {
+		if hdr.APIKey == int16(kmsg.ApiVersions) {
+			b.answerUnsupportedAPIVersions(req, hdr)
+			return
+		}
+		b.closeBad(req, hdr, fmt.Errorf("unsupported api %d version %d", hdr.APIKey, hdr.APIVersion))
+		return
+	}
+	kreq, err := codec.DecodeRequest(hdr, body)
+	if err != nil {
+		b.closeBad(req, hdr, err)
+		return
+	}
+	api.handle(b, &call{req: req, hdr: hdr, kreq: kreq})
+}
+
+// ConnClosed implements netio.Handler.
+func (b *Broker) ConnClosed(*netio.Conn) {}
+
+func (b *Broker) closeBad(req *netio.Request, hdr codec.RequestHeader, err error) {
+	closedConns.Inc()
+	req.Close(fmt.Errorf("cannot serve request key %d version %d correlation %d from %s: %w", hdr.APIKey, hdr.APIVersion, hdr.CorrelationID, req.Conn.RemoteAddr(), err))
+}
+
+// call is one request in flight.
+type call struct {
+	req  *netio.Request
+	hdr  codec.RequestHeader
+	kreq kmsg.Request
+}
+
+// respond encodes resp (of the request's version) and sends it.
+func (c *call) respond(resp kmsg.Response) {
+	resp.SetVersion(c.hdr.APIVersion)
+	buf := codec.AppendResponseHeader(make([]byte, 0, 256), c.hdr.APIKey, c.hdr.APIVersion, c.hdr.CorrelationID)
+	buf = resp.AppendTo(buf)
+	c.req.Respond([][]byte{buf}, nil)
+}
+
+// api is one row of the supported-API table.
+type api struct {
+	min, max int16
+	handle   func(*Broker, *call)
+}
+
+// apis is filled by each handler file's init, and feeds ApiVersions: it advertises exactly
+// what is implemented.
+var apis = map[int16]api{}
+
+func register(key kmsg.Key, min, max int16, h func(*Broker, *call)) {
+	apis[int16(key)] = api{min: min, max: max, handle: h}
+}
+
+// errCode maps an internal error to a Kafka error code.
+func errCode(err error) int16 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, partition.ErrNotLeader), errors.Is(err, flush.ErrFenced):
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, partition.ErrOffsetRange):
+		return kerr.OffsetOutOfRange.Code
+	case errors.Is(err, partition.ErrFencedEpoch):
+		return kerr.FencedLeaderEpoch.Code
+	case errors.Is(err, partition.ErrUnknownEpoch):
+		return kerr.UnknownLeaderEpoch.Code
+	case errors.Is(err, partition.ErrEmptyBatch), errors.Is(err, partition.ErrRecordCountBad):
+		return kerr.InvalidRecord.Code
+	case errors.Is(err, context.DeadlineExceeded):
+		return kerr.RequestTimedOut.Code
+	default:
+		return kerr.KafkaStorageError.Code
+	}
+}

@@ -1,0 +1,45 @@
+package broker
+
+// CreatePartitions: versions 0-3. The new count must exceed the current one
+// (INVALID_PARTITIONS); validate_only checks without changing anything. New partitions are
+// taken over before the answer, so producers find them at once.
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.CreatePartitions, 0, 3, (*Broker).handleCreatePartitions) }
+
+func (b *Broker) handleCreatePartitions(c *call) {
+	req := c.kreq.(*kmsg.CreatePartitionsRequest)
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	ctx, cancel := context.WithTimeout(b.ctx, time.Duration(max(req.TimeoutMillis, 1000))*time.Millisecond)
+	defer cancel()
+	for _, rt := range req.Topics {
+		rr := kmsg.NewCreatePartitionsResponseTopic()
+		rr.Topic = rt.Topic
+		var err error
+		t := b.topicByName(rt.Topic)
+		switch {
+		case t == nil:
+			err = newKafkaError(kerr.UnknownTopicOrPartition, "topic %s does not exist", rt.Topic)
+		case rt.Count <= t.meta.Partitions:
+			err = newKafkaError(kerr.InvalidPartitions, "topic %s has %d partitions; the new count %d must be larger", rt.Topic, t.meta.Partitions, rt.Count)
+		case rt.Count > b.cfg.MaxPartitionsPerTopic:
+			err = newKafkaError(kerr.InvalidPartitions, "partition count %d exceeds the maximum %d", rt.Count, b.cfg.MaxPartitionsPerTopic)
+		case req.ValidateOnly:
+		default:
+			err = b.addPartitions(ctx, rt.Topic, rt.Count)
+		}
+		if err != nil {
+			rr.ErrorCode = errCodeOf(err)
+			rr.ErrorMessage = errMessage(err)
+		}
+		resp.Topics = append(resp.Topics, rr)
+	}
+	c.respond(resp)
+}

@@ -1,0 +1,102 @@
+package broker
+
+// CreateTopics: versions 2-7 (KIP-896 baseline). Names follow Kafka's rules
+// (INVALID_TOPIC_EXCEPTION), the partition count must be 1..max or -1 for num.partitions
+// (INVALID_PARTITIONS), configs must be known topic configs with valid values
+// (INVALID_CONFIG), validate_only checks without creating. Any replication factor >= 1 or -1
+// is accepted: durability comes from the object store, and tools such as Kafka Connect ask
+// for 3. Manual replica assignments fix only the partition count.
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.CreateTopics, 2, 7, (*Broker).handleCreateTopics) }
+
+func (b *Broker) handleCreateTopics(c *call) {
+	req := c.kreq.(*kmsg.CreateTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	timeout := time.Duration(max(req.TimeoutMillis, 1000)) * time.Millisecond
+	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	defer cancel()
+	seen := make(map[string]int)
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
+	for _, rt := range req.Topics {
+		rr := kmsg.NewCreateTopicsResponseTopic()
+		rr.Topic = rt.Topic
+		rr.NumPartitions = -1
+		rr.ReplicationFactor = -1
+		err := b.createOne(ctx, req, rt, seen[rt.Topic] > 1, &rr)
+		if err != nil {
+			rr.ErrorCode = errCodeOf(err)
+			rr.ErrorMessage = errMessage(err)
+		}
+		resp.Topics = append(resp.Topics, rr)
+	}
+	c.respond(resp)
+}
+
+func (b *Broker) createOne(ctx context.Context, req *kmsg.CreateTopicsRequest, rt kmsg.CreateTopicsRequestTopic, dup bool, rr *kmsg.CreateTopicsResponseTopic) error {
+	if dup {
+		return newKafkaError(kerr.InvalidRequest, "topic %s appears more than once in the request", rt.Topic)
+	}
+	partitions := rt.NumPartitions
+	if len(rt.ReplicaAssignment) > 0 {
+		if partitions != -1 || rt.ReplicationFactor != -1 {
+			return newKafkaError(kerr.InvalidRequest, "a replica assignment excludes numPartitions and replicationFactor")
+		}
+		partitions = int32(len(rt.ReplicaAssignment))
+	}
+	if partitions == -1 {
+		partitions = b.cfg.DefaultPartitions
+	}
+	if rt.ReplicationFactor == 0 || rt.ReplicationFactor < -1 {
+		return newKafkaError(kerr.InvalidReplicationFactor, "replication factor %d must be >= 1 or -1", rt.ReplicationFactor)
+	}
+	configs := make(map[string]string, len(rt.Configs))
+	for _, cfg := range rt.Configs {
+		if cfg.Value == nil {
+			continue
+		}
+		configs[cfg.Name] = *cfg.Value
+	}
+	if err := b.checkNewTopic(rt.Topic, partitions, configs); err != nil {
+		return err
+	}
+	if b.topicByName(rt.Topic) != nil {
+		return newKafkaError(kerr.TopicAlreadyExists, "topic %s already exists", rt.Topic)
+	}
+	if !req.ValidateOnly {
+		t, err := b.createTopic(ctx, rt.Topic, partitions, configs)
+		if err != nil {
+			return err
+		}
+		rr.TopicID = t.id
+	}
+	rr.NumPartitions = partitions
+	rr.ReplicationFactor = 1
+	for _, name := range sortedConfigNames() {
+		rc := kmsg.NewCreateTopicsResponseTopicConfig()
+		rc.Name = name
+		v, set := configs[name]
+		if !set {
+			v = topicConfigs[name].def
+			rc.Source = int8(kmsg.ConfigSourceDefaultConfig)
+		} else {
+			rc.Source = int8(kmsg.ConfigSourceDynamicTopicConfig)
+		}
+		if name == "max.message.bytes" && !set {
+			v = strconv.Itoa(int(b.cfg.MessageMaxBytes))
+		}
+		rc.Value = &v
+		rr.Configs = append(rr.Configs, rc)
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+package broker
+
+// Fetch: versions 4-16 (magic 2 only; topic ids from v13, flexible from v12). A partition
+// whose fetch offset equals the high watermark parks until a flush commits or MaxWaitMillis
+// passes; MinBytes is honoured across partitions. Records are the stored batches themselves:
+// recent ones from the partition's in-memory tail, older ones from flush objects through the
+// range cache; only headers are encoded (codec's fast path) and batch bytes go out as their
+// own iovecs. Per KIP-74 the first non-empty partition gets at least one whole batch even if it
+// exceeds PartitionMaxBytes or MaxBytes. Fetch sessions (KIP-227) are answered sessionless:
+// SessionID 0 tells the client no session was created, so it keeps sending full fetches; an
+// unknown non-zero session id gets FETCH_SESSION_ID_NOT_FOUND. CurrentLeaderEpoch is checked
+// (KIP-320). read_committed sees the high watermark (no transactions yet).
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/codec"
+	"github.com/kafscale/kafscale/partition"
+)
+
+func init() { register(kmsg.Fetch, 4, 16, (*Broker).handleFetch) }
+
+type fetchPart struct {
+	out      *codec.FetchPartition
+	log      *partition.Log
+	offset   int64
+	maxBytes int64
+	epoch    int32
+}
+
+func (b *Broker) handleFetch(c *call) {
+	req := c.kreq.(*kmsg.FetchRequest)
+	fetchRequests.Inc()
+	resp := &codec.FetchResponse{}
+	if req.Version >= 7 && req.SessionID != 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		b.sendFetch(c, resp)
+		return
+	}
+	var parts []fetchPart
+	resp.Topics = make([]codec.FetchTopic, len(req.Topics))
+	for i, rt := range req.Topics {
+		var t *topic
+		unknown := kerr.UnknownTopicOrPartition.Code
+		if req.Version >= 13 {
+			t = b.topicByID(rt.TopicID)
+			unknown = kerr.UnknownTopicID.Code
+		} else {
+			t = b.topicByName(rt.Topic)
+		}
+		ot := &resp.Topics[i]
+		ot.Topic = rt.Topic
+		ot.TopicID = rt.TopicID
+		if t != nil {
+			ot.Topic = t.meta.Name
+		}
+		ot.Partitions = make([]codec.FetchPartition, len(rt.Partitions))
+		for j, rp := range rt.Partitions {
+			op := &ot.Partitions[j]
+			op.Partition = rp.Partition
+			op.HighWatermark, op.LastStableOffset, op.LogStartOffset = -1, -1, -1
+			if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.parts) || t.parts[rp.Partition] == nil {
+				op.ErrorCode = unknown
+				continue
+			}
+			parts = append(parts, fetchPart{out: op, log: t.parts[rp.Partition].log, offset: rp.FetchOffset, maxBytes: int64(rp.PartitionMaxBytes), epoch: rp.CurrentLeaderEpoch})
+		}
+	}
+	maxWait := time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond
+	deadline := time.Now().Add(maxWait)
+	maxBytes := int64(req.MaxBytes)
+	if maxBytes <= 0 {
+		maxBytes = 52428800 // fetch.max.bytes default, for versions without the field
+	}
+	tick := b.flusher.Finished()
+	n, stop := b.fillFetch(parts, maxBytes)
+	if stop || n >= int64(req.MinBytes) || maxWait == 0 {
+		b.sendFetch(c, resp)
+		return
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		timer := time.NewTimer(time.Until(deadline))
+		defer timer.Stop()
+		for {
+			select {
+			case <-tick:
+				tick = b.flusher.Finished()
+				n, stop = b.fillFetch(parts, maxBytes)
+				if !stop && n < int64(req.MinBytes) && time.Now().Before(deadline) {
+					continue
+				}
+			case <-timer.C:
+				b.fillFetch(parts, maxBytes)
+			case <-b.ctx.Done():
+			}
+			b.sendFetch(c, resp)
+			return
+		}
+	}()
+}
+
+// fillFetch reads every partition afresh; it returns the record bytes gathered and whether a
+// partition error means the answer should go out now.
+func (b *Broker) fillFetch(parts []fetchPart, maxBytes int64) (int64, bool) {
+	var total int64
+	stop := false
+	for _, fp := range parts {
+		op := fp.out
+		op.Records = nil
+		op.ErrorCode = 0
+		op.HighWatermark, op.LastStableOffset, op.LogStartOffset = -1, -1, -1
+		if err := fp.log.CheckEpoch(fp.epoch); err != nil {
+			op.ErrorCode = errCode(err)
+			stop = true
+			continue
+		}
+		logStart, hw, _ := fp.log.Offsets()
+		limit := min(fp.maxBytes, maxBytes-total)
+		var recs [][]byte
+		if total == 0 || limit > 0 {
+			ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+			var err error
+			recs, err = fp.log.Read(ctx, fp.offset, max(limit, 1))
+			cancel()
+			if err != nil {
+				op.ErrorCode = errCode(err)
+				if op.ErrorCode != kerr.OffsetOutOfRange.Code {
+					b.log.Warn("cannot read partition for fetch", "topic", fp.log.Topic(), "partition", fp.log.Partition(), "offset", fp.offset, "err", err)
+				}
+				stop = true
+				continue
+			}
+		}
+		var size int64
+		for _, r := range recs {
+			size += int64(len(r))
+		}
+		if total > 0 && size > limit {
+			recs, size = nil, 0
+		}
+		op.Records = recs
+		op.HighWatermark, op.LastStableOffset, op.LogStartOffset = hw, hw, logStart
+		total += size
+	}
+	return total, stop
+}
+
+func (b *Broker) sendFetch(c *call, resp *codec.FetchResponse) {
+	parts, _ := codec.AppendFetchResponse(make([][]byte, 0, 8), make([]byte, 0, 512), c.hdr.APIVersion, c.hdr.CorrelationID, resp)
+	var n int
+	for _, p := range parts {
+		n += len(p)
+	}
+	fetchedBytes.Add(n)
+	c.req.Respond(parts, nil)
+}

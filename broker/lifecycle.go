@@ -1,0 +1,212 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kafscale/kafscale/flush"
+	"github.com/kafscale/kafscale/meta"
+	"github.com/kafscale/kafscale/meta/metapb"
+	"github.com/kafscale/kafscale/segment"
+)
+
+// Open registers this broker incarnation in etcd (fencing any previous one), bumps the leader
+// epoch of every partition it is assigned, takes them over from their checkpoints and the
+// flush objects' footers, and returns a broker ready to serve.
+func Open(ctx context.Context, cfg Config, d Deps) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		cfg: cfg, log: d.Log, meta: d.Meta, store: d.Store, cache: d.Cache, clusterID: d.ClusterID,
+		topics: make(map[string]*topic), byID: make(map[[16]byte]*topic),
+	}
+	reg, err := d.Meta.Register(ctx, cfg.NodeID, cfg.AdvertisedHost, cfg.AdvertisedPort, "")
+	if err != nil {
+		return nil, fmt.Errorf("cannot register broker %d: %w", cfg.NodeID, err)
+	}
+	b.reg = reg
+	assignment, fenceRev, err := d.Meta.BumpEpochs(ctx, cfg.NodeID)
+	if err != nil {
+		return nil, fmt.Errorf("cannot bump leader epochs of broker %d: %w", cfg.NodeID, err)
+	}
+	b.fenceRev.Store(fenceRev)
+	keyFn := func() string { return segment.FlushKey(cfg.NodeID, reg.Incarnation, time.Now()) }
+	b.flusher = flush.New(d.Flush, d.Store, committer{b}, keyFn, d.Log.With("component", "flush"))
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+
+	topics, err := d.Meta.ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list topics: %w", err)
+	}
+	byID := make(map[[16]byte]*metapb.Topic, len(topics))
+	for _, t := range topics {
+		byID[[16]byte(t.Id)] = t
+	}
+	led := make(map[[16]byte][]*metapb.PartitionRef)
+	for _, ref := range assignment.GetPartitions() {
+		id := [16]byte(ref.TopicId)
+		led[id] = append(led[id], ref)
+	}
+	tk := newTakeover(b)
+	for id, refs := range led {
+		t, ok := byID[id]
+		if !ok {
+			b.log.Warn("assignment names a topic that no longer exists", "topic_id", fmt.Sprintf("%x", id))
+			continue
+		}
+		if err := tk.add(ctx, t, refs); err != nil {
+			return nil, err
+		}
+	}
+	if err := tk.commit(ctx); err != nil {
+		return nil, err
+	}
+	b.wg.Add(1)
+	go b.checkpointLoop()
+	b.ready.Store(true)
+	b.log.Info("broker serving", "node_id", cfg.NodeID, "incarnation", reg.Incarnation, "topics", len(b.topics), "partitions", len(assignment.GetPartitions()))
+	return b, nil
+}
+
+// committer adapts the metadata store to the flusher.
+type committer struct{ b *Broker }
+
+// Commit commits obj under the current fence. When the fence moved (a partition moved off
+// this broker, a topic was deleted), it re-reads the assignment and re-commits the same seq
+// with a void list naming the partitions whose leadership (topic, epoch) is gone, as
+// DESIGN.md's write path says. When this incarnation was replaced, it is fenced for good.
+func (c committer) Commit(ctx context.Context, seq uint64, obj flush.Object) ([]flush.PartitionID, error) {
+	entry := &metapb.ObjectEntry{Key: obj.Key, Size: obj.Size, FooterPos: obj.FooterPos, FooterLen: obj.FooterLen}
+	var voided []flush.PartitionID
+	for attempt := 0; attempt < 10; attempt++ {
+		err := c.b.meta.CommitObject(ctx, c.b.reg, c.b.fenceRev.Load(), seq, entry)
+		if !errors.Is(err, meta.ErrFenced) {
+			return voided, err
+		}
+		st, err := c.b.refreshFence(ctx)
+		if err != nil {
+			return nil, err
+		}
+		led := make(map[flush.PartitionID]bool, len(st.Assignment.GetPartitions()))
+		for _, r := range st.Assignment.GetPartitions() {
+			led[flush.PartitionID{TopicID: [16]byte(r.TopicId), Partition: r.Partition, LeaderEpoch: r.LeaderEpoch}] = true
+		}
+		voided, entry.Void = nil, nil
+		for _, p := range obj.Partitions {
+			if !led[p] {
+				voided = append(voided, p)
+				entry.Void = append(entry.Void, &metapb.PartitionRef{TopicId: p.TopicID[:], Partition: p.Partition, LeaderEpoch: p.LeaderEpoch})
+			}
+		}
+	}
+	return nil, fmt.Errorf("cannot commit object %s seq %d: the fence kept moving", obj.Key, seq)
+}
+
+// refreshFence re-reads this broker's fence after a fenced write. It adopts the new fence
+// revision when this incarnation is still the registered one, and otherwise marks the
+// broker not ready and returns an error wrapping flush.ErrFenced: a zombie must stop.
+func (b *Broker) refreshFence(ctx context.Context) (*meta.FenceState, error) {
+	st, err := b.meta.ReadFence(ctx, b.reg)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Current {
+		b.ready.Store(false)
+		b.log.Error("this broker incarnation was replaced or lost its session; it stops serving as leader", "node_id", b.cfg.NodeID, "incarnation", b.reg.Incarnation)
+		return nil, fmt.Errorf("broker %d incarnation %d: %w", b.cfg.NodeID, b.reg.Incarnation, flush.ErrFenced)
+	}
+	b.fenceRev.Store(st.FenceRev)
+	return st, nil
+}
+
+// putCheckpoints writes checkpoints under the current fence, adopting a moved fence once.
+// A checkpoint of a partition this broker no longer leads is dropped, never written back.
+func (b *Broker) putCheckpoints(ctx context.Context, cps map[meta.PartitionKey]*metapb.Checkpoint) error {
+	err := b.meta.PutCheckpoints(ctx, b.cfg.NodeID, b.fenceRev.Load(), cps)
+	if !errors.Is(err, meta.ErrFenced) {
+		return err
+	}
+	st, err := b.refreshFence(ctx)
+	if err != nil {
+		return err
+	}
+	led := make(map[meta.PartitionKey]int32)
+	for _, r := range st.Assignment.GetPartitions() {
+		led[meta.PartitionKey{TopicID: [16]byte(r.TopicId), Partition: r.Partition}] = r.LeaderEpoch
+	}
+	for k, cp := range cps {
+		if e, ok := led[k]; !ok || e != cp.LeaderEpoch {
+			delete(cps, k)
+		}
+	}
+	return b.meta.PutCheckpoints(ctx, b.cfg.NodeID, b.fenceRev.Load(), cps)
+}
+
+// Drain cuts the open flush and waits until everything appended so far is committed, so
+// producers waiting for acks get them before the listener stops.
+func (b *Broker) Drain(ctx context.Context) error {
+	fl := b.flusher.Flush()
+	if fl == nil {
+		return nil
+	}
+	if err := fl.Wait(ctx); err != nil {
+		return fmt.Errorf("cannot drain pending data: %w", err)
+	}
+	return nil
+}
+
+// Close flushes pending data, writes final checkpoints and releases the registration. The
+// network listener must be stopped first so no new produce arrives.
+func (b *Broker) Close(ctx context.Context) error {
+	b.ready.Store(false)
+	ferr := b.flusher.Close(ctx)
+	b.cancel()
+	b.wg.Wait()
+	cerr := b.writeCheckpoints(ctx, true)
+	rerr := b.reg.Close(ctx)
+	return errors.Join(ferr, cerr, rerr)
+}
+
+// checkpointLoop writes the checkpoints of changed partitions every checkpoint.interval.
+func (b *Broker) checkpointLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(b.cfg.CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+			if err := b.writeCheckpoints(ctx, false); err != nil {
+				b.log.Warn("cannot write periodic checkpoints", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// writeCheckpoints writes the checkpoint of every partition changed since the last one (all
+// led partitions when all is set).
+func (b *Broker) writeCheckpoints(ctx context.Context, all bool) error {
+	cps := make(map[meta.PartitionKey]*metapb.Checkpoint)
+	b.mu.RLock()
+	for _, t := range b.topics {
+		for p, ps := range t.parts {
+			epoch, logStart, next, dirty := ps.log.Checkpoint()
+			if !dirty && !all || !ps.log.Leader() {
+				continue
+			}
+			cp := &metapb.Checkpoint{LeaderEpoch: epoch, LogStart: logStart, NextOffset: next, Chains: ps.cp.Chains}
+			cps[meta.PartitionKey{TopicID: t.id, Partition: int32(p)}] = cp
+		}
+	}
+	b.mu.RUnlock()
+	if len(cps) == 0 {
+		return nil
+	}
+	return b.putCheckpoints(ctx, cps)
+}

@@ -1,0 +1,196 @@
+package broker
+
+// Produce: versions 3-11 (magic 2 record batches only; KIP-896 baseline v3). Each partition's
+// records are split into batches and validated (length, magic, CRC32C) without
+// decompression; a bad batch gets CORRUPT_MESSAGE (INVALID_RECORD for a wrong magic or record
+// count) and nothing of that partition is stored; more than max.message.bytes gets
+// MESSAGE_TOO_LARGE. Offsets are assigned under the partition lock and patched in place.
+// acks=1 and acks=all are answered after the flush object holding every batch is uploaded
+// and committed in etcd; acks=0 is appended the same way with no answer, and an error closes
+// the connection, as in Kafka. Idempotent and transactional batches are refused with
+// CLUSTER_AUTHORIZATION_FAILED / TRANSACTIONAL_ID_AUTHORIZATION_FAILED until producer state
+// is built (a later issue).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/codec"
+	"github.com/kafscale/kafscale/flush"
+)
+
+func init() { register(kmsg.Produce, 3, 11, (*Broker).handleProduce) }
+
+// producePart tracks one partition's answer until its flushes are committed.
+type producePart struct {
+	rp      *kmsg.ProduceResponseTopicPartition
+	flushes []*flush.Flush
+}
+
+func (b *Broker) handleProduce(c *call) {
+	req := c.kreq.(*kmsg.ProduceRequest)
+	produceRequests.Inc()
+	// Batches alias the frame; the partition's tail and the flusher keep them alive.
+	c.req.Detach()
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+
+	var total int64
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			total += int64(len(rp.Records))
+		}
+	}
+	topLevel := int16(0)
+	switch {
+	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+		topLevel = kerr.InvalidRequiredAcks.Code
+	case req.TransactionID != nil:
+		topLevel = kerr.TransactionalIDAuthorizationFailed.Code
+	}
+	timeout := time.Duration(max(req.TimeoutMillis, 1000)) * time.Millisecond
+	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	if topLevel == 0 {
+		if err := b.flusher.Reserve(ctx, total); err != nil {
+			topLevel = kerr.RequestTimedOut.Code
+			if !errors.Is(err, context.DeadlineExceeded) {
+				topLevel = kerr.KafkaStorageError.Code
+			}
+			total = 0
+		}
+	}
+	var used int64
+	var waits []producePart
+	anyErr := false
+	for _, rt := range req.Topics {
+		ot := kmsg.NewProduceResponseTopic()
+		ot.Topic = rt.Topic
+		t := b.topicByName(rt.Topic)
+		for _, rp := range rt.Partitions {
+			op := kmsg.NewProduceResponseTopicPartition()
+			op.Partition = rp.Partition
+			op.BaseOffset = -1
+			op.LogAppendTime = -1
+			op.LogStartOffset = -1
+			var fls []*flush.Flush
+			var err error
+			if topLevel != 0 {
+				op.ErrorCode = topLevel
+			} else {
+				var n int64
+				fls, n, err = b.appendPartition(t, rp, &op)
+				used += n
+				if err != nil {
+					op.ErrorCode = errCodeOf(err)
+					if req.Version >= 8 {
+						op.ErrorMessage = errMessage(err)
+					}
+				}
+			}
+			if op.ErrorCode != 0 {
+				anyErr = true
+			}
+			ot.Partitions = append(ot.Partitions, op)
+			if len(fls) > 0 {
+				waits = append(waits, producePart{rp: &ot.Partitions[len(ot.Partitions)-1], flushes: fls})
+			}
+		}
+		resp.Topics = append(resp.Topics, ot)
+	}
+	if total > used {
+		b.flusher.Unreserve(total - used)
+	}
+	if req.Acks == 0 {
+		cancel()
+		if anyErr {
+			c.req.Close(fmt.Errorf("acks=0 produce failed for at least one partition"))
+			return
+		}
+		c.req.NoResponse()
+		return
+	}
+	if len(waits) == 0 {
+		cancel()
+		c.respond(resp)
+		return
+	}
+	// The Topics slices are complete, so the pointers in waits stay valid.
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer cancel()
+		for _, w := range waits {
+			for _, fl := range w.flushes {
+				if err := fl.Wait(ctx); err != nil {
+					w.rp.ErrorCode = errCode(err)
+					w.rp.BaseOffset = -1
+					break
+				}
+			}
+		}
+		c.respond(resp)
+	}()
+}
+
+// appendPartition validates and appends one partition's records; it returns the flushes to
+// wait for and the bytes it appended.
+func (b *Broker) appendPartition(t *topic, rp kmsg.ProduceRequestTopicPartition, op *kmsg.ProduceResponseTopicPartition) ([]*flush.Flush, int64, error) {
+	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.parts) || t.parts[rp.Partition] == nil {
+		return nil, 0, newKafkaError(kerr.UnknownTopicOrPartition, "unknown topic or partition %d", rp.Partition)
+	}
+	if len(rp.Records) > b.maxMessageBytes(t) {
+		return nil, 0, newKafkaError(kerr.MessageTooLarge, "records of %d bytes exceed max.message.bytes %d", len(rp.Records), b.maxMessageBytes(t))
+	}
+	batches, err := codec.SplitBatches(rp.Records)
+	if err != nil {
+		return nil, 0, newKafkaError(kerr.CorruptMessage, "%v", err)
+	}
+	if len(batches) == 0 {
+		return nil, 0, newKafkaError(kerr.InvalidRecord, "no record batch")
+	}
+	headers := make([]codec.BatchHeader, len(batches))
+	for i, bt := range batches {
+		h, err := codec.ValidateBatch(bt)
+		switch {
+		case errors.Is(err, codec.ErrUnsupportedMagic):
+			return nil, 0, newKafkaError(kerr.InvalidRecord, "%v", err)
+		case err != nil:
+			return nil, 0, newKafkaError(kerr.CorruptMessage, "%v", err)
+		case h.IsControl():
+			return nil, 0, newKafkaError(kerr.InvalidRecord, "clients may not write control batches")
+		case h.IsTransactional():
+			return nil, 0, newKafkaError(kerr.TransactionalIDAuthorizationFailed, "transactions are not supported yet")
+		case h.ProducerID >= 0:
+			return nil, 0, newKafkaError(kerr.ClusterAuthorizationFailed, "idempotent producers are not supported yet; set enable.idempotence=false")
+		case h.NumRecords <= 0 || int64(h.NumRecords) != int64(h.LastOffsetDelta)+1:
+			return nil, 0, newKafkaError(kerr.InvalidRecord, "batch holds %d records but its last offset delta is %d", h.NumRecords, h.LastOffsetDelta)
+		}
+		headers[i] = h
+	}
+	l := t.parts[rp.Partition].log
+	logStart, _, _ := l.Offsets()
+	op.LogStartOffset = logStart
+	var fls []*flush.Flush
+	var used int64
+	for i, bt := range batches {
+		base, fl, err := l.Append(bt, headers[i])
+		if err != nil {
+			// Only leadership loss fails an append here; earlier batches of this request
+			// are withdrawn with the leadership and never become visible.
+			return nil, used, err
+		}
+		used += int64(len(bt))
+		if i == 0 {
+			op.BaseOffset = base
+		}
+		if len(fls) == 0 || fls[len(fls)-1] != fl {
+			fls = append(fls, fl)
+		}
+	}
+	producedBytes.Add(int(used))
+	return fls, used, nil
+}

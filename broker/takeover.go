@@ -1,0 +1,164 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/kafscale/kafscale/meta"
+	"github.com/kafscale/kafscale/meta/metapb"
+	"github.com/kafscale/kafscale/partition"
+	"github.com/kafscale/kafscale/segment"
+)
+
+// takeover rebuilds partitions from their checkpoints: for each chain (a leadership whose
+// extents are not yet merged into segments) it lists the chain's committed objects from its
+// first seq, reads their footers and folds this partition's extents of the chain's epoch.
+// Object listings and footers are shared by all partitions of one takeover, so a restart
+// reads each object's footer once whatever the partition count.
+type takeover struct {
+	b       *Broker
+	objects map[chainID][]meta.SeqEntry
+	footers map[string]segment.Footer
+	cps     map[meta.PartitionKey]*metapb.Checkpoint
+	added   []*topic
+}
+
+type chainID struct {
+	broker      int32
+	incarnation uint64
+}
+
+func newTakeover(b *Broker) *takeover {
+	return &takeover{
+		b:       b,
+		objects: make(map[chainID][]meta.SeqEntry),
+		footers: make(map[string]segment.Footer),
+		cps:     make(map[meta.PartitionKey]*metapb.Checkpoint),
+	}
+}
+
+// add takes over the listed partitions of t; they serve once commit succeeds.
+func (tk *takeover) add(ctx context.Context, t *metapb.Topic, refs []*metapb.PartitionRef) error {
+	id := [16]byte(t.Id)
+	tp := &topic{meta: t, id: id, parts: make([]*partState, t.Partitions)}
+	for _, ref := range refs {
+		if ref.Partition < 0 || ref.Partition >= t.Partitions {
+			return fmt.Errorf("BUG: assignment names partition %d of topic %s with %d partitions", ref.Partition, t.Name, t.Partitions)
+		}
+		ps, err := tk.partition(ctx, t, ref.Partition, ref.LeaderEpoch)
+		if err != nil {
+			return err
+		}
+		tp.parts[ref.Partition] = ps
+	}
+	tk.added = append(tk.added, tp)
+	return nil
+}
+
+func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int32) (*partState, error) {
+	id := [16]byte(t.Id)
+	cp, err := tk.b.meta.GetCheckpoint(ctx, id, p)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read checkpoint of %s-%d: %w", t.Name, p, err)
+	}
+	st := partition.State{TopicID: id, Topic: t.Name, Partition: p, LeaderEpoch: epoch}
+	var chains []*metapb.Chain
+	if cp != nil {
+		st.LogStart = cp.LogStart
+		chains = cp.Chains
+		next := cp.LogStart
+		for _, ch := range chains {
+			exts, err := tk.chainExtents(ctx, id, p, ch)
+			if err != nil {
+				return nil, fmt.Errorf("cannot fold chain of broker %d incarnation %d into %s-%d: %w", ch.BrokerId, ch.Incarnation, t.Name, p, err)
+			}
+			for _, e := range exts {
+				if e.LastOffset < next {
+					continue // already folded (an extent seen through an earlier chain)
+				}
+				if e.BaseOffset != next {
+					return nil, fmt.Errorf("BUG: %s-%d has a gap: next offset %d, extent %s starts at %d", t.Name, p, next, e.Key, e.BaseOffset)
+				}
+				st.Extents = append(st.Extents, e)
+				next = e.LastOffset + 1
+			}
+		}
+	}
+	me := &metapb.Chain{BrokerId: tk.b.cfg.NodeID, Incarnation: tk.b.reg.Incarnation, FirstSeq: tk.b.flusher.NextSeq(), LeaderEpoch: epoch}
+	newCp := &metapb.Checkpoint{LeaderEpoch: epoch, LogStart: st.LogStart, Chains: append(append([]*metapb.Chain(nil), chains...), me)}
+	l := partition.New(tk.b.cfg.Partition, st, tk.b.flusher, tk.b.cache)
+	_, hw, _ := l.Offsets()
+	newCp.NextOffset = hw
+	tk.cps[meta.PartitionKey{TopicID: id, Partition: p}] = newCp
+	return &partState{log: l, cp: newCp}, nil
+}
+
+func (tk *takeover) chainExtents(ctx context.Context, id [16]byte, p int32, ch *metapb.Chain) ([]partition.Extent, error) {
+	cid := chainID{ch.BrokerId, ch.Incarnation}
+	entries, ok := tk.objects[cid]
+	if !ok {
+		var err error
+		entries, err = tk.b.meta.ListObjects(ctx, ch.BrokerId, ch.Incarnation, 0)
+		if err != nil {
+			return nil, err
+		}
+		tk.objects[cid] = entries
+	}
+	i := sort.Search(len(entries), func(i int) bool { return entries[i].Seq >= ch.FirstSeq })
+	var out []partition.Extent
+	for _, se := range entries[i:] {
+		if voided(se.Entry, id, p, ch.LeaderEpoch) {
+			continue
+		}
+		f, ok := tk.footers[se.Entry.Key]
+		if !ok {
+			var err error
+			f, err = segment.ReadFooter(ctx, tk.b.store, se.Entry.Key)
+			if err != nil {
+				return nil, fmt.Errorf("cannot read footer of %s: %w", se.Entry.Key, err)
+			}
+			tk.footers[se.Entry.Key] = f
+		}
+		for _, e := range f.Extents {
+			if e.TopicID == id && e.Partition == p && e.LeaderEpoch == ch.LeaderEpoch {
+				out = append(out, partition.Extent{Key: se.Entry.Key, Extent: e})
+			}
+		}
+	}
+	return out, nil
+}
+
+func voided(e *metapb.ObjectEntry, id [16]byte, p, epoch int32) bool {
+	for _, v := range e.Void {
+		if [16]byte(v.TopicId) == id && v.Partition == p && v.LeaderEpoch == epoch {
+			return true
+		}
+	}
+	return false
+}
+
+// commit writes the takeover checkpoints (fenced) and only then publishes the partitions,
+// so no produce is accepted before the new chain is recorded.
+func (tk *takeover) commit(ctx context.Context) error {
+	if len(tk.cps) > 0 {
+		if err := tk.b.putCheckpoints(ctx, tk.cps); err != nil {
+			return fmt.Errorf("cannot write takeover checkpoints: %w", err)
+		}
+	}
+	tk.b.mu.Lock()
+	defer tk.b.mu.Unlock()
+	for _, t := range tk.added {
+		if old, ok := tk.b.byID[t.id]; ok {
+			// CreatePartitions: keep the partitions already served.
+			for i, ps := range old.parts {
+				if i < len(t.parts) && t.parts[i] == nil {
+					t.parts[i] = ps
+				}
+			}
+		}
+		tk.b.topics[t.meta.Name] = t
+		tk.b.byID[t.id] = t
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/kafscale/kafscale/meta"
+	"github.com/kafscale/kafscale/meta/metapb"
+)
+
+// validTopicName applies Kafka's topic name rules.
+func validTopicName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("topic name is empty")
+	case name == "." || name == "..":
+		return fmt.Errorf("topic name %q is not allowed", name)
+	case len(name) > 249:
+		return fmt.Errorf("topic name is %d characters, more than 249", len(name))
+	}
+	for _, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+		if !ok {
+			return fmt.Errorf("topic name %q holds %q; allowed are ASCII letters, digits, '.', '_' and '-'", name, r)
+		}
+	}
+	return nil
+}
+
+// kafkaError carries a Kafka error code with a message for the response.
+type kafkaError struct {
+	code *kerr.Error
+	msg  string
+}
+
+func (e *kafkaError) Error() string { return e.code.Message + ": " + e.msg }
+
+func newKafkaError(code *kerr.Error, format string, args ...any) error {
+	return &kafkaError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// errCodeOf maps err to a Kafka error code, honouring a kafkaError or kerr.Error inside it.
+func errCodeOf(err error) int16 {
+	var ke *kafkaError
+	if errors.As(err, &ke) {
+		return ke.code.Code
+	}
+	var kr *kerr.Error
+	if errors.As(err, &kr) {
+		return kr.Code
+	}
+	switch {
+	case errors.Is(err, meta.ErrTopicExists):
+		return kerr.TopicAlreadyExists.Code
+	case errors.Is(err, meta.ErrTopicNotFound):
+		return kerr.UnknownTopicOrPartition.Code
+	}
+	return errCode(err)
+}
+
+// errMessage is the message to put in a response's ErrorMessage field.
+func errMessage(err error) *string {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	return &s
+}
+
+// checkNewTopic validates a topic about to be created.
+func (b *Broker) checkNewTopic(name string, partitions int32, configs map[string]string) error {
+	if err := validTopicName(name); err != nil {
+		return newKafkaError(kerr.InvalidTopicException, "%v", err)
+	}
+	if partitions <= 0 || partitions > b.cfg.MaxPartitionsPerTopic {
+		return newKafkaError(kerr.InvalidPartitions, "partition count %d must be 1-%d", partitions, b.cfg.MaxPartitionsPerTopic)
+	}
+	return validateTopicConfigs(configs)
+}
+
+// createTopic creates a topic led by this broker and takes its partitions over before
+// returning, so the first produce finds them.
+func (b *Broker) createTopic(ctx context.Context, name string, partitions int32, configs map[string]string) (*topic, error) {
+	if err := b.checkNewTopic(name, partitions, configs); err != nil {
+		return nil, err
+	}
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, fmt.Errorf("cannot make topic id: %w", err)
+	}
+	id[6] = id[6]&0x0f | 0x40 // UUID v4
+	id[8] = id[8]&0x3f | 0x80
+	mt := &metapb.Topic{Id: id[:], Name: name, Partitions: partitions, Configs: configs, CreatedUnixMs: time.Now().UnixMilli()}
+	if err := b.meta.CreateTopic(ctx, mt, b.cfg.NodeID); err != nil {
+		return nil, fmt.Errorf("cannot create topic %s: %w", name, err)
+	}
+	refs := make([]*metapb.PartitionRef, partitions)
+	for p := range refs {
+		refs[p] = &metapb.PartitionRef{TopicId: id[:], Partition: int32(p)}
+	}
+	if err := b.takeOver(ctx, mt, refs); err != nil {
+		return nil, err
+	}
+	return b.topicByName(name), nil
+}
+
+// takeOver runs a takeover of the given partitions of t and publishes them.
+func (b *Broker) takeOver(ctx context.Context, t *metapb.Topic, refs []*metapb.PartitionRef) error {
+	tk := newTakeover(b)
+	if err := tk.add(ctx, t, refs); err != nil {
+		return err
+	}
+	return tk.commit(ctx)
+}
+
+// deleteTopic removes a topic; its partitions stop serving at once.
+func (b *Broker) deleteTopic(ctx context.Context, name string) error {
+	mt, err := b.meta.DeleteTopic(ctx, name)
+	if err != nil {
+		return fmt.Errorf("cannot delete topic %s: %w", name, err)
+	}
+	b.mu.Lock()
+	t := b.byID[[16]byte(mt.Id)]
+	delete(b.topics, name)
+	delete(b.byID, [16]byte(mt.Id))
+	b.mu.Unlock()
+	if t != nil {
+		for _, ps := range t.parts {
+			if ps != nil {
+				ps.log.Resign()
+			}
+		}
+	}
+	return nil
+}
+
+// addPartitions grows a topic to count partitions.
+func (b *Broker) addPartitions(ctx context.Context, name string, count int32) error {
+	t := b.topicByName(name)
+	if t == nil {
+		return newKafkaError(kerr.UnknownTopicOrPartition, "topic %s does not exist", name)
+	}
+	if count <= t.meta.Partitions {
+		return newKafkaError(kerr.InvalidPartitions, "topic %s has %d partitions; the new count %d must be larger", name, t.meta.Partitions, count)
+	}
+	if count > b.cfg.MaxPartitionsPerTopic {
+		return newKafkaError(kerr.InvalidPartitions, "partition count %d exceeds the maximum %d", count, b.cfg.MaxPartitionsPerTopic)
+	}
+	mt, err := b.meta.AddPartitions(ctx, name, count, b.cfg.NodeID)
+	if err != nil {
+		return fmt.Errorf("cannot add partitions to %s: %w", name, err)
+	}
+	var refs []*metapb.PartitionRef
+	for p := t.meta.Partitions; p < mt.Partitions; p++ {
+		refs = append(refs, &metapb.PartitionRef{TopicId: mt.Id, Partition: p})
+	}
+	return b.takeOver(ctx, mt, refs)
+}

@@ -1,0 +1,44 @@
+// Command kafscale runs a KafScale broker (`dev`: all-in-one with embedded etcd and a local
+// object store) and will carry the admin verbs.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage: kafscale <command> [flags]
+
+commands:
+  dev      run one broker with embedded etcd and a local-directory object store
+  version  print the version
+
+Run 'kafscale <command> -h' for the flags of a command. Every flag can also be set with a
+KAFSCALE_* environment variable (--flush-bytes -> KAFSCALE_FLUSH_BYTES).
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "dev":
+		err = runDev(os.Args[2:])
+	case "version", "--version":
+		fmt.Println("kafscale", version)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "kafscale: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kafscale %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}

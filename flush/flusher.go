@@ -1,0 +1,539 @@
+// Package flush turns appended record batches into flush objects: it collects the batches of
+// every partition this broker leads, cuts an object when flush.bytes or flush.interval is
+// reached, uploads it (one object per broker per flush, whatever the partition count),
+// commits it through a Committer strictly in flush order, and only then tells each partition
+// that its batches are durable.
+//
+// Goroutines: the cutter goroutine (run) owns cutting and uploading; the committer goroutine
+// (commitLoop) owns the commit sequence and calls Sink.Committed/Failed. Appenders only touch
+// the current open Flush under f.mu.
+//
+// Lock order: a Sink's own lock -> Flusher.mu. The committer never holds f.mu while it calls a
+// Sink, so a Sink may call Append from inside its lock.
+package flush
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/kafscale/kafscale/objstore"
+	"github.com/kafscale/kafscale/segment"
+)
+
+// Config holds the flusher's settings.
+type Config struct {
+	// FlushBytes cuts an object once this many batch bytes are pending (flush.bytes).
+	FlushBytes int64
+	// FlushInterval cuts an object once the oldest pending batch is this old (flush.interval).
+	FlushInterval time.Duration
+	// BufferBytes bounds the bytes appended but not yet committed (buffer.bytes); Reserve
+	// waits beyond it.
+	BufferBytes int64
+	// RetryMin and RetryMax bound the backoff between upload or commit attempts.
+	RetryMin, RetryMax time.Duration
+	// AttemptTimeout bounds one upload or commit attempt.
+	AttemptTimeout time.Duration
+}
+
+// DefaultConfig returns the starting defaults of DESIGN.md (4 MiB / 100 ms).
+func DefaultConfig() Config {
+	return Config{
+		FlushBytes:     4 << 20,
+		FlushInterval:  100 * time.Millisecond,
+		BufferBytes:    256 << 20,
+		RetryMin:       50 * time.Millisecond,
+		RetryMax:       5 * time.Second,
+		AttemptTimeout: 30 * time.Second,
+	}
+}
+
+// Validate reports the first bad setting, naming its flag.
+func (c Config) Validate() error {
+	switch {
+	case c.FlushBytes <= 0:
+		return fmt.Errorf("--flush-bytes must be >0 (set to %d)", c.FlushBytes)
+	case c.FlushInterval <= 0:
+		return fmt.Errorf("--flush-interval must be >0 (set to %s)", c.FlushInterval)
+	case c.BufferBytes < c.FlushBytes:
+		return fmt.Errorf("--buffer-bytes must be >= --flush-bytes (set to %d, flush bytes %d)", c.BufferBytes, c.FlushBytes)
+	}
+	return nil
+}
+
+// Batch is one record batch whose offsets are assigned. Data aliases the produce request's
+// frame, which the partition keeps alive; nobody writes to it after the offset patch.
+type Batch struct {
+	Data         []byte
+	BaseOffset   int64
+	LastOffset   int64
+	MaxTimestamp int64
+}
+
+// Sink is a partition's view of the flusher. Both methods are called from the committer
+// goroutine, in commit order, without any flusher lock held.
+type Sink interface {
+	// Committed reports that batches (in append order) are durable in object key, at ext.
+	Committed(key string, ext segment.Extent, batches []Batch)
+	// Failed reports that batches will never be committed (the broker was fenced or is
+	// shutting down without a working store).
+	Failed(batches []Batch, err error)
+}
+
+// PartitionID names a partition and the leader epoch its batches were appended in.
+type PartitionID struct {
+	TopicID     [16]byte
+	Partition   int32
+	LeaderEpoch int32
+}
+
+// Committer makes an uploaded object part of the log. Commit must be idempotent for a given
+// seq (a retry after a timeout may find its own earlier commit). It returns the partitions
+// whose batches were voided (their leadership moved while the object was in flight: they
+// are committed as void and never become visible), and an error wrapping ErrFenced when
+// this broker incarnation may no longer commit at all.
+type Committer interface {
+	Commit(ctx context.Context, seq uint64, obj Object) (voided []PartitionID, err error)
+}
+
+// ErrVoided is given to a Sink whose batches were committed as void.
+var ErrVoided = errors.New("partition leadership moved before its batches were committed")
+
+// ErrFenced is returned (wrapped) by a Committer whose fence moved.
+var ErrFenced = errors.New("broker fenced")
+
+// ErrClosed is returned to appenders and waiters after Close gave up on pending data.
+var ErrClosed = errors.New("flusher closed")
+
+// Object describes an uploaded flush object for the Committer.
+type Object struct {
+	Key       string
+	Size      int64
+	FooterPos int64
+	FooterLen int64
+	// Partitions lists the partitions (with epochs) whose batches the object holds.
+	Partitions []PartitionID
+}
+
+// Flush is one object in the making. Waiters use Done and Err.
+type Flush struct {
+	seq    uint64
+	groups []*group
+	index  map[Sink]int
+	bytes  int64
+	opened time.Time
+	done   chan struct{}
+	err    error // set before done is closed
+
+	// filled by the cutter
+	key    string
+	parts  [][]byte
+	size   int64
+	footer segment.Footer
+}
+
+type group struct {
+	sink    Sink
+	id      PartitionID
+	batches []Batch
+}
+
+// Done is closed when the flush is committed or has failed.
+func (fl *Flush) Done() <-chan struct{} { return fl.done }
+
+// Err is the flush's outcome; valid after Done is closed.
+func (fl *Flush) Err() error { return fl.err }
+
+// Wait blocks until the flush is done or ctx ends.
+func (fl *Flush) Wait(ctx context.Context) error {
+	select {
+	case <-fl.done:
+		return fl.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var (
+	flushObjects     = metrics.NewCounter(`kafscale_flush_objects_total`)
+	flushBytes       = metrics.NewCounter(`kafscale_flush_bytes_total`)
+	flushPartitions  = metrics.NewHistogram(`kafscale_flush_partitions`)
+	uploadErrors     = metrics.NewCounter(`kafscale_flush_upload_errors_total`)
+	commitErrors     = metrics.NewCounter(`kafscale_flush_commit_errors_total`)
+	commitDurationMs = metrics.NewHistogram(`kafscale_flush_commit_duration_ms`)
+	flushLatencyMs   = metrics.NewHistogram(`kafscale_flush_append_to_commit_ms`)
+)
+
+// Flusher collects, uploads and commits flush objects for one broker incarnation.
+type Flusher struct {
+	cfg       Config
+	store     objstore.Store
+	committer Committer
+	keyFn     func() string
+	log       *slog.Logger
+
+	mu       sync.Mutex // guards the fields below
+	cur      *Flush
+	nextSeq  uint64
+	pending  int64         // bytes appended and not yet committed or failed
+	space    chan struct{} // closed (and replaced) when pending shrinks
+	closing  bool
+	failed   error // sticky: once fenced, every later append fails
+	lastDone *Flush
+	tick     chan struct{} // closed (and replaced) after every finished flush
+
+	kick     chan struct{}
+	commitQ  chan *Flush
+	stopCtx  context.Context
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	closeErr error
+}
+
+// New starts a flusher. keyFn names each new object (flush/<broker>/<incarnation>/<ulid>).
+func New(cfg Config, store objstore.Store, committer Committer, keyFn func() string, log *slog.Logger) *Flusher {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &Flusher{
+		cfg:       cfg,
+		store:     store,
+		committer: committer,
+		keyFn:     keyFn,
+		log:       log,
+		space:     make(chan struct{}),
+		tick:      make(chan struct{}),
+		kick:      make(chan struct{}, 1),
+		commitQ:   make(chan *Flush, 4),
+		stopCtx:   ctx,
+		stop:      cancel,
+	}
+	f.cur = f.newFlush()
+	f.wg.Add(2)
+	go f.run()
+	go f.commitLoop()
+	return f
+}
+
+func (f *Flusher) newFlush() *Flush {
+	fl := &Flush{seq: f.nextSeq, index: make(map[Sink]int), done: make(chan struct{})}
+	f.nextSeq++
+	return fl
+}
+
+// NextSeq returns the sequence number the next cut object will carry. A partition taken
+// over now starts its chain there.
+func (f *Flusher) NextSeq() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cur.seq
+}
+
+// Reserve waits until n more bytes fit in buffer.bytes, or ctx ends. A single request larger
+// than the whole buffer is admitted when nothing else is pending, so it cannot wait forever.
+// Every successful Reserve must be followed by Append of those bytes or Unreserve.
+func (f *Flusher) Reserve(ctx context.Context, n int64) error {
+	for {
+		f.mu.Lock()
+		if f.failed != nil {
+			err := f.failed
+			f.mu.Unlock()
+			return err
+		}
+		if f.closing {
+			f.mu.Unlock()
+			return ErrClosed
+		}
+		if f.pending+n <= f.cfg.BufferBytes || f.pending == 0 {
+			f.pending += n
+			f.mu.Unlock()
+			return nil
+		}
+		space := f.space
+		f.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return fmt.Errorf("cannot reserve %d bytes of buffer.bytes %d: %w", n, f.cfg.BufferBytes, ctx.Err())
+		}
+	}
+}
+
+// Unreserve returns bytes reserved but not appended.
+func (f *Flusher) Unreserve(n int64) {
+	f.mu.Lock()
+	f.release(n)
+	f.mu.Unlock()
+}
+
+// release must be called with f.mu held.
+func (f *Flusher) release(n int64) {
+	f.pending -= n
+	if f.pending < 0 {
+		f.log.Error("BUG: flush buffer accounting went negative", "pending", f.pending)
+		f.pending = 0
+	}
+	close(f.space)
+	f.space = make(chan struct{})
+}
+
+// PendingBytes reports bytes appended and not yet committed.
+func (f *Flusher) PendingBytes() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pending
+}
+
+// Append adds a batch, whose bytes were reserved, to the open flush and returns it. The caller
+// holds its partition lock so that batches of one partition enter flushes in offset order.
+func (f *Flusher) Append(s Sink, id PartitionID, b Batch) *Flush {
+	f.mu.Lock()
+	fl := f.cur
+	i, ok := fl.index[s]
+	if !ok {
+		i = len(fl.groups)
+		fl.index[s] = i
+		fl.groups = append(fl.groups, &group{sink: s, id: id})
+	}
+	g := fl.groups[i]
+	if g.id != id {
+		// The partition changed epoch inside one flush; keep extents single-epoch.
+		f.log.Error("BUG: partition epoch changed within one flush", "topic_id", fmt.Sprintf("%x", id.TopicID), "partition", id.Partition)
+	}
+	g.batches = append(g.batches, b)
+	first := fl.bytes == 0
+	if first {
+		fl.opened = time.Now()
+	}
+	fl.bytes += int64(len(b.Data))
+	full := fl.bytes >= f.cfg.FlushBytes
+	f.mu.Unlock()
+	if first || full {
+		select {
+		case f.kick <- struct{}{}:
+		default:
+		}
+	}
+	return fl
+}
+
+// Flush cuts the open flush now (if it holds anything) and returns the last flush cut, to
+// wait on; nil when nothing was ever appended.
+func (f *Flusher) Flush() *Flush {
+	f.mu.Lock()
+	fl := f.cur
+	if fl.bytes == 0 {
+		fl = f.lastDone
+	} else {
+		fl.opened = time.Time{} // due now
+	}
+	f.mu.Unlock()
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+	return fl
+}
+
+// run is the cutter goroutine: it cuts due flushes, uploads them and queues them for commit.
+func (f *Flusher) run() {
+	defer f.wg.Done()
+	defer close(f.commitQ)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		f.mu.Lock()
+		fl := f.cur
+		var wait time.Duration = -1
+		if fl.bytes > 0 {
+			due := fl.opened.Add(f.cfg.FlushInterval)
+			if f.closing || fl.bytes >= f.cfg.FlushBytes || !time.Now().Before(due) {
+				f.cur = f.newFlush()
+				f.lastDone = fl
+				wait = 0
+			} else {
+				wait = time.Until(due)
+			}
+		}
+		closing := f.closing
+		f.mu.Unlock()
+
+		if wait == 0 {
+			if !f.upload(fl) {
+				f.fail(fl, ErrClosed)
+				continue
+			}
+			f.commitQ <- fl
+			continue
+		}
+		if closing && wait < 0 {
+			return
+		}
+		var timerC <-chan time.Time
+		if wait > 0 {
+			timer.Reset(wait)
+			timerC = timer.C
+		}
+		select {
+		case <-f.kick:
+		case <-timerC:
+		case <-f.stopCtx.Done():
+		}
+		timer.Stop()
+	}
+}
+
+// upload builds the object and PUTs it, retrying with backoff while holding the data. It
+// returns false only if the flusher is stopped hard first.
+func (f *Flusher) upload(fl *Flush) bool {
+	var b segment.Builder
+	partitions := 0
+	for _, g := range fl.groups {
+		for _, bt := range g.batches {
+			b.Add(g.id.TopicID, g.id.Partition, g.id.LeaderEpoch, bt.Data, bt.BaseOffset, bt.LastOffset, bt.MaxTimestamp)
+		}
+		partitions++
+	}
+	fl.parts, fl.size, fl.footer = b.Finish()
+	flushPartitions.Update(float64(partitions))
+	fl.key = f.keyFn()
+	err := f.retry("upload", fl, func(ctx context.Context) error {
+		err := f.store.Put(ctx, fl.key, fl.parts, fl.size)
+		if errors.Is(err, objstore.ErrExists) {
+			// A timed-out earlier attempt of ours may have landed; never overwrite: use a
+			// fresh key (the orphan is collected by GC after gc.grace).
+			fl.key = f.keyFn()
+		}
+		if err != nil {
+			uploadErrors.Inc()
+		}
+		return err
+	})
+	return err == nil
+}
+
+func (f *Flusher) commitLoop() {
+	defer f.wg.Done()
+	for fl := range f.commitQ {
+		start := time.Now()
+		obj := Object{Key: fl.key, Size: fl.size, FooterPos: fl.footer.FooterPos, FooterLen: fl.footer.FooterLen}
+		for _, g := range fl.groups {
+			obj.Partitions = append(obj.Partitions, g.id)
+		}
+		var voided []PartitionID
+		err := f.retry("commit", fl, func(ctx context.Context) error {
+			var err error
+			voided, err = f.committer.Commit(ctx, fl.seq, obj)
+			if err != nil {
+				commitErrors.Inc()
+			}
+			if errors.Is(err, ErrFenced) {
+				return permanent{err}
+			}
+			return err
+		})
+		commitDurationMs.Update(float64(time.Since(start).Milliseconds()))
+		if err != nil {
+			f.mu.Lock()
+			if f.failed == nil {
+				f.failed = err
+			}
+			f.mu.Unlock()
+			f.fail(fl, err)
+			continue
+		}
+		flushObjects.Inc()
+		flushBytes.Add(int(fl.size))
+		flushLatencyMs.Update(float64(time.Since(fl.opened).Milliseconds()))
+		for i, g := range fl.groups {
+			if slices.Contains(voided, g.id) {
+				g.sink.Failed(g.batches, ErrVoided)
+				continue
+			}
+			g.sink.Committed(fl.key, fl.footer.Extents[i], g.batches)
+		}
+		f.finish(fl, nil)
+	}
+}
+
+func (f *Flusher) fail(fl *Flush, err error) {
+	for _, g := range fl.groups {
+		g.sink.Failed(g.batches, err)
+	}
+	f.finish(fl, err)
+}
+
+func (f *Flusher) finish(fl *Flush, err error) {
+	fl.err = err
+	fl.parts = nil
+	f.mu.Lock()
+	f.release(fl.bytes)
+	close(f.tick)
+	f.tick = make(chan struct{})
+	f.mu.Unlock()
+	close(fl.done)
+}
+
+// Finished returns a channel closed when the next flush is committed or fails: parked
+// fetches wait on it instead of on every partition they read.
+func (f *Flusher) Finished() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tick
+}
+
+// permanent marks an error that retry must not retry.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
+// retry runs op until it succeeds, fails permanently, or the flusher is stopped hard.
+func (f *Flusher) retry(what string, fl *Flush, op func(ctx context.Context) error) error {
+	backoff := f.cfg.RetryMin
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(f.stopCtx, f.cfg.AttemptTimeout)
+		err := op(ctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		var p permanent
+		if errors.As(err, &p) {
+			f.log.Error("cannot "+what+" flush object", "key", fl.key, "seq", fl.seq, "err", p.error)
+			return p.error
+		}
+		f.log.Warn("cannot "+what+" flush object; retrying", "key", fl.key, "seq", fl.seq, "attempt", attempt, "backoff", backoff, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-f.stopCtx.Done():
+			return fmt.Errorf("cannot %s flush object %s: %w", what, fl.key, ErrClosed)
+		}
+		backoff = min(backoff*2, f.cfg.RetryMax)
+	}
+}
+
+// Close flushes everything pending and stops. If pending data cannot be committed before ctx
+// ends, the remaining waiters fail with ErrClosed (their produces were never acknowledged).
+func (f *Flusher) Close(ctx context.Context) error {
+	f.mu.Lock()
+	f.closing = true
+	f.mu.Unlock()
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		f.stop()
+		<-done
+		return fmt.Errorf("cannot flush pending data before shutdown: %w", ctx.Err())
+	}
+}

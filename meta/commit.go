@@ -1,0 +1,144 @@
+package meta
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/kafscale/kafscale/meta/metapb"
+)
+
+// SeqEntry is one committed flush object of a broker incarnation.
+type SeqEntry struct {
+	Seq   uint64
+	Entry *metapb.ObjectEntry
+}
+
+// CommitObject commits flush object e as objects/<broker>/<incarnation>/<seq>
+// in one transaction of constant size (two compares, one put, or two gets):
+// it succeeds only if mod_revision(fences/<broker>) == fenceRev and the key
+// does not exist yet.
+//
+// Retrying after a timeout or a lost connection is safe and must reuse the same
+// seq and entry: if the key already holds exactly e's bytes, an earlier attempt
+// committed and CommitObject returns nil, even if the fence moved since. If the
+// fence moved and the key is absent it returns an error wrapping ErrFenced that
+// names both revisions. A key holding other bytes is a BUG: error (seq reused
+// for a different object).
+//
+// Callers commit one object at a time per broker, in flush order (DESIGN.md,
+// write path step 5).
+func (s *Store) CommitObject(ctx context.Context, reg *Registration, fenceRev int64, seq uint64, e *metapb.ObjectEntry) error {
+	start := time.Now()
+	key := s.keys.Object(reg.BrokerID, reg.Incarnation, seq)
+	fence := s.keys.Fence(reg.BrokerID)
+	val, err := marshal(e)
+	if err != nil {
+		return fmt.Errorf("cannot encode object entry %s: %w", key, err)
+	}
+	resp, err := s.kv.Txn(ctx).If(
+		clientv3.Compare(clientv3.ModRevision(fence), "=", fenceRev),
+		clientv3.Compare(clientv3.CreateRevision(key), "=", 0),
+	).Then(
+		clientv3.OpPut(key, string(val)),
+	).Else(
+		clientv3.OpGet(fence),
+		clientv3.OpGet(key),
+	).Commit()
+	if err != nil {
+		return fmt.Errorf("cannot commit object %s as %s: %w", e.GetKey(), key, err)
+	}
+	if resp.Succeeded {
+		commitDuration.Update(msSince(start))
+		return nil
+	}
+	if len(resp.Responses) != 2 {
+		return fmt.Errorf("BUG: commit of %s read back %d responses, want 2", key, len(resp.Responses))
+	}
+	fenceKVs := resp.Responses[0].GetResponseRange().GetKvs()
+	objKVs := resp.Responses[1].GetResponseRange().GetKvs()
+	if len(objKVs) == 1 {
+		if bytes.Equal(objKVs[0].Value, val) {
+			// An earlier attempt whose reply we never saw did commit.
+			commitsRecovered.Inc()
+			commitDuration.Update(msSince(start))
+			return nil
+		}
+		other := &metapb.ObjectEntry{}
+		_ = proto.Unmarshal(objKVs[0].Value, other)
+		return fmt.Errorf("BUG: cannot commit object %s as %s: the key already holds object %q (seq reused)",
+			e.GetKey(), key, other.GetKey())
+	}
+	var current int64
+	if len(fenceKVs) == 1 {
+		current = fenceKVs[0].ModRevision
+	}
+	if current == fenceRev {
+		return fmt.Errorf("BUG: commit of %s failed although fence %s is at %d and the key is absent", key, fence, current)
+	}
+	commitsFenced.Inc()
+	return fmt.Errorf("cannot commit object %s as %s: fence %s moved from revision %d to %d: %w",
+		e.GetKey(), key, fence, fenceRev, current, ErrFenced)
+}
+
+// listPage bounds the keys read per range request, so a long chain never
+// builds one huge response.
+const listPage = 1000
+
+// ListObjects returns the objects committed by brokerID's incarnation with seq
+// >= fromSeq, in seq order. All pages are read at one revision, so the result
+// is a consistent (linearizable) snapshot.
+func (s *Store) ListObjects(ctx context.Context, brokerID int32, incarnation, fromSeq uint64) ([]SeqEntry, error) {
+	prefix := s.keys.ObjectsPrefix(brokerID, incarnation)
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	from := s.keys.Object(brokerID, incarnation, fromSeq)
+	var out []SeqEntry
+	var rev int64
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(s.pageSize)}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := s.kv.Get(ctx, from, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("cannot list objects under %s from seq %d: %w", prefix, fromSeq, err)
+		}
+		rev = resp.Header.Revision
+		for _, kv := range resp.Kvs {
+			_, _, seq, err := s.keys.ParseObject(string(kv.Key))
+			if err != nil {
+				return nil, err
+			}
+			e := &metapb.ObjectEntry{}
+			if err := proto.Unmarshal(kv.Value, e); err != nil {
+				return nil, fmt.Errorf("cannot decode object entry %s: %w", kv.Key, err)
+			}
+			out = append(out, SeqEntry{Seq: seq, Entry: e})
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return out, nil
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// DeleteObjects deletes brokerID's incarnation's object entries with seq <
+// beforeSeq (merge and GC, once no checkpoint chain needs them). One range
+// delete, whatever the count.
+func (s *Store) DeleteObjects(ctx context.Context, brokerID int32, incarnation, beforeSeq uint64) (int64, error) {
+	from := s.keys.ObjectsPrefix(brokerID, incarnation)
+	to := s.keys.Object(brokerID, incarnation, beforeSeq)
+	resp, err := s.kv.Delete(ctx, from, clientv3.WithRange(to))
+	if err != nil {
+		return 0, fmt.Errorf("cannot delete objects %s..%s: %w", from, to, err)
+	}
+	return resp.Deleted, nil
+}
+
+func msSince(t time.Time) float64 {
+	return float64(time.Since(t).Microseconds()) / 1000
+}

@@ -1,0 +1,92 @@
+package meta
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestRegisterTwiceFencesFirstIncarnation(t *testing.T) {
+	s := newTestStore(t)
+	ctx := testCtx(t)
+	first := register(t, s, 1)
+	if first.Incarnation != uint64(first.FenceRev) {
+		t.Fatalf("incarnation %d != fence revision %d", first.Incarnation, first.FenceRev)
+	}
+	if err := s.CommitObject(ctx, first, first.FenceRev, 0, entry("a")); err != nil {
+		t.Fatal(err)
+	}
+	second := register(t, s, 1)
+	if second.Incarnation <= first.Incarnation {
+		t.Fatalf("incarnation %d not above %d", second.Incarnation, first.Incarnation)
+	}
+	if err := s.CommitObject(ctx, first, first.FenceRev, 1, entry("b")); !errors.Is(err, ErrFenced) {
+		t.Fatalf("first incarnation's commit: got %v, want ErrFenced", err)
+	}
+	if err := s.CommitObject(ctx, second, second.FenceRev, 0, entry("c")); err != nil {
+		t.Fatalf("second incarnation's commit: %v", err)
+	}
+	brokers, err := s.ListBrokers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(brokers) != 1 || brokers[0].Id != 1 || brokers[0].Incarnation != second.Incarnation || brokers[0].Port != 9092 {
+		t.Fatalf("brokers = %v, want broker 1 at incarnation %d", brokers, second.Incarnation)
+	}
+}
+
+func TestLeaseRevokedElsewhereClosesLost(t *testing.T) {
+	s := newTestStore(t)
+	ctx := testCtx(t)
+	reg := register(t, s, 1)
+	other, err := NewClient(testEndpoints, 5*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	if _, err := other.Revoke(ctx, reg.LeaseID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reg.Lost:
+	case <-ctx.Done():
+		t.Fatal("Lost not closed after the lease was revoked")
+	}
+	if brokers, err := s.ListBrokers(ctx); err != nil || len(brokers) != 0 {
+		t.Fatalf("brokers after lease loss = %v, %v; want none", brokers, err)
+	}
+	if err := reg.Close(ctx); err != nil {
+		t.Fatalf("Close after the lease was lost: %v", err)
+	}
+}
+
+func TestRegistrationCloseRevokesSessionButKeepsFence(t *testing.T) {
+	s := newTestStore(t)
+	ctx := testCtx(t)
+	reg := register(t, s, 1)
+	if err := reg.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Close(ctx); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	<-reg.Lost
+	if brokers, err := s.ListBrokers(ctx); err != nil || len(brokers) != 0 {
+		t.Fatalf("brokers after Close = %v, %v; want none", brokers, err)
+	}
+	// The fence is the commit guard, not the session: an in-flight commit of
+	// a closing broker may still land.
+	if err := s.CommitObject(ctx, reg, reg.FenceRev, 0, entry("a")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRegisterFailsOnUnreachableEtcd(t *testing.T) {
+	s := newTestStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Register(ctx, 1, "h", 1, ""); err == nil {
+		t.Fatal("Register with a cancelled context succeeded")
+	}
+}

@@ -1,0 +1,111 @@
+package netio
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+)
+
+// Defaults for Config; DefaultConfig and New take their values from here.
+const (
+	// DefaultListen is where a broker listens for Kafka clients.
+	DefaultListen = "127.0.0.1:9092"
+	// DefaultMaxRequestBytes matches Kafka's socket.request.max.bytes.
+	DefaultMaxRequestBytes = 100 << 20
+	// DefaultMaxInFlight is how many requests of one connection may await their response.
+	DefaultMaxInFlight = 256
+	// DefaultMaxOutboundBytes bounds response bytes queued for one connection before
+	// reading pauses; a client that does not read its responses stops being served.
+	DefaultMaxOutboundBytes = 32 << 20
+)
+
+// Config holds the transport settings.
+type Config struct {
+	// Listen is host:port (or a gnet URL such as tcp4://host:port); port 0 picks a free port.
+	Listen string
+	// MaxRequestBytes is socket.request.max.bytes: a larger (or negative) frame size closes
+	// the connection before its body is read.
+	MaxRequestBytes int
+	// MaxInFlight is how many requests per connection may await their response before
+	// netio stops taking frames from that connection.
+	MaxInFlight int
+	// EventLoops is the number of gnet event loops (runtime.NumCPU() by default).
+	EventLoops int
+	// MaxOutboundBytes: when a connection's responses not yet written to the socket exceed
+	// it, netio stops taking frames from that connection until they drain.
+	MaxOutboundBytes int
+	// MaxPausedInboundBytes: gnet keeps reading a paused connection's socket into its
+	// inbound buffer (it cannot stop reading one connection), so a paused connection whose
+	// unread bytes exceed this is closed. It must be at least MaxRequestBytes+4, so that one
+	// maximal frame sent while paused is never a reason to close. 0 means MaxRequestBytes+4.
+	MaxPausedInboundBytes int
+}
+
+// DefaultConfig returns the default settings.
+func DefaultConfig() Config {
+	return Config{
+		Listen:                DefaultListen,
+		MaxRequestBytes:       DefaultMaxRequestBytes,
+		MaxInFlight:           DefaultMaxInFlight,
+		EventLoops:            runtime.NumCPU(),
+		MaxOutboundBytes:      DefaultMaxOutboundBytes,
+		MaxPausedInboundBytes: DefaultMaxRequestBytes + 4,
+	}
+}
+
+// withDefaults replaces zero fields by their defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Listen == "" {
+		c.Listen = d.Listen
+	}
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = d.MaxRequestBytes
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = d.MaxInFlight
+	}
+	if c.EventLoops == 0 {
+		c.EventLoops = d.EventLoops
+	}
+	if c.MaxOutboundBytes == 0 {
+		c.MaxOutboundBytes = d.MaxOutboundBytes
+	}
+	if c.MaxPausedInboundBytes == 0 && c.MaxRequestBytes > 0 {
+		c.MaxPausedInboundBytes = c.MaxRequestBytes + 4
+	}
+	return c
+}
+
+// Validate reports the first bad setting, named as in Config, with its value.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxRequestBytes <= 0 || c.MaxRequestBytes > 1<<31-1:
+		return fmt.Errorf("MaxRequestBytes must be in (0, 2^31) (set to %d)", c.MaxRequestBytes)
+	case c.MaxInFlight <= 0:
+		return fmt.Errorf("MaxInFlight must be > 0 (set to %d)", c.MaxInFlight)
+	case c.EventLoops <= 0:
+		return fmt.Errorf("EventLoops must be > 0 (set to %d)", c.EventLoops)
+	case c.MaxOutboundBytes <= 0:
+		return fmt.Errorf("MaxOutboundBytes must be > 0 (set to %d)", c.MaxOutboundBytes)
+	case c.MaxPausedInboundBytes < c.MaxRequestBytes+4:
+		return fmt.Errorf("MaxPausedInboundBytes must be >= MaxRequestBytes+4 = %d (set to %d)",
+			c.MaxRequestBytes+4, c.MaxPausedInboundBytes)
+	}
+	return nil
+}
+
+// protoAddr turns Listen into the URL gnet.Run expects.
+func (c Config) protoAddr() string {
+	if strings.Contains(c.Listen, "://") {
+		return c.Listen
+	}
+	return "tcp://" + c.Listen
+}
+
+// resumeInFlight is the in-flight count at which a connection paused on MaxInFlight resumes:
+// a quarter of the window below the limit, so a pipelining client is resumed in batches
+// rather than woken once per response.
+func (c Config) resumeInFlight() int {
+	return c.MaxInFlight - max(1, c.MaxInFlight/4)
+}

@@ -1,0 +1,331 @@
+package netio
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// maxFramesPerEvent caps the frames one OnTraffic call takes, so a client that pipelines
+// hundreds of small requests cannot keep its event loop from other connections; the rest
+// is taken after a Wake, which gnet queues behind pending I/O events.
+const maxFramesPerEvent = 64
+
+// Conn is one client connection.
+//
+// Dispatch model: each connection has a mailbox of requests not yet served, drained by at
+// most one dispatcher goroutine, started when frames arrive and none is running, and
+// exiting when the mailbox is empty. That gives per-connection order and one Serve at a
+// time per connection without a goroutine per request or per read/write, and an idle
+// connection costs no goroutine. Go's scheduler spreads the active connections over the
+// CPUs (a shared pool would need its own per-connection queueing to keep order).
+//
+// Goroutines: the connection's gnet event loop runs onOpen, onTraffic, onClose and the
+// write callbacks; one dispatcher goroutine at a time runs drain and Handler.Serve;
+// handler goroutines answer requests. Fields after mu are guarded by it.
+// Lock order: Conn.mu and Server.stalledMu are never held together.
+type Conn struct {
+	id     uint64
+	remote net.Addr
+	srv    *Server
+	// gc is used off its event loop only through its concurrency-safe methods
+	// (AsyncWritev, Wake, Close), only while mu is held and closed is false: after onClose
+	// gnet may have shut down its event loop, and poking it then would write to a closed
+	// eventfd.
+	gc gnet.Conn
+
+	mu             sync.Mutex
+	mailbox        reqQueue      // requests not yet served, in arrival order
+	slots          reqQueue      // requests not yet written, in arrival order (the response queue)
+	writes         []*writeBatch // AsyncWritev calls whose callback has not run
+	inFlight       int           // requests without an answer yet
+	pendingOut     int           // answered response bytes not yet handed to gnet's buffer
+	running        bool          // a dispatcher goroutine owns the mailbox
+	closeRequested bool          // a request called Close: serve nothing more
+	closing        bool          // the Close slot was reached: write nothing more
+	closed         bool          // onClose ran
+	closeNotified  bool          // Handler.ConnClosed was called (or is being called)
+	wakeOnSlot     bool          // paused on MaxInFlight: Wake when answers free slots
+	wakeOnOut      bool          // paused on MaxOutboundBytes: Wake when writes drain
+}
+
+// ID returns the connection's number, unique within its Server.
+func (c *Conn) ID() uint64 { return c.id }
+
+// RemoteAddr returns the client's address. It is safe to call from any goroutine.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// cloneAddr copies a gnet address: gnet recycles the bytes of a TCP zone when the
+// connection closes, and the handler may keep the address longer.
+func cloneAddr(a net.Addr) net.Addr {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return &net.TCPAddr{IP: append(net.IP(nil), t.IP...), Port: t.Port, Zone: strings.Clone(t.Zone)}
+	}
+	return a
+}
+
+// wakeLocked asks gnet to run onTraffic again. Conn.mu must be held.
+func (c *Conn) wakeLocked() {
+	if c.closed {
+		return
+	}
+	if err := c.gc.Wake(nil); err != nil {
+		c.srv.log.Warn("cannot wake connection", "conn", c.id, "remote", c.remote, "err", err)
+	}
+}
+
+// Pause reasons.
+const (
+	pauseNone = iota
+	pauseInFlight
+	pauseOutbound
+	pauseClosing
+)
+
+// onTraffic runs on the event loop: it takes complete frames out of gnet's inbound buffer
+// and hands them to the dispatcher. It never blocks.
+func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
+	s := c.srv
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return gnet.Close
+	}
+	inFlight := c.inFlight
+	outBytes := c.pendingOut + gc.OutboundBuffered()
+	stop := c.closeRequested || c.closing
+	c.mu.Unlock()
+
+	var frames [maxFramesPerEvent]*Request
+	n := 0
+	pause := pauseNone
+	for n < len(frames) {
+		switch {
+		case stop:
+			pause = pauseClosing
+		case inFlight+n >= s.cfg.MaxInFlight:
+			pause = pauseInFlight
+		case outBytes > s.cfg.MaxOutboundBytes:
+			pause = pauseOutbound
+		}
+		if pause != pauseNone {
+			break
+		}
+		buffered := gc.InboundBuffered()
+		if buffered < 4 {
+			break
+		}
+		hdr, err := gc.Peek(4)
+		if err != nil {
+			break
+		}
+		size := int32(binary.BigEndian.Uint32(hdr))
+		if size < 0 || int(size) > s.cfg.MaxRequestBytes {
+			rejectedFramesTotal.Inc()
+			s.log.Warn("rejecting frame: size out of range, closing the connection",
+				"conn", c.id, "remote", c.remote, "size", size, "max", s.cfg.MaxRequestBytes)
+			for _, r := range frames[:n] {
+				s.recycle(r)
+			}
+			return gnet.Close
+		}
+		if buffered-4 < int(size) {
+			break // a truncated frame waits for the rest
+		}
+		_, _ = gc.Discard(4)
+		r := &Request{Conn: c}
+		if r.fb = s.pool.get(int(size)); r.fb != nil {
+			r.Frame = r.fb.b[:size]
+		} else {
+			r.Frame = make([]byte, size)
+		}
+		// Read copies straight out of gnet's buffers (Peek would first join a frame that
+		// wraps the ring buffer) and advances them, like Peek+copy+Discard.
+		if m, _ := gc.Read(r.Frame); m != int(size) {
+			s.log.Error("BUG: buffered frame shorter than announced", "conn", c.id,
+				"remote", c.remote, "size", size, "read", m)
+			for _, fr := range frames[:n] {
+				s.recycle(fr)
+			}
+			s.recycle(r)
+			return gnet.Close
+		}
+		frames[n] = r
+		n++
+	}
+	if n > 0 {
+		requestsTotal.Add(n)
+	}
+
+	c.mu.Lock()
+	for _, r := range frames[:n] {
+		c.mailbox.push(r)
+		c.slots.push(r)
+	}
+	c.inFlight += n
+	if n > 0 && !c.running {
+		c.running = true
+		s.dispatchers.Add(1)
+		go c.drain()
+	}
+	stalled := false
+	switch pause {
+	case pauseInFlight:
+		// Answers may have arrived since the snapshot; only they can wake us.
+		if c.inFlight <= s.cfg.resumeInFlight() {
+			c.wakeLocked()
+		} else if !c.wakeOnSlot {
+			c.wakeOnSlot = true
+			pausesTotal.Inc()
+		}
+	case pauseOutbound:
+		if !c.wakeOnOut {
+			c.wakeOnOut = true
+			pausesTotal.Inc()
+		}
+		stalled = true
+	case pauseNone:
+		if n == len(frames) && gc.InboundBuffered() >= 4 {
+			c.wakeLocked()
+		}
+	}
+	c.mu.Unlock()
+
+	if pause != pauseNone {
+		if in := gc.InboundBuffered(); in > s.cfg.MaxPausedInboundBytes {
+			s.log.Warn("closing paused connection: too many unread bytes", "conn", c.id,
+				"remote", c.remote, "buffered", in, "max", s.cfg.MaxPausedInboundBytes)
+			return gnet.Close
+		}
+	}
+	if stalled {
+		// gnet does not report when its outbound buffer drains; the ticker re-checks.
+		s.addStalled(c)
+	}
+	return gnet.None
+}
+
+// onClose runs on the event loop when the connection is gone. It finishes every response
+// gnet will not write, and lets the dispatcher call Handler.ConnClosed after the last Serve.
+func (c *Conn) onClose() {
+	s := c.srv
+	c.mu.Lock()
+	c.closed = true
+	var finish []*Request
+	for _, b := range c.writes {
+		// The callback may still run later (with an error) or never (engine shutdown);
+		// either way gnet no longer reads b's slices: queued writes check that the
+		// connection is open, and gnet copies what it cannot write at once.
+		b.finished = true
+		for _, r := range b.reqs {
+			r.state = stateDone
+		}
+		finish = append(finish, b.reqs...)
+	}
+	clear(c.writes)
+	c.writes = nil
+	dropped := c.dropMailboxLocked()
+	for _, r := range c.slots.reset() {
+		if r.state == stateReady {
+			r.parts = nil
+			r.state = stateDone
+			finish = append(finish, r)
+		}
+	}
+	c.pendingOut = 0
+	c.wakeOnSlot, c.wakeOnOut = false, false
+	if !c.running {
+		c.running = true
+		s.dispatchers.Add(1)
+		go c.drain()
+	}
+	c.mu.Unlock()
+	for _, r := range dropped {
+		s.recycle(r)
+	}
+	s.finish(finish)
+	s.removeStalled(c)
+}
+
+// dropMailboxLocked marks the requests not yet served as dropped and returns them for
+// recycling. Conn.mu must be held.
+func (c *Conn) dropMailboxLocked() []*Request {
+	rs := c.mailbox.reset()
+	for _, r := range rs {
+		r.state = stateDropped
+	}
+	return rs
+}
+
+// drain is the connection's dispatcher goroutine: it serves the mailbox in order and
+// exits when the mailbox is empty. After the connection closed it calls ConnClosed once.
+func (c *Conn) drain() {
+	s := c.srv
+	defer s.dispatchers.Done()
+	for {
+		c.mu.Lock()
+		var dropped []*Request
+		if c.closed || c.closeRequested {
+			dropped = c.dropMailboxLocked()
+		}
+		r := c.mailbox.pop()
+		if r == nil {
+			notify := c.closed && !c.closeNotified
+			if notify {
+				c.closeNotified = true
+			}
+			c.running = false
+			c.mu.Unlock()
+			for _, d := range dropped {
+				s.recycle(d)
+			}
+			if notify {
+				c.connClosed()
+			}
+			return
+		}
+		c.mu.Unlock()
+		c.serve(r)
+	}
+}
+
+// serve calls Handler.Serve; a panic closes only this connection.
+func (c *Conn) serve(r *Request) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		handlerPanicsTotal.Inc()
+		c.srv.log.Error("handler panicked, closing the connection", "conn", c.id,
+			"remote", c.remote, "panic", p, "stack", string(debug.Stack()))
+		c.mu.Lock()
+		answered := r.state != statePending
+		if answered && !c.closed {
+			c.closeRequested = true
+			_ = c.gc.Close()
+		}
+		c.mu.Unlock()
+		if !answered {
+			r.Close(fmt.Errorf("handler panic: %v", p))
+		}
+	}()
+	c.srv.h.Serve(r)
+}
+
+// connClosed calls Handler.ConnClosed, containing a panic.
+func (c *Conn) connClosed() {
+	defer func() {
+		if p := recover(); p != nil {
+			handlerPanicsTotal.Inc()
+			c.srv.log.Error("ConnClosed panicked", "conn", c.id, "remote", c.remote,
+				"panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	c.srv.h.ConnClosed(c)
+}

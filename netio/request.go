@@ -1,0 +1,290 @@
+package netio
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"sync"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// iovMax is IOV_MAX on Linux and the BSDs: one AsyncWritev carries at most this many
+// slices, because writev(2) rejects more and gnet does not split them.
+const iovMax = 1024
+
+// Request states, guarded by Conn.mu.
+const (
+	statePending    uint8 = iota // handed to (or waiting for) the handler, no answer yet
+	stateReady                   // Respond called, waiting for its turn in the response queue
+	stateNoResponse              // NoResponse called
+	stateClose                   // Close called: the connection closes when this slot is reached
+	stateDropped                 // never served: the connection closed first
+	stateDone                    // answered and finished (written, or discarded)
+)
+
+// Request is one Kafka request frame of a connection.
+type Request struct {
+	// Frame is the request bytes after the 4-byte size prefix. It stays valid until the
+	// response is written (at least until Respond, NoResponse or Close returns) unless
+	// Detach was called, in which case it belongs to the handler.
+	Frame []byte
+	// Conn is the connection the request came on.
+	Conn *Conn
+
+	fb       *frameBuf // pooled backing of Frame; nil if allocated plainly or detached
+	detached bool      // written by the handler before it answers
+
+	// Guarded by Conn.mu.
+	state uint8
+	parts [][]byte
+	done  func()
+	size  int     // response bytes without the prefix
+	hdr   [4]byte // the response's size prefix, written out as its own iovec
+}
+
+// Detach hands Frame to the handler for good: netio will not recycle its buffer (for
+// example because record batches aliasing it are kept until they are flushed). Call it
+// before answering the request.
+func (r *Request) Detach() {
+	r.detached = true
+	r.fb = nil
+}
+
+// Respond queues the response (parts, without the 4-byte size prefix, which netio adds).
+// Responses leave the connection in request order, whatever order Respond is called in.
+// It is safe to call from any goroutine. done (may be nil) runs once the parts are no
+// longer needed: after they are written, or when the connection dies. done runs on a gnet
+// event loop or on the caller's goroutine and must not block.
+func (r *Request) Respond(parts [][]byte, done func()) {
+	size := 0
+	for _, p := range parts {
+		size += len(p)
+	}
+	if size > math.MaxInt32 {
+		r.Conn.srv.log.Error("BUG: response larger than 2 GiB, closing the connection",
+			"conn", r.Conn.id, "remote", r.Conn.remote, "size", size)
+		runDone(r.Conn, done)
+		r.Close(fmt.Errorf("cannot send response of %d bytes", size))
+		return
+	}
+	r.answer(stateReady, parts, done, size)
+}
+
+// NoResponse frees the request's slot in the response queue without sending anything
+// (acks=0 produce). It is safe to call from any goroutine.
+func (r *Request) NoResponse() {
+	r.answer(stateNoResponse, nil, nil, 0)
+}
+
+// Close closes the connection once the responses to earlier requests are written; later
+// requests are neither served nor answered. reason is logged. It is safe to call from any
+// goroutine.
+func (r *Request) Close(reason error) {
+	c := r.Conn
+	c.srv.log.Info("closing connection", "conn", c.id, "remote", c.remote, "reason", reason)
+	r.answer(stateClose, nil, nil, 0)
+}
+
+// answer records the request's answer and writes whatever is now at the head of the
+// connection's response queue.
+func (r *Request) answer(state uint8, parts [][]byte, done func(), size int) {
+	c := r.Conn
+	c.mu.Lock()
+	if r.state != statePending {
+		prev := r.state
+		c.mu.Unlock()
+		c.srv.log.Error("BUG: request answered twice", "conn", c.id, "remote", c.remote,
+			"state", prev, "again", state)
+		runDone(c, done)
+		return
+	}
+	c.inFlight--
+	if c.closed || c.closing {
+		// Late answer: the connection is gone (or will close before this slot). Harmless.
+		r.state = stateDone
+		c.mu.Unlock()
+		runDone(c, done)
+		c.srv.recycle(r)
+		return
+	}
+	r.state = state
+	switch state {
+	case stateReady:
+		r.parts, r.done, r.size = parts, done, size
+		binary.BigEndian.PutUint32(r.hdr[:], uint32(size))
+		c.pendingOut += size + 4
+	case stateClose:
+		c.closeRequested = true
+	}
+	var discarded []*Request
+	if c.slots.front() == r {
+		discarded = c.flushLocked()
+	}
+	if c.wakeOnSlot && c.inFlight <= c.srv.cfg.resumeInFlight() {
+		c.wakeOnSlot = false
+		c.wakeLocked()
+	}
+	c.mu.Unlock()
+	if state == stateNoResponse || state == stateClose {
+		c.srv.recycle(r)
+	}
+	c.srv.finish(discarded)
+}
+
+// writeBatch is one AsyncWritev: the iovecs of consecutive ready responses and the
+// requests whose last byte it carries. Batches are pooled; gnet's callback is the last
+// user of a batch, so only the callback returns it to the pool.
+type writeBatch struct {
+	c        *Conn
+	iov      [][]byte
+	reqs     []*Request
+	bytes    int  // response bytes (with prefixes) of reqs
+	finished bool // guarded by c.mu: reqs were finished (by the callback or by onClose)
+	cb       gnet.AsyncCallback
+}
+
+var batchPool sync.Pool // of *writeBatch
+
+func getBatch(c *Conn) *writeBatch {
+	b, _ := batchPool.Get().(*writeBatch)
+	if b == nil {
+		b = &writeBatch{iov: make([][]byte, 0, 16)}
+		b.cb = b.written // bound once, so a write does not allocate a closure
+	}
+	b.c = c
+	return b
+}
+
+func putBatch(b *writeBatch) {
+	clear(b.iov)
+	clear(b.reqs)
+	b.iov, b.reqs = b.iov[:0], b.reqs[:0]
+	b.c, b.bytes, b.finished = nil, 0, false
+	batchPool.Put(b)
+}
+
+// flushLocked pops every answered request at the head of the response queue and writes the
+// ready ones with as few AsyncWritev calls as IOV_MAX allows. It returns requests discarded
+// because a Close slot was reached, for the caller to finish outside the lock.
+//
+// While earlier writes are still queued in gnet it does nothing: the last of their
+// callbacks flushes again. So a connection has one write outstanding at a time, and the
+// responses answered meanwhile leave together in the next writev, which is what makes
+// pipelined small responses cheap.
+// Conn.mu must be held; the connection must not be closed or closing.
+func (c *Conn) flushLocked() (discarded []*Request) {
+	if len(c.writes) > 0 {
+		return nil
+	}
+	var b *writeBatch
+	add := func(p []byte) {
+		if len(p) == 0 {
+			return
+		}
+		if b == nil {
+			b = getBatch(c)
+		} else if len(b.iov) == iovMax {
+			c.sendLocked(b)
+			b = getBatch(c)
+		}
+		b.iov = append(b.iov, p)
+	}
+	for {
+		r := c.slots.front()
+		if r == nil || r.state == statePending {
+			break
+		}
+		c.slots.pop()
+		switch r.state {
+		case stateReady:
+			add(r.hdr[:])
+			for _, p := range r.parts {
+				add(p)
+			}
+			r.parts = nil
+			b.reqs = append(b.reqs, r)
+			b.bytes += r.size + 4
+		case stateClose:
+			c.closing = true
+			for _, later := range c.slots.reset() {
+				if later.state == stateReady {
+					c.pendingOut -= later.size + 4
+					later.parts = nil
+					later.state = stateDone
+					discarded = append(discarded, later)
+				}
+			}
+			if b != nil {
+				c.sendLocked(b)
+			}
+			// gnet runs a connection's tasks in order, so the writes queued above go out
+			// before the close; gnet's close also flushes what it still buffers.
+			_ = c.gc.Close()
+			return discarded
+		}
+		// stateNoResponse and stateDropped: nothing to write.
+	}
+	if b != nil {
+		c.sendLocked(b)
+	}
+	return nil
+}
+
+// sendLocked hands b to gnet. Conn.mu must be held, which keeps AsyncWritev calls in
+// response order.
+func (c *Conn) sendLocked(b *writeBatch) {
+	c.writes = append(c.writes, b)
+	if err := c.gc.AsyncWritev(b.iov, b.cb); err != nil {
+		// The task is queued even so; its callback (or onClose) finishes b.
+		c.srv.log.Warn("cannot queue response write, closing the connection",
+			"conn", c.id, "remote", c.remote, "err", err)
+		_ = c.gc.Close()
+	}
+}
+
+// written is the AsyncWritev callback. It runs on the event loop and never blocks.
+func (b *writeBatch) written(gc gnet.Conn, err error) error {
+	c := b.c
+	c.mu.Lock()
+	var reqs, discarded []*Request
+	if !b.finished {
+		b.finished = true
+		reqs = b.reqs
+		for _, r := range reqs {
+			r.state = stateDone
+		}
+		c.removeWriteLocked(b)
+		c.pendingOut -= b.bytes
+		if !c.closed && !c.closing {
+			discarded = c.flushLocked()
+		}
+		if c.wakeOnOut && !c.closed && c.pendingOut+gc.OutboundBuffered() <= c.srv.cfg.MaxOutboundBytes {
+			c.wakeOnOut = false
+			c.wakeLocked()
+		}
+	}
+	c.mu.Unlock()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		c.srv.log.Debug("cannot write response", "conn", c.id, "remote", c.remote, "err", err)
+	}
+	c.srv.finish(reqs)
+	c.srv.finish(discarded)
+	putBatch(b)
+	return nil
+}
+
+// removeWriteLocked drops b from the in-flight writes (normally the oldest). Conn.mu must
+// be held.
+func (c *Conn) removeWriteLocked(b *writeBatch) {
+	for i, w := range c.writes {
+		if w == b {
+			copy(c.writes[i:], c.writes[i+1:])
+			c.writes[len(c.writes)-1] = nil
+			c.writes = c.writes[:len(c.writes)-1]
+			return
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package objstore
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func newTestLocal(t *testing.T) *Local {
+	t.Helper()
+	st, err := NewLocal(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestLocalPutLeavesNoTempFiles(t *testing.T) {
+	st := newTestLocal(t)
+	ctx := context.Background()
+	if err := st.Put(ctx, "a/b/c", [][]byte{[]byte("x")}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, "a/b/c", [][]byte{[]byte("y")}, 1); !errors.Is(err, ErrExists) {
+		t.Fatalf("second Put error = %v; want ErrExists", err)
+	}
+	entries, err := os.ReadDir(filepath.Join(st.Root(), localTempDir))
+	if err != nil || len(entries) != 0 {
+		t.Fatalf("temp dir holds %d entries (err %v); want none", len(entries), err)
+	}
+	if _, err := os.Stat(filepath.Join(st.Root(), "a", "b", "c")); err != nil {
+		t.Fatalf("key did not map to a subdirectory file: %v", err)
+	}
+}
+
+// TestLocalListIgnoresTempFiles guards against half-written objects showing up in List.
+func TestLocalListIgnoresTempFiles(t *testing.T) {
+	st := newTestLocal(t)
+	ctx := context.Background()
+	if err := os.WriteFile(filepath.Join(st.Root(), localTempDir, "put-123"), []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, "k", [][]byte{[]byte("v")}, 1); err != nil {
+		t.Fatal(err)
+	}
+	infos, err := st.List(ctx, "")
+	if err != nil || len(infos) != 1 || infos[0].Key != "k" {
+		t.Fatalf("List = %+v, %v; want only k", infos, err)
+	}
+}
+
+func TestLocalRejectsTempDirKeys(t *testing.T) {
+	st := newTestLocal(t)
+	for _, key := range []string{localTempDir, localTempDir + "/x"} {
+		if err := st.Put(context.Background(), key, nil, 0); !errors.Is(err, ErrInvalidKey) {
+			t.Errorf("Put(%q) error = %v; want ErrInvalidKey", key, err)
+		}
+	}
+}
+
+func TestLocalRemovesStaleTempFilesOnOpen(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := NewLocal(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, localTempDir, "put-stale")
+	fresh := filepath.Join(dir, localTempDir, "put-fresh")
+	for _, p := range []string{stale, fresh} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * staleTempAge)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewLocal(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temp file still there: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("fresh temp file removed: %v", err)
+	}
+}
+
+// TestLocalDirectoryIsNotAnObject guards against reading or deleting a directory that
+// only exists because other keys live under it.
+func TestLocalDirectoryIsNotAnObject(t *testing.T) {
+	st := newTestLocal(t)
+	ctx := context.Background()
+	if err := st.Put(ctx, "d/x", [][]byte{[]byte("v")}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetRange(ctx, "d", 0, 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("GetRange(dir) error = %v; want ErrNotFound", err)
+	}
+	if _, _, err := st.GetSuffix(ctx, "d/x/y", 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("GetSuffix(file/child) error = %v; want ErrNotFound", err)
+	}
+	if err := st.Delete(ctx, "d"); err != nil {
+		t.Errorf("Delete(dir) = %v; want nil", err)
+	}
+	if got, err := st.GetRange(ctx, "d/x", 0, 1); err != nil || string(got) != "v" {
+		t.Errorf("object under dir = %q, %v after Delete(dir)", got, err)
+	}
+}
+
+func TestLocalCanceledContextFails(t *testing.T) {
+	st := newTestLocal(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := st.Put(ctx, "k", nil, 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("Put error = %v; want context.Canceled", err)
+	}
+	if _, err := st.List(ctx, ""); !errors.Is(err, context.Canceled) {
+		t.Errorf("List error = %v; want context.Canceled", err)
+	}
+}

@@ -1,0 +1,318 @@
+// Package partition holds the leader's in-memory view of one partition: offset assignment,
+// the durable high watermark, the committed in-memory tail, and the index of committed
+// extents in flush objects. It is rebuilt at takeover and never written per flush.
+//
+// Lock order: Log.mu -> flush.Flusher.mu (Append calls the flusher under Log.mu).
+package partition
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/kafscale/kafscale/codec"
+	"github.com/kafscale/kafscale/flush"
+	"github.com/kafscale/kafscale/segment"
+)
+
+// Config holds per-partition settings.
+type Config struct {
+	// TailBytes bounds the committed batches kept in memory to serve recent fetches.
+	TailBytes int64
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config { return Config{TailBytes: 4 << 20} }
+
+// Errors a Log returns; the broker maps them to Kafka codes.
+var (
+	ErrNotLeader      = errors.New("not the leader of this partition")
+	ErrOffsetRange    = errors.New("offset out of range")
+	ErrFencedEpoch    = errors.New("leader epoch is older than the current one")
+	ErrUnknownEpoch   = errors.New("leader epoch is newer than the current one")
+	ErrEmptyBatch     = errors.New("record batch holds no records")
+	ErrRecordCountBad = errors.New("record batch count does not match its offset delta")
+)
+
+// Extent is a committed range of one partition inside an object.
+type Extent struct {
+	Key string
+	segment.Extent
+}
+
+// State is what takeover hands a new Log.
+type State struct {
+	TopicID     [16]byte
+	Topic       string
+	Partition   int32
+	LeaderEpoch int32
+	LogStart    int64
+	Extents     []Extent // ascending, contiguous with each other
+}
+
+var (
+	tailHits   = metrics.NewCounter(`kafscale_fetch_tail_reads_total`)
+	objectHits = metrics.NewCounter(`kafscale_fetch_object_reads_total`)
+)
+
+// Log is the leader's state of one partition. Safe for concurrent use.
+type Log struct {
+	topicID   [16]byte
+	topic     string
+	partition int32
+	cfg       Config
+	flusher   *flush.Flusher
+	cache     *segment.Cache
+
+	mu        sync.Mutex // guards the fields below
+	epoch     int32
+	leader    bool
+	logStart  int64
+	next      int64 // next offset to assign
+	hw        int64 // high watermark: every offset below it is committed
+	tail      []flush.Batch
+	tailBytes int64
+	extents   []Extent
+	moved     chan struct{} // closed when hw moves or leadership ends
+	maxTs     int64         // largest batch max timestamp committed
+	maxTsBase int64         // base offset of the batch holding maxTs
+	dirty     bool          // changed since the last checkpoint
+}
+
+// New returns the Log of a partition taken over with st.
+func New(cfg Config, st State, fl *flush.Flusher, cache *segment.Cache) *Log {
+	l := &Log{
+		topicID: st.TopicID, topic: st.Topic, partition: st.Partition, cfg: cfg,
+		flusher: fl, cache: cache,
+		epoch: st.LeaderEpoch, leader: true, logStart: st.LogStart,
+		extents: st.Extents, moved: make(chan struct{}), maxTs: -1, maxTsBase: -1,
+	}
+	l.next = st.LogStart
+	for _, e := range st.Extents {
+		if e.LastOffset+1 > l.next {
+			l.next = e.LastOffset + 1
+		}
+		if e.MaxTimestamp > l.maxTs {
+			l.maxTs, l.maxTsBase = e.MaxTimestamp, e.BaseOffset
+		}
+	}
+	l.hw = l.next
+	return l
+}
+
+// Topic returns the topic name.
+func (l *Log) Topic() string { return l.topic }
+
+// TopicID returns the topic id.
+func (l *Log) TopicID() [16]byte { return l.topicID }
+
+// Partition returns the partition number.
+func (l *Log) Partition() int32 { return l.partition }
+
+// Offsets reports the log start offset, high watermark and leader epoch.
+func (l *Log) Offsets() (logStart, hw int64, epoch int32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.logStart, l.hw, l.epoch
+}
+
+// CheckEpoch validates a client's CurrentLeaderEpoch (KIP-320); -1 means unset.
+func (l *Log) CheckEpoch(epoch int32) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.checkEpochLocked(epoch)
+}
+
+// checkEpochLocked must be called with l.mu held.
+func (l *Log) checkEpochLocked(epoch int32) error {
+	switch {
+	case !l.leader:
+		return ErrNotLeader
+	case epoch < 0 || epoch == l.epoch:
+		return nil
+	case epoch < l.epoch:
+		return ErrFencedEpoch
+	default:
+		return ErrUnknownEpoch
+	}
+}
+
+// Append assigns offsets to a validated batch (patching it in place), hands it to the flusher
+// and returns its base offset and the flush to wait on. The batch's bytes must have been
+// reserved with the flusher.
+func (l *Log) Append(batch []byte, h codec.BatchHeader) (int64, *flush.Flush, error) {
+	if h.NumRecords <= 0 {
+		return 0, nil, ErrEmptyBatch
+	}
+	if int64(h.NumRecords) != int64(h.LastOffsetDelta)+1 {
+		return 0, nil, ErrRecordCountBad
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.leader {
+		return 0, nil, ErrNotLeader
+	}
+	base := l.next
+	codec.SetBaseOffset(batch, base)
+	codec.SetPartitionLeaderEpoch(batch, l.epoch)
+	l.next = base + int64(h.LastOffsetDelta) + 1
+	b := flush.Batch{Data: batch, BaseOffset: base, LastOffset: l.next - 1, MaxTimestamp: h.MaxTimestamp}
+	fl := l.flusher.Append(l, flush.PartitionID{TopicID: l.topicID, Partition: l.partition, LeaderEpoch: l.epoch}, b)
+	return base, fl, nil
+}
+
+// Committed implements flush.Sink: the batches are durable, so the high watermark moves.
+func (l *Log) Committed(key string, ext segment.Extent, batches []flush.Batch) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ext.BaseOffset != l.hw {
+		// Commits are sequential and batches enter flushes in offset order.
+		panic(fmt.Sprintf("BUG: partition %s-%d committed extent at %d, high watermark %d", l.topic, l.partition, ext.BaseOffset, l.hw))
+	}
+	l.hw = ext.LastOffset + 1
+	l.extents = append(l.extents, Extent{Key: key, Extent: ext})
+	for _, b := range batches {
+		l.tail = append(l.tail, b)
+		l.tailBytes += int64(len(b.Data))
+		if b.MaxTimestamp > l.maxTs {
+			l.maxTs, l.maxTsBase = b.MaxTimestamp, b.BaseOffset
+		}
+	}
+	drop := 0
+	for l.tailBytes > l.cfg.TailBytes && drop < len(l.tail)-1 {
+		l.tailBytes -= int64(len(l.tail[drop].Data))
+		l.tail[drop] = flush.Batch{}
+		drop++
+	}
+	l.tail = l.tail[drop:]
+	l.dirty = true
+	close(l.moved)
+	l.moved = make(chan struct{})
+}
+
+// Failed implements flush.Sink: batches that will never commit end this leadership, since
+// offsets past them were already handed out. A new takeover rebuilds the state from etcd.
+func (l *Log) Failed(batches []flush.Batch, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.leader {
+		l.leader = false
+		close(l.moved)
+		l.moved = make(chan struct{})
+	}
+}
+
+// Resign ends this leadership: appends fail with ErrNotLeader, parked fetches wake.
+func (l *Log) Resign() {
+	l.Failed(nil, nil)
+}
+
+// Leader reports whether this Log still accepts appends.
+func (l *Log) Leader() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.leader
+}
+
+// Moved returns a channel closed when the high watermark moves or leadership ends.
+func (l *Log) Moved() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.moved
+}
+
+// Read returns whole batches starting with the one holding offset, up to maxBytes (at least
+// one batch when any exists below the high watermark). Record bytes are shared, not copied:
+// callers must not modify them.
+func (l *Log) Read(ctx context.Context, offset int64, maxBytes int64) ([][]byte, error) {
+	l.mu.Lock()
+	if offset < l.logStart || offset > l.hw {
+		l.mu.Unlock()
+		return nil, ErrOffsetRange
+	}
+	if offset == l.hw {
+		l.mu.Unlock()
+		return nil, nil
+	}
+	if len(l.tail) > 0 && offset >= l.tail[0].BaseOffset {
+		out := l.readTailLocked(offset, maxBytes)
+		l.mu.Unlock()
+		tailHits.Inc()
+		return out, nil
+	}
+	i := sort.Search(len(l.extents), func(i int) bool { return l.extents[i].LastOffset >= offset })
+	var exts []Extent
+	var size int64
+	for ; i < len(l.extents) && (size == 0 || size < maxBytes); i++ {
+		exts = append(exts, l.extents[i])
+		size += l.extents[i].Len
+	}
+	var next *Extent
+	if i < len(l.extents) {
+		e := l.extents[i]
+		next = &e
+	}
+	l.mu.Unlock()
+
+	objectHits.Inc()
+	var out [][]byte
+	var total int64
+	for _, e := range exts {
+		data, err := l.cache.Get(ctx, e.Key, e.Pos, e.Len)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read %s-%d offsets %d-%d from object %s: %w", l.topic, l.partition, e.BaseOffset, e.LastOffset, e.Key, err)
+		}
+		for len(data) > 0 {
+			batch, rest, err := codec.NextBatch(data)
+			if err != nil {
+				return nil, fmt.Errorf("BUG: cannot walk batches of object %s at %d: %w", e.Key, e.Pos, err)
+			}
+			data = rest
+			h, err := codec.ParseBatchHeader(batch)
+			if err != nil {
+				return nil, fmt.Errorf("BUG: cannot parse batch of object %s: %w", e.Key, err)
+			}
+			if h.LastOffset() < offset {
+				continue
+			}
+			if len(out) > 0 && total+int64(len(batch)) > maxBytes {
+				return out, nil
+			}
+			out = append(out, batch)
+			total += int64(len(batch))
+		}
+	}
+	if next != nil {
+		l.cache.Prefetch(next.Key, next.Pos, next.Len)
+	}
+	return out, nil
+}
+
+// readTailLocked must be called with l.mu held.
+func (l *Log) readTailLocked(offset, maxBytes int64) [][]byte {
+	i := sort.Search(len(l.tail), func(i int) bool { return l.tail[i].LastOffset >= offset })
+	var out [][]byte
+	var total int64
+	for ; i < len(l.tail); i++ {
+		b := l.tail[i].Data
+		if len(out) > 0 && total+int64(len(b)) > maxBytes {
+			break
+		}
+		out = append(out, b)
+		total += int64(len(b))
+	}
+	return out
+}
+
+// Checkpoint reports what a checkpoint needs and clears the dirty mark.
+func (l *Log) Checkpoint() (epoch int32, logStart, next int64, dirty bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	d := l.dirty
+	l.dirty = false
+	return l.epoch, l.logStart, l.hw, d
+}

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# test-deps.sh installs what KafScale's tests need and skips whatever is already there, so
+# that a second run takes seconds. Meant for a fresh Debian 12 machine, as root (or with
+# sudo); see ../shared/TESTING.md for where each part comes from.
+#
+#   Debian packages  kcat librdkafka-dev python3-confluent-kafka (and nodejs npm if node
+#                    is missing); apt-get update runs only when a package is missing
+#   npm              kafkajs 2.2.4 into tests/compat/kafkajs/node_modules (npm ci, from
+#                    the committed package-lock.json)
+#   Go               the module's dependencies, and staticcheck
+#   --with-etcd      etcd and etcdctl server binaries (~1 min to build; the tests use
+#                    embedded etcd and do not need them)
+#   --with-minio     the MinIO server (~2.5 min and 150 MB to build; for S3 tests)
+#
+# Downloads and binaries are cached under ${XDG_CACHE_HOME:-$HOME/.cache}/kafscale; the
+# binaries land in its bin/ directory, which scripts/test.sh puts first on PATH.
+set -euo pipefail
+
+readonly STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.2.2
+readonly KAFKAJS_VERSION=2.2.4      # must match tests/compat/kafkajs/package-lock.json
+readonly ETCD_VERSION=v3.5.35
+readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c # newest on the Go proxy, 2026-02
+readonly APT_PACKAGES=(kcat librdkafka-dev python3-confluent-kafka)
+
+usage() {
+	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+	echo "usage: $0 [--with-etcd] [--with-minio]"
+}
+
+with_etcd=false
+with_minio=false
+for arg in "$@"; do
+	case $arg in
+	--with-etcd) with_etcd=true ;;
+	--with-minio) with_minio=true ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		echo "test-deps: unknown flag $arg" >&2
+		usage >&2
+		exit 2
+		;;
+	esac
+done
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/kafscale
+bin=$cache/bin
+stamps=$cache/stamps
+mkdir -p "$bin" "$stamps"
+
+installed=()
+now_us() { echo "${EPOCHREALTIME/./}"; }
+t_all=$(now_us)
+t_step=0
+begin() {
+	t_step=$(now_us)
+	echo "test-deps: $*"
+}
+# done_step NAME records NAME as installed and prints how long its step took.
+done_step() {
+	installed+=("$1")
+	local us=$(($(now_us) - t_step))
+	printf 'test-deps: installed %s in %d.%01ds\n' "$1" $((us / 1000000)) $((us % 1000000 / 100000))
+}
+skip() { echo "test-deps: $1 present, skipping"; }
+
+# stamped NAME VERSION BINARY... is true if every BINARY exists and NAME was last
+# installed at VERSION (go-installed binaries cannot always tell their own version).
+stamped() {
+	local name=$1 version=$2
+	shift 2
+	[[ -f $stamps/$name && $(<"$stamps/$name") == "$version" ]] || return 1
+	local b
+	for b in "$@"; do [[ -x $b ]] || return 1; done
+}
+stamp() { echo "$2" >"$stamps/$1"; }
+
+sudo=()
+if [[ $EUID -ne 0 ]]; then
+	if command -v sudo >/dev/null; then
+		sudo=(sudo)
+	fi
+fi
+
+command -v go >/dev/null || {
+	echo "test-deps: go is not on PATH; install Go $(sed -n 's/^go //p' "$repo/go.mod") first" >&2
+	exit 1
+}
+
+# --- Debian packages -----------------------------------------------------------------
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if ((${#missing[@]} > 0)); then
+	begin "apt-get install ${missing[*]}"
+	command -v apt-get >/dev/null || {
+		echo "test-deps: no apt-get; install ${missing[*]} by hand" >&2
+		exit 1
+	}
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	done_step "${missing[*]}"
+else
+	skip "${APT_PACKAGES[*]} node npm"
+fi
+
+# --- kafkajs -------------------------------------------------------------------------
+kafkajs_dir=$repo/tests/compat/kafkajs
+kafkajs_pkg=$kafkajs_dir/node_modules/kafkajs/package.json
+if [[ -f $kafkajs_pkg ]] && grep -q "\"version\": \"$KAFKAJS_VERSION\"" "$kafkajs_pkg"; then
+	skip "kafkajs $KAFKAJS_VERSION"
+else
+	begin "npm ci (kafkajs $KAFKAJS_VERSION) in tests/compat/kafkajs"
+	(cd "$kafkajs_dir" && npm ci --cache "$cache/npm" --prefer-offline --no-audit --no-fund --loglevel=error)
+	done_step "kafkajs $KAFKAJS_VERSION"
+fi
+
+# --- Go modules and tools --------------------------------------------------------------
+# Cheap when the module cache already holds everything.
+t_step=$(now_us)
+(cd "$repo" && go mod download)
+us=$(($(now_us) - t_step))
+printf 'test-deps: go mod download took %d.%01ds\n' $((us / 1000000)) $((us % 1000000 / 100000))
+
+if stamped staticcheck "$STATICCHECK_VERSION" "$bin/staticcheck"; then
+	skip "staticcheck $STATICCHECK_VERSION"
+else
+	begin "go install staticcheck@$STATICCHECK_VERSION"
+	GOBIN=$bin go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+	stamp staticcheck "$STATICCHECK_VERSION"
+	done_step "staticcheck $STATICCHECK_VERSION"
+fi
+
+# etcd's modules carry replace directives, so `go install module@version` refuses them;
+# a scratch module that requires them as tools builds them (../shared/TESTING.md).
+if $with_etcd; then
+	if stamped etcd "$ETCD_VERSION" "$bin/etcd" "$bin/etcdctl"; then
+		skip "etcd $ETCD_VERSION"
+	else
+		begin "build etcd and etcdctl $ETCD_VERSION (about a minute)"
+		src=$cache/src/etcd-$ETCD_VERSION
+		rm -rf "$src"
+		mkdir -p "$src"
+		(
+			cd "$src"
+			export GOWORK=off
+			go mod init kafscale.local/etcd-tools
+			go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "go.etcd.io/etcd/etcdctl/v3@$ETCD_VERSION"
+			go build -o "$bin/etcd" go.etcd.io/etcd/server/v3
+			go build -o "$bin/etcdctl" go.etcd.io/etcd/etcdctl/v3
+		)
+		"$bin/etcd" --version
+		stamp etcd "$ETCD_VERSION"
+		done_step "etcd $ETCD_VERSION"
+	fi
+fi
+
+if $with_minio; then
+	if stamped minio "$MINIO_VERSION" "$bin/minio"; then
+		skip "minio $MINIO_VERSION"
+	else
+		begin "go install minio@$MINIO_VERSION (about 2.5 minutes, 150 MB)"
+		GOBIN=$bin go install "github.com/minio/minio@$MINIO_VERSION"
+		stamp minio "$MINIO_VERSION"
+		done_step "minio $MINIO_VERSION"
+	fi
+fi
+
+us=$(($(now_us) - t_all))
+if ((${#installed[@]} > 0)); then
+	what=$(IFS=,; echo "${installed[*]}")
+else
+	what="nothing"
+fi
+printf 'test-deps: done in %d.%01ds; installed: %s; binaries in %s\n' \
+	$((us / 1000000)) $((us % 1000000 / 100000)) "$what" "$bin"

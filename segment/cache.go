@@ -1,0 +1,274 @@
+package segment
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/dgraph-io/ristretto/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/kafscale/kafscale/objstore"
+)
+
+var (
+	cacheHits            = metrics.NewCounter("kafscale_cache_hits_total")
+	cacheMisses          = metrics.NewCounter("kafscale_cache_misses_total")
+	cachePrefetchDropped = metrics.NewCounter("kafscale_cache_prefetch_dropped_total")
+	cachePrefetchErrors  = metrics.NewCounter("kafscale_cache_prefetch_errors_total")
+	_                    = metrics.NewGauge("kafscale_cache_hit_ratio", func() float64 {
+		h, m := cacheHits.Get(), cacheMisses.Get()
+		if h+m == 0 {
+			return 0
+		}
+		return float64(h) / float64(h+m)
+	})
+)
+
+// ErrCacheClosed is returned by Get on a miss after Close.
+var ErrCacheClosed = errors.New("range cache closed")
+
+// CacheConfig holds the settings of the range cache.
+type CacheConfig struct {
+	// CacheBytes bounds the bytes of cached ranges (plus a small per-entry overhead).
+	CacheBytes int64
+	// ExpectedItemBytes is the typical range size; it sizes the admission policy's counters.
+	ExpectedItemBytes int64
+	// PrefetchConcurrency bounds background read-ahead loads; further Prefetch calls are dropped.
+	PrefetchConcurrency int
+}
+
+// Defaults of CacheConfig.
+const (
+	DefaultCacheBytes          = 256 << 20
+	DefaultExpectedItemBytes   = 64 << 10
+	DefaultPrefetchConcurrency = 4
+	entryOverhead              = 64 // bytes charged per entry beyond its data and key
+)
+
+// DefaultCacheConfig returns the cache settings used when nothing is configured.
+func DefaultCacheConfig() CacheConfig {
+	return CacheConfig{
+		CacheBytes:          DefaultCacheBytes,
+		ExpectedItemBytes:   DefaultExpectedItemBytes,
+		PrefetchConcurrency: DefaultPrefetchConcurrency,
+	}
+}
+
+// CacheStats counts one cache's lookups.
+type CacheStats struct {
+	Hits, Misses uint64
+}
+
+// cacheEntry is a cached range; it carries its identity because ristretto keys on a 64-bit
+// hash only, and a collision must read as a miss, not as another range's bytes.
+type cacheEntry struct {
+	key    string
+	pos, n int64
+	data   []byte
+}
+
+// Cache is a ristretto-backed cache of object byte ranges with singleflight for concurrent
+// misses. Ranges are cached as asked for: a sub-range of a cached range is a miss. Objects are
+// immutable, so entries never go stale. Safe for concurrent use.
+//
+// Loads run under the cache's own context, not the caller's, so one caller giving up does not
+// fail the others waiting for the same range; Close cancels them. Prefetch goroutines are
+// owned by the cache and joined by Close.
+type Cache struct {
+	st    objstore.Store
+	rc    *ristretto.Cache[uint64, *cacheEntry]
+	seed  maphash.Seed
+	group singleflight.Group
+
+	ctx    context.Context // canceled by Close
+	cancel context.CancelFunc
+	sem    chan struct{} // prefetch slots
+
+	// mu is read-locked around every use of rc and every wg.Add, and write-locked by Close
+	// to set closed: ristretto's Close must not run concurrently with Get or Set, and
+	// wg.Add must not race with Close's wg.Wait.
+	mu     sync.RWMutex
+	closed bool
+	wg     sync.WaitGroup
+
+	hits, misses atomic.Uint64
+}
+
+// NewCache returns a cache of st's ranges. Zero fields of cfg take DefaultCacheConfig's values.
+func NewCache(cfg CacheConfig, st objstore.Store) (*Cache, error) {
+	d := DefaultCacheConfig()
+	if cfg.CacheBytes == 0 {
+		cfg.CacheBytes = d.CacheBytes
+	}
+	if cfg.ExpectedItemBytes == 0 {
+		cfg.ExpectedItemBytes = d.ExpectedItemBytes
+	}
+	if cfg.PrefetchConcurrency == 0 {
+		cfg.PrefetchConcurrency = d.PrefetchConcurrency
+	}
+	if cfg.CacheBytes < 0 || cfg.ExpectedItemBytes < 0 || cfg.PrefetchConcurrency < 0 {
+		return nil, fmt.Errorf("cannot create range cache: negative setting in %+v", cfg)
+	}
+	rc, err := ristretto.NewCache(&ristretto.Config[uint64, *cacheEntry]{
+		// Ten counters per expected entry, as ristretto recommends.
+		NumCounters: max(10*cfg.CacheBytes/cfg.ExpectedItemBytes, 1000),
+		MaxCost:     cfg.CacheBytes,
+		BufferItems: 64,
+		// Keys are already our own 64-bit hashes; entries verify identity.
+		KeyToHash: func(k uint64) (uint64, uint64) { return k, 0 },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot create range cache: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Cache{
+		st:     st,
+		rc:     rc,
+		seed:   maphash.MakeSeed(),
+		ctx:    ctx,
+		cancel: cancel,
+		sem:    make(chan struct{}, cfg.PrefetchConcurrency),
+	}, nil
+}
+
+// hash returns the ristretto key of a range.
+func (c *Cache) hash(key string, pos, n int64) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteString(key)
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], uint64(pos))
+	binary.LittleEndian.PutUint64(b[8:], uint64(n))
+	h.Write(b[:])
+	return h.Sum64()
+}
+
+// lookup returns the cached bytes of a range, if present.
+func (c *Cache) lookup(hk uint64, key string, pos, n int64) ([]byte, bool) {
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return nil, false
+	}
+	e, ok := c.rc.Get(hk)
+	c.mu.RUnlock()
+	if !ok || e.pos != pos || e.n != n || e.key != key {
+		return nil, false
+	}
+	return e.data, true
+}
+
+// Get returns bytes [pos, pos+n) of object key, from the cache or with one ranged GET shared
+// by all concurrent callers asking for the same range. The returned slice is shared: callers
+// must not modify it.
+func (c *Cache) Get(ctx context.Context, key string, pos, n int64) ([]byte, error) {
+	hk := c.hash(key, pos, n)
+	if data, ok := c.lookup(hk, key, pos, n); ok {
+		c.hits.Add(1)
+		cacheHits.Inc()
+		return data, nil
+	}
+	if c.ctx.Err() != nil {
+		c.misses.Add(1)
+		cacheMisses.Inc()
+		return nil, fmt.Errorf("cannot get range [%d, +%d) of %s: %w", pos, n, key, ErrCacheClosed)
+	}
+	ch := c.load(hk, key, pos, n)
+	// Counted once joined to the load, so a miss count tells tests the caller is waiting.
+	c.misses.Add(1)
+	cacheMisses.Inc()
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.([]byte), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("cannot get range [%d, +%d) of %s: %w", pos, n, key, ctx.Err())
+	}
+}
+
+// load starts (or joins) the fetch of a range and caches its result.
+func (c *Cache) load(hk uint64, key string, pos, n int64) <-chan singleflight.Result {
+	sfKey := key + "\x00" + strconv.FormatInt(pos, 10) + "+" + strconv.FormatInt(n, 10)
+	return c.group.DoChan(sfKey, func() (any, error) {
+		data, err := c.st.GetRange(c.ctx, key, pos, n)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.RLock()
+		if !c.closed {
+			c.rc.Set(hk, &cacheEntry{key: key, pos: pos, n: n, data: data}, n+int64(len(key))+entryOverhead)
+		}
+		c.mu.RUnlock()
+		return data, nil
+	})
+}
+
+// Prefetch loads a range into the cache in the background (read-ahead). It never blocks: when
+// PrefetchConcurrency loads are already running, or after Close, the request is dropped.
+func (c *Cache) Prefetch(key string, pos, n int64) {
+	hk := c.hash(key, pos, n)
+	if _, ok := c.lookup(hk, key, pos, n); ok {
+		return
+	}
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return
+	}
+	select {
+	case c.sem <- struct{}{}:
+	default:
+		c.mu.RUnlock()
+		cachePrefetchDropped.Inc()
+		return
+	}
+	c.wg.Add(1)
+	c.mu.RUnlock()
+	go func() {
+		defer c.wg.Done()
+		defer func() { <-c.sem }()
+		if r := <-c.load(hk, key, pos, n); r.Err != nil && c.ctx.Err() == nil {
+			cachePrefetchErrors.Inc()
+		}
+	}()
+}
+
+// Wait blocks until earlier insertions are applied; ristretto applies them asynchronously.
+func (c *Cache) Wait() {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if !c.closed {
+		c.rc.Wait()
+	}
+}
+
+// Stats returns this cache's hit and miss counts.
+func (c *Cache) Stats() CacheStats {
+	return CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load()}
+}
+
+// Close cancels running loads, waits for prefetches to end and releases the cache. Get
+// misses fail with ErrCacheClosed afterwards.
+func (c *Cache) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	// From here no Get, Set or wg.Add can start (they check closed under mu), and those
+	// that ran have released mu, so rc is ours alone.
+	c.cancel()
+	c.wg.Wait()
+	c.rc.Close()
+}

@@ -1,0 +1,146 @@
+package segment
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Flush object keys are flush/<broker-id>/<incarnation, 20 digits>/<ULID>: the zero-padded
+// incarnation and the ULID (48-bit millisecond time, then 80 random bits, in Crockford
+// base32) make a broker's keys list in (incarnation, time) order, and the creation time can
+// be read from the key without a request (for gc.grace).
+const flushKeyPrefix = "flush/"
+
+// crockford is the ULID alphabet: base32 without I, L, O, U.
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// ulidLen is the length of an encoded ULID.
+const ulidLen = 26
+
+// maxULIDTime is the largest millisecond time a ULID holds (48 bits).
+const maxULIDTime = 1<<48 - 1
+
+// FlushKey returns a new flush object key for t with fresh randomness. Keys sort by
+// millisecond; use KeyGen where keys of one broker must also sort within a millisecond.
+func FlushKey(brokerID int32, incarnation uint64, t time.Time) string {
+	var r [10]byte
+	rand.Read(r[:])
+	return appendFlushKey(nil, brokerID, incarnation, ulidMillis(t), r)
+}
+
+// KeyGen generates flush object keys that strictly increase, even within one millisecond
+// or when the clock steps back (as ULID's monotonic mode does). Safe for concurrent use.
+type KeyGen struct {
+	mu      sync.Mutex // guards the fields below
+	started bool
+	lastMs  uint64
+	last    [10]byte // random part of the last ULID
+}
+
+// FlushKey returns a flush object key for t, greater than every key this KeyGen returned
+// before for the same broker and incarnation.
+func (g *KeyGen) FlushKey(brokerID int32, incarnation uint64, t time.Time) string {
+	ms := ulidMillis(t)
+	g.mu.Lock()
+	if g.started && ms <= g.lastMs {
+		ms = g.lastMs
+		if !incr80(&g.last) {
+			// 2^80 keys in one millisecond: borrow the next one.
+			ms++
+			rand.Read(g.last[:])
+		}
+	} else {
+		rand.Read(g.last[:])
+	}
+	g.started = true
+	g.lastMs = ms
+	r := g.last
+	g.mu.Unlock()
+	return appendFlushKey(nil, brokerID, incarnation, ms, r)
+}
+
+// incr80 adds one to a big-endian 80-bit number, reporting false on overflow.
+func incr80(b *[10]byte) bool {
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i]++
+		if b[i] != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// ulidMillis returns t as milliseconds since the Unix epoch, clamped to what a ULID holds.
+func ulidMillis(t time.Time) uint64 {
+	return uint64(min(max(t.UnixMilli(), 0), maxULIDTime))
+}
+
+func appendFlushKey(dst []byte, brokerID int32, incarnation uint64, ms uint64, r [10]byte) string {
+	dst = append(dst, flushKeyPrefix...)
+	dst = strconv.AppendInt(dst, int64(brokerID), 10)
+	dst = append(dst, '/')
+	inc := strconv.FormatUint(incarnation, 10)
+	for range 20 - len(inc) {
+		dst = append(dst, '0')
+	}
+	dst = append(dst, inc...)
+	dst = append(dst, '/')
+	return string(appendULID(dst, ms, r))
+}
+
+// appendULID appends the 26-character encoding of the 128-bit value ms<<80 | r.
+func appendULID(dst []byte, ms uint64, r [10]byte) []byte {
+	hi := ms<<16 | uint64(binary.BigEndian.Uint16(r[0:2]))
+	lo := binary.BigEndian.Uint64(r[2:10])
+	var out [ulidLen]byte
+	for i := ulidLen - 1; i >= 0; i-- {
+		out[i] = crockford[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return append(dst, out[:]...)
+}
+
+// ParseFlushKey splits a key made by FlushKey into its broker id, incarnation and the
+// millisecond the key was made for.
+func ParseFlushKey(key string) (brokerID int32, incarnation uint64, t time.Time, err error) {
+	fail := func(why string) (int32, uint64, time.Time, error) {
+		return 0, 0, time.Time{}, fmt.Errorf("cannot parse flush key %q: %s", key, why)
+	}
+	rest, ok := strings.CutPrefix(key, flushKeyPrefix)
+	if !ok {
+		return fail("no " + flushKeyPrefix + " prefix")
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 3 {
+		return fail("want flush/<broker-id>/<incarnation>/<ulid>")
+	}
+	b, err := strconv.ParseInt(parts[0], 10, 32)
+	if err != nil {
+		return fail("bad broker id")
+	}
+	inc, err := strconv.ParseUint(parts[1], 10, 64)
+	if err != nil {
+		return fail("bad incarnation")
+	}
+	id := parts[2]
+	if len(id) != ulidLen || id[0] > '7' {
+		return fail("bad ulid")
+	}
+	var ms uint64
+	for i := range len(id) {
+		v := strings.IndexByte(crockford, id[i])
+		if v < 0 {
+			return fail("bad ulid character")
+		}
+		if i < 10 { // the first 50 bits: 2 zero bits and the 48-bit time
+			ms = ms<<5 | uint64(v)
+		}
+	}
+	return int32(b), inc, time.UnixMilli(int64(ms)), nil
+}
