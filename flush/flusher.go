@@ -404,9 +404,9 @@ func (f *Flusher) upload(fl *Flush) bool {
 	err := f.retry("upload", fl, func(ctx context.Context) error {
 		err := f.store.Put(ctx, fl.key, fl.parts, fl.size)
 		if errors.Is(err, objstore.ErrExists) {
-			// A timed-out earlier attempt of ours may have landed; never overwrite: use a
-			// fresh key (the orphan is collected by GC after gc.grace).
-			fl.key = f.keyFn()
+			// Flush keys are unique to this incarnation and PUTs are atomic, so the key
+			// exists only because an earlier, timed-out attempt of ours landed whole.
+			return nil
 		}
 		if err != nil {
 			uploadErrors.Inc()

@@ -20,7 +20,8 @@ type pendingBatch struct {
 //
 // Finish groups the batches by partition; the returned parts alias both the added batches
 // and the builder's own buffers, so they stay valid until Reset: a builder is reused only
-// after the upload of its previous object has finished.
+// after the upload of its previous object has finished (overlapping uploads use one builder
+// each).
 type Builder struct {
 	index   map[extentKey]int32
 	extents []Extent // in first-Add order; Pos filled in by Finish
@@ -75,7 +76,7 @@ func (b *Builder) NumExtents() int { return len(b.extents) }
 // Finish lays out partitions (in the order first added), appends footer+trailer and returns
 // the object as parts (batch slices aliased, footer encoded), its total size and the extents
 // with final Pos/Len. The footer's Extents slice is the caller's to keep; parts are valid
-// until Reset. An empty builder yields a valid object with no extents.
+// until Reset or the next Finish. An empty builder yields a valid object with no extents.
 func (b *Builder) Finish() (parts [][]byte, size int64, footer Footer) {
 	b.next = slices.Grow(b.next[:0], len(b.extents))[:len(b.extents)]
 	var pos int64

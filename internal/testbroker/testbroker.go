@@ -1,0 +1,223 @@
+// Package testbroker runs `kafscale dev` as a real process for integration tests: it builds
+// the binary once per test binary (with the race detector when the tests have it), starts it
+// on free loopback ports with its data in a test directory, waits for /readyz, and can stop
+// it with SIGTERM or kill -9 and start it again on the same data.
+package testbroker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary returns the path of a kafscale binary built from this module.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			buildErr = fmt.Errorf("cannot find the module root: %w", err)
+			return
+		}
+		root := filepath.Dir(strings.TrimSpace(string(out)))
+		dir, err := os.MkdirTemp("", "kafscale-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "kafscale")
+		args := []string{"build", "-o", binPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/kafscale")...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("cannot build kafscale: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Process is one running (or stopped) `kafscale dev`.
+type Process struct {
+	t           testing.TB
+	Addr        string // Kafka listener host:port
+	MetricsAddr string // /metrics, /readyz host:port
+	DataDir     string
+	Args        []string // extra flags
+	cmd         *exec.Cmd
+	log         *syncBuffer
+	exited      chan struct{}
+}
+
+// Start runs `kafscale dev` with a fresh data directory and extra flags, and waits until it
+// is ready. It is stopped (SIGKILL) when the test ends.
+func Start(t testing.TB, args ...string) *Process {
+	t.Helper()
+	p := &Process{t: t, DataDir: t.TempDir(), Args: args}
+	p.Addr = freeAddr(t)
+	p.MetricsAddr = freeAddr(t)
+	p.Restart()
+	t.Cleanup(func() {
+		if p.Running() {
+			p.Kill()
+		}
+		if t.Failed() {
+			t.Logf("kafscale log (last 8 KiB):\n%s", p.LogTail(8<<10))
+		}
+	})
+	return p
+}
+
+// Restart starts the process again on the same data directory and ports.
+func (p *Process) Restart() {
+	p.t.Helper()
+	if p.Running() {
+		p.t.Fatal("testbroker: Restart while the broker still runs")
+	}
+	args := append([]string{"dev", "--data-dir", p.DataDir, "--listen", p.Addr, "--metrics-listen", p.MetricsAddr, "--log-format", "text"}, p.Args...)
+	cmd := exec.Command(Binary(p.t), args...)
+	if p.log == nil {
+		p.log = &syncBuffer{}
+	}
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		p.t.Fatalf("cannot start kafscale: %v", err)
+	}
+	p.cmd = cmd
+	p.exited = make(chan struct{})
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	p.WaitReady(60 * time.Second)
+}
+
+// WaitReady polls /readyz until it answers 200, failing the test after timeout.
+func (p *Process) WaitReady(timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.exited:
+			p.t.Fatalf("kafscale exited before it was ready:\n%s", p.LogTail(8<<10))
+		default:
+		}
+		resp, err := client.Get("http://" + p.MetricsAddr + "/readyz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.t.Fatalf("kafscale not ready after %s:\n%s", timeout, p.LogTail(8<<10))
+}
+
+// Running reports whether the process is alive.
+func (p *Process) Running() bool {
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Kill stops the process with SIGKILL (kill -9) and waits for it to exit.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
+}
+
+// Term stops the process with SIGTERM and waits up to timeout for a clean exit, failing
+// the test if it does not exit or exits non-zero.
+func (p *Process) Term(timeout time.Duration) {
+	p.t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(timeout):
+		p.Kill()
+		p.t.Fatalf("kafscale did not exit within %s of SIGTERM:\n%s", timeout, p.LogTail(8<<10))
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		p.t.Fatalf("kafscale exited with %d after SIGTERM:\n%s", code, p.LogTail(8<<10))
+	}
+}
+
+// Metrics returns the Prometheus text of /metrics.
+func (p *Process) Metrics(ctx context.Context) (string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.MetricsAddr+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// LogTail returns up to n trailing bytes of the process's combined output.
+func (p *Process) LogTail(n int) string {
+	if p.log == nil {
+		return ""
+	}
+	return p.log.tail(n)
+}
+
+// freeAddr returns a loopback host:port that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("cannot find a free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.buf.Bytes()
+	if len(s) > n {
+		s = s[len(s)-n:]
+	}
+	return string(s)
+}

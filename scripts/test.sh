@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# test.sh runs every check KafScale's CI runs, in order, stopping at the first failure:
+#
+#   1. scripts/test-deps.sh   install what the tests need (cached; seconds when warm)
+#   2. gofmt                  list unformatted files and fail
+#   3. go vet ./...
+#   4. staticcheck ./...
+#   5. go test -race ./...    every package, race detector on, bounded by a timeout
+#   6. go test -fuzz          each fuzz target of the frame, record-batch and object
+#                             decoders (FUZZ_PACKAGES) for FUZZ_TIME
+#
+# It needs no Makefile; `make test` calls it. Extra arguments go to test-deps.sh (for
+# example --with-minio).
+set -Eeuo pipefail # -E: the ERR trap also fires inside functions
+
+readonly TEST_TIMEOUT=10m
+readonly FUZZ_TIME=10s
+readonly FUZZ_PACKAGES=(./codec/ ./segment/)
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+export PATH="${XDG_CACHE_HOME:-$HOME/.cache}/kafscale/bin:$PATH"
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+secs() {
+	local us=$(($(now_us) - $1))
+	printf '%d.%01ds' $((us / 1000000)) $((us % 1000000 / 100000))
+}
+t_all=$(now_us)
+step=setup
+timings=()
+trap 'echo "test.sh: FAIL in step \"$step\" after $(secs "$t_all")" >&2' ERR
+
+# run_step NAME CMD... runs one step and records its time for the summary.
+run_step() {
+	step=$1
+	shift
+	echo "=== test.sh: $step"
+	local t
+	t=$(now_us)
+	"$@"
+	timings+=("$step $(secs "$t")")
+}
+
+check_gofmt() {
+	local files
+	files=$(find . \( -name .git -o -name node_modules -o -name testdata \) -prune -o -name '*.go' -print0 |
+		xargs -0 -r gofmt -l)
+	if [[ -n $files ]]; then
+		echo "gofmt: these files need gofmt -w:" >&2
+		echo "$files" >&2
+		return 1
+	fi
+}
+
+fuzz_targets=0
+run_fuzz() {
+	local pkg target targets
+	for pkg in "${FUZZ_PACKAGES[@]}"; do
+		if [[ ! -d $pkg ]]; then
+			echo "fuzz: no package $pkg, nothing to fuzz there"
+			continue
+		fi
+		targets=$(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true)
+		for target in $targets; do
+			echo "fuzz: $pkg $target for $FUZZ_TIME"
+			go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZ_TIME" "$pkg"
+			fuzz_targets=$((fuzz_targets + 1))
+		done
+	done
+}
+
+run_step deps scripts/test-deps.sh "$@"
+run_step gofmt check_gofmt
+run_step vet go vet ./...
+run_step staticcheck staticcheck ./...
+run_step test go test -race -count=1 -timeout "$TEST_TIMEOUT" ./...
+run_step fuzz run_fuzz
+
+summary=$(IFS=,; echo "${timings[*]}")
+echo "test.sh: PASS in $(secs "$t_all") ($summary; $fuzz_targets fuzz targets x $FUZZ_TIME)"
