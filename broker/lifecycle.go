@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kafscale/kafscale/flush"
@@ -80,7 +81,8 @@ type committer struct{ b *Broker }
 // DESIGN.md's write path says. When this incarnation was replaced, it is fenced for good.
 func (c committer) Commit(ctx context.Context, seq uint64, obj flush.Object) ([]flush.PartitionID, error) {
 	entry := &metapb.ObjectEntry{Key: obj.Key, Size: obj.Size, FooterPos: obj.FooterPos, FooterLen: obj.FooterLen}
-	var voided []flush.PartitionID
+	entry.Void = partitionRefs(obj.Void)
+	voided := obj.Void
 	for attempt := 0; attempt < 10; attempt++ {
 		err := c.b.meta.CommitObject(ctx, c.b.reg, c.b.fenceRev.Load(), seq, entry)
 		if !errors.Is(err, meta.ErrFenced) {
@@ -94,15 +96,23 @@ func (c committer) Commit(ctx context.Context, seq uint64, obj flush.Object) ([]
 		for _, r := range st.Assignment.GetPartitions() {
 			led[flush.PartitionID{TopicID: [16]byte(r.TopicId), Partition: r.Partition, LeaderEpoch: r.LeaderEpoch}] = true
 		}
-		voided, entry.Void = nil, nil
+		voided = nil
 		for _, p := range obj.Partitions {
-			if !led[p] {
+			if !led[p] || slices.Contains(obj.Void, p) {
 				voided = append(voided, p)
-				entry.Void = append(entry.Void, &metapb.PartitionRef{TopicId: p.TopicID[:], Partition: p.Partition, LeaderEpoch: p.LeaderEpoch})
 			}
 		}
+		entry.Void = partitionRefs(voided)
 	}
 	return nil, fmt.Errorf("cannot commit object %s seq %d: the fence kept moving", obj.Key, seq)
+}
+
+func partitionRefs(ids []flush.PartitionID) []*metapb.PartitionRef {
+	var out []*metapb.PartitionRef
+	for _, p := range ids {
+		out = append(out, &metapb.PartitionRef{TopicId: p.TopicID[:], Partition: p.Partition, LeaderEpoch: p.LeaderEpoch})
+	}
+	return out
 }
 
 // refreshFence re-reads this broker's fence after a fenced write. It adopts the new fence
@@ -152,8 +162,10 @@ func (b *Broker) Drain(ctx context.Context) error {
 	if fl == nil {
 		return nil
 	}
-	if err := fl.Wait(ctx); err != nil {
-		return fmt.Errorf("cannot drain pending data: %w", err)
+	select {
+	case <-fl.Done():
+	case <-ctx.Done():
+		return fmt.Errorf("cannot drain pending data: %w", ctx.Err())
 	}
 	return nil
 }

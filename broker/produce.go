@@ -29,6 +29,7 @@ func init() { register(kmsg.Produce, 3, 11, (*Broker).handleProduce) }
 // producePart tracks one partition's answer until its flushes are committed.
 type producePart struct {
 	rp      *kmsg.ProduceResponseTopicPartition
+	sink    flush.Sink
 	flushes []*flush.Flush
 }
 
@@ -66,12 +67,17 @@ func (b *Broker) handleProduce(c *call) {
 	var used int64
 	var waits []producePart
 	anyErr := false
-	for _, rt := range req.Topics {
-		ot := kmsg.NewProduceResponseTopic()
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
+	for i, rt := range req.Topics {
+		// Both levels are sized up front: waits keeps pointers into them.
+		ot := &resp.Topics[i]
+		ot.Default()
 		ot.Topic = rt.Topic
+		ot.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		t := b.topicByName(rt.Topic)
-		for _, rp := range rt.Partitions {
-			op := kmsg.NewProduceResponseTopicPartition()
+		for j, rp := range rt.Partitions {
+			op := &ot.Partitions[j]
+			op.Default()
 			op.Partition = rp.Partition
 			op.BaseOffset = -1
 			op.LogAppendTime = -1
@@ -82,7 +88,7 @@ func (b *Broker) handleProduce(c *call) {
 				op.ErrorCode = topLevel
 			} else {
 				var n int64
-				fls, n, err = b.appendPartition(t, rp, &op)
+				fls, n, err = b.appendPartition(t, rp, op)
 				used += n
 				if err != nil {
 					op.ErrorCode = errCodeOf(err)
@@ -94,12 +100,10 @@ func (b *Broker) handleProduce(c *call) {
 			if op.ErrorCode != 0 {
 				anyErr = true
 			}
-			ot.Partitions = append(ot.Partitions, op)
 			if len(fls) > 0 {
-				waits = append(waits, producePart{rp: &ot.Partitions[len(ot.Partitions)-1], flushes: fls})
+				waits = append(waits, producePart{rp: op, sink: t.parts[rp.Partition].log, flushes: fls})
 			}
 		}
-		resp.Topics = append(resp.Topics, ot)
 	}
 	if total > used {
 		b.flusher.Unreserve(total - used)
@@ -118,14 +122,13 @@ func (b *Broker) handleProduce(c *call) {
 		c.respond(resp)
 		return
 	}
-	// The Topics slices are complete, so the pointers in waits stay valid.
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
 		defer cancel()
 		for _, w := range waits {
 			for _, fl := range w.flushes {
-				if err := fl.Wait(ctx); err != nil {
+				if err := fl.Wait(ctx, w.sink); err != nil {
 					w.rp.ErrorCode = errCode(err)
 					w.rp.BaseOffset = -1
 					break

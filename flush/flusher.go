@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -63,6 +62,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--flush-interval must be >0 (set to %s)", c.FlushInterval)
 	case c.BufferBytes < c.FlushBytes:
 		return fmt.Errorf("--buffer-bytes must be >= --flush-bytes (set to %d, flush bytes %d)", c.BufferBytes, c.FlushBytes)
+	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
+		return fmt.Errorf("flush retry backoff must satisfy 0 < min <= max (set to %s, %s)", c.RetryMin, c.RetryMax)
+	case c.AttemptTimeout <= 0:
+		return fmt.Errorf("flush attempt timeout must be >0 (set to %s)", c.AttemptTimeout)
 	}
 	return nil
 }
@@ -119,6 +122,9 @@ type Object struct {
 	FooterLen int64
 	// Partitions lists the partitions (with epochs) whose batches the object holds.
 	Partitions []PartitionID
+	// Void lists partitions of this object already voided by an earlier commit: their
+	// batches must be committed as void too.
+	Void []PartitionID
 }
 
 // Flush is one object in the making. Waiters use Done and Err.
@@ -129,7 +135,9 @@ type Flush struct {
 	bytes  int64
 	opened time.Time
 	done   chan struct{}
-	err    error // set before done is closed
+	err    error          // set before done is closed
+	failed map[Sink]error // partitions whose batches did not commit; set before done is closed
+	forced bool           // cut now (Flush), whatever the interval
 
 	// filled by the cutter
 	key    string
@@ -147,14 +155,23 @@ type group struct {
 // Done is closed when the flush is committed or has failed.
 func (fl *Flush) Done() <-chan struct{} { return fl.done }
 
-// Err is the flush's outcome; valid after Done is closed.
+// Err is the flush's outcome as a whole; valid after Done is closed.
 func (fl *Flush) Err() error { return fl.err }
 
-// Wait blocks until the flush is done or ctx ends.
-func (fl *Flush) Wait(ctx context.Context) error {
+// ErrFor is the outcome for one partition's batches: non-nil when the flush failed or the
+// partition's batches were voided. Valid after Done is closed.
+func (fl *Flush) ErrFor(s Sink) error {
+	if fl.err != nil {
+		return fl.err
+	}
+	return fl.failed[s]
+}
+
+// Wait blocks until the flush is done or ctx ends, and returns ErrFor(s).
+func (fl *Flush) Wait(ctx context.Context, s Sink) error {
 	select {
 	case <-fl.done:
-		return fl.err
+		return fl.ErrFor(s)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -188,12 +205,17 @@ type Flusher struct {
 	lastDone *Flush
 	tick     chan struct{} // closed (and replaced) after every finished flush
 
-	kick     chan struct{}
-	commitQ  chan *Flush
-	stopCtx  context.Context
-	stop     context.CancelFunc
-	wg       sync.WaitGroup
-	closeErr error
+	stopped  bool // the cutter has exited: nothing appended now would ever be cut
+
+	kick    chan struct{}
+	commitQ chan *Flush
+	stopCtx context.Context
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+
+	// voided is owned by the committer goroutine: partitions (with epochs) voided by a
+	// commit. Their batches in later objects are voided too, never reported committed.
+	voided map[PartitionID]bool
 }
 
 // New starts a flusher. keyFn names each new object (flush/<broker>/<incarnation>/<ulid>).
@@ -211,6 +233,7 @@ func New(cfg Config, store objstore.Store, committer Committer, keyFn func() str
 		commitQ:   make(chan *Flush, 4),
 		stopCtx:   ctx,
 		stop:      cancel,
+		voided:    make(map[PartitionID]bool),
 	}
 	f.cur = f.newFlush()
 	f.wg.Add(2)
@@ -292,6 +315,12 @@ func (f *Flusher) PendingBytes() int64 {
 // holds its partition lock so that batches of one partition enter flushes in offset order.
 func (f *Flusher) Append(s Sink, id PartitionID, b Batch) *Flush {
 	f.mu.Lock()
+	if f.stopped {
+		f.mu.Unlock()
+		fl := &Flush{done: make(chan struct{}), err: ErrClosed}
+		close(fl.done)
+		return fl
+	}
 	fl := f.cur
 	i, ok := fl.index[s]
 	if !ok {
@@ -329,7 +358,7 @@ func (f *Flusher) Flush() *Flush {
 	if fl.bytes == 0 {
 		fl = f.lastDone
 	} else {
-		fl.opened = time.Time{} // due now
+		fl.forced = true
 	}
 	f.mu.Unlock()
 	select {
@@ -351,7 +380,7 @@ func (f *Flusher) run() {
 		var wait time.Duration = -1
 		if fl.bytes > 0 {
 			due := fl.opened.Add(f.cfg.FlushInterval)
-			if f.closing || fl.bytes >= f.cfg.FlushBytes || !time.Now().Before(due) {
+			if f.closing || fl.forced || fl.bytes >= f.cfg.FlushBytes || !time.Now().Before(due) {
 				f.cur = f.newFlush()
 				f.lastDone = fl
 				wait = 0
@@ -371,7 +400,14 @@ func (f *Flusher) run() {
 			continue
 		}
 		if closing && wait < 0 {
-			return
+			f.mu.Lock()
+			stop := f.cur.bytes == 0
+			f.stopped = stop
+			f.mu.Unlock()
+			if stop {
+				return
+			}
+			continue
 		}
 		var timerC <-chan time.Time
 		if wait > 0 {
@@ -423,6 +459,9 @@ func (f *Flusher) commitLoop() {
 		obj := Object{Key: fl.key, Size: fl.size, FooterPos: fl.footer.FooterPos, FooterLen: fl.footer.FooterLen}
 		for _, g := range fl.groups {
 			obj.Partitions = append(obj.Partitions, g.id)
+			if f.voided[g.id] {
+				obj.Void = append(obj.Void, g.id)
+			}
 		}
 		var voided []PartitionID
 		err := f.retry("commit", fl, func(ctx context.Context) error {
@@ -449,8 +488,15 @@ func (f *Flusher) commitLoop() {
 		flushObjects.Inc()
 		flushBytes.Add(int(fl.size))
 		flushLatencyMs.Update(float64(time.Since(fl.opened).Milliseconds()))
+		for _, id := range voided {
+			f.voided[id] = true
+		}
 		for i, g := range fl.groups {
-			if slices.Contains(voided, g.id) {
+			if f.voided[g.id] {
+				if fl.failed == nil {
+					fl.failed = make(map[Sink]error)
+				}
+				fl.failed[g.sink] = ErrVoided
 				g.sink.Failed(g.batches, ErrVoided)
 				continue
 			}

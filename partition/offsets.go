@@ -11,8 +11,9 @@ import (
 // a hostile batch cannot inflate memory.
 const maxDecompressed = 64 << 20
 
-// OffsetForTimestamp finds the first offset whose record timestamp is >= ts, as Kafka's
-// ListOffsets does, and that record's timestamp. found is false when no record qualifies.
+// OffsetForTimestamp finds the first offset at or after the log start whose record
+// timestamp is >= ts, as Kafka's ListOffsets does, and that record's timestamp. found is
+// false when no record qualifies.
 func (l *Log) OffsetForTimestamp(ctx context.Context, ts int64) (offset, timestamp int64, found bool, err error) {
 	l.mu.Lock()
 	var start int64 = -1
@@ -22,12 +23,34 @@ func (l *Log) OffsetForTimestamp(ctx context.Context, ts int64) (offset, timesta
 			break
 		}
 	}
-	hw := l.hw
+	logStart, hw := l.logStart, l.hw
 	l.mu.Unlock()
 	if start < 0 {
 		return -1, -1, false, nil
 	}
-	for off := start; off < hw; {
+	return l.scanFor(ctx, start, hw, func(r *codec.Record) bool {
+		return r.Offset >= logStart && r.Timestamp >= ts
+	}, func(h *codec.BatchHeader) bool { return h.MaxTimestamp >= ts })
+}
+
+// MaxTimestamp returns the offset and timestamp of the first record with the largest
+// timestamp (ListOffsets MAX_TIMESTAMP, KIP-734); found is false for an empty log.
+func (l *Log) MaxTimestamp(ctx context.Context) (offset, timestamp int64, found bool, err error) {
+	l.mu.Lock()
+	from, ts, hw, logStart := l.maxTsBase, l.maxTs, l.hw, l.logStart
+	l.mu.Unlock()
+	if from < 0 {
+		return -1, -1, false, nil
+	}
+	return l.scanFor(ctx, max(from, logStart), hw, func(r *codec.Record) bool {
+		return r.Offset >= logStart && r.Timestamp == ts
+	}, func(h *codec.BatchHeader) bool { return h.MaxTimestamp == ts })
+}
+
+// scanFor reads batches from offset from up to hw and returns the first record that match
+// accepts, decoding only batches whose header may hold one (batchMay).
+func (l *Log) scanFor(ctx context.Context, from, hw int64, match func(*codec.Record) bool, batchMay func(*codec.BatchHeader) bool) (int64, int64, bool, error) {
+	for off := from; off < hw; {
 		batches, err := l.Read(ctx, off, 1<<20)
 		if err != nil {
 			return 0, 0, false, err
@@ -41,37 +64,25 @@ func (l *Log) OffsetForTimestamp(ctx context.Context, ts int64) (offset, timesta
 				return 0, 0, false, fmt.Errorf("BUG: cannot parse stored batch: %w", err)
 			}
 			off = h.LastOffset() + 1
-			if h.MaxTimestamp < ts {
+			if !batchMay(&h) {
 				continue
 			}
-			o, t, ok, err := codec.FindOffsetByTimestamp(b, ts, maxDecompressed)
+			var o, t int64
+			found := false
+			err = codec.ForEachRecord(b, maxDecompressed, func(r *codec.Record) bool {
+				if match(r) {
+					o, t, found = r.Offset, r.Timestamp, true
+					return false
+				}
+				return true
+			})
 			if err != nil {
 				return 0, 0, false, fmt.Errorf("cannot search batch at offset %d: %w", h.BaseOffset, err)
 			}
-			if ok {
+			if found {
 				return o, t, true, nil
 			}
 		}
 	}
 	return -1, -1, false, nil
-}
-
-// MaxTimestamp returns the offset and timestamp of the record with the largest timestamp
-// (ListOffsets MAX_TIMESTAMP, KIP-734); found is false for an empty log.
-func (l *Log) MaxTimestamp(ctx context.Context) (offset, timestamp int64, found bool, err error) {
-	l.mu.Lock()
-	base, ts := l.maxTsBase, l.maxTs
-	l.mu.Unlock()
-	if base < 0 {
-		return -1, -1, false, nil
-	}
-	batches, err := l.Read(ctx, base, 1)
-	if err != nil || len(batches) == 0 {
-		return -1, -1, false, err
-	}
-	o, t, ok, err := codec.FindOffsetByTimestamp(batches[0], ts, maxDecompressed)
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("cannot search batch at offset %d: %w", base, err)
-	}
-	return o, t, ok, nil
 }

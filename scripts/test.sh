@@ -29,7 +29,11 @@ secs() {
 t_all=$(now_us)
 step=setup
 timings=()
-trap 'echo "test.sh: FAIL in step \"$step\" after $(secs "$t_all")" >&2' ERR
+fail() {
+	trap - ERR # report once, not again from each enclosing function
+	echo "test.sh: FAIL in step \"$step\" after $(secs "$t_all")" >&2
+}
+trap fail ERR
 
 # run_step NAME CMD... runs one step and records its time for the summary.
 run_step() {

@@ -1,0 +1,358 @@
+package partition
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/kafscale/kafscale/flush"
+)
+
+func TestAppendAssignsDenseOffsetsAndPatchesHeader(t *testing.T) {
+	tests := []struct {
+		name     string
+		logStart int64
+	}{
+		{"empty log", 0},
+		{"log starting at 100", 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			st := testState()
+			st.LogStart = tt.logStart
+			l := h.newLog(DefaultConfig(), st)
+
+			var batches [][]byte
+			var fl *flush.Flush
+			want := tt.logStart
+			for _, n := range []int{1, 3, 5, 2} {
+				b := buildBatch(t, timestamps(1000, 1, n)...)
+				var base int64
+				base, fl = h.append(t, l, b)
+				if base != want {
+					t.Errorf("batch of %d records got base offset %d, want %d", n, base, want)
+				}
+				hd := header(t, b) // the CRC must still hold after the patch
+				if hd.BaseOffset != base || hd.PartitionLeaderEpoch != st.LeaderEpoch {
+					t.Errorf("patched header has base offset %d, leader epoch %d; want %d, %d",
+						hd.BaseOffset, hd.PartitionLeaderEpoch, base, st.LeaderEpoch)
+				}
+				want += int64(n)
+				batches = append(batches, b)
+			}
+			if _, hw, _ := l.Offsets(); hw != tt.logStart {
+				t.Errorf("high watermark %d before any commit, want %d", hw, tt.logStart)
+			}
+			if err := h.commit(t, l, fl); err != nil {
+				t.Fatal(err)
+			}
+			if _, hw, _ := l.Offsets(); hw != want {
+				t.Errorf("high watermark %d after the commit, want %d", hw, want)
+			}
+			got, err := l.Read(context.Background(), tt.logStart, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equalBatches(got, batches) {
+				t.Errorf("Read returned %d batches that differ from the %d appended", len(got), len(batches))
+			}
+		})
+	}
+}
+
+func TestAppendRefusesBatchesProducersMustNotSend(t *testing.T) {
+	tests := []struct {
+		name  string
+		batch func(t *testing.T) []byte
+		want  error
+	}{
+		{"no records", func(t *testing.T) []byte { return buildBatchCounts(t, 0, 0, nil) }, ErrEmptyBatch},
+		{"fewer records than offsets", func(t *testing.T) []byte {
+			return buildBatchCounts(t, 2, 4, []int64{1000, 1001})
+		}, ErrRecordCountBad},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			l := h.newLog(DefaultConfig(), testState())
+			bad := tt.batch(t)
+			orig := bytes.Clone(bad)
+			if _, _, err := l.Append(bad, header(t, bad)); !errors.Is(err, tt.want) {
+				t.Fatalf("Append = %v, want %v", err, tt.want)
+			}
+			if !bytes.Equal(bad, orig) {
+				t.Error("a refused batch was patched")
+			}
+			if base, _ := h.append(t, l, buildBatch(t, 1000)); base != 0 {
+				t.Errorf("next batch got base offset %d, want 0: the refused batch used offsets", base)
+			}
+		})
+	}
+}
+
+func TestReadBeforeCommitServesNothing(t *testing.T) {
+	h := newHarness(t)
+	l := h.newLog(DefaultConfig(), testState())
+	b := buildBatch(t, 1000, 1001, 1002)
+	_, fl := h.append(t, l, b)
+	ctx := context.Background()
+
+	for _, tt := range []struct {
+		offset  int64
+		wantErr error
+	}{
+		{0, nil}, // at the high watermark: nothing yet
+		{1, ErrOffsetRange},
+		{3, ErrOffsetRange},
+		{-1, ErrOffsetRange},
+	} {
+		got, err := l.Read(ctx, tt.offset, 1<<20)
+		if !errors.Is(err, tt.wantErr) || len(got) != 0 {
+			t.Errorf("before commit Read(%d) = %d batches, %v; want none, %v", tt.offset, len(got), err, tt.wantErr)
+		}
+	}
+	if err := h.commit(t, l, fl); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		offset  int64
+		want    int
+		wantErr error
+	}{
+		{0, 1, nil},
+		{2, 1, nil},
+		{3, 0, nil}, // the new high watermark
+		{4, 0, ErrOffsetRange},
+	} {
+		got, err := l.Read(ctx, tt.offset, 1<<20)
+		if !errors.Is(err, tt.wantErr) || len(got) != tt.want {
+			t.Errorf("after commit Read(%d) = %d batches, %v; want %d, %v", tt.offset, len(got), err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+// TestReadServesCommittedBatches reads the same log served from the in-memory tail and,
+// with a tail of one batch, from the flush objects through the range cache.
+func TestReadServesCommittedBatches(t *testing.T) {
+	for _, mode := range []struct {
+		name        string
+		tailBytes   int64
+		objectReads bool
+	}{
+		{"tail", 1 << 20, false},
+		{"objects", 1, true},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			h := newHarness(t)
+			l := h.newLog(Config{TailBytes: mode.tailBytes}, testState())
+			b0 := buildBatch(t, 1000)             // offset 0
+			b1 := buildBatch(t, 1001, 1002, 1003) // offsets 1-3
+			b2 := buildBatch(t, 1004, 1005)       // offsets 4-5
+			h.appendCommitted(t, l, b0, b1)       // object 1
+			h.appendCommitted(t, l, b2)           // object 2
+			two := int64(len(b0) + len(b1))       // exactly b0 and b1
+			ctx := context.Background()
+			tests := []struct {
+				name     string
+				offset   int64
+				maxBytes int64
+				want     [][]byte
+			}{
+				{"all from the start", 0, 1 << 20, [][]byte{b0, b1, b2}},
+				{"max bytes below one batch", 0, 1, [][]byte{b0}},
+				{"max bytes of two batches", 0, two, [][]byte{b0, b1}},
+				{"middle of a batch", 2, 1, [][]byte{b1}},
+				{"middle of a batch onwards", 2, 1 << 20, [][]byte{b1, b2}},
+				{"middle of the last batch", 5, 1, [][]byte{b2}},
+				{"at the high watermark", 6, 1 << 20, nil},
+			}
+			for _, tt := range tests {
+				got, err := l.Read(ctx, tt.offset, tt.maxBytes)
+				if err != nil {
+					t.Fatalf("%s: Read(%d, %d): %v", tt.name, tt.offset, tt.maxBytes, err)
+				}
+				if !equalBatches(got, tt.want) {
+					t.Errorf("%s: Read(%d, %d) = %s, want %s", tt.name, tt.offset, tt.maxBytes, describe(t, got), describe(t, tt.want))
+				}
+			}
+			s := h.cache.Stats()
+			if used := s.Hits+s.Misses > 0; used != mode.objectReads {
+				t.Errorf("range cache used = %v (%+v), want %v", used, s, mode.objectReads)
+			}
+		})
+	}
+}
+
+func TestMovedClosesWhenHighWatermarkMoves(t *testing.T) {
+	h := newHarness(t)
+	l := h.newLog(DefaultConfig(), testState())
+	moved := l.Moved()
+	_, fl := h.append(t, l, buildBatch(t, 1000))
+	if isClosed(moved) {
+		t.Fatal("Moved closed by an append that is not committed")
+	}
+	if err := h.commit(t, l, fl); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, "Moved after the commit", moved)
+	if isClosed(l.Moved()) {
+		t.Error("the next Moved channel is closed already")
+	}
+}
+
+func TestResignStopsAppendsAndWakesReaders(t *testing.T) {
+	h := newHarness(t)
+	l := h.newLog(DefaultConfig(), testState())
+	moved := l.Moved()
+	l.Resign()
+	waitClosed(t, "Moved after Resign", moved)
+	if l.Leader() {
+		t.Error("Leader() true after Resign")
+	}
+	b := buildBatch(t, 1000)
+	if _, _, err := l.Append(b, header(t, b)); !errors.Is(err, ErrNotLeader) {
+		t.Errorf("Append after Resign = %v, want ErrNotLeader", err)
+	}
+	if err := l.CheckEpoch(5); !errors.Is(err, ErrNotLeader) {
+		t.Errorf("CheckEpoch after Resign = %v, want ErrNotLeader", err)
+	}
+}
+
+func TestCheckEpoch(t *testing.T) {
+	h := newHarness(t)
+	l := h.newLog(DefaultConfig(), testState()) // epoch 5
+	tests := []struct {
+		epoch int32
+		want  error
+	}{
+		{-1, nil},
+		{5, nil},
+		{4, ErrFencedEpoch},
+		{0, ErrFencedEpoch},
+		{6, ErrUnknownEpoch},
+	}
+	for _, tt := range tests {
+		if err := l.CheckEpoch(tt.epoch); !errors.Is(err, tt.want) {
+			t.Errorf("CheckEpoch(%d) = %v, want %v", tt.epoch, err, tt.want)
+		}
+	}
+}
+
+func TestNewResumesFromTakeoverState(t *testing.T) {
+	tests := []struct {
+		name     string
+		extents  bool  // two objects holding offsets 0-5
+		logStart int64 // first readable offset
+		wantHW   int64
+		wantRead int // index of the batch Read(logStart) starts with; -1: no data
+	}{
+		{"no extents", false, 42, 42, -1},
+		{"extents", true, 0, 6, 0},
+		{"log start inside a batch", true, 2, 6, 1},
+		{"log start past the extents", true, 10, 10, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			st := testState()
+			st.LogStart = tt.logStart
+			var batches [][]byte
+			if tt.extents {
+				batches = [][]byte{buildBatch(t, 1000), buildBatch(t, 1001, 1002, 1003), buildBatch(t, 1004, 1005)}
+				st.Extents = []Extent{
+					h.putObject(t, "flush/9/1/a", st, 0, batches[0], batches[1]),
+					h.putObject(t, "flush/9/1/b", st, 4, batches[2]),
+				}
+			}
+			st.LeaderEpoch++ // the new leader's epoch
+			l := h.newLog(Config{TailBytes: 1}, st)
+
+			logStart, hw, epoch := l.Offsets()
+			if logStart != tt.logStart || hw != tt.wantHW || epoch != st.LeaderEpoch {
+				t.Fatalf("Offsets() = %d, %d, %d; want %d, %d, %d", logStart, hw, epoch, tt.logStart, tt.wantHW, st.LeaderEpoch)
+			}
+			ctx := context.Background()
+			if tt.logStart > 0 {
+				if _, err := l.Read(ctx, tt.logStart-1, 1<<20); !errors.Is(err, ErrOffsetRange) {
+					t.Errorf("Read below the log start = %v, want ErrOffsetRange", err)
+				}
+			}
+			got, err := l.Read(ctx, tt.logStart, 1)
+			if err != nil {
+				t.Fatalf("Read(%d): %v", tt.logStart, err)
+			}
+			switch {
+			case tt.wantRead < 0 && len(got) != 0:
+				t.Errorf("Read(%d) = %d batches, want none", tt.logStart, len(got))
+			case tt.wantRead >= 0 && !equalBatches(got, batches[tt.wantRead:tt.wantRead+1]):
+				t.Errorf("Read(%d) = %s, want batch %d", tt.logStart, describe(t, got), tt.wantRead)
+			}
+
+			nb := buildBatch(t, 2000)
+			base, fl := h.append(t, l, nb)
+			if base != tt.wantHW {
+				t.Errorf("first append after takeover got offset %d, want %d", base, tt.wantHW)
+			}
+			if err := h.commit(t, l, fl); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := l.Read(ctx, base, 1<<20); err != nil || !equalBatches(got, [][]byte{nb}) {
+				t.Errorf("Read of the new batch = %s, %v", describe(t, got), err)
+			}
+			if _, _, next, dirty := l.Checkpoint(); next != base+1 || !dirty {
+				t.Errorf("Checkpoint() next %d dirty %v, want %d true", next, dirty, base+1)
+			}
+		})
+	}
+}
+
+// TestWaitOnVoidedAppendDoesNotReportSuccess: the broker acknowledges a produce when
+// Flush.Wait returns nil. When the partition's batches were committed as void (its
+// leadership moved while the object was in flight), the Flush's error is nil because the
+// object as a whole committed, so the producer is told its records are durable although
+// they never become visible: DESIGN.md says they get NOT_LEADER_OR_FOLLOWER.
+func TestWaitOnVoidedAppendDoesNotReportSuccess(t *testing.T) {
+	h := newHarness(t)
+	h.com.void = func(_ uint64, obj flush.Object) []flush.PartitionID { return obj.Partitions }
+	l := h.newLog(DefaultConfig(), testState())
+	moved := l.Moved()
+	base, fl := h.append(t, l, buildBatch(t, 1000))
+	err := h.commit(t, l, fl)
+
+	waitClosed(t, "Moved after the void", moved)
+	if l.Leader() {
+		t.Error("Leader() true after its batches were voided")
+	}
+	if _, hw, _ := l.Offsets(); err == nil && hw <= base {
+		t.Errorf("Flush.Wait reported success for the voided batch at offset %d (high watermark %d): "+
+			"the produce would be acknowledged though it was never committed", base, hw)
+	}
+}
+
+func equalBatches(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// describe lists batches as their offset ranges.
+func describe(t *testing.T, batches [][]byte) string {
+	s := "["
+	for i, b := range batches {
+		if i > 0 {
+			s += " "
+		}
+		hd := header(t, b)
+		s += fmt.Sprintf("%d-%d", hd.BaseOffset, hd.LastOffset())
+	}
+	return s + "]"
+}
