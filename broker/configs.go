@@ -111,14 +111,6 @@ func (d configDef) check(v string) error {
 	return nil
 }
 
-// topicConfig returns a topic's effective value of a config.
-func topicConfig(t *topic, name string) string {
-	if v, ok := t.meta.Configs[name]; ok {
-		return v
-	}
-	return topicConfigs[name].def
-}
-
 // maxMessageBytes is the topic's max.message.bytes.
 func (b *Broker) maxMessageBytes(t *topic) int {
 	if v, ok := t.meta.Configs["max.message.bytes"]; ok {

@@ -205,7 +205,7 @@ type Flusher struct {
 	lastDone *Flush
 	tick     chan struct{} // closed (and replaced) after every finished flush
 
-	stopped  bool // the cutter has exited: nothing appended now would ever be cut
+	stopped bool // the cutter has exited: nothing appended now would ever be cut
 
 	kick    chan struct{}
 	commitQ chan *Flush
