@@ -155,6 +155,9 @@ func (b *Broker) putCheckpoints(ctx context.Context, cps map[meta.PartitionKey]*
 	return b.meta.PutCheckpoints(ctx, b.cfg.NodeID, b.fenceRev.Load(), cps)
 }
 
+// Health returns why the broker cannot currently make data durable ("" when it can).
+func (b *Broker) Health() string { return b.flusher.Health() }
+
 // Drain cuts the open flush and waits until everything appended so far is committed, so
 // producers waiting for acks get them before the listener stops.
 func (b *Broker) Drain(ctx context.Context) error {

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -212,6 +213,9 @@ type Flusher struct {
 	stopCtx context.Context
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
+
+	// health is the last upload or commit failure ("" once an attempt succeeds again).
+	health atomic.Value
 
 	// voided is owned by the committer goroutine: partitions (with epochs) voided by a
 	// commit. Their batches in later objects are voided too, never reported committed.
@@ -545,8 +549,10 @@ func (f *Flusher) retry(what string, fl *Flush, op func(ctx context.Context) err
 		err := op(ctx)
 		cancel()
 		if err == nil {
+			f.health.Store("")
 			return nil
 		}
+		f.health.Store(fmt.Sprintf("cannot %s flush object (attempt %d): %v", what, attempt, err))
 		var p permanent
 		if errors.As(err, &p) {
 			f.log.Error("cannot "+what+" flush object", "key", fl.key, "seq", fl.seq, "err", p.error)
@@ -560,6 +566,13 @@ func (f *Flusher) retry(what string, fl *Flush, op func(ctx context.Context) err
 		}
 		backoff = min(backoff*2, f.cfg.RetryMax)
 	}
+}
+
+// Health returns why the latest upload or commit attempt failed, or "" when it succeeded
+// (or none was made yet): /readyz reports it while the object store or etcd is down.
+func (f *Flusher) Health() string {
+	v, _ := f.health.Load().(string)
+	return v
 }
 
 // Close flushes everything pending and stops. If pending data cannot be committed before ctx

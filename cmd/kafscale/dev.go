@@ -9,8 +9,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kafscale/kafscale/broker"
 	"github.com/kafscale/kafscale/flush"
@@ -20,13 +24,11 @@ import (
 	"github.com/kafscale/kafscale/segment"
 )
 
-// devConfig is everything `kafscale dev` is configured with; flags default to its fields.
-type devConfig struct {
-	DataDir            string
+// serverConfig holds the settings `dev` and `broker` share; flags default to its fields.
+type serverConfig struct {
 	Listen             string
 	AdvertisedListener string
 	MetricsListen      string
-	EtcdListen         string
 	LogLevel           string
 	LogFormat          string
 	ShutdownTimeout    time.Duration
@@ -36,12 +38,10 @@ type devConfig struct {
 	CacheBytes         int64
 }
 
-func defaultDevConfig() devConfig {
-	return devConfig{
-		DataDir:         "data",
+func defaultServerConfig() serverConfig {
+	return serverConfig{
 		Listen:          "127.0.0.1:9092",
 		MetricsListen:   "127.0.0.1:9093",
-		EtcdListen:      "127.0.0.1:0",
 		LogLevel:        "info",
 		LogFormat:       "json",
 		ShutdownTimeout: 30 * time.Second,
@@ -52,14 +52,22 @@ func defaultDevConfig() devConfig {
 	}
 }
 
-// devFlags binds the flags of `dev` to cfg.
-func devFlags(cfg *devConfig) *flag.FlagSet {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for embedded etcd data and the local object store")
+// devConfig is everything `kafscale dev` is configured with.
+type devConfig struct {
+	serverConfig
+	DataDir    string
+	EtcdListen string
+}
+
+func defaultDevConfig() devConfig {
+	return devConfig{serverConfig: defaultServerConfig(), DataDir: "data", EtcdListen: "127.0.0.1:0"}
+}
+
+// serverFlags binds the shared flags to cfg.
+func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "Kafka listener host:port")
 	fs.StringVar(&cfg.AdvertisedListener, "advertised-listener", cfg.AdvertisedListener, "host:port clients are told to connect to (default: --listen)")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "host:port serving /metrics, /healthz and /readyz")
-	fs.StringVar(&cfg.EtcdListen, "etcd-listen", cfg.EtcdListen, "embedded etcd client host:port (port 0 picks a free one)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or text")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long shutdown may take to flush pending data")
@@ -69,32 +77,35 @@ func devFlags(cfg *devConfig) *flag.FlagSet {
 	fs.Int64Var(&cfg.CacheBytes, "cache-bytes", cfg.CacheBytes, "object range cache size (cache.bytes)")
 	fs.Int64Var(&cfg.Broker.Partition.TailBytes, "tail-bytes", cfg.Broker.Partition.TailBytes, "committed bytes kept in memory per partition for recent fetches")
 	fs.IntVar(&cfg.Net.MaxRequestBytes, "max-request-bytes", cfg.Net.MaxRequestBytes, "largest request frame accepted (socket.request.max.bytes)")
-	var nodeID, partitions, msgMax int
-	nodeID, partitions, msgMax = int(cfg.Broker.NodeID), int(cfg.Broker.DefaultPartitions), int(cfg.Broker.MessageMaxBytes)
-	fs.Func("node-id", fmt.Sprintf("broker id (default %d)", nodeID), intFlag(&cfg.Broker.NodeID))
-	fs.Func("num-partitions", fmt.Sprintf("partitions of auto-created topics (num.partitions, default %d)", partitions), intFlag(&cfg.Broker.DefaultPartitions))
-	fs.Func("message-max-bytes", fmt.Sprintf("default max.message.bytes of topics (default %d)", msgMax), intFlag(&cfg.Broker.MessageMaxBytes))
+	fs.Func("node-id", fmt.Sprintf("broker id (default %d)", cfg.Broker.NodeID), intFlag(&cfg.Broker.NodeID))
+	fs.Func("num-partitions", fmt.Sprintf("partitions of auto-created topics (num.partitions, default %d)", cfg.Broker.DefaultPartitions), intFlag(&cfg.Broker.DefaultPartitions))
+	fs.Func("message-max-bytes", fmt.Sprintf("default max.message.bytes of topics (default %d)", cfg.Broker.MessageMaxBytes), intFlag(&cfg.Broker.MessageMaxBytes))
 	fs.BoolVar(&cfg.Broker.AutoCreateTopics, "auto-create-topics", cfg.Broker.AutoCreateTopics, "create topics on first Metadata request (auto.create.topics.enable)")
 	fs.DurationVar(&cfg.Broker.CheckpointInterval, "checkpoint-interval", cfg.Broker.CheckpointInterval, "how often changed partitions are checkpointed (checkpoint.interval)")
+}
+
+// devFlags binds the flags of `dev` to cfg.
+func devFlags(cfg *devConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for embedded etcd data and the local object store")
+	fs.StringVar(&cfg.EtcdListen, "etcd-listen", cfg.EtcdListen, "embedded etcd client host:port (port 0 picks a free one)")
+	serverFlags(fs, &cfg.serverConfig)
 	return fs
 }
 
 func intFlag(dst *int32) func(string) error {
 	return func(s string) error {
-		var v int32
-		if _, err := fmt.Sscan(s, &v); err != nil {
+		v, err := strconv.ParseInt(s, 10, 32)
+		if err != nil {
 			return fmt.Errorf("not a 32-bit integer: %q", s)
 		}
-		*dst = v
+		*dst = int32(v)
 		return nil
 	}
 }
 
-// finish derives and validates what flags leave open.
-func (c *devConfig) finish() error {
-	if c.DataDir == "" {
-		return errors.New("--data-dir must not be empty")
-	}
+// finish derives and validates what the shared flags leave open.
+func (c *serverConfig) finish() error {
 	host, port, err := splitHostPort("listen", c.Listen)
 	if err != nil {
 		return err
@@ -116,11 +127,11 @@ func (c *devConfig) finish() error {
 	if _, _, err := splitHostPort("metrics-listen", c.MetricsListen); err != nil {
 		return err
 	}
-	if _, _, err := splitHostPort("etcd-listen", c.EtcdListen); err != nil {
-		return err
-	}
 	if c.CacheBytes <= 0 {
 		return fmt.Errorf("--cache-bytes must be >0 (set to %d)", c.CacheBytes)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return fmt.Errorf("--shutdown-timeout must be >0 (set to %s)", c.ShutdownTimeout)
 	}
 	c.Net.Listen = c.Listen
 	if err := c.Net.Validate(); err != nil {
@@ -135,22 +146,38 @@ func (c *devConfig) finish() error {
 	return c.Broker.Validate()
 }
 
+// finish validates the dev flags.
+func (c *devConfig) finish() error {
+	if c.DataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	if _, _, err := splitHostPort("etcd-listen", c.EtcdListen); err != nil {
+		return err
+	}
+	return c.serverConfig.finish()
+}
+
+// parseFlags parses args, applies KAFSCALE_* env vars and runs finish.
+func parseFlags(fs *flag.FlagSet, args []string, finish func() error) (help bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return false, err
+	}
+	if fs.NArg() > 0 {
+		return false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := applyEnv(fs); err != nil {
+		return false, err
+	}
+	return false, finish()
+}
+
 func runDev(args []string) error {
 	cfg := defaultDevConfig()
 	fs := devFlags(&cfg)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := applyEnv(fs); err != nil {
-		return err
-	}
-	if err := cfg.finish(); err != nil {
+	if help, err := parseFlags(fs, args, cfg.finish); help || err != nil {
 		return err
 	}
 	log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
@@ -162,9 +189,7 @@ func runDev(args []string) error {
 	return serveDev(ctx, cfg, log)
 }
 
-// serveDev runs embedded etcd, the local object store and the broker until ctx ends, then
-// shuts down in the order that loses nothing: flush pending data and answer its producers,
-// stop the listener, write checkpoints, stop etcd.
+// serveDev runs embedded etcd, the local object store and the broker until ctx ends.
 func serveDev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -182,40 +207,73 @@ func serveDev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	}
 	defer etcd.Close()
 	log.Info("embedded etcd serving", "endpoints", etcd.Endpoints, "dir", ecfg.Dir)
-	cli, err := meta.NewClient(etcd.Endpoints, 5*time.Second, log)
-	if err != nil {
-		return err
+	setup := func(ctx context.Context, status *statusNote) (*deps, error) {
+		cli, err := meta.NewClient(etcd.Endpoints, 5*time.Second, log)
+		if err != nil {
+			return nil, err
+		}
+		store, err := objstore.Open(ctx, "file://"+filepath.Join(dataDir, "objects"), objstore.DefaultS3Config(), log)
+		if err != nil {
+			cli.Close()
+			return nil, fmt.Errorf("cannot open the local object store: %w", err)
+		}
+		return newDeps(cli, meta.DefaultConfig(), store, cfg.serverConfig, log)
 	}
-	defer cli.Close()
-	ms := meta.New(cli, meta.DefaultConfig(), log.With("component", "meta"))
+	return runBroker(ctx, cfg.serverConfig, setup, log)
+}
 
-	store, err := objstore.Open(ctx, "file://"+filepath.Join(dataDir, "objects"), objstore.DefaultS3Config(), log)
-	if err != nil {
-		return fmt.Errorf("cannot open the local object store: %w", err)
-	}
+// deps are the connected parts a broker runs on, and how to release them.
+type deps struct {
+	broker.Deps
+	close func()
+}
+
+func newDeps(cli *clientv3.Client, mcfg meta.Config, store objstore.Store, cfg serverConfig, log *slog.Logger) (*deps, error) {
 	ccfg := segment.DefaultCacheConfig()
 	ccfg.CacheBytes = cfg.CacheBytes
 	cache, err := segment.NewCache(ccfg, store)
 	if err != nil {
-		return fmt.Errorf("cannot create the object cache: %w", err)
+		cli.Close()
+		return nil, fmt.Errorf("cannot create the object cache: %w", err)
 	}
-	defer cache.Close()
-	return runBroker(ctx, cfg.Broker, cfg.Net, cfg.MetricsListen, cfg.ShutdownTimeout, broker.Deps{
-		Meta: ms, Store: store, Cache: cache, Flush: cfg.Flush, Log: log,
-	}, log)
+	ms := meta.New(cli, mcfg, log.With("component", "meta"))
+	return &deps{
+		Deps:  broker.Deps{Meta: ms, Store: store, Cache: cache, Flush: cfg.Flush, Log: log},
+		close: func() { cache.Close(); cli.Close() },
+	}, nil
 }
 
-// runBroker binds the listeners, opens the broker and serves until ctx ends.
-func runBroker(ctx context.Context, bcfg broker.Config, ncfg netio.Config, metricsListen string, shutdownTimeout time.Duration, deps broker.Deps, log *slog.Logger) error {
-	var b *broker.Broker
+// statusNote is what /readyz says while the broker is not up yet.
+type statusNote struct{ v atomic.Value }
+
+func (s *statusNote) set(format string, args ...any) { s.v.Store(fmt.Sprintf(format, args...)) }
+func (s *statusNote) get() string {
+	v, _ := s.v.Load().(string)
+	return v
+}
+
+// runBroker serves /readyz at once, connects the broker's parts with setup (retrying with a
+// log line and a /readyz reason while etcd or the object store is unreachable; never
+// substituting anything), binds the Kafka listener, opens the broker and serves until ctx
+// ends. Shutdown loses nothing acknowledged: flush pending data and answer its producers,
+// stop the listener, write checkpoints, release the session.
+func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context, *statusNote) (*deps, error), log *slog.Logger) error {
+	var status statusNote
+	status.set("starting")
+	var bp atomic.Pointer[broker.Broker]
+	var metaStore atomic.Pointer[meta.Store]
 	ready := func(ctx context.Context) (bool, string) {
+		b := bp.Load()
 		if b == nil {
-			return false, "starting: takeover of partitions not finished"
+			return false, status.get()
 		}
 		if ok, why := b.Ready(); !ok {
 			return false, why
 		}
-		alarms, err := deps.Meta.Alarms(ctx)
+		if why := b.Health(); why != "" {
+			return false, why
+		}
+		alarms, err := metaStore.Load().Alarms(ctx)
 		if err != nil {
 			return false, fmt.Sprintf("etcd unreachable: %v", err)
 		}
@@ -224,38 +282,58 @@ func runBroker(ctx context.Context, bcfg broker.Config, ncfg netio.Config, metri
 		}
 		return true, ""
 	}
-	srv, maddr, err := startHTTP(metricsListen, ready, log)
+	srv, maddr, err := startHTTP(cfg.MetricsListen, ready, log)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 	log.Info("metrics serving", "addr", maddr.String())
 
-	cid, err := deps.Meta.ClusterID(ctx)
+	var d *deps
+	for backoff := 500 * time.Millisecond; ; backoff = min(backoff*2, 10*time.Second) {
+		d, err = setup(ctx, &status)
+		if err == nil {
+			break
+		}
+		status.set("cannot connect: %v", err)
+		log.Error("cannot connect to etcd or the object store; retrying", "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped before connecting: %w", err)
+		case <-time.After(backoff):
+		}
+	}
+	defer d.close()
+	metaStore.Store(d.Meta)
+	status.set("reading the cluster id")
+	cid, err := d.Meta.ClusterID(ctx)
 	if err != nil {
 		return fmt.Errorf("cannot read the cluster id: %w", err)
 	}
-	deps.ClusterID = cid
+	d.ClusterID = cid
 	handler := &lazyHandler{}
-	ns := netio.New(ncfg, handler, log.With("component", "netio"))
+	ns := netio.New(cfg.Net, handler, log.With("component", "netio"))
 	if err := ns.Start(); err != nil {
-		return fmt.Errorf("cannot listen on --listen %s: %w", ncfg.Listen, err)
+		return fmt.Errorf("cannot listen on --listen %s: %w", cfg.Net.Listen, err)
 	}
+	bcfg := cfg.Broker
 	if bcfg.AdvertisedPort == 0 {
 		_, port, _ := splitHostPort("listen", ns.Addr().String())
 		bcfg.AdvertisedPort = port
 	}
-	b, err = broker.Open(ctx, bcfg, deps)
+	status.set("taking over partitions")
+	b, err := broker.Open(ctx, bcfg, d.Deps)
 	if err != nil {
 		_ = ns.Stop(context.Background())
 		return err
 	}
+	bp.Store(b)
 	handler.set(b)
 	log.Info("kafka listener serving", "addr", ns.Addr().String(), "advertised", fmt.Sprintf("%s:%d", bcfg.AdvertisedHost, bcfg.AdvertisedPort), "cluster_id", cid)
 
 	<-ctx.Done()
 	log.Info("shutting down: flushing pending data")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := b.Drain(sctx); err != nil {
 		log.Warn("cannot flush all pending data before shutdown", "err", err)

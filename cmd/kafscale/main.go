@@ -11,6 +11,7 @@ const usage = `usage: kafscale <command> [flags]
 
 commands:
   dev      run one broker with embedded etcd and a local-directory object store
+  broker   run a broker on external etcd and an S3 bucket
   version  print the version
 
 Run 'kafscale <command> -h' for the flags of a command. Every flag can also be set with a
@@ -29,6 +30,8 @@ func main() {
 	switch os.Args[1] {
 	case "dev":
 		err = runDev(os.Args[2:])
+	case "broker":
+		err = runBrokerCmd(os.Args[2:])
 	case "version", "--version":
 		fmt.Println("kafscale", version)
 	case "-h", "--help", "help":
