@@ -1,0 +1,135 @@
+package main
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestNoFlagsEqualsDefaults guards against a flag whose default drifts from the config
+// defaults (flags must default to the config's fields).
+func TestNoFlagsEqualsDefaults(t *testing.T) {
+	cfg := defaultDevConfig()
+	fs := devFlags(&cfg)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := defaultDevConfig(); !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("parsing no flags changed the config:\n got %+v\nwant %+v", cfg, want)
+	}
+	bcfg := defaultBrokerConfig()
+	bfs := brokerFlags(&bcfg)
+	if err := bfs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := defaultBrokerConfig(); !reflect.DeepEqual(bcfg, want) {
+		t.Fatalf("parsing no broker flags changed the config:\n got %+v\nwant %+v", bcfg, want)
+	}
+}
+
+func TestDevDefaultsAreValid(t *testing.T) {
+	cfg := defaultDevConfig()
+	if err := cfg.finish(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	if cfg.Broker.AdvertisedHost != "127.0.0.1" || cfg.Broker.AdvertisedPort != 9092 {
+		t.Fatalf("advertised listener defaults to %s:%d, want --listen", cfg.Broker.AdvertisedHost, cfg.Broker.AdvertisedPort)
+	}
+}
+
+// TestBadFlagNamesTheFlag: every bad setting stops the start with an error naming it.
+func TestBadFlagNamesTheFlag(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--listen", "nonsense"}, "--listen"},
+		{[]string{"--listen", "127.0.0.1:99999"}, "--listen"},
+		{[]string{"--listen", "0.0.0.0:9092"}, "--advertised-listener is required"},
+		{[]string{"--advertised-listener", "host"}, "--advertised-listener"},
+		{[]string{"--metrics-listen", "x"}, "--metrics-listen"},
+		{[]string{"--etcd-listen", "x"}, "--etcd-listen"},
+		{[]string{"--data-dir", ""}, "--data-dir"},
+		{[]string{"--flush-bytes", "0"}, "--flush-bytes"},
+		{[]string{"--flush-interval", "0s"}, "--flush-interval"},
+		{[]string{"--buffer-bytes", "10"}, "--buffer-bytes"},
+		{[]string{"--cache-bytes", "-1"}, "--cache-bytes"},
+		{[]string{"--num-partitions", "0"}, "--num-partitions"},
+		{[]string{"--num-partitions", "x"}, "num-partitions"},
+		{[]string{"--node-id", "-3"}, "--node-id"},
+		{[]string{"--message-max-bytes", "0"}, "--message-max-bytes"},
+		{[]string{"--tail-bytes", "-1"}, "--tail-bytes"},
+		{[]string{"--shutdown-timeout", "0s"}, "--shutdown-timeout"},
+		{[]string{"--no-such-flag"}, "no-such-flag"},
+		{[]string{"stray"}, "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			cfg := defaultDevConfig()
+			fs := devFlags(&cfg)
+			fs.SetOutput(new(strings.Builder))
+			_, err := parseFlags(fs, tt.args, cfg.finish)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want one naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestBrokerRequiresEtcdAndBucket(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--s3-bucket", "b"}, "--etcd-endpoints"},
+		{[]string{"--etcd-endpoints", "http://127.0.0.1:2379"}, "--s3-bucket"},
+		{[]string{"--etcd-endpoints", "127.0.0.1:2379", "--s3-bucket", "b"}, "--etcd-endpoints"},
+		{[]string{"--etcd-endpoints", "http://e:2379", "--s3-bucket", "b", "--etcd-prefix", "x"}, "--etcd-prefix"},
+		{[]string{"--etcd-endpoints", "http://e:2379", "--s3-bucket", "b", "--s3-part-size", "1"}, "--s3-*"},
+		{[]string{"--etcd-endpoints", "http://e:2379", "--s3-bucket", "b", "--session-ttl", "1s"}, "--session-ttl"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			cfg := defaultBrokerConfig()
+			fs := brokerFlags(&cfg)
+			_, err := parseFlags(fs, tt.args, cfg.finish)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want one naming %q", err, tt.want)
+			}
+		})
+	}
+	cfg := defaultBrokerConfig()
+	fs := brokerFlags(&cfg)
+	if _, err := parseFlags(fs, []string{"--etcd-endpoints", "http://a:2379,http://b:2379", "--s3-bucket", "b"}, cfg.finish); err != nil {
+		t.Fatalf("valid broker flags rejected: %v", err)
+	}
+	if got := cfg.endpoints(); len(got) != 2 {
+		t.Fatalf("endpoints = %v, want two", got)
+	}
+}
+
+// TestEnvSetsUnsetFlags: KAFSCALE_* variables fill flags not given on the command line, and
+// a bad value names both the variable and the flag.
+func TestEnvSetsUnsetFlags(t *testing.T) {
+	t.Setenv("KAFSCALE_FLUSH_INTERVAL", "250ms")
+	t.Setenv("KAFSCALE_LISTEN", "127.0.0.1:7777")
+	cfg := defaultDevConfig()
+	fs := devFlags(&cfg)
+	if _, err := parseFlags(fs, []string{"--listen", "127.0.0.1:8888"}, cfg.finish); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Flush.FlushInterval != 250*time.Millisecond {
+		t.Fatalf("flush interval = %s, want 250ms from the environment", cfg.Flush.FlushInterval)
+	}
+	if cfg.Listen != "127.0.0.1:8888" {
+		t.Fatalf("listen = %s: the command line must win over the environment", cfg.Listen)
+	}
+	t.Setenv("KAFSCALE_FLUSH_BYTES", "lots")
+	cfg = defaultDevConfig()
+	fs = devFlags(&cfg)
+	_, err := parseFlags(fs, nil, cfg.finish)
+	if err == nil || !strings.Contains(err.Error(), "KAFSCALE_FLUSH_BYTES") || !strings.Contains(err.Error(), "--flush-bytes") {
+		t.Fatalf("error = %v, want one naming KAFSCALE_FLUSH_BYTES and --flush-bytes", err)
+	}
+}
