@@ -13,7 +13,7 @@
 # example --with-minio).
 set -Eeuo pipefail # -E: the ERR trap also fires inside functions
 
-readonly TEST_TIMEOUT=10m
+readonly TEST_TIMEOUT=5m # per test binary; packages aim for under a minute each
 readonly FUZZ_TIME=10s
 readonly FUZZ_PACKAGES=(./codec/ ./segment/)
 
@@ -74,12 +74,13 @@ run_fuzz() {
 	done
 }
 
-run_step deps scripts/test-deps.sh "$@"
+run_step deps bash scripts/test-deps.sh "$@"
 run_step gofmt check_gofmt
 run_step vet go vet ./...
 run_step staticcheck staticcheck ./...
 run_step test go test -race -count=1 -timeout "$TEST_TIMEOUT" ./...
 run_step fuzz run_fuzz
 
-summary=$(IFS=,; echo "${timings[*]}")
+summary=$(printf '%s, ' "${timings[@]}")
+summary=${summary%, }
 echo "test.sh: PASS in $(secs "$t_all") ($summary; $fuzz_targets fuzz targets x $FUZZ_TIME)"
