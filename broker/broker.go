@@ -52,6 +52,8 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// Partition holds per-partition settings.
 	Partition partition.Config
+	// Merge holds merging and GC settings.
+	Merge MergeConfig
 }
 
 // DefaultConfig returns Kafka's defaults where Kafka has one.
@@ -66,6 +68,7 @@ func DefaultConfig() Config {
 		MaxPartitionsPerTopic: 10000,
 		CheckpointInterval:    30 * time.Second,
 		Partition:             partition.DefaultConfig(),
+		Merge:                 DefaultMergeConfig(),
 	}
 }
 
@@ -87,7 +90,7 @@ func (c Config) Validate() error {
 	case c.Partition.TailBytes < 0:
 		return fmt.Errorf("--tail-bytes must be >=0 (set to %d)", c.Partition.TailBytes)
 	}
-	return nil
+	return c.Merge.Validate()
 }
 
 var (
@@ -114,6 +117,10 @@ type Broker struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // handler goroutines and the checkpointer
 
+	// cpMu serializes checkpoint writes (periodic, final, merge) so a checkpoint with older
+	// chain positions never overwrites a newer one. Lock order: cpMu -> mu.
+	cpMu sync.Mutex
+
 	mu     sync.RWMutex // guards topics and byID
 	topics map[string]*topic
 	byID   map[[16]byte]*topic
@@ -131,7 +138,7 @@ type topic struct {
 // partState pairs a partition's Log with its checkpoint (chains this leadership keeps).
 type partState struct {
 	log *partition.Log
-	cp  *metapb.Checkpoint // owned by the checkpointer after takeover
+	cp  *metapb.Checkpoint // guarded by Broker.cpMu after takeover
 }
 
 // Deps are the parts a Broker is assembled from.

@@ -35,7 +35,9 @@ func Open(ctx context.Context, cfg Config, d Deps) (*Broker, error) {
 	}
 	b.fenceRev.Store(fenceRev)
 	keyFn := func() string { return segment.FlushKey(cfg.NodeID, reg.Incarnation, time.Now()) }
-	b.flusher = flush.New(d.Flush, d.Store, committer{b}, keyFn, d.Log.With("component", "flush"))
+	fcfg := d.Flush
+	fcfg.MaxCommitDelay = cfg.Merge.GCGrace / 2
+	b.flusher = flush.New(fcfg, d.Store, committer{b}, keyFn, d.Log.With("component", "flush"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 
 	topics, err := d.Meta.ListTopics(ctx)
@@ -65,8 +67,10 @@ func Open(ctx context.Context, cfg Config, d Deps) (*Broker, error) {
 	if err := tk.commit(ctx); err != nil {
 		return nil, err
 	}
-	b.wg.Add(1)
+	b.wg.Add(3)
 	go b.checkpointLoop()
+	go b.mergeLoop()
+	go b.gcLoop()
 	b.ready.Store(true)
 	b.log.Info("broker serving", "node_id", cfg.NodeID, "incarnation", reg.Incarnation, "topics", len(b.topics), "partitions", len(assignment.GetPartitions()))
 	return b, nil
@@ -207,6 +211,8 @@ func (b *Broker) checkpointLoop() {
 // writeCheckpoints writes the checkpoint of every partition changed since the last one (all
 // led partitions when all is set).
 func (b *Broker) writeCheckpoints(ctx context.Context, all bool) error {
+	b.cpMu.Lock()
+	defer b.cpMu.Unlock()
 	cps := make(map[meta.PartitionKey]*metapb.Checkpoint)
 	b.mu.RLock()
 	for _, t := range b.topics {

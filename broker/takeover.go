@@ -62,12 +62,36 @@ func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int
 	if err != nil {
 		return nil, fmt.Errorf("cannot read checkpoint of %s-%d: %w", t.Name, p, err)
 	}
-	st := partition.State{TopicID: id, Topic: t.Name, Partition: p, LeaderEpoch: epoch}
+	st := partition.State{TopicID: id, Topic: t.Name, Partition: p, LeaderEpoch: epoch,
+		Broker: tk.b.cfg.NodeID, Incarnation: tk.b.reg.Incarnation}
 	var chains []*metapb.Chain
 	if cp != nil {
 		st.LogStart = cp.LogStart
 		chains = cp.Chains
 		next := cp.LogStart
+		segs, err := tk.b.meta.ListSegments(ctx, id, p)
+		if err != nil {
+			return nil, fmt.Errorf("cannot list segments of %s-%d: %w", t.Name, p, err)
+		}
+		for _, seg := range segs {
+			if seg.LastOffset < next {
+				continue // below the log start
+			}
+			f, err := segment.ReadFooterAt(ctx, tk.b.store, seg.Key, seg.FooterPos, seg.FooterLen)
+			if err != nil {
+				return nil, fmt.Errorf("cannot read footer of segment %s of %s-%d: %w", seg.Key, t.Name, p, err)
+			}
+			for _, e := range f.Extents {
+				if e.LastOffset < next {
+					continue
+				}
+				if e.BaseOffset > next {
+					return nil, fmt.Errorf("BUG: %s-%d has a gap: next offset %d, segment %s chunk starts at %d", t.Name, p, next, seg.Key, e.BaseOffset)
+				}
+				st.Extents = append(st.Extents, partition.Extent{Key: seg.Key, Extent: e, Segment: true})
+				next = e.LastOffset + 1
+			}
+		}
 		for _, ch := range chains {
 			exts, err := tk.chainExtents(ctx, id, p, ch)
 			if err != nil {
@@ -77,7 +101,7 @@ func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int
 				if e.LastOffset < next {
 					continue // already folded (an extent seen through an earlier chain)
 				}
-				if e.BaseOffset != next {
+				if e.BaseOffset > next {
 					return nil, fmt.Errorf("BUG: %s-%d has a gap: next offset %d, extent %s starts at %d", t.Name, p, next, e.Key, e.BaseOffset)
 				}
 				st.Extents = append(st.Extents, e)
@@ -122,7 +146,7 @@ func (tk *takeover) chainExtents(ctx context.Context, id [16]byte, p int32, ch *
 		}
 		for _, e := range f.Extents {
 			if e.TopicID == id && e.Partition == p && e.LeaderEpoch == ch.LeaderEpoch {
-				out = append(out, partition.Extent{Key: se.Entry.Key, Extent: e})
+				out = append(out, partition.Extent{Key: se.Entry.Key, Extent: e, Broker: ch.BrokerId, Incarnation: ch.Incarnation, Seq: se.Seq})
 			}
 		}
 	}
@@ -141,6 +165,8 @@ func voided(e *metapb.ObjectEntry, id [16]byte, p, epoch int32) bool {
 // commit writes the takeover checkpoints (fenced) and only then publishes the partitions,
 // so no produce is accepted before the new chain is recorded.
 func (tk *takeover) commit(ctx context.Context) error {
+	tk.b.cpMu.Lock()
+	defer tk.b.cpMu.Unlock()
 	if len(tk.cps) > 0 {
 		if err := tk.b.putCheckpoints(ctx, tk.cps); err != nil {
 			return fmt.Errorf("cannot write takeover checkpoints: %w", err)

@@ -163,7 +163,7 @@ type fakeSink struct {
 	log  *eventLog
 }
 
-func (s *fakeSink) Committed(key string, ext segment.Extent, batches []Batch) {
+func (s *fakeSink) Committed(key string, _ uint64, ext segment.Extent, batches []Batch) {
 	s.log.add(sinkEvent{sink: s.name, committed: true, key: key, ext: ext, batches: slices.Clone(batches)})
 }
 

@@ -40,6 +40,11 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// AttemptTimeout bounds one upload or commit attempt.
 	AttemptTimeout time.Duration
+	// MaxCommitDelay is the longest time after its upload that an object may still be
+	// committed (gc.grace/2): past it, the object is uploaded again under a new key, so GC
+	// (which deletes unreferenced objects older than gc.grace) never deletes an object whose
+	// commit then lands. 0 disables the rule.
+	MaxCommitDelay time.Duration
 }
 
 // DefaultConfig returns the starting defaults of DESIGN.md (4 MiB / 100 ms).
@@ -83,8 +88,9 @@ type Batch struct {
 // Sink is a partition's view of the flusher. Both methods are called from the committer
 // goroutine, in commit order, without any flusher lock held.
 type Sink interface {
-	// Committed reports that batches (in append order) are durable in object key, at ext.
-	Committed(key string, ext segment.Extent, batches []Batch)
+	// Committed reports that batches (in append order) are durable in object key, committed
+	// at sequence seq, at ext.
+	Committed(key string, seq uint64, ext segment.Extent, batches []Batch)
 	// Failed reports that batches will never be committed (the broker was fenced or is
 	// shutting down without a working store).
 	Failed(batches []Batch, err error)
@@ -141,10 +147,11 @@ type Flush struct {
 	forced bool           // cut now (Flush), whatever the interval
 
 	// filled by the cutter
-	key    string
-	parts  [][]byte
-	size   int64
-	footer segment.Footer
+	uploaded time.Time
+	key      string
+	parts    [][]byte
+	size     int64
+	footer   segment.Footer
 }
 
 type group struct {
@@ -216,6 +223,8 @@ type Flusher struct {
 
 	// health is the last upload or commit failure ("" once an attempt succeeds again).
 	health atomic.Value
+	// floor is the lowest sequence not yet committed or failed: every smaller one is done.
+	floor atomic.Uint64
 
 	// voided is owned by the committer goroutine: partitions (with epochs) voided by a
 	// commit. Their batches in later objects are voided too, never reported committed.
@@ -453,6 +462,7 @@ func (f *Flusher) upload(fl *Flush) bool {
 		}
 		return err
 	})
+	fl.uploaded = time.Now()
 	return err == nil
 }
 
@@ -469,6 +479,14 @@ func (f *Flusher) commitLoop() {
 		}
 		var voided []PartitionID
 		err := f.retry("commit", fl, func(ctx context.Context) error {
+			if f.cfg.MaxCommitDelay > 0 && time.Since(fl.uploaded) > f.cfg.MaxCommitDelay {
+				// Too late to commit this upload safely: GC may delete it. Upload anew.
+				key := f.keyFn()
+				if err := f.store.Put(ctx, key, fl.parts, fl.size); err != nil && !errors.Is(err, objstore.ErrExists) {
+					return fmt.Errorf("cannot upload flush object again as %s: %w", key, err)
+				}
+				fl.key, obj.Key, fl.uploaded = key, key, time.Now()
+			}
 			var err error
 			voided, err = f.committer.Commit(ctx, fl.seq, obj)
 			if err != nil {
@@ -504,7 +522,7 @@ func (f *Flusher) commitLoop() {
 				g.sink.Failed(g.batches, ErrVoided)
 				continue
 			}
-			g.sink.Committed(fl.key, fl.footer.Extents[i], g.batches)
+			g.sink.Committed(fl.key, fl.seq, fl.footer.Extents[i], g.batches)
 		}
 		f.finish(fl, nil)
 	}
@@ -520,6 +538,9 @@ func (f *Flusher) fail(fl *Flush, err error) {
 func (f *Flusher) finish(fl *Flush, err error) {
 	fl.err = err
 	fl.parts = nil
+	if fl.seq+1 > f.floor.Load() {
+		f.floor.Store(fl.seq + 1)
+	}
 	f.mu.Lock()
 	f.release(fl.bytes)
 	close(f.tick)
@@ -567,6 +588,10 @@ func (f *Flusher) retry(what string, fl *Flush, op func(ctx context.Context) err
 		backoff = min(backoff*2, f.cfg.RetryMax)
 	}
 }
+
+// CommitFloor returns the lowest commit sequence not yet committed or failed; every
+// sequence below it is done. NextSeq is never below it.
+func (f *Flusher) CommitFloor() uint64 { return f.floor.Load() }
 
 // Health returns why the latest upload or commit attempt failed, or "" when it succeeded
 // (or none was made yet): /readyz reports it while the object store or etcd is down.

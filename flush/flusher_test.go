@@ -623,7 +623,7 @@ type recordingSink struct {
 	failed int
 }
 
-func (s *recordingSink) Committed(key string, ext segment.Extent, batches []Batch) {
+func (s *recordingSink) Committed(key string, _ uint64, ext segment.Extent, batches []Batch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(batches) == 0 || ext.BaseOffset != batches[0].BaseOffset || ext.LastOffset != batches[len(batches)-1].LastOffset {

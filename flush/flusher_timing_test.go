@@ -15,7 +15,7 @@ var benchFlush *Flush
 // nopSink ignores outcomes. It is not zero-sized, so each *nopSink is a distinct partition.
 type nopSink struct{ _ byte }
 
-func (*nopSink) Committed(string, segment.Extent, []Batch) {}
+func (*nopSink) Committed(string, uint64, segment.Extent, []Batch) {}
 func (*nopSink) Failed([]Batch, error)                     {}
 
 // nopCommitter commits everything at once.

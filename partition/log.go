@@ -38,10 +38,15 @@ var (
 	ErrRecordCountBad = errors.New("record batch count does not match its offset delta")
 )
 
-// Extent is a committed range of one partition inside an object.
+// Extent is a committed range of one partition inside an object: a flush object (found
+// through a checkpoint chain, at Seq of Broker's Incarnation) or a merged segment.
 type Extent struct {
 	Key string
 	segment.Extent
+	Segment     bool
+	Broker      int32
+	Incarnation uint64
+	Seq         uint64
 }
 
 // State is what takeover hands a new Log.
@@ -52,6 +57,10 @@ type State struct {
 	LeaderEpoch int32
 	LogStart    int64
 	Extents     []Extent // ascending, contiguous with each other
+	// Broker and Incarnation name this leadership's own chain: extents committed from now
+	// on belong to it.
+	Broker      int32
+	Incarnation uint64
 }
 
 var (
@@ -64,6 +73,8 @@ type Log struct {
 	topicID   [16]byte
 	topic     string
 	partition int32
+	broker    int32
+	inc       uint64
 	cfg       Config
 	flusher   *flush.Flusher
 	cache     *segment.Cache
@@ -87,6 +98,7 @@ type Log struct {
 func New(cfg Config, st State, fl *flush.Flusher, cache *segment.Cache) *Log {
 	l := &Log{
 		topicID: st.TopicID, topic: st.Topic, partition: st.Partition, cfg: cfg,
+		broker: st.Broker, inc: st.Incarnation,
 		flusher: fl, cache: cache,
 		epoch: st.LeaderEpoch, leader: true, logStart: st.LogStart,
 		extents: st.Extents, moved: make(chan struct{}), maxTs: -1, maxTsBase: -1,
@@ -166,7 +178,7 @@ func (l *Log) Append(batch []byte, h codec.BatchHeader) (int64, *flush.Flush, er
 }
 
 // Committed implements flush.Sink: the batches are durable, so the high watermark moves.
-func (l *Log) Committed(key string, ext segment.Extent, batches []flush.Batch) {
+func (l *Log) Committed(key string, seq uint64, ext segment.Extent, batches []flush.Batch) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if ext.BaseOffset != l.hw {
@@ -174,7 +186,7 @@ func (l *Log) Committed(key string, ext segment.Extent, batches []flush.Batch) {
 		panic(fmt.Sprintf("BUG: partition %s-%d committed extent at %d, high watermark %d", l.topic, l.partition, ext.BaseOffset, l.hw))
 	}
 	l.hw = ext.LastOffset + 1
-	l.extents = append(l.extents, Extent{Key: key, Extent: ext})
+	l.extents = append(l.extents, Extent{Key: key, Extent: ext, Broker: l.broker, Incarnation: l.inc, Seq: seq})
 	for _, b := range batches {
 		l.tail = append(l.tail, b)
 		l.tailBytes += int64(len(b.Data))
@@ -315,4 +327,59 @@ func (l *Log) Checkpoint() (epoch int32, logStart, next int64, dirty bool) {
 	d := l.dirty
 	l.dirty = false
 	return l.epoch, l.logStart, l.hw, d
+}
+
+// Extents returns a copy of the partition's index.
+func (l *Log) Extents() []Extent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Extent(nil), l.extents...)
+}
+
+// MergeCandidates returns the oldest run of flush extents (those after the last segment),
+// up to about maxBytes: what the next segment would hold.
+func (l *Log) MergeCandidates(maxBytes int64) []Extent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := 0
+	for i < len(l.extents) && l.extents[i].Segment {
+		i++
+	}
+	var out []Extent
+	var size int64
+	for ; i < len(l.extents) && size < maxBytes; i++ {
+		out = append(out, l.extents[i])
+		size += l.extents[i].Len
+	}
+	return out
+}
+
+// ReplaceMerged swaps the flush extents merged into a segment for the segment's chunk
+// extents. merged must still be in the index, in order, right after the last segment.
+func (l *Log) ReplaceMerged(merged, seg []Extent) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := 0
+	for i < len(l.extents) && l.extents[i].Segment {
+		i++
+	}
+	if len(merged) == 0 || i+len(merged) > len(l.extents) {
+		return fmt.Errorf("BUG: %s-%d: merged extents are not in the index", l.topic, l.partition)
+	}
+	for j, m := range merged {
+		e := l.extents[i+j]
+		if e.Key != m.Key || e.BaseOffset != m.BaseOffset || e.LastOffset != m.LastOffset {
+			return fmt.Errorf("BUG: %s-%d: index changed under a merge at offset %d", l.topic, l.partition, m.BaseOffset)
+		}
+	}
+	if seg[0].BaseOffset != merged[0].BaseOffset || seg[len(seg)-1].LastOffset != merged[len(merged)-1].LastOffset {
+		return fmt.Errorf("BUG: %s-%d: segment %d-%d does not cover merged %d-%d", l.topic, l.partition,
+			seg[0].BaseOffset, seg[len(seg)-1].LastOffset, merged[0].BaseOffset, merged[len(merged)-1].LastOffset)
+	}
+	out := make([]Extent, 0, len(l.extents)-len(merged)+len(seg))
+	out = append(out, l.extents[:i]...)
+	out = append(out, seg...)
+	out = append(out, l.extents[i+len(merged):]...)
+	l.extents = out
+	return nil
 }

@@ -3,14 +3,17 @@
 # that a second run takes seconds. Meant for a fresh Debian 12 machine, as root (or with
 # sudo); see ../shared/TESTING.md for where each part comes from.
 #
-#   Debian packages  kcat librdkafka-dev python3-confluent-kafka (and nodejs npm if node
-#                    is missing); apt-get update runs only when a package is missing
+#   Debian packages  kcat librdkafka-dev python3-confluent-kafka prometheus (for promtool),
+#                    and nodejs npm if node is missing; apt-get update runs only when a
+#                    package is missing
 #   npm              kafkajs 2.2.4 into tests/compat/kafkajs/node_modules (npm ci, from
 #                    the committed package-lock.json)
 #   Go               the module's dependencies, and staticcheck
-#   --with-etcd      etcd and etcdctl server binaries (~1 min to build; the tests use
-#                    embedded etcd and do not need them)
-#   --with-minio     the MinIO server (~2.5 min and 150 MB to build; for S3 tests)
+#   etcd             etcd and etcdctl server binaries (~1 min to build once), for the tests
+#                    that run `kafscale broker` on a real etcd server (internal/testinfra)
+#   MinIO            the MinIO server (~2.5 min and 150 MB to build once), for the S3 tests
+#
+# --with-etcd and --with-minio are accepted and ignored (both are always installed now).
 #
 # Downloads and binaries are cached under ${XDG_CACHE_HOME:-$HOME/.cache}/kafscale; the
 # binaries land in its bin/ directory, which scripts/test.sh puts first on PATH.
@@ -20,19 +23,16 @@ readonly STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.2.2
 readonly KAFKAJS_VERSION=2.2.4      # must match tests/compat/kafkajs/package-lock.json
 readonly ETCD_VERSION=v3.5.35
 readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c # newest on the Go proxy, 2026-02
-readonly APT_PACKAGES=(kcat librdkafka-dev python3-confluent-kafka)
+readonly APT_PACKAGES=(kcat librdkafka-dev python3-confluent-kafka prometheus)
 
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-	echo "usage: $0 [--with-etcd] [--with-minio]"
+	echo "usage: $0"
 }
 
-with_etcd=false
-with_minio=false
 for arg in "$@"; do
 	case $arg in
-	--with-etcd) with_etcd=true ;;
-	--with-minio) with_minio=true ;;
+	--with-etcd | --with-minio) ;; # kept so older callers still work
 	-h | --help)
 		usage
 		exit 0
@@ -139,37 +139,33 @@ fi
 
 # etcd's modules carry replace directives, so `go install module@version` refuses them;
 # a scratch module that requires them as tools builds them (../shared/TESTING.md).
-if $with_etcd; then
-	if stamped etcd "$ETCD_VERSION" "$bin/etcd" "$bin/etcdctl"; then
-		skip "etcd $ETCD_VERSION"
-	else
-		begin "build etcd and etcdctl $ETCD_VERSION (about a minute)"
-		src=$cache/src/etcd-$ETCD_VERSION
-		rm -rf "$src"
-		mkdir -p "$src"
-		(
-			cd "$src"
-			export GOWORK=off
-			go mod init kafscale.local/etcd-tools
-			go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "go.etcd.io/etcd/etcdctl/v3@$ETCD_VERSION"
-			go build -o "$bin/etcd" go.etcd.io/etcd/server/v3
-			go build -o "$bin/etcdctl" go.etcd.io/etcd/etcdctl/v3
-		)
-		"$bin/etcd" --version
-		stamp etcd "$ETCD_VERSION"
-		done_step "etcd $ETCD_VERSION"
-	fi
+if stamped etcd "$ETCD_VERSION" "$bin/etcd" "$bin/etcdctl"; then
+	skip "etcd $ETCD_VERSION"
+else
+	begin "build etcd and etcdctl $ETCD_VERSION (about a minute)"
+	src=$cache/src/etcd-$ETCD_VERSION
+	rm -rf "$src"
+	mkdir -p "$src"
+	(
+		cd "$src"
+		export GOWORK=off
+		go mod init kafscale.local/etcd-tools
+		go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "go.etcd.io/etcd/etcdctl/v3@$ETCD_VERSION"
+		go build -o "$bin/etcd" go.etcd.io/etcd/server/v3
+		go build -o "$bin/etcdctl" go.etcd.io/etcd/etcdctl/v3
+	)
+	"$bin/etcd" --version
+	stamp etcd "$ETCD_VERSION"
+	done_step "etcd $ETCD_VERSION"
 fi
 
-if $with_minio; then
-	if stamped minio "$MINIO_VERSION" "$bin/minio"; then
-		skip "minio $MINIO_VERSION"
-	else
-		begin "go install minio@$MINIO_VERSION (about 2.5 minutes, 150 MB)"
-		GOBIN=$bin go install "github.com/minio/minio@$MINIO_VERSION"
-		stamp minio "$MINIO_VERSION"
-		done_step "minio $MINIO_VERSION"
-	fi
+if stamped minio "$MINIO_VERSION" "$bin/minio"; then
+	skip "minio $MINIO_VERSION"
+else
+	begin "go install minio@$MINIO_VERSION (about 2.5 minutes, 150 MB)"
+	GOBIN=$bin GOWORK=off go install "github.com/minio/minio@$MINIO_VERSION"
+	stamp minio "$MINIO_VERSION"
+	done_step "minio $MINIO_VERSION"
 fi
 
 us=$(($(now_us) - t_all))

@@ -144,3 +144,12 @@ func ParseFlushKey(key string) (brokerID int32, incarnation uint64, t time.Time,
 	}
 	return int32(b), inc, time.UnixMilli(int64(ms)), nil
 }
+
+// SegmentKey returns a new key for a merged segment of one partition:
+// segments/<topic-id hex>/<partition>/<ULID of t>. Keys of one partition sort by time.
+func SegmentKey(topicID [16]byte, partition int32, t time.Time) string {
+	var r [10]byte
+	rand.Read(r[:])
+	dst := fmt.Appendf(nil, "segments/%x/%d/", topicID, partition)
+	return string(appendULID(dst, ulidMillis(t), r))
+}

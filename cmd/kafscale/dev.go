@@ -82,6 +82,12 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.Func("message-max-bytes", fmt.Sprintf("default max.message.bytes of topics (default %d)", cfg.Broker.MessageMaxBytes), intFlag(&cfg.Broker.MessageMaxBytes))
 	fs.BoolVar(&cfg.Broker.AutoCreateTopics, "auto-create-topics", cfg.Broker.AutoCreateTopics, "create topics on first Metadata request (auto.create.topics.enable)")
 	fs.DurationVar(&cfg.Broker.CheckpointInterval, "checkpoint-interval", cfg.Broker.CheckpointInterval, "how often changed partitions are checkpointed (checkpoint.interval)")
+	fs.Int64Var(&cfg.Broker.Merge.SegmentBytes, "merge-bytes", cfg.Broker.Merge.SegmentBytes, "target size of a merged per-partition segment (merge.bytes)")
+	fs.DurationVar(&cfg.Broker.Merge.Age, "merge-age", cfg.Broker.Merge.Age, "merge flush data older than this even below --merge-bytes (merge.age)")
+	fs.DurationVar(&cfg.Broker.Merge.Interval, "merge-interval", cfg.Broker.Merge.Interval, "how often partitions are checked for merging")
+	fs.Int64Var(&cfg.Broker.Merge.ChunkBytes, "merge-chunk-bytes", cfg.Broker.Merge.ChunkBytes, "index granularity of merged segments (one ranged GET per chunk)")
+	fs.DurationVar(&cfg.Broker.Merge.GCInterval, "gc-interval", cfg.Broker.Merge.GCInterval, "how often unneeded metadata entries and objects are deleted")
+	fs.DurationVar(&cfg.Broker.Merge.GCGrace, "gc-grace", cfg.Broker.Merge.GCGrace, "age before an unreferenced object is deleted (gc.grace)")
 }
 
 // devFlags binds the flags of `dev` to cfg.

@@ -629,6 +629,109 @@ func (x *Broker) GetRack() string {
 	return ""
 }
 
+// Segment is the value of segments/<topic-id>/<p>/<last offset>: one merged, immutable
+// per-partition object holding offsets [base_offset, last_offset]. Its footer indexes the
+// object in chunks, so a fetch reads one chunk with a ranged GET.
+type Segment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	BaseOffset    int64                  `protobuf:"varint,2,opt,name=base_offset,json=baseOffset,proto3" json:"base_offset,omitempty"`
+	LastOffset    int64                  `protobuf:"varint,3,opt,name=last_offset,json=lastOffset,proto3" json:"last_offset,omitempty"`
+	Size          int64                  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	FooterPos     int64                  `protobuf:"varint,5,opt,name=footer_pos,json=footerPos,proto3" json:"footer_pos,omitempty"`
+	FooterLen     int64                  `protobuf:"varint,6,opt,name=footer_len,json=footerLen,proto3" json:"footer_len,omitempty"`
+	MaxTimestamp  int64                  `protobuf:"varint,7,opt,name=max_timestamp,json=maxTimestamp,proto3" json:"max_timestamp,omitempty"`
+	CreatedUnixMs int64                  `protobuf:"varint,8,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Segment) Reset() {
+	*x = Segment{}
+	mi := &file_meta_metadata_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Segment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Segment) ProtoMessage() {}
+
+func (x *Segment) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metadata_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Segment.ProtoReflect.Descriptor instead.
+func (*Segment) Descriptor() ([]byte, []int) {
+	return file_meta_metadata_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Segment) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Segment) GetBaseOffset() int64 {
+	if x != nil {
+		return x.BaseOffset
+	}
+	return 0
+}
+
+func (x *Segment) GetLastOffset() int64 {
+	if x != nil {
+		return x.LastOffset
+	}
+	return 0
+}
+
+func (x *Segment) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *Segment) GetFooterPos() int64 {
+	if x != nil {
+		return x.FooterPos
+	}
+	return 0
+}
+
+func (x *Segment) GetFooterLen() int64 {
+	if x != nil {
+		return x.FooterLen
+	}
+	return 0
+}
+
+func (x *Segment) GetMaxTimestamp() int64 {
+	if x != nil {
+		return x.MaxTimestamp
+	}
+	return 0
+}
+
+func (x *Segment) GetCreatedUnixMs() int64 {
+	if x != nil {
+		return x.CreatedUnixMs
+	}
+	return 0
+}
+
 var File_meta_metadata_proto protoreflect.FileDescriptor
 
 const file_meta_metadata_proto_rawDesc = "" +
@@ -692,7 +795,20 @@ const file_meta_metadata_proto_rawDesc = "" +
 	"\x04host\x18\x02 \x01(\tR\x04host\x12\x12\n" +
 	"\x04port\x18\x03 \x01(\x05R\x04port\x12 \n" +
 	"\vincarnation\x18\x04 \x01(\x04R\vincarnation\x12\x12\n" +
-	"\x04rack\x18\x05 \x01(\tR\x04rackB*Z(github.com/kafscale/kafscale/meta/metapbb\x06proto3"
+	"\x04rack\x18\x05 \x01(\tR\x04rack\"\xfc\x01\n" +
+	"\aSegment\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1f\n" +
+	"\vbase_offset\x18\x02 \x01(\x03R\n" +
+	"baseOffset\x12\x1f\n" +
+	"\vlast_offset\x18\x03 \x01(\x03R\n" +
+	"lastOffset\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\x12\x1d\n" +
+	"\n" +
+	"footer_pos\x18\x05 \x01(\x03R\tfooterPos\x12\x1d\n" +
+	"\n" +
+	"footer_len\x18\x06 \x01(\x03R\tfooterLen\x12#\n" +
+	"\rmax_timestamp\x18\a \x01(\x03R\fmaxTimestamp\x12&\n" +
+	"\x0fcreated_unix_ms\x18\b \x01(\x03R\rcreatedUnixMsB*Z(github.com/kafscale/kafscale/meta/metapbb\x06proto3"
 
 var (
 	file_meta_metadata_proto_rawDescOnce sync.Once
@@ -706,7 +822,7 @@ func file_meta_metadata_proto_rawDescGZIP() []byte {
 	return file_meta_metadata_proto_rawDescData
 }
 
-var file_meta_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_meta_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_meta_metadata_proto_goTypes = []any{
 	(*Topic)(nil),        // 0: kafscale.metadata.v1.Topic
 	(*PartitionRef)(nil), // 1: kafscale.metadata.v1.PartitionRef
@@ -716,10 +832,11 @@ var file_meta_metadata_proto_goTypes = []any{
 	(*Checkpoint)(nil),   // 5: kafscale.metadata.v1.Checkpoint
 	(*ObjectEntry)(nil),  // 6: kafscale.metadata.v1.ObjectEntry
 	(*Broker)(nil),       // 7: kafscale.metadata.v1.Broker
-	nil,                  // 8: kafscale.metadata.v1.Topic.ConfigsEntry
+	(*Segment)(nil),      // 8: kafscale.metadata.v1.Segment
+	nil,                  // 9: kafscale.metadata.v1.Topic.ConfigsEntry
 }
 var file_meta_metadata_proto_depIdxs = []int32{
-	8, // 0: kafscale.metadata.v1.Topic.configs:type_name -> kafscale.metadata.v1.Topic.ConfigsEntry
+	9, // 0: kafscale.metadata.v1.Topic.configs:type_name -> kafscale.metadata.v1.Topic.ConfigsEntry
 	1, // 1: kafscale.metadata.v1.Assignment.partitions:type_name -> kafscale.metadata.v1.PartitionRef
 	3, // 2: kafscale.metadata.v1.Checkpoint.chains:type_name -> kafscale.metadata.v1.Chain
 	4, // 3: kafscale.metadata.v1.Checkpoint.aborted:type_name -> kafscale.metadata.v1.AbortedRange
@@ -742,7 +859,7 @@ func file_meta_metadata_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_metadata_proto_rawDesc), len(file_meta_metadata_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

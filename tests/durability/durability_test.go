@@ -79,7 +79,18 @@ func TestSIGTERMRestartServesAcknowledgedRecords(t *testing.T) {
 // moments while a producer with acks=all writes continuously, restarts it each time, and then
 // checks every acknowledged record at its acknowledged offset.
 func TestKill9UnderLoadLosesNoAcknowledgedRecord(t *testing.T) {
-	p := testbroker.Start(t, "--flush-interval", "20ms")
+	runKillTest(t, "--flush-interval", "20ms")
+}
+
+// TestKill9WhileMergingLosesNoAcknowledgedRecord runs the crash test with merging and GC
+// running all the time, so kills land between segment uploads, segment commits, chain
+// moves and deletions.
+func TestKill9WhileMergingLosesNoAcknowledgedRecord(t *testing.T) {
+	runKillTest(t, mergeFlags...)
+}
+
+func runKillTest(t *testing.T, flags ...string) {
+	p := testbroker.Start(t, flags...)
 	const topic, partitions = "crash", 3
 	createTopic(t, p.Addr, topic, partitions)
 	ledger := ackcheck.NewLedger()

@@ -1,0 +1,268 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/kafscale/kafscale/meta"
+	"github.com/kafscale/kafscale/meta/metapb"
+	"github.com/kafscale/kafscale/objstore"
+	"github.com/kafscale/kafscale/partition"
+	"github.com/kafscale/kafscale/segment"
+)
+
+// MergeConfig holds the settings of merging and garbage collection.
+type MergeConfig struct {
+	// SegmentBytes is the target size of a merged segment (merge.bytes).
+	SegmentBytes int64
+	// Age merges a partition's flush extents older than this even when they are fewer than
+	// SegmentBytes (merge.age), so idle partitions release old flush objects too.
+	Age time.Duration
+	// Interval is how often partitions are checked for merging.
+	Interval time.Duration
+	// ChunkBytes is the granularity of a segment's index: one ranged GET per chunk.
+	ChunkBytes int64
+	// GCInterval is how often unneeded objects/ entries and objects are deleted.
+	GCInterval time.Duration
+	// GCGrace is how old an unreferenced object must be before GC deletes it (gc.grace):
+	// it protects objects uploaded but not yet committed.
+	GCGrace time.Duration
+}
+
+// DefaultMergeConfig returns the defaults.
+func DefaultMergeConfig() MergeConfig {
+	return MergeConfig{
+		SegmentBytes: 64 << 20,
+		Age:          2 * time.Minute,
+		Interval:     10 * time.Second,
+		ChunkBytes:   segment.DefaultChunkBytes,
+		GCInterval:   time.Minute,
+		GCGrace:      10 * time.Minute,
+	}
+}
+
+// Validate reports the first bad setting, naming its flag.
+func (c MergeConfig) Validate() error {
+	switch {
+	case c.SegmentBytes <= 0:
+		return fmt.Errorf("--merge-bytes must be >0 (set to %d)", c.SegmentBytes)
+	case c.Age <= 0:
+		return fmt.Errorf("--merge-age must be >0 (set to %s)", c.Age)
+	case c.Interval <= 0:
+		return fmt.Errorf("--merge-interval must be >0 (set to %s)", c.Interval)
+	case c.ChunkBytes <= 0:
+		return fmt.Errorf("--merge-chunk-bytes must be >0 (set to %d)", c.ChunkBytes)
+	case c.GCInterval <= 0:
+		return fmt.Errorf("--gc-interval must be >0 (set to %s)", c.GCInterval)
+	case c.GCGrace <= 0:
+		return fmt.Errorf("--gc-grace must be >0 (set to %s)", c.GCGrace)
+	}
+	return nil
+}
+
+var (
+	mergedSegments = metrics.NewCounter(`kafscale_merge_segments_total`)
+	mergedBytes    = metrics.NewCounter(`kafscale_merge_bytes_total`)
+	mergeErrors    = metrics.NewCounter(`kafscale_merge_errors_total`)
+)
+
+// mergeLoop merges partitions' flush extents into segments every merge interval. It is the
+// only writer of partitions' index prefixes and, with writeCheckpoints under cpMu, of
+// their checkpoints' chains.
+func (b *Broker) mergeLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(b.cfg.Merge.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+			b.mergeAll()
+		}
+	}
+}
+
+type ledPartition struct {
+	t  *topic
+	p  int32
+	ps *partState
+}
+
+func (b *Broker) ledPartitions() []ledPartition {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var out []ledPartition
+	for _, t := range b.topics {
+		for p, ps := range t.parts {
+			if ps != nil {
+				out = append(out, ledPartition{t, int32(p), ps})
+			}
+		}
+	}
+	return out
+}
+
+func (b *Broker) mergeAll() {
+	for _, lp := range b.ledPartitions() {
+		if b.ctx.Err() != nil {
+			return
+		}
+		for {
+			merged, err := b.mergePartition(b.ctx, lp)
+			if err != nil {
+				mergeErrors.Inc()
+				b.log.Warn("cannot merge partition", "topic", lp.t.meta.Name, "partition", lp.p, "err", err)
+			}
+			if !merged || err != nil {
+				break
+			}
+		}
+	}
+}
+
+// mergePartition merges the partition's oldest flush extents into one segment when they
+// reach SegmentBytes or the oldest is older than Age. It uploads the segment, commits its
+// key together with the checkpoint whose chains moved past the merged objects (one fenced
+// transaction), and then swaps the index. It reports whether a segment was written.
+func (b *Broker) mergePartition(ctx context.Context, lp ledPartition) (bool, error) {
+	l := lp.ps.log
+	if !l.Leader() {
+		return false, nil
+	}
+	cands := l.MergeCandidates(b.cfg.Merge.SegmentBytes)
+	if len(cands) == 0 {
+		return false, nil
+	}
+	var size int64
+	oldest := time.Now()
+	for _, c := range cands {
+		size += c.Len
+		if _, _, ts, err := segment.ParseFlushKey(c.Key); err == nil && ts.Before(oldest) {
+			oldest = ts
+		}
+	}
+	if size < b.cfg.Merge.SegmentBytes && time.Since(oldest) < b.cfg.Merge.Age {
+		return false, nil
+	}
+	data := make([][]byte, len(cands))
+	for i, c := range cands {
+		d, err := b.cache.Get(ctx, c.Key, c.Pos, c.Len)
+		if err != nil {
+			return false, fmt.Errorf("cannot read extent %d-%d of %s: %w", c.BaseOffset, c.LastOffset, c.Key, err)
+		}
+		data[i] = d
+	}
+	id := lp.t.id
+	parts, objSize, footer, err := segment.BuildSegment(id, lp.p, data, b.cfg.Merge.ChunkBytes)
+	if err != nil {
+		return false, err
+	}
+	key := segment.SegmentKey(id, lp.p, time.Now())
+	if err := b.store.Put(ctx, key, parts, objSize); err != nil && !errors.Is(err, objstore.ErrExists) {
+		return false, fmt.Errorf("cannot upload segment %s: %w", key, err)
+	}
+	first, last := footer.Extents[0], footer.Extents[len(footer.Extents)-1]
+	seg := &metapb.Segment{Key: key, BaseOffset: first.BaseOffset, LastOffset: last.LastOffset, Size: objSize,
+		FooterPos: footer.FooterPos, FooterLen: footer.FooterLen, CreatedUnixMs: time.Now().UnixMilli()}
+	for _, e := range footer.Extents {
+		seg.MaxTimestamp = max(seg.MaxTimestamp, e.MaxTimestamp)
+	}
+	segExts := make([]partition.Extent, len(footer.Extents))
+	for i, e := range footer.Extents {
+		segExts[i] = partition.Extent{Key: key, Extent: e, Segment: true}
+	}
+
+	b.cpMu.Lock()
+	defer b.cpMu.Unlock()
+	logStart, hw, epoch := l.Offsets()
+	var remaining []partition.Extent
+	for _, e := range l.Extents() {
+		if !e.Segment && e.LastOffset > last.LastOffset {
+			remaining = append(remaining, e)
+		}
+	}
+	cp := &metapb.Checkpoint{LeaderEpoch: epoch, LogStart: logStart, NextOffset: hw,
+		Chains: advanceChains(lp.ps.cp.Chains, cands, remaining, b.cfg.NodeID, b.reg.Incarnation, epoch)}
+	pk := meta.PartitionKey{TopicID: id, Partition: lp.p}
+	err = b.meta.CommitSegment(ctx, b.cfg.NodeID, b.fenceRev.Load(), pk, seg, cp)
+	if errors.Is(err, meta.ErrFenced) {
+		st, ferr := b.refreshFence(ctx)
+		if ferr != nil {
+			return false, ferr
+		}
+		if !leads(st, id, lp.p, epoch) {
+			return false, nil // moved or deleted meanwhile; the segment is an orphan for GC
+		}
+		err = b.meta.CommitSegment(ctx, b.cfg.NodeID, b.fenceRev.Load(), pk, seg, cp)
+	}
+	if err != nil {
+		return false, fmt.Errorf("cannot commit segment %s: %w", key, err)
+	}
+	lp.ps.cp = cp
+	if err := l.ReplaceMerged(cands, segExts); err != nil {
+		return false, err
+	}
+	mergedSegments.Inc()
+	mergedBytes.Add(int(objSize))
+	b.log.Debug("merged segment", "topic", lp.t.meta.Name, "partition", lp.p, "key", key, "base", seg.BaseOffset, "last", seg.LastOffset, "bytes", objSize, "flush_extents", len(cands))
+	return true, nil
+}
+
+// advanceChains moves a checkpoint's chain positions past merged flush extents. A chain
+// with unmerged extents left starts at the first of them; this leadership's own chain with
+// none left starts after the last merged object (objects committed later have larger
+// sequence numbers); any other chain with none left is dropped, since takeover would fold
+// nothing from it.
+func advanceChains(chains []*metapb.Chain, merged, remaining []partition.Extent, self int32, inc uint64, epoch int32) []*metapb.Chain {
+	type chainKey struct {
+		broker int32
+		inc    uint64
+		epoch  int32
+	}
+	minRem := make(map[chainKey]uint64)
+	for _, e := range remaining {
+		k := chainKey{e.Broker, e.Incarnation, e.LeaderEpoch}
+		if s, ok := minRem[k]; !ok || e.Seq < s {
+			minRem[k] = e.Seq
+		}
+	}
+	maxMerged := make(map[chainKey]uint64)
+	for _, e := range merged {
+		k := chainKey{e.Broker, e.Incarnation, e.LeaderEpoch}
+		if s, ok := maxMerged[k]; !ok || e.Seq > s {
+			maxMerged[k] = e.Seq
+		}
+	}
+	var out []*metapb.Chain
+	for _, ch := range chains {
+		k := chainKey{ch.BrokerId, ch.Incarnation, ch.LeaderEpoch}
+		nc := &metapb.Chain{BrokerId: ch.BrokerId, Incarnation: ch.Incarnation, FirstSeq: ch.FirstSeq, LeaderEpoch: ch.LeaderEpoch}
+		own := ch.BrokerId == self && ch.Incarnation == inc && ch.LeaderEpoch == epoch
+		if s, ok := minRem[k]; ok {
+			nc.FirstSeq = max(nc.FirstSeq, s)
+		} else if own {
+			if s, ok := maxMerged[k]; ok {
+				nc.FirstSeq = max(nc.FirstSeq, s+1)
+			}
+		} else {
+			continue
+		}
+		out = append(out, nc)
+	}
+	return out
+}
+
+// leads reports whether the fence state still assigns the partition at epoch to us.
+func leads(st *meta.FenceState, id [16]byte, p, epoch int32) bool {
+	for _, r := range st.Assignment.GetPartitions() {
+		if [16]byte(r.TopicId) == id && r.Partition == p && r.LeaderEpoch == epoch {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,155 @@
+package meta
+
+import (
+	"context"
+	"fmt"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/kafscale/kafscale/meta/metapb"
+)
+
+// CommitSegment records a merged segment and the partition's new checkpoint (whose chain
+// positions moved past the merged flush objects) in one transaction of two puts, fenced on
+// mod_revision(fences/<brokerID>) == fenceRev. It never overwrites an existing segment key.
+func (s *Store) CommitSegment(ctx context.Context, brokerID int32, fenceRev int64, pk PartitionKey, seg *metapb.Segment, cp *metapb.Checkpoint) error {
+	segKey := s.keys.Segment(pk.TopicID, pk.Partition, seg.LastOffset)
+	cpKey := s.keys.Partition(pk.TopicID, pk.Partition)
+	segVal, err := marshal(seg)
+	if err != nil {
+		return err
+	}
+	cpVal, err := marshal(cp)
+	if err != nil {
+		return err
+	}
+	fence := s.keys.Fence(brokerID)
+	resp, err := s.kv.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(fence), "=", fenceRev),
+			clientv3.Compare(clientv3.CreateRevision(segKey), "=", 0)).
+		Then(clientv3.OpPut(segKey, string(segVal)), clientv3.OpPut(cpKey, string(cpVal))).
+		Else(clientv3.OpGet(fence), clientv3.OpGet(segKey)).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("cannot commit segment %s: %w", segKey, err)
+	}
+	if resp.Succeeded {
+		return nil
+	}
+	if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) == 1 {
+		if string(kvs[0].Value) == string(segVal) {
+			return nil // an earlier, timed-out attempt committed
+		}
+		return fmt.Errorf("BUG: segment key %s already holds another segment", segKey)
+	}
+	var current int64
+	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 1 {
+		current = kvs[0].ModRevision
+	}
+	return fmt.Errorf("cannot commit segment %s: fence %s at %d, expected %d: %w", segKey, fence, current, fenceRev, ErrFenced)
+}
+
+// ListSegments returns a partition's segments in offset order (linearizable).
+func (s *Store) ListSegments(ctx context.Context, topicID [16]byte, p int32) ([]*metapb.Segment, error) {
+	prefix := s.keys.SegmentsPrefix(topicID, p)
+	var out []*metapb.Segment
+	err := s.rangePaged(ctx, prefix, clientv3.GetPrefixRangeEnd(prefix), func(kv *mvccpb.KeyValue) error {
+		seg := &metapb.Segment{}
+		if err := proto.Unmarshal(kv.Value, seg); err != nil {
+			return fmt.Errorf("cannot decode segment %s: %w", kv.Key, err)
+		}
+		out = append(out, seg)
+		return nil
+	})
+	return out, err
+}
+
+// ListAllSegmentKeys returns the object keys of every segment of every partition (GC).
+func (s *Store) ListAllSegmentKeys(ctx context.Context) (map[string]bool, error) {
+	prefix := s.keys.Root() + "segments/"
+	out := make(map[string]bool)
+	err := s.rangePaged(ctx, prefix, clientv3.GetPrefixRangeEnd(prefix), func(kv *mvccpb.KeyValue) error {
+		seg := &metapb.Segment{}
+		if err := proto.Unmarshal(kv.Value, seg); err != nil {
+			return fmt.Errorf("cannot decode segment %s: %w", kv.Key, err)
+		}
+		out[seg.Key] = true
+		return nil
+	})
+	return out, err
+}
+
+// ListAllCheckpoints returns every partition checkpoint of every topic (GC computes which
+// object entries some chain still needs).
+func (s *Store) ListAllCheckpoints(ctx context.Context) (map[PartitionKey]*metapb.Checkpoint, error) {
+	prefix := s.keys.Root() + "partitions/"
+	out := make(map[PartitionKey]*metapb.Checkpoint)
+	err := s.rangePaged(ctx, prefix, clientv3.GetPrefixRangeEnd(prefix), func(kv *mvccpb.KeyValue) error {
+		pk, err := s.keys.ParsePartition(string(kv.Key))
+		if err != nil {
+			return err
+		}
+		cp := &metapb.Checkpoint{}
+		if err := proto.Unmarshal(kv.Value, cp); err != nil {
+			return fmt.Errorf("cannot decode checkpoint %s: %w", kv.Key, err)
+		}
+		out[pk] = cp
+		return nil
+	})
+	return out, err
+}
+
+// ObjectRef is one objects/ entry with its place in the chain.
+type ObjectRef struct {
+	Incarnation uint64
+	Seq         uint64
+	Entry       *metapb.ObjectEntry
+}
+
+// ListBrokerObjects returns every objects/<brokerID>/ entry of every incarnation, in key
+// order (GC).
+func (s *Store) ListBrokerObjects(ctx context.Context, brokerID int32) ([]ObjectRef, error) {
+	prefix := s.keys.BrokerObjectsPrefix(brokerID)
+	var out []ObjectRef
+	err := s.rangePaged(ctx, prefix, clientv3.GetPrefixRangeEnd(prefix), func(kv *mvccpb.KeyValue) error {
+		_, inc, seq, err := s.keys.ParseObject(string(kv.Key))
+		if err != nil {
+			return err
+		}
+		e := &metapb.ObjectEntry{}
+		if err := proto.Unmarshal(kv.Value, e); err != nil {
+			return fmt.Errorf("cannot decode object entry %s: %w", kv.Key, err)
+		}
+		out = append(out, ObjectRef{Incarnation: inc, Seq: seq, Entry: e})
+		return nil
+	})
+	return out, err
+}
+
+// rangePaged calls fn for every key in [from, end), reading pages of Store.pageSize keys
+// all at the revision of the first page, so the walk is one consistent snapshot.
+func (s *Store) rangePaged(ctx context.Context, from, end string, fn func(*mvccpb.KeyValue) error) error {
+	var rev int64
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(s.pageSize)}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := s.kv.Get(ctx, from, opts...)
+		if err != nil {
+			return fmt.Errorf("cannot read keys %s..%s: %w", from, end, err)
+		}
+		rev = resp.Header.Revision
+		for _, kv := range resp.Kvs {
+			if err := fn(kv); err != nil {
+				return err
+			}
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return nil
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}

@@ -1,0 +1,72 @@
+package segment
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// DefaultChunkBytes is the default granularity of a segment's index: a fetch of merged data
+// reads one chunk of about this size with one ranged GET.
+const DefaultChunkBytes = 1 << 20
+
+// batch header offsets used to walk stored batches (record batch v2).
+const (
+	batchLengthEnd  = 12 // baseOffset int64, batchLength int32
+	batchEpochEnd   = 16 // partitionLeaderEpoch int32
+	batchMaxTsStart = 35 // after magic, crc, attributes, lastOffsetDelta, baseTimestamp
+	batchHeaderLen  = 61
+)
+
+// BuildSegment lays out one partition's stored batches (data: contiguous ranges in offset
+// order, not copied) as a segment object: the bytes unchanged, then a footer with one
+// extent per chunk of whole batches of about chunkBytes and one leader epoch, so the
+// leader's index can find and read one chunk. It returns the parts to upload, the object
+// size and the footer (chunk extents with final positions).
+func BuildSegment(topicID [16]byte, partition int32, data [][]byte, chunkBytes int64) ([][]byte, int64, Footer, error) {
+	if chunkBytes <= 0 {
+		chunkBytes = DefaultChunkBytes
+	}
+	var exts []Extent
+	var pos int64
+	var cur *Extent
+	for _, r := range data {
+		for len(r) > 0 {
+			if len(r) < batchHeaderLen {
+				return nil, 0, Footer{}, fmt.Errorf("cannot build segment: %d trailing bytes are not a batch: %w", len(r), ErrCorrupt)
+			}
+			size := int64(binary.BigEndian.Uint32(r[8:batchLengthEnd])) + batchLengthEnd
+			if size < batchHeaderLen || size > int64(len(r)) {
+				return nil, 0, Footer{}, fmt.Errorf("cannot build segment: batch length %d in %d bytes: %w", size, len(r), ErrCorrupt)
+			}
+			base := int64(binary.BigEndian.Uint64(r[0:8]))
+			epoch := int32(binary.BigEndian.Uint32(r[batchLengthEnd:batchEpochEnd]))
+			last := base + int64(int32(binary.BigEndian.Uint32(r[23:27])))
+			maxTs := int64(binary.BigEndian.Uint64(r[batchMaxTsStart : batchMaxTsStart+8]))
+			if cur == nil || cur.Len >= chunkBytes || cur.LeaderEpoch != epoch {
+				if cur != nil && base != cur.LastOffset+1 {
+					return nil, 0, Footer{}, fmt.Errorf("cannot build segment: batch at %d does not follow offset %d: %w", base, cur.LastOffset, ErrCorrupt)
+				}
+				exts = append(exts, Extent{TopicID: topicID, Partition: partition, LeaderEpoch: epoch, BaseOffset: base, Pos: pos, MaxTimestamp: maxTs})
+				cur = &exts[len(exts)-1]
+			} else if base != cur.LastOffset+1 {
+				return nil, 0, Footer{}, fmt.Errorf("cannot build segment: batch at %d does not follow offset %d: %w", base, cur.LastOffset, ErrCorrupt)
+			}
+			cur.LastOffset = last
+			cur.Len += size
+			cur.Batches++
+			cur.MaxTimestamp = max(cur.MaxTimestamp, maxTs)
+			pos += size
+			r = r[size:]
+		}
+	}
+	if len(exts) == 0 {
+		return nil, 0, Footer{}, fmt.Errorf("cannot build an empty segment")
+	}
+	footer := AppendFooter(nil, exts)
+	parts := append(append([][]byte(nil), data...), footer)
+	f, err := DecodeFooter(footer, pos+int64(len(footer)))
+	if err != nil {
+		return nil, 0, Footer{}, fmt.Errorf("BUG: cannot decode the footer just built: %w", err)
+	}
+	return parts, pos + int64(len(footer)), f, nil
+}

@@ -1,0 +1,134 @@
+package api
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// advertised is the table of docs/architecture.md ("Supported APIs"): key -> [min, max].
+var advertised = map[int16][2]int16{
+	0:  {3, 11}, // Produce
+	1:  {4, 16}, // Fetch
+	2:  {1, 8},  // ListOffsets
+	3:  {0, 12}, // Metadata
+	18: {0, 4},  // ApiVersions
+	19: {2, 7},  // CreateTopics
+	20: {1, 6},  // DeleteTopics
+	22: {0, 5},  // InitProducerId
+	32: {1, 4},  // DescribeConfigs
+	37: {0, 3},  // CreatePartitions
+}
+
+func apiVersionsReq(version int16) *kmsg.ApiVersionsRequest {
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.Version = version
+	req.ClientSoftwareName = "kafscale-api-test"
+	req.ClientSoftwareVersion = "1.0.0"
+	return req
+}
+
+func TestApiVersions(t *testing.T) {
+	b := startBroker(t)
+	ctx := testContext(t)
+
+	// Every version lists exactly the documented table, each key once.
+	for v := int16(0); v <= 4; v++ {
+		t.Run(fmt.Sprintf("v%d lists exactly the advertised ranges", v), func(t *testing.T) {
+			c := dial(ctx, t, b.Addr)
+			resp := c.do(apiVersionsReq(v)).(*kmsg.ApiVersionsResponse)
+			wantCode(t, fmt.Sprintf("ApiVersions v%d", v), resp.ErrorCode, nil)
+			got := make(map[int16][2]int16)
+			for _, k := range resp.ApiKeys {
+				if _, dup := got[k.ApiKey]; dup {
+					t.Errorf("ApiVersions v%d lists key %d twice", v, k.ApiKey)
+				}
+				got[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
+			}
+			if !maps.Equal(got, advertised) {
+				t.Fatalf("ApiVersions v%d lists %v, want %v", v, got, advertised)
+			}
+		})
+	}
+
+	// KIP-511: an ApiVersions request at a version the broker does not know gets a v0
+	// answer (header v0, error code, api keys and nothing else) with UNSUPPORTED_VERSION
+	// and at least the ApiVersions range, so the client can retry at a version in range.
+	t.Run("v99 gets a v0 answer with UNSUPPORTED_VERSION", func(t *testing.T) {
+		c := dial(ctx, t, b.Addr)
+		corr := c.send(apiVersionsReq(99))
+		body, err := c.readFrame()
+		if err != nil {
+			t.Fatalf("cannot read the answer to ApiVersions v99: %v", err)
+		}
+		if got := int32(binary.BigEndian.Uint32(body)); got != corr {
+			t.Fatalf("answer has correlation id %d, want %d", got, corr)
+		}
+		r := kbin.Reader{Src: body[4:]}
+		code := r.Int16()
+		n := r.ArrayLen()
+		if !r.Ok() || n < 0 {
+			t.Fatalf("answer % x is not an ApiVersions v0 response", body)
+		}
+		keys := make(map[int16][2]int16)
+		for range n {
+			k, lo, hi := r.Int16(), r.Int16(), r.Int16()
+			keys[k] = [2]int16{lo, hi}
+		}
+		if err := r.Complete(); err != nil || len(r.Src) != 0 {
+			t.Fatalf("answer % x is not exactly an ApiVersions v0 response (%d bytes left over, err %v)", body, len(r.Src), err)
+		}
+		wantCode(t, "ApiVersions v99", code, kerr.UnsupportedVersion)
+		if keys[18] != advertised[18] {
+			t.Fatalf("answer lists ApiVersions as %v, want %v", keys[18], advertised[18])
+		}
+		for k, rng := range keys {
+			if advertised[k] != rng {
+				t.Errorf("answer lists key %d as %v, want %v", k, rng, advertised[k])
+			}
+		}
+		// The connection stays usable: the client retries at a supported version.
+		resp := c.do(apiVersionsReq(3)).(*kmsg.ApiVersionsResponse)
+		wantCode(t, "ApiVersions v3 after v99", resp.ErrorCode, nil)
+	})
+
+	// Any other API at a version outside its range closes the connection without an
+	// answer, as Kafka does; the broker keeps serving other connections.
+	unsupported := []kmsg.Request{
+		&kmsg.ProduceRequest{Version: 2, Acks: 1, TimeoutMillis: 1000},
+		&kmsg.ProduceRequest{Version: 12, Acks: 1, TimeoutMillis: 1000},
+		&kmsg.FetchRequest{Version: 3, ReplicaID: -1},
+		&kmsg.FetchRequest{Version: 17, ReplicaID: -1},
+		&kmsg.ListOffsetsRequest{Version: 0, ReplicaID: -1},
+		&kmsg.MetadataRequest{Version: 13},
+		&kmsg.CreateTopicsRequest{Version: 1},
+		&kmsg.DeleteTopicsRequest{Version: 0},
+		&kmsg.DescribeConfigsRequest{Version: 0},
+	}
+	for _, req := range unsupported {
+		name := fmt.Sprintf("%s v%d closes the connection", kmsg.NameForKey(req.Key()), req.GetVersion())
+		t.Run(name, func(t *testing.T) {
+			c := dial(ctx, t, b.Addr)
+			c.send(req)
+			read, closed := c.awaitClose()
+			switch {
+			case !closed:
+				t.Fatalf("connection still open 10 s after %s v%d", kmsg.NameForKey(req.Key()), req.GetVersion())
+			case len(read) > 0:
+				t.Fatalf("broker answered %s v%d with % x, want the connection closed", kmsg.NameForKey(req.Key()), req.GetVersion(), read[:min(len(read), 32)])
+			}
+			c2 := dial(ctx, t, b.Addr)
+			resp := c2.do(apiVersionsReq(3)).(*kmsg.ApiVersionsResponse)
+			wantCode(t, "ApiVersions on a fresh connection", resp.ErrorCode, nil)
+			if !slices.ContainsFunc(resp.ApiKeys, func(k kmsg.ApiVersionsResponseApiKey) bool { return k.ApiKey == req.Key() }) {
+				t.Fatalf("broker no longer lists %s", kmsg.NameForKey(req.Key()))
+			}
+		})
+	}
+}

@@ -1,0 +1,129 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/kafscale/kafscale/internal/ackcheck"
+)
+
+// TestRoundTripAndRestartReadsFromS3 produces to 4 partitions and reads everything back,
+// stops the broker with SIGTERM and starts it again: the new incarnation has an empty
+// in-memory tail, so what it serves comes from the flush objects in MinIO, found through
+// the checkpoints in etcd. New records then get the next dense offsets. Finally /metrics
+// carries the metrics the issue names, and promtool accepts the scrape.
+func TestRoundTripAndRestartReadsFromS3(t *testing.T) {
+	c := startCluster(t, clusterOpts{})
+	b := c.broker
+	const topic, partitions = "orders", 4
+	createTopic(t, b.Addr, topic, partitions)
+	ledger := ackcheck.NewLedger()
+	produceSync(t, newProducer(t, b.Addr), ledger, topic, partitions, "before", 2000)
+	if err := ledger.Verify(readAll(t, b.Addr, topic, partitions)); err != nil {
+		t.Fatalf("before restart: %v", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	objs, err := c.minio.Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(c.minio.Bucket), Prefix: aws.String("flush/")})
+	if err != nil {
+		t.Fatalf("cannot list flush objects in minio: %v", err)
+	}
+	if len(objs.Contents) == 0 {
+		t.Fatal("no flush/ objects in the bucket after 2000 acknowledged records")
+	}
+
+	b.Term(30 * time.Second)
+	b.Restart()
+	read := readAll(t, b.Addr, topic, partitions)
+	if err := ledger.Verify(read); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	checkUnique(t, read)
+	produceSync(t, newProducer(t, b.Addr), ledger, topic, partitions, "after", 400)
+	if err := ledger.Verify(readAll(t, b.Addr, topic, partitions)); err != nil {
+		t.Fatalf("after producing to the restarted broker: %v", err)
+	}
+	if ledger.Len() != 2400 {
+		t.Fatalf("ledger holds %d acks, want 2400", ledger.Len())
+	}
+
+	m, err := b.Metrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{
+		"kafscale_produce_requests_total",
+		"kafscale_fetch_requests_total",
+		"kafscale_s3_upload_duration_ms",
+		"kafscale_s3_download_duration_ms",
+		"kafscale_cache_hit_ratio",
+	} {
+		if !hasMetric(m, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	for _, name := range []string{"kafscale_produce_requests_total", "kafscale_fetch_requests_total", "kafscale_fetch_object_reads_total"} {
+		if v := metricValue(m, name); v <= 0 {
+			t.Errorf("%s = %v after producing to and reading from the restarted broker; want > 0", name, v)
+		}
+	}
+	checkPromtool(t, m)
+}
+
+// hasMetric reports whether a sample of name (or of its histogram series) is in text.
+func hasMetric(text, name string) bool {
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+"_") {
+			return true
+		}
+	}
+	return false
+}
+
+// toleratedLints are promtool lint findings the scrape has on purpose: VictoriaMetrics/metrics
+// writes no HELP lines, and the issue names the _ms histograms
+// (kafscale_s3_upload_duration_ms...).
+var toleratedLints = []string{" no help text", " metric names should not contain abbreviated units"}
+
+// checkPromtool runs `promtool check metrics` (Debian's prometheus package, installed by
+// scripts/test-deps.sh) on a scrape. It fails on a parse error (exit 1) and on any lint
+// finding but the tolerated ones (exit 3 lists them).
+func checkPromtool(t *testing.T, scrape string) {
+	t.Helper()
+	path, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatalf("promtool not found (Debian package prometheus); run scripts/test-deps.sh to install it")
+	}
+	cmd := exec.Command(path, "check", "metrics")
+	cmd.Stdin = strings.NewReader(scrape)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if err == nil {
+		return
+	}
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out.String())
+	}
+	var bad []string
+	for line := range strings.Lines(out.String()) {
+		line = strings.TrimSpace(line)
+		if line != "" && !slices.ContainsFunc(toleratedLints, func(s string) bool { return strings.HasSuffix(line, s) }) {
+			bad = append(bad, line)
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("promtool check metrics found:\n%s", strings.Join(bad, "\n"))
+	}
+}
