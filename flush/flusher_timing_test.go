@@ -16,7 +16,7 @@ var benchFlush *Flush
 type nopSink struct{ _ byte }
 
 func (*nopSink) Committed(string, uint64, segment.Extent, []Batch) {}
-func (*nopSink) Failed([]Batch, error)                     {}
+func (*nopSink) Failed([]Batch, error)                             {}
 
 // nopCommitter commits everything at once.
 type nopCommitter struct{}
