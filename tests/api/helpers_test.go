@@ -322,7 +322,7 @@ func makeBatch(compression int16, recs ...rec) []byte {
 	}
 	out := b.AppendTo(nil)
 	binary.BigEndian.PutUint32(out[8:12], uint32(len(out)-12))
-	binary.BigEndian.PutUint32(out[17:21], crc32.Checksum(out[21:], crc32c))
+	binary.BigEndian.PutUint32(out[17:21], crc32cOf(out[21:]))
 	return out
 }
 
@@ -335,6 +335,9 @@ func batchOf(n, size int) []byte {
 	}
 	return makeBatch(0, recs...)
 }
+
+// crc32cOf is the CRC32C a batch header carries over its bytes from the attributes on.
+func crc32cOf(b []byte) uint32 { return crc32.Checksum(b, crc32c) }
 
 // batchBase returns a batch's base offset.
 func batchBase(b []byte) int64 { return int64(binary.BigEndian.Uint64(b)) }

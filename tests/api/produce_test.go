@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -15,19 +14,13 @@ import (
 // batchOfSize returns an uncompressed one-record batch of exactly size bytes.
 func batchOfSize(t *testing.T, size int) []byte {
 	t.Helper()
-	b := batchOf(1, 0)
-	b = batchOf(1, size-len(b))
-	if len(b) != size {
-		// The value's varint length may have grown by a byte or two.
-		b = batchOf(1, size-len(b)+size-len(batchOf(1, 0))-(size-len(batchOf(1, 0))))
+	for v := size - len(batchOf(1, 0)); v >= 0; v-- {
+		if b := batchOf(1, v); len(b) == size {
+			return b
+		}
 	}
-	for pad := size - len(batchOf(1, 0)); len(b) != size && pad > 0; pad-- {
-		b = batchOf(1, pad)
-	}
-	if len(b) != size {
-		t.Fatalf("cannot build a batch of %d bytes", size)
-	}
-	return b
+	t.Fatalf("cannot build a batch of %d bytes", size)
+	return nil
 }
 
 func TestProduce(t *testing.T) {
@@ -277,6 +270,5 @@ func TestProduce(t *testing.T) {
 		if hw := highWatermark(t, c, name, 0); hw != 0 {
 			t.Fatalf("high watermark %d, want 0", hw)
 		}
-		_ = bytes.MinRead
 	})
 }

@@ -9,13 +9,14 @@ import (
 // TestKill9UnderLoadLosesNoAcknowledgedRecord kills the broker with SIGKILL at five random
 // moments while a producer with acks=all writes continuously, restarts it each time on the
 // same etcd and bucket, and then checks every acknowledged record at its acknowledged offset,
-// with dense offsets and no value stored twice.
+// with dense offsets. Without idempotence a record whose commit landed just before a kill
+// is retried by the client and may legitimately be stored twice; those are only logged.
 func TestKill9UnderLoadLosesNoAcknowledgedRecord(t *testing.T) {
 	c := startCluster(t, clusterOpts{})
 	b := c.broker
 	const topic, partitions = "crash", 3
 	createTopic(t, b.Addr, topic, partitions)
-	l := startLoader(t, b.Addr, topic, partitions, 200)
+	l := startLoader(t, b.Addr, topic, partitions, loadOpts{})
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	const kills = 5
 	for k := range kills {
@@ -32,5 +33,7 @@ func TestKill9UnderLoadLosesNoAcknowledgedRecord(t *testing.T) {
 	if err := l.ledger.Verify(read); err != nil {
 		t.Fatal(err)
 	}
-	checkUnique(t, read)
+	if dups := duplicates(read); len(dups) > 0 {
+		t.Logf("%d records stored twice (retried after a kill; expected without idempotence): %v", len(dups), dups[:min(len(dups), 5)])
+	}
 }

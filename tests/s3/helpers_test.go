@@ -131,8 +131,8 @@ func produceSync(t *testing.T, cl *kgo.Client, ledger *ackcheck.Ledger, topic st
 	}
 }
 
-// loader produces continuously with acks=all, at most inflight records at a time, and
-// records every ack in a ledger. Values are unique ("v-<seq>").
+// loader produces continuously with acks=all and records every ack in a ledger. Values are
+// unique ("v-<seq>-", padded to the configured size).
 type loader struct {
 	ledger *ackcheck.Ledger
 	cl     *kgo.Client
@@ -144,25 +144,59 @@ type loader struct {
 	errMsg map[string]int // produce errors by message, for the log
 }
 
-func startLoader(t *testing.T, addr, topic string, partitions int32, inflight int, opts ...kgo.Opt) *loader {
+// loadOpts shape a loader's traffic.
+type loadOpts struct {
+	inflight  int // records produced but not yet answered, at most (default 200)
+	valueSize int // bytes per value, at least the "v-<seq>-" prefix
+	rate      int // records per second, at most; 0 is as fast as inflight allows
+	kopts     []kgo.Opt
+}
+
+func startLoader(t *testing.T, addr, topic string, partitions int32, o loadOpts) *loader {
 	t.Helper()
+	if o.inflight == 0 {
+		o.inflight = 200
+	}
 	l := &loader{ledger: ackcheck.NewLedger(), errMsg: map[string]int{}}
 	l.cl = newProducer(t, addr, append([]kgo.Opt{kgo.RequestRetries(1000),
-		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond })}, opts...)...)
+		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
+		kgo.MaxBufferedRecords(o.inflight + 1)}, o.kopts...)...)
 	ctx, stop := context.WithCancel(context.Background())
 	l.stop = stop
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		sem := make(chan struct{}, inflight)
+		sem := make(chan struct{}, o.inflight)
+		const tick = 10 * time.Millisecond
+		var tokens int
+		last := time.Now()
 		for ctx.Err() == nil {
+			if o.rate > 0 {
+				for tokens == 0 {
+					select {
+					case <-time.After(tick):
+					case <-ctx.Done():
+						return
+					}
+					now := time.Now()
+					tokens = int(now.Sub(last).Seconds() * float64(o.rate))
+					if tokens > 0 {
+						last = now
+					}
+				}
+				tokens--
+			}
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
 			i := l.sent.Add(1)
-			r := &kgo.Record{Topic: topic, Partition: int32(i % int64(partitions)), Value: []byte("v-" + strconv.FormatInt(i, 10))}
+			v := fmt.Appendf(nil, "v-%d-", i)
+			for len(v) < o.valueSize {
+				v = append(v, 'x')
+			}
+			r := &kgo.Record{Topic: topic, Partition: int32(i % int64(partitions)), Value: v}
 			l.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
 				<-sem
 				if err != nil {
@@ -292,25 +326,32 @@ func readAll(t *testing.T, addr, topic string, partitions int32) []ackcheck.Reco
 	return out
 }
 
-// checkUnique fails the test if a value appears at more than one offset: with unique
-// values, that is a record the broker stored twice.
-func checkUnique(t *testing.T, read []ackcheck.Record) {
-	t.Helper()
+// duplicates lists values stored at more than one offset (values are unique per producer,
+// so each is a record the broker stored twice).
+func duplicates(read []ackcheck.Record) []string {
 	seen := make(map[string]string, len(read))
 	var dups []string
 	for _, r := range read {
 		at := fmt.Sprintf("%s-%d@%d", r.Topic, r.Partition.Partition, r.Offset)
 		if prev, ok := seen[string(r.Value)]; ok && prev != at {
-			dups = append(dups, fmt.Sprintf("%q at %s and %s", r.Value, prev, at))
+			dups = append(dups, fmt.Sprintf("%.20q at %s and %s", r.Value, prev, at))
 			continue
 		}
 		seen[string(r.Value)] = at
 	}
+	return dups
+}
+
+// checkUnique fails the test if a value is stored at more than one offset.
+func checkUnique(t *testing.T, read []ackcheck.Record) {
+	t.Helper()
+	dups := duplicates(read)
 	if len(dups) > 0 {
-		if len(dups) > 20 {
-			dups = append(dups[:20], fmt.Sprintf("... and %d more", len(dups)-20))
+		n := len(dups)
+		if n > 20 {
+			dups = append(dups[:20], fmt.Sprintf("... and %d more", n-20))
 		}
-		t.Fatalf("%d values stored at more than one offset:\n%s", len(dups), strings.Join(dups, "\n"))
+		t.Fatalf("%d values stored at more than one offset:\n%s", n, strings.Join(dups, "\n"))
 	}
 }
 

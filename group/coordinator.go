@@ -1,0 +1,203 @@
+// Package group is KafScale's consumer-group coordinator: the classic group protocol
+// (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) with Apache Kafka's rebalance semantics,
+// and committed offsets stored in etcd through meta.
+//
+// Membership lives in memory only: after a restart the coordinator knows no member, so
+// clients get UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION and rejoin, as Kafka's clients do
+// after a coordinator moves. Committed offsets are durable (meta's groups/ keys).
+//
+// Goroutines: requests arrive on the broker's dispatcher goroutines; rebalance and
+// session timers fire on timer goroutines. JoinGroup and SyncGroup answers that must
+// wait for other members are given later, from whichever goroutine completes the
+// rebalance, through the reply function the request came with. Reply functions must not
+// block; they are never called with a lock held.
+//
+// Lock order: commit stripe -> Coordinator.mu -> group.mu. A group's state is guarded
+// by its own mu; Coordinator.mu guards only the map of groups. Offset commits, offset
+// deletes and group deletes of one group are serialized by the group's commit stripe,
+// held across the etcd write, so two commits of one group reach etcd in the order they
+// were validated.
+package group
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/kafscale/kafscale/meta"
+)
+
+var (
+	rebalances      = metrics.NewCounter(`kafscale_group_rebalances_total`)
+	membersExpired  = metrics.NewCounter(`kafscale_group_members_expired_total`)
+	offsetCommits   = metrics.NewCounter(`kafscale_group_offset_commits_total`)
+	offsetStoreErrs = metrics.NewCounter(`kafscale_group_offset_store_errors_total`)
+)
+
+// Store keeps committed offsets; *meta.Store implements it.
+type Store interface {
+	CommitOffsets(ctx context.Context, group string, offsets []meta.GroupOffset) error
+	FetchOffsets(ctx context.Context, group string) ([]meta.GroupOffset, error)
+	DeleteOffsets(ctx context.Context, group string, parts []meta.PartitionKey) error
+	DeleteGroup(ctx context.Context, group string) (int64, error)
+	GroupExists(ctx context.Context, group string) (bool, error)
+	ListGroups(ctx context.Context) ([]string, error)
+}
+
+// commitStripes is the number of commit locks groups are hashed onto.
+const commitStripes = 256
+
+// Coordinator coordinates every consumer group of this broker.
+type Coordinator struct {
+	cfg   Config
+	store Store
+	log   *slog.Logger
+	clock clock
+	seed  maphash.Seed
+
+	stripes [commitStripes]sync.Mutex
+
+	mu     sync.Mutex // guards groups and closed
+	groups map[string]*group
+	closed bool
+}
+
+// New returns a coordinator storing offsets in store. cfg must be valid.
+func New(cfg Config, store Store, log *slog.Logger) *Coordinator {
+	return newCoordinator(cfg, store, log, realClock{})
+}
+
+func newCoordinator(cfg Config, store Store, log *slog.Logger, clk clock) *Coordinator {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Coordinator{cfg: cfg, store: store, log: log, clock: clk, seed: maphash.MakeSeed(), groups: make(map[string]*group)}
+}
+
+// Config returns the coordinator's settings.
+func (c *Coordinator) Config() Config { return c.cfg }
+
+// Close answers every JoinGroup and SyncGroup still waiting with NOT_COORDINATOR (so
+// clients look for the coordinator again), stops every timer and forgets all groups.
+// Later requests get COORDINATOR_NOT_AVAILABLE.
+func (c *Coordinator) Close() {
+	c.mu.Lock()
+	c.closed = true
+	groups := c.groups
+	c.groups = make(map[string]*group)
+	c.mu.Unlock()
+	for _, g := range groups {
+		g.mu.Lock()
+		g.unload()
+		out := g.takeOutbox()
+		g.mu.Unlock()
+		out.run()
+	}
+}
+
+// checkGroupID validates a group id from a request.
+func (c *Coordinator) checkGroupID(id string) *kerr.Error {
+	if id == "" || len(id) > c.cfg.MaxGroupIDBytes {
+		return kerr.InvalidGroupID
+	}
+	return nil
+}
+
+// stripe returns the commit lock of a group.
+func (c *Coordinator) stripe(name string) *sync.Mutex {
+	return &c.stripes[maphash.String(c.seed, name)%commitStripes]
+}
+
+// lookup returns the live group called name, creating it when create is set, and
+// returns it locked; nil (and an error code when the coordinator is closed) when there
+// is none. The caller must finish with c.release(g).
+func (c *Coordinator) lookup(name string, create bool) (*group, *kerr.Error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, kerr.CoordinatorNotAvailable
+		}
+		g := c.groups[name]
+		if g == nil && create {
+			g = newGroup(c, name)
+			c.groups[name] = g
+		}
+		c.mu.Unlock()
+		if g == nil {
+			return nil, nil
+		}
+		g.mu.Lock()
+		if !g.dead {
+			return g, nil
+		}
+		// Dropped between the map read and the lock: look again.
+		g.mu.Unlock()
+	}
+}
+
+// release unlocks g, then sends the answers it queued and drops it if it became empty.
+// Lock must be held.
+func (c *Coordinator) release(g *group) {
+	out := g.takeOutbox()
+	drop := g.droppable()
+	g.mu.Unlock()
+	out.run()
+	if drop {
+		c.maybeDrop(g)
+	}
+}
+
+// maybeDrop forgets g if it still has no member: an empty group holds no state worth
+// keeping (its offsets are in etcd), and a new member starts a new group.
+func (c *Coordinator) maybeDrop(g *group) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.dead || !g.droppable() || c.groups[g.name] != g {
+		return
+	}
+	g.kill()
+	delete(c.groups, g.name)
+}
+
+// onTimer runs fn on g, locked, unless g was dropped since the timer was set.
+func (c *Coordinator) onTimer(g *group, fn func()) {
+	g.mu.Lock()
+	if g.dead {
+		g.mu.Unlock()
+		return
+	}
+	fn()
+	c.release(g)
+}
+
+// newMemberID returns a member id as Kafka makes them: the client id (or the
+// group.instance.id of a static member), a dash and a random UUID.
+func newMemberID(clientID string, instanceID *string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	prefix := clientID
+	if instanceID != nil {
+		prefix = *instanceID
+	}
+	return fmt.Sprintf("%s-%x-%x-%x-%x-%x", prefix, b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// outbox holds answers queued under a group's lock, sent after it is released.
+type outbox []func()
+
+func (o outbox) run() {
+	for _, f := range o {
+		f()
+	}
+}

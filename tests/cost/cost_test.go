@@ -1,0 +1,156 @@
+// Package cost checks DESIGN.md's cost rule on a real `kafscale dev` process: per flush, one
+// object PUT and one etcd transaction, whatever the number of partitions.
+package cost
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/internal/testbroker"
+)
+
+type window struct {
+	etcdWrites int64 // etcd revisions: one per write transaction
+	flushes    float64
+	seconds    float64
+}
+
+// measure runs a fixed produce load over n partitions and counts etcd write transactions
+// and flush objects in the window. Periodic checkpoints and merges are pushed out of the
+// window: they are separate, bounded costs (see docs/object-lifecycle.md).
+func measure(t *testing.T, partitions int32) window {
+	etcdAddr := freeAddr(t)
+	p := testbroker.Start(t, "--etcd-listen", etcdAddr, "--checkpoint-interval", "1h", "--merge-age", "1h", "--merge-interval", "1h", "--gc-interval", "1h")
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://" + etcdAddr}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Addr), kgo.DisableIdempotentWrite(), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(2*time.Millisecond), kgo.MaxBufferedRecords(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "cost", partitions, 1
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 60000
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("cannot create topic with %d partitions: %v %v", partitions, err, resp)
+	}
+
+	revision := func() int64 {
+		r, err := cli.Get(ctx, "/kafscale/cluster")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Header.Revision
+	}
+	flushes := func() float64 {
+		m, err := p.Metrics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return metricValue(m, "kafscale_flush_objects_total")
+	}
+	// Warm up so every partition has been produced to once (the first produce is not special,
+	// but the warm-up takes client metadata loading out of the window).
+	produce(t, ctx, cl, partitions, int(partitions), time.Second)
+	rev0, fl0, start := revision(), flushes(), time.Now()
+	produce(t, ctx, cl, partitions, 3000, 3*time.Second)
+	rev1, fl1 := revision(), flushes()
+	return window{etcdWrites: rev1 - rev0, flushes: fl1 - fl0, seconds: time.Since(start).Seconds()}
+}
+
+// produce sends n records round-robin over the partitions, paced over d, and waits for acks.
+func produce(t *testing.T, ctx context.Context, cl *kgo.Client, partitions int32, n int, d time.Duration) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	tick := d / time.Duration(n)
+	start := time.Now()
+	for i := range n {
+		if wait := time.Until(start.Add(time.Duration(i) * tick)); wait > 0 {
+			time.Sleep(wait) // pacing the load, not waiting for a condition
+		}
+		wg.Add(1)
+		cl.Produce(ctx, &kgo.Record{Topic: "cost", Partition: int32(i) % partitions, Value: []byte("v" + strconv.Itoa(i))}, func(_ *kgo.Record, err error) {
+			defer wg.Done()
+			if err != nil {
+				mu.Lock()
+				firstErr = err
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatalf("produce: %v", firstErr)
+	}
+}
+
+// TestEtcdWritesAndPutsDoNotGrowWithPartitions: the same load spread over 1, 100 and 1,000
+// partitions costs the same etcd write transactions and object PUTs per second.
+func TestEtcdWritesAndPutsDoNotGrowWithPartitions(t *testing.T) {
+	var base window
+	for _, n := range []int32{1, 100, 1000} {
+		t.Run(fmt.Sprintf("%d partitions", n), func(t *testing.T) {
+			w := measure(t, n)
+			t.Logf("%d partitions: %d etcd writes, %.0f flush objects in %.1fs (%.1f writes/s, %.1f PUTs/s)",
+				n, w.etcdWrites, w.flushes, w.seconds, float64(w.etcdWrites)/w.seconds, w.flushes/w.seconds)
+			if w.flushes == 0 {
+				t.Fatal("no flush object in the window")
+			}
+			if float64(w.etcdWrites) > w.flushes+2 {
+				t.Fatalf("%d etcd writes for %.0f flushes: more than one transaction per flush", w.etcdWrites, w.flushes)
+			}
+			if n == 1 {
+				base = w
+				return
+			}
+			perSec, basePerSec := float64(w.etcdWrites)/w.seconds, float64(base.etcdWrites)/base.seconds
+			if perSec > 1.5*basePerSec+2 {
+				t.Fatalf("%.1f etcd writes/s at %d partitions vs %.1f at 1 partition", perSec, n, basePerSec)
+			}
+		})
+	}
+}
+
+var metricLine = regexp.MustCompile(`(?m)^(\S+?)(?:\{[^}]*\})? (\S+)$`)
+
+func metricValue(text, name string) float64 {
+	var sum float64
+	for _, m := range metricLine.FindAllStringSubmatch(text, -1) {
+		if m[1] == name {
+			v, _ := strconv.ParseFloat(m[2], 64)
+			sum += v
+		}
+	}
+	return sum
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
