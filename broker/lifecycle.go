@@ -16,9 +16,9 @@ import (
 // Open registers this broker incarnation in etcd (fencing any previous one), bumps the leader
 // epoch of every partition it is assigned, takes them over from their checkpoints and the
 // flush objects' footers, and returns a broker ready to serve.
-func Open(ctx context.Context, cfg Config, d Deps) (*Broker, error) {
+func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, &ConfigError{err}
 	}
 	b := &Broker{
 		cfg: cfg, log: d.Log, meta: d.Meta, store: d.Store, cache: d.Cache, clusterID: d.ClusterID,
@@ -29,6 +29,19 @@ func Open(ctx context.Context, cfg Config, d Deps) (*Broker, error) {
 		return nil, fmt.Errorf("cannot register broker %d: %w", cfg.NodeID, err)
 	}
 	b.reg = reg
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Leave nothing running behind a failed open: a retry registers anew.
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if b.flusher != nil {
+			_ = b.flusher.Close(cctx)
+			b.cancel()
+		}
+		_ = reg.Close(cctx)
+	}()
 	assignment, fenceRev, err := d.Meta.BumpEpochs(ctx, cfg.NodeID)
 	if err != nil {
 		return nil, fmt.Errorf("cannot bump leader epochs of broker %d: %w", cfg.NodeID, err)
@@ -75,6 +88,15 @@ func Open(ctx context.Context, cfg Config, d Deps) (*Broker, error) {
 	b.log.Info("broker serving", "node_id", cfg.NodeID, "incarnation", reg.Incarnation, "topics", len(b.topics), "partitions", len(assignment.GetPartitions()))
 	return b, nil
 }
+
+// ConfigError is a configuration Open cannot work with; retrying does not help.
+type ConfigError struct{ error }
+
+func (e *ConfigError) Unwrap() error { return e.error }
+
+// SessionLost is closed when this incarnation's etcd session ends; the broker must then be
+// closed and a new incarnation opened.
+func (b *Broker) SessionLost() <-chan struct{} { return b.reg.Lost }
 
 // committer adapts the metadata store to the flusher.
 type committer struct{ b *Broker }

@@ -327,29 +327,70 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 		_, port, _ := splitHostPort("listen", ns.Addr().String())
 		bcfg.AdvertisedPort = port
 	}
-	status.set("taking over partitions")
-	b, err := broker.Open(ctx, bcfg, d.Deps)
-	if err != nil {
-		_ = ns.Stop(context.Background())
-		return err
-	}
-	bp.Store(b)
-	handler.set(b)
-	log.Info("kafka listener serving", "addr", ns.Addr().String(), "advertised", fmt.Sprintf("%s:%d", bcfg.AdvertisedHost, bcfg.AdvertisedPort), "cluster_id", cid)
-
-	<-ctx.Done()
-	log.Info("shutting down: flushing pending data")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := b.Drain(sctx); err != nil {
-		log.Warn("cannot flush all pending data before shutdown", "err", err)
-	}
-	if err := ns.Stop(sctx); err != nil {
-		log.Warn("cannot stop the kafka listener cleanly", "err", err)
-	}
-	if err := b.Close(sctx); err != nil {
-		return fmt.Errorf("cannot shut down cleanly: %w", err)
+	defer func() { _ = ns.Stop(context.Background()) }()
+	for {
+		b, err := openBroker(ctx, bcfg, d.Deps, &status, log)
+		if err != nil {
+			return err
+		}
+		bp.Store(b)
+		handler.set(b)
+		log.Info("kafka listener serving", "addr", ns.Addr().String(), "advertised", fmt.Sprintf("%s:%d", bcfg.AdvertisedHost, bcfg.AdvertisedPort), "cluster_id", cid)
+		select {
+		case <-b.SessionLost():
+			// Another process may now be assigned our partitions; our commits are fenced
+			// from the moment it takes them. Close this incarnation (pending data still
+			// commits under the old fence if nobody moved it) and register a new one,
+			// which takes the partitions over afresh, as a restarted process would.
+			log.Error("etcd session lost; closing this incarnation and registering a new one")
+			handler.set(nil)
+			bp.Store(nil)
+			status.set("etcd session lost: registering a new incarnation")
+			cctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			if err := b.Close(cctx); err != nil {
+				log.Warn("cannot close the lost incarnation cleanly", "err", err)
+			}
+			cancel()
+			continue
+		case <-ctx.Done():
+		}
+		log.Info("shutting down: flushing pending data")
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := b.Drain(sctx); err != nil {
+			log.Warn("cannot flush all pending data before shutdown", "err", err)
+		}
+		if err := ns.Stop(sctx); err != nil {
+			log.Warn("cannot stop the kafka listener cleanly", "err", err)
+		}
+		if err := b.Close(sctx); err != nil {
+			return fmt.Errorf("cannot shut down cleanly: %w", err)
+		}
+		break
 	}
 	log.Info("shut down cleanly")
 	return nil
+}
+
+// openBroker registers a new incarnation and takes its partitions over, retrying with
+// backoff (and a /readyz reason) while etcd or the object store fails.
+func openBroker(ctx context.Context, cfg broker.Config, d broker.Deps, status *statusNote, log *slog.Logger) (*broker.Broker, error) {
+	for backoff := 500 * time.Millisecond; ; backoff = min(backoff*2, 10*time.Second) {
+		status.set("taking over partitions")
+		b, err := broker.Open(ctx, cfg, d)
+		if err == nil {
+			return b, nil
+		}
+		var bad *broker.ConfigError
+		if errors.As(err, &bad) {
+			return nil, err
+		}
+		status.set("cannot take over partitions: %v", err)
+		log.Error("cannot open the broker; retrying", "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("stopped before the broker opened: %w", err)
+		case <-time.After(backoff):
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 // which every client retries.
 type lazyHandler struct{ b atomic.Pointer[broker.Broker] }
 
+// set switches requests to b; nil refuses them (between incarnations).
 func (h *lazyHandler) set(b *broker.Broker) { h.b.Store(b) }
 
 func (h *lazyHandler) Serve(req *netio.Request) {
@@ -20,7 +21,7 @@ func (h *lazyHandler) Serve(req *netio.Request) {
 		b.Serve(req)
 		return
 	}
-	req.Close(errors.New("broker is still starting"))
+	req.Close(errors.New("broker is starting or re-registering"))
 }
 
 func (h *lazyHandler) ConnClosed(c *netio.Conn) {
