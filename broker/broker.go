@@ -25,6 +25,7 @@ import (
 
 	"github.com/kafscale/kafscale/codec"
 	"github.com/kafscale/kafscale/flush"
+	"github.com/kafscale/kafscale/group"
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
 	"github.com/kafscale/kafscale/netio"
@@ -54,6 +55,8 @@ type Config struct {
 	Partition partition.Config
 	// Merge holds merging and GC settings.
 	Merge MergeConfig
+	// Group holds the consumer-group coordinator's settings.
+	Group group.Config
 }
 
 // DefaultConfig returns Kafka's defaults where Kafka has one.
@@ -69,6 +72,7 @@ func DefaultConfig() Config {
 		CheckpointInterval:    30 * time.Second,
 		Partition:             partition.DefaultConfig(),
 		Merge:                 DefaultMergeConfig(),
+		Group:                 group.DefaultConfig(),
 	}
 }
 
@@ -87,10 +91,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--message-max-bytes must be >0 (set to %d)", c.MessageMaxBytes)
 	case c.CheckpointInterval <= 0:
 		return fmt.Errorf("--checkpoint-interval must be >0 (set to %s)", c.CheckpointInterval)
+	case c.Partition.ProducerExpiration <= 0:
+		return fmt.Errorf("--producer-id-expiration must be >0 (set to %s)", c.Partition.ProducerExpiration)
 	case c.Partition.TailBytes < 0:
 		return fmt.Errorf("--tail-bytes must be >=0 (set to %d)", c.Partition.TailBytes)
 	}
-	return c.Merge.Validate()
+	if err := c.Merge.Validate(); err != nil {
+		return err
+	}
+	return c.Group.Validate()
 }
 
 var (
@@ -111,6 +120,7 @@ type Broker struct {
 	store     objstore.Store
 	cache     *segment.Cache
 	flusher   *flush.Flusher
+	groups    *group.Coordinator // consumer groups (group/)
 	clusterID string
 
 	ctx    context.Context // cancelled by Close; bounds handler goroutines
@@ -126,6 +136,7 @@ type Broker struct {
 	byID   map[[16]byte]*topic
 
 	ready atomic.Bool
+	pids  producerIDs
 }
 
 // topic is the broker's view of a topic it leads partitions of.
@@ -250,6 +261,10 @@ func errCode(err error) int16 {
 		return kerr.UnknownLeaderEpoch.Code
 	case errors.Is(err, partition.ErrEmptyBatch), errors.Is(err, partition.ErrRecordCountBad):
 		return kerr.InvalidRecord.Code
+	case errors.Is(err, partition.ErrInvalidProducerEpoch):
+		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, partition.ErrOutOfOrderSequence):
+		return kerr.OutOfOrderSequenceNumber.Code
 	case errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut.Code
 	default:

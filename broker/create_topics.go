@@ -63,7 +63,7 @@ func (b *Broker) createOne(ctx context.Context, req *kmsg.CreateTopicsRequest, r
 	configs := make(map[string]string, len(rt.Configs))
 	for _, cfg := range rt.Configs {
 		if cfg.Value == nil {
-			continue
+			return newKafkaError(kerr.InvalidConfig, "null value not supported for topic config %s", cfg.Name)
 		}
 		configs[cfg.Name] = *cfg.Value
 	}

@@ -22,7 +22,7 @@ func (b *Broker) handleDescribeConfigs(c *call) {
 		out.ResourceType = rr.ResourceType
 		out.ResourceName = rr.ResourceName
 		want := func(name string) bool {
-			if rr.ConfigNames == nil {
+			if len(rr.ConfigNames) == 0 { // null or empty: all, as in Kafka
 				return true
 			}
 			for _, n := range rr.ConfigNames {
@@ -59,6 +59,11 @@ func (b *Broker) handleDescribeConfigs(c *call) {
 		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
+			if err := validTopicName(rr.ResourceName); err != nil {
+				out.ErrorCode = kerr.InvalidTopicException.Code
+				out.ErrorMessage = errMessage(err)
+				break
+			}
 			t := b.topicByName(rr.ResourceName)
 			if t == nil {
 				out.ErrorCode = kerr.UnknownTopicOrPartition.Code

@@ -7,8 +7,10 @@ package broker
 // range cache; only headers are encoded (codec's fast path) and batch bytes go out as their
 // own iovecs. Per KIP-74 the first non-empty partition gets at least one whole batch even if it
 // exceeds PartitionMaxBytes or MaxBytes. Fetch sessions (KIP-227) are answered sessionless:
-// SessionID 0 tells the client no session was created, so it keeps sending full fetches; an
-// unknown non-zero session id gets FETCH_SESSION_ID_NOT_FOUND. CurrentLeaderEpoch is checked
+// SessionID 0 tells the client no session was created, so it keeps sending full fetches. A
+// full fetch (epoch 0 or -1) naming a session is served as Kafka does (which would close that
+// session); an incremental fetch (epoch > 0) of a session we never made gets
+// FETCH_SESSION_ID_NOT_FOUND. CurrentLeaderEpoch is checked
 // (KIP-320). read_committed sees the high watermark (no transactions yet).
 
 import (
@@ -36,7 +38,7 @@ func (b *Broker) handleFetch(c *call) {
 	req := c.kreq.(*kmsg.FetchRequest)
 	fetchRequests.Inc()
 	resp := &codec.FetchResponse{}
-	if req.Version >= 7 && req.SessionID != 0 {
+	if req.Version >= 7 && req.SessionEpoch > 0 {
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		b.sendFetch(c, resp)
 		return

@@ -97,7 +97,16 @@ func (b *Broker) collectGarbage(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return b.deleteUnreferenced(ctx, "segments/", segs)
+	if err := b.deleteUnreferenced(ctx, "segments/", segs); err != nil {
+		return err
+	}
+	snaps := make(map[string]bool)
+	for _, cp := range cps {
+		if cp.ProducerStateObject != "" {
+			snaps[cp.ProducerStateObject] = true
+		}
+	}
+	return b.deleteUnreferenced(ctx, "producer-state/", snaps)
 }
 
 // deleteUnreferenced deletes objects under prefix that referenced lacks and that are older

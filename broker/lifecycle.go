@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kafscale/kafscale/flush"
+	"github.com/kafscale/kafscale/group"
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
+	"github.com/kafscale/kafscale/partition"
+	"github.com/kafscale/kafscale/producer"
 	"github.com/kafscale/kafscale/segment"
 )
 
@@ -52,6 +56,7 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	fcfg.MaxCommitDelay = cfg.Merge.GCGrace / 2
 	b.flusher = flush.New(fcfg, d.Store, committer{b}, keyFn, d.Log.With("component", "flush"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.groups = group.New(cfg.Group, d.Meta, d.Log.With("component", "group"))
 
 	topics, err := d.Meta.ListTopics(ctx)
 	if err != nil {
@@ -203,6 +208,7 @@ func (b *Broker) Drain(ctx context.Context) error {
 // network listener must be stopped first so no new produce arrives.
 func (b *Broker) Close(ctx context.Context) error {
 	b.ready.Store(false)
+	b.groups.Close()
 	ferr := b.flusher.Close(ctx)
 	b.cancel()
 	b.wg.Wait()
@@ -236,20 +242,76 @@ func (b *Broker) writeCheckpoints(ctx context.Context, all bool) error {
 	b.cpMu.Lock()
 	defer b.cpMu.Unlock()
 	cps := make(map[meta.PartitionKey]*metapb.Checkpoint)
-	b.mu.RLock()
-	for _, t := range b.topics {
-		for p, ps := range t.parts {
-			epoch, logStart, next, dirty := ps.log.Checkpoint()
-			if !dirty && !all || !ps.log.Leader() {
-				continue
-			}
-			cp := &metapb.Checkpoint{LeaderEpoch: epoch, LogStart: logStart, NextOffset: next, Chains: ps.cp.Chains}
-			cps[meta.PartitionKey{TopicID: t.id, Partition: int32(p)}] = cp
+	for _, lp := range b.ledPartitions() {
+		if !lp.ps.log.Leader() {
+			continue
 		}
+		if !lp.ps.log.TakeDirty() && !all {
+			continue
+		}
+		cp, err := b.checkpointOf(ctx, lp.ps.log, lp.ps.cp.Chains)
+		if err != nil {
+			return err
+		}
+		cps[meta.PartitionKey{TopicID: lp.t.id, Partition: lp.p}] = cp
 	}
-	b.mu.RUnlock()
 	if len(cps) == 0 {
 		return nil
 	}
-	return b.putCheckpoints(ctx, cps)
+	if err := b.putCheckpoints(ctx, cps); err != nil {
+		return err
+	}
+	for _, lp := range b.ledPartitions() {
+		if cp, ok := cps[meta.PartitionKey{TopicID: lp.t.id, Partition: lp.p}]; ok {
+			lp.ps.cp = cp
+		}
+	}
+	return nil
+}
+
+// maxInlineProducerState is the largest producer-state snapshot kept inline in a checkpoint;
+// a larger one goes to an object the checkpoint names.
+const maxInlineProducerState = 4 << 10
+
+// checkpointOf builds a partition's checkpoint with the given chains: its epoch, log start,
+// next offset and a snapshot of its committed producer state current to the high watermark.
+func (b *Broker) checkpointOf(ctx context.Context, l *partition.Log, chains []*metapb.Chain) (*metapb.Checkpoint, error) {
+	snap, at := l.ProducerSnapshot()
+	logStart, _, epoch := l.Offsets()
+	cp := &metapb.Checkpoint{LeaderEpoch: epoch, LogStart: logStart, NextOffset: at, Chains: chains, ProducerStateNextOffset: at}
+	if len(snap) <= maxInlineProducerState {
+		cp.ProducerState = snap
+		return cp, nil
+	}
+	key := producerStateKey(l.TopicID(), l.Partition())
+	if err := b.store.Put(ctx, key, [][]byte{snap}, int64(len(snap))); err != nil {
+		return nil, fmt.Errorf("cannot write producer state of %s-%d to %s: %w", l.Topic(), l.Partition(), key, err)
+	}
+	cp.ProducerStateObject = key
+	return cp, nil
+}
+
+// loadProducerSnapshot folds a checkpoint's producer-state snapshot into st.
+func (b *Broker) loadProducerSnapshot(ctx context.Context, cp *metapb.Checkpoint, st producer.State) error {
+	snap := cp.ProducerState
+	if cp.ProducerStateObject != "" {
+		data, _, err := b.store.GetSuffix(ctx, cp.ProducerStateObject, 1<<30)
+		if err != nil {
+			return fmt.Errorf("cannot read producer state object %s: %w", cp.ProducerStateObject, err)
+		}
+		snap = data
+	}
+	recs, err := producer.DecodeRecords(snap)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		st.Apply(r)
+	}
+	return nil
+}
+
+// producerStateKey names a new producer-state snapshot object.
+func producerStateKey(id [16]byte, p int32) string {
+	return "producer-state" + strings.TrimPrefix(segment.SegmentKey(id, p, time.Now()), "segments")
 }

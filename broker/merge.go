@@ -179,15 +179,19 @@ func (b *Broker) mergePartition(ctx context.Context, lp ledPartition) (bool, err
 
 	b.cpMu.Lock()
 	defer b.cpMu.Unlock()
-	logStart, hw, epoch := l.Offsets()
+	_, _, epoch := l.Offsets()
 	var remaining []partition.Extent
 	for _, e := range l.Extents() {
 		if !e.Segment && e.LastOffset > last.LastOffset {
 			remaining = append(remaining, e)
 		}
 	}
-	cp := &metapb.Checkpoint{LeaderEpoch: epoch, LogStart: logStart, NextOffset: hw,
-		Chains: advanceChains(lp.ps.cp.Chains, cands, remaining, b.cfg.NodeID, b.reg.Incarnation, epoch)}
+	// The snapshot is current to the high watermark, past the merged range: segments carry
+	// no producer-state deltas, so takeover must start its fold after them.
+	cp, err := b.checkpointOf(ctx, l, advanceChains(lp.ps.cp.Chains, cands, remaining, b.cfg.NodeID, b.reg.Incarnation, epoch))
+	if err != nil {
+		return false, err
+	}
 	pk := meta.PartitionKey{TopicID: id, Partition: lp.p}
 	err = b.meta.CommitSegment(ctx, b.cfg.NodeID, b.fenceRev.Load(), pk, seg, cp)
 	if errors.Is(err, meta.ErrFenced) {

@@ -7,9 +7,12 @@ package broker
 // MESSAGE_TOO_LARGE. Offsets are assigned under the partition lock and patched in place.
 // acks=1 and acks=all are answered after the flush object holding every batch is uploaded
 // and committed in etcd; acks=0 is appended the same way with no answer, and an error closes
-// the connection, as in Kafka. Idempotent and transactional batches are refused with
-// CLUSTER_AUTHORIZATION_FAILED / TRANSACTIONAL_ID_AUTHORIZATION_FAILED until producer state
-// is built (a later issue).
+// the connection, as in Kafka. Batches of idempotent producers are checked against the
+// partition's producer state before offsets are assigned: a retried duplicate of one of the
+// producer's last five batches gets the original's offsets (after the original is durable)
+// and is not stored again; a gap gets OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch
+// INVALID_PRODUCER_EPOCH. Transactional batches get TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+// (transactions are not supported yet).
 
 import (
 	"context"
@@ -55,13 +58,15 @@ func (b *Broker) handleProduce(c *call) {
 	}
 	timeout := time.Duration(max(req.TimeoutMillis, 1000)) * time.Millisecond
 	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	var reserved int64
 	if topLevel == 0 {
 		if err := b.flusher.Reserve(ctx, total); err != nil {
 			topLevel = kerr.RequestTimedOut.Code
 			if !errors.Is(err, context.DeadlineExceeded) {
 				topLevel = kerr.KafkaStorageError.Code
 			}
-			total = 0
+		} else {
+			reserved = total
 		}
 	}
 	var used int64
@@ -105,8 +110,8 @@ func (b *Broker) handleProduce(c *call) {
 			}
 		}
 	}
-	if total > used {
-		b.flusher.Unreserve(total - used)
+	if reserved > used {
+		b.flusher.Unreserve(reserved - used)
 	}
 	if req.Acks == 0 {
 		cancel()
@@ -145,9 +150,6 @@ func (b *Broker) appendPartition(t *topic, rp kmsg.ProduceRequestTopicPartition,
 	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.parts) || t.parts[rp.Partition] == nil {
 		return nil, 0, newKafkaError(kerr.UnknownTopicOrPartition, "unknown topic or partition %d", rp.Partition)
 	}
-	if len(rp.Records) > b.maxMessageBytes(t) {
-		return nil, 0, newKafkaError(kerr.MessageTooLarge, "records of %d bytes exceed max.message.bytes %d", len(rp.Records), b.maxMessageBytes(t))
-	}
 	batches, err := codec.SplitBatches(rp.Records)
 	if err != nil {
 		return nil, 0, newKafkaError(kerr.CorruptMessage, "%v", err)
@@ -156,7 +158,12 @@ func (b *Broker) appendPartition(t *topic, rp kmsg.ProduceRequestTopicPartition,
 		return nil, 0, newKafkaError(kerr.InvalidRecord, "no record batch")
 	}
 	headers := make([]codec.BatchHeader, len(batches))
+	maxBytes := b.maxMessageBytes(t)
 	for i, bt := range batches {
+		if len(bt) > maxBytes {
+			// Kafka limits each batch, not the partition's whole records field.
+			return nil, 0, newKafkaError(kerr.MessageTooLarge, "record batch of %d bytes exceeds max.message.bytes %d", len(bt), maxBytes)
+		}
 		h, err := codec.ValidateBatch(bt)
 		switch {
 		case errors.Is(err, codec.ErrUnsupportedMagic):
@@ -167,8 +174,8 @@ func (b *Broker) appendPartition(t *topic, rp kmsg.ProduceRequestTopicPartition,
 			return nil, 0, newKafkaError(kerr.InvalidRecord, "clients may not write control batches")
 		case h.IsTransactional():
 			return nil, 0, newKafkaError(kerr.TransactionalIDAuthorizationFailed, "transactions are not supported yet")
-		case h.ProducerID >= 0:
-			return nil, 0, newKafkaError(kerr.ClusterAuthorizationFailed, "idempotent producers are not supported yet; set enable.idempotence=false")
+		case h.ProducerID >= 0 && (h.ProducerEpoch < 0 || h.BaseSequence < 0):
+			return nil, 0, newKafkaError(kerr.InvalidRecord, "idempotent batch with producer epoch %d and sequence %d", h.ProducerEpoch, h.BaseSequence)
 		case h.NumRecords <= 0 || int64(h.NumRecords) != int64(h.LastOffsetDelta)+1:
 			return nil, 0, newKafkaError(kerr.InvalidRecord, "batch holds %d records but its last offset delta is %d", h.NumRecords, h.LastOffsetDelta)
 		}
@@ -180,18 +187,20 @@ func (b *Broker) appendPartition(t *topic, rp kmsg.ProduceRequestTopicPartition,
 	var fls []*flush.Flush
 	var used int64
 	for i, bt := range batches {
-		base, fl, err := l.Append(bt, headers[i])
+		res, err := l.Append(bt, headers[i])
 		if err != nil {
-			// Only leadership loss fails an append here; earlier batches of this request
-			// are withdrawn with the leadership and never become visible.
-			return nil, used, err
+			// Leadership loss or a producer-state check; earlier batches of this request
+			// stay appended (Kafka sends one batch per partition per request).
+			return fls, used, err
 		}
-		used += int64(len(bt))
+		if !res.Duplicate {
+			used += int64(len(bt))
+		}
 		if i == 0 {
-			op.BaseOffset = base
+			op.BaseOffset = res.BaseOffset
 		}
-		if len(fls) == 0 || fls[len(fls)-1] != fl {
-			fls = append(fls, fl)
+		if res.Flush != nil && (len(fls) == 0 || fls[len(fls)-1] != res.Flush) {
+			fls = append(fls, res.Flush)
 		}
 	}
 	producedBytes.Add(int(used))

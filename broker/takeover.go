@@ -8,6 +8,7 @@ import (
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
 	"github.com/kafscale/kafscale/partition"
+	"github.com/kafscale/kafscale/producer"
 	"github.com/kafscale/kafscale/segment"
 )
 
@@ -65,7 +66,11 @@ func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int
 	st := partition.State{TopicID: id, Topic: t.Name, Partition: p, LeaderEpoch: epoch,
 		Broker: tk.b.cfg.NodeID, Incarnation: tk.b.reg.Incarnation}
 	var chains []*metapb.Chain
+	st.Producers = producer.State{}
 	if cp != nil {
+		if err := tk.b.loadProducerSnapshot(ctx, cp, st.Producers); err != nil {
+			return nil, fmt.Errorf("cannot load producer state of %s-%d: %w", t.Name, p, err)
+		}
 		st.LogStart = cp.LogStart
 		chains = cp.Chains
 		next := cp.LogStart
@@ -106,14 +111,24 @@ func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int
 				}
 				st.Extents = append(st.Extents, e)
 				next = e.LastOffset + 1
+				if e.BaseOffset >= cp.ProducerStateNextOffset && len(e.ProducerState) > 0 {
+					recs, err := producer.DecodeRecords(e.ProducerState)
+					if err != nil {
+						return nil, fmt.Errorf("cannot decode producer state of %s-%d in %s: %w", t.Name, p, e.Key, err)
+					}
+					for _, r := range recs {
+						st.Producers.Apply(r)
+					}
+				}
 			}
 		}
 	}
 	me := &metapb.Chain{BrokerId: tk.b.cfg.NodeID, Incarnation: tk.b.reg.Incarnation, FirstSeq: tk.b.flusher.NextSeq(), LeaderEpoch: epoch}
-	newCp := &metapb.Checkpoint{LeaderEpoch: epoch, LogStart: st.LogStart, Chains: append(append([]*metapb.Chain(nil), chains...), me)}
 	l := partition.New(tk.b.cfg.Partition, st, tk.b.flusher, tk.b.cache)
-	_, hw, _ := l.Offsets()
-	newCp.NextOffset = hw
+	newCp, err := tk.b.checkpointOf(ctx, l, append(append([]*metapb.Chain(nil), chains...), me))
+	if err != nil {
+		return nil, err
+	}
 	tk.cps[meta.PartitionKey{TopicID: id, Partition: p}] = newCp
 	return &partState{log: l, cp: newCp}, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/kafscale/kafscale/objstore"
+	"github.com/kafscale/kafscale/producer"
 	"github.com/kafscale/kafscale/segment"
 )
 
@@ -83,6 +84,13 @@ type Batch struct {
 	BaseOffset   int64
 	LastOffset   int64
 	MaxTimestamp int64
+	// Idempotent marks a batch of an idempotent producer: its producer id, epoch and
+	// sequence range travel in the object footer's producer-state delta.
+	Idempotent    bool
+	ProducerID    int64
+	ProducerEpoch int16
+	FirstSeq      int32
+	LastSeq       int32
 }
 
 // Sink is a partition's view of the flusher. Both methods are called from the committer
@@ -442,8 +450,17 @@ func (f *Flusher) upload(fl *Flush) bool {
 	var b segment.Builder
 	partitions := 0
 	for _, g := range fl.groups {
+		var delta []producer.Record
 		for _, bt := range g.batches {
 			b.Add(g.id.TopicID, g.id.Partition, g.id.LeaderEpoch, bt.Data, bt.BaseOffset, bt.LastOffset, bt.MaxTimestamp)
+			if bt.Idempotent {
+				delta = append(delta, producer.Record{ProducerID: bt.ProducerID, Epoch: bt.ProducerEpoch,
+					Batch:     producer.Batch{FirstSeq: bt.FirstSeq, LastSeq: bt.LastSeq, BaseOffset: bt.BaseOffset, LastOffset: bt.LastOffset},
+					Timestamp: bt.MaxTimestamp})
+			}
+		}
+		if len(delta) > 0 {
+			b.SetProducerState(g.id.TopicID, g.id.Partition, g.id.LeaderEpoch, producer.AppendRecords(nil, delta))
 		}
 		partitions++
 	}

@@ -92,7 +92,8 @@ func (h *harness) append(t *testing.T, l *Log, batch []byte) (int64, *flush.Flus
 	if err := h.flusher.Reserve(context.Background(), int64(len(batch))); err != nil {
 		t.Fatal(err)
 	}
-	base, fl, err := l.Append(batch, header(t, batch))
+	res, err := l.Append(batch, header(t, batch))
+	base, fl := res.BaseOffset, res.Flush
 	if err != nil {
 		h.flusher.Unreserve(int64(len(batch)))
 		t.Fatalf("Append: %v", err)

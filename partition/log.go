@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/kafscale/kafscale/codec"
 	"github.com/kafscale/kafscale/flush"
+	"github.com/kafscale/kafscale/producer"
 	"github.com/kafscale/kafscale/segment"
 )
 
@@ -23,10 +25,13 @@ import (
 type Config struct {
 	// TailBytes bounds the committed batches kept in memory to serve recent fetches.
 	TailBytes int64
+	// ProducerExpiration drops an idempotent producer's state once its last batch is this
+	// old (producer.id.expiration.ms).
+	ProducerExpiration time.Duration
 }
 
-// DefaultConfig returns the defaults.
-func DefaultConfig() Config { return Config{TailBytes: 4 << 20} }
+// DefaultConfig returns the defaults (Kafka's for producer expiration: one day).
+func DefaultConfig() Config { return Config{TailBytes: 1 << 20, ProducerExpiration: 24 * time.Hour} }
 
 // Errors a Log returns; the broker maps them to Kafka codes.
 var (
@@ -36,6 +41,9 @@ var (
 	ErrUnknownEpoch   = errors.New("leader epoch is newer than the current one")
 	ErrEmptyBatch     = errors.New("record batch holds no records")
 	ErrRecordCountBad = errors.New("record batch count does not match its offset delta")
+	// ErrInvalidProducerEpoch and ErrOutOfOrderSequence are the idempotence checks' errors.
+	ErrInvalidProducerEpoch = producer.ErrInvalidEpoch
+	ErrOutOfOrderSequence   = producer.ErrOutOfOrder
 )
 
 // Extent is a committed range of one partition inside an object: a flush object (found
@@ -61,6 +69,8 @@ type State struct {
 	// on belong to it.
 	Broker      int32
 	Incarnation uint64
+	// Producers is the idempotent producers' state through the last extent.
+	Producers producer.State
 }
 
 var (
@@ -88,10 +98,19 @@ type Log struct {
 	tail      []flush.Batch
 	tailBytes int64
 	extents   []Extent
-	moved     chan struct{} // closed when hw moves or leadership ends
-	maxTs     int64         // largest batch max timestamp committed
-	maxTsBase int64         // base offset of the batch holding maxTs
-	dirty     bool          // changed since the last checkpoint
+	moved     chan struct{}            // closed when hw moves or leadership ends
+	maxTs     int64                    // largest batch max timestamp committed
+	maxTsBase int64                    // base offset of the batch holding maxTs
+	dirty     bool                     // changed since the last checkpoint
+	producers producer.State           // committed idempotent-producer state, through hw-1
+	pending   map[int64][]pendingBatch // appended, not yet committed, per producer id, in order
+}
+
+// pendingBatch is an appended idempotent batch waiting for its flush to commit.
+type pendingBatch struct {
+	epoch int16
+	producer.Batch
+	flush *flush.Flush
 }
 
 // New returns the Log of a partition taken over with st.
@@ -102,6 +121,10 @@ func New(cfg Config, st State, fl *flush.Flusher, cache *segment.Cache) *Log {
 		flusher: fl, cache: cache,
 		epoch: st.LeaderEpoch, leader: true, logStart: st.LogStart,
 		extents: st.Extents, moved: make(chan struct{}), maxTs: -1, maxTsBase: -1,
+		producers: st.Producers, pending: make(map[int64][]pendingBatch),
+	}
+	if l.producers == nil {
+		l.producers = producer.State{}
 	}
 	l.next = st.LogStart
 	for _, e := range st.Extents {
@@ -153,28 +176,99 @@ func (l *Log) checkEpochLocked(epoch int32) error {
 	}
 }
 
-// Append assigns offsets to a validated batch (patching it in place), hands it to the flusher
-// and returns its base offset and the flush to wait on. The batch's bytes must have been
-// reserved with the flusher.
-func (l *Log) Append(batch []byte, h codec.BatchHeader) (int64, *flush.Flush, error) {
+// AppendResult is what Append did with a batch.
+type AppendResult struct {
+	// BaseOffset is the batch's first offset (the original one for a duplicate).
+	BaseOffset int64
+	// Flush is the flush to wait on before answering; nil when the batch is a duplicate of
+	// an already committed one.
+	Flush *flush.Flush
+	// Duplicate reports a retried batch of an idempotent producer that was not stored again.
+	Duplicate bool
+}
+
+// Append checks an idempotent batch against its producer's state, then assigns offsets to
+// the validated batch (patching it in place), hands it to the flusher and returns its base
+// offset and the flush to wait on. The batch's bytes must have been reserved with the
+// flusher; a duplicate uses none of them.
+func (l *Log) Append(batch []byte, h codec.BatchHeader) (AppendResult, error) {
 	if h.NumRecords <= 0 {
-		return 0, nil, ErrEmptyBatch
+		return AppendResult{}, ErrEmptyBatch
 	}
 	if int64(h.NumRecords) != int64(h.LastOffsetDelta)+1 {
-		return 0, nil, ErrRecordCountBad
+		return AppendResult{}, ErrRecordCountBad
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.leader {
-		return 0, nil, ErrNotLeader
+		return AppendResult{}, ErrNotLeader
+	}
+	idem := h.ProducerID >= 0
+	var lastSeq int32
+	if idem {
+		lastSeq = producer.LastSeqOf(h.BaseSequence, h.LastOffsetDelta)
+		view, pend := l.producerViewLocked(h.ProducerID)
+		dup, err := producer.Check(view, h.ProducerEpoch, h.BaseSequence, lastSeq)
+		if err != nil {
+			return AppendResult{}, err
+		}
+		if dup >= 0 {
+			// A retry: answer with the original's offsets once the original is durable.
+			b := view.Batches[dup]
+			for _, pb := range pend {
+				if pb.FirstSeq == b.FirstSeq && pb.LastSeq == b.LastSeq {
+					return AppendResult{BaseOffset: b.BaseOffset, Flush: pb.flush, Duplicate: true}, nil
+				}
+			}
+			return AppendResult{BaseOffset: b.BaseOffset, Duplicate: true}, nil
+		}
 	}
 	base := l.next
 	codec.SetBaseOffset(batch, base)
 	codec.SetPartitionLeaderEpoch(batch, l.epoch)
 	l.next = base + int64(h.LastOffsetDelta) + 1
 	b := flush.Batch{Data: batch, BaseOffset: base, LastOffset: l.next - 1, MaxTimestamp: h.MaxTimestamp}
+	if idem {
+		b.Idempotent, b.ProducerID, b.ProducerEpoch, b.FirstSeq, b.LastSeq = true, h.ProducerID, h.ProducerEpoch, h.BaseSequence, lastSeq
+	}
 	fl := l.flusher.Append(l, flush.PartitionID{TopicID: l.topicID, Partition: l.partition, LeaderEpoch: l.epoch}, b)
-	return base, fl, nil
+	if idem {
+		l.pending[h.ProducerID] = append(l.pending[h.ProducerID], pendingBatch{epoch: h.ProducerEpoch,
+			Batch: producer.Batch{FirstSeq: h.BaseSequence, LastSeq: lastSeq, BaseOffset: base, LastOffset: l.next - 1}, flush: fl})
+	}
+	return AppendResult{BaseOffset: base, Flush: fl}, nil
+}
+
+// producerViewLocked returns a producer's current view (epoch and last batches, pending
+// ones included) and its pending batches of that epoch; nil without any state. Must be
+// called with l.mu held.
+func (l *Log) producerViewLocked(pid int64) (*producer.Entry, []pendingBatch) {
+	c := l.producers[pid]
+	pend := l.pending[pid]
+	if c == nil && len(pend) == 0 {
+		return nil, nil
+	}
+	v := &producer.Entry{ProducerID: pid}
+	if c != nil {
+		v.Epoch = c.Epoch
+	}
+	if len(pend) > 0 {
+		v.Epoch = max(v.Epoch, pend[len(pend)-1].epoch)
+	}
+	if c != nil && c.Epoch == v.Epoch {
+		v.Batches = append(v.Batches, c.Batches...)
+	}
+	var own []pendingBatch
+	for _, pb := range pend {
+		if pb.epoch == v.Epoch {
+			v.Batches = append(v.Batches, pb.Batch)
+			own = append(own, pb)
+		}
+	}
+	if len(v.Batches) > producer.MaxBatches {
+		v.Batches = v.Batches[len(v.Batches)-producer.MaxBatches:]
+	}
+	return v, own
 }
 
 // Committed implements flush.Sink: the batches are durable, so the high watermark moves.
@@ -192,6 +286,18 @@ func (l *Log) Committed(key string, seq uint64, ext segment.Extent, batches []fl
 		l.tailBytes += int64(len(b.Data))
 		if b.MaxTimestamp > l.maxTs {
 			l.maxTs, l.maxTsBase = b.MaxTimestamp, b.BaseOffset
+		}
+		if b.Idempotent {
+			l.producers.Apply(producer.Record{ProducerID: b.ProducerID, Epoch: b.ProducerEpoch,
+				Batch:     producer.Batch{FirstSeq: b.FirstSeq, LastSeq: b.LastSeq, BaseOffset: b.BaseOffset, LastOffset: b.LastOffset},
+				Timestamp: b.MaxTimestamp})
+			if p := l.pending[b.ProducerID]; len(p) > 0 && p[0].BaseOffset == b.BaseOffset {
+				if len(p) == 1 {
+					delete(l.pending, b.ProducerID)
+				} else {
+					l.pending[b.ProducerID] = p[1:]
+				}
+			}
 		}
 	}
 	drop := 0
@@ -216,6 +322,7 @@ func (l *Log) Failed(batches []flush.Batch, err error) {
 		close(l.moved)
 		l.moved = make(chan struct{})
 	}
+	clear(l.pending)
 }
 
 // Resign ends this leadership: appends fail with ErrNotLeader, parked fetches wake.
@@ -320,13 +427,13 @@ func (l *Log) readTailLocked(offset, maxBytes int64) [][]byte {
 	return out
 }
 
-// Checkpoint reports what a checkpoint needs and clears the dirty mark.
-func (l *Log) Checkpoint() (epoch int32, logStart, next int64, dirty bool) {
+// TakeDirty reports whether the partition changed since the last call.
+func (l *Log) TakeDirty() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	d := l.dirty
 	l.dirty = false
-	return l.epoch, l.logStart, l.hw, d
+	return d
 }
 
 // Extents returns a copy of the partition's index.
@@ -382,4 +489,29 @@ func (l *Log) ReplaceMerged(merged, seg []Extent) error {
 	out = append(out, l.extents[i+len(merged):]...)
 	l.extents = out
 	return nil
+}
+
+// ProducerSnapshot returns the committed producer state (expired producers dropped) encoded
+// for a checkpoint, and the offset it is current to (the high watermark).
+func (l *Log) ProducerSnapshot() ([]byte, int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.producers.Expire(time.Now().UnixMilli(), l.cfg.ProducerExpiration.Milliseconds())
+	if len(l.producers) == 0 {
+		return nil, l.hw
+	}
+	return producer.AppendRecords(nil, l.producers.Records()), l.hw
+}
+
+// Producers returns a copy of the committed producer entries (DescribeProducers).
+func (l *Log) Producers() []producer.Entry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]producer.Entry, 0, len(l.producers))
+	for _, e := range l.producers {
+		c := *e
+		c.Batches = append([]producer.Batch(nil), e.Batches...)
+		out = append(out, c)
+	}
+	return out
 }

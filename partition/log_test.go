@@ -80,7 +80,7 @@ func TestAppendRefusesBatchesProducersMustNotSend(t *testing.T) {
 			l := h.newLog(DefaultConfig(), testState())
 			bad := tt.batch(t)
 			orig := bytes.Clone(bad)
-			if _, _, err := l.Append(bad, header(t, bad)); !errors.Is(err, tt.want) {
+			if _, err := l.Append(bad, header(t, bad)); !errors.Is(err, tt.want) {
 				t.Fatalf("Append = %v, want %v", err, tt.want)
 			}
 			if !bytes.Equal(bad, orig) {
@@ -213,7 +213,7 @@ func TestResignStopsAppendsAndWakesReaders(t *testing.T) {
 		t.Error("Leader() true after Resign")
 	}
 	b := buildBatch(t, 1000)
-	if _, _, err := l.Append(b, header(t, b)); !errors.Is(err, ErrNotLeader) {
+	if _, err := l.Append(b, header(t, b)); !errors.Is(err, ErrNotLeader) {
 		t.Errorf("Append after Resign = %v, want ErrNotLeader", err)
 	}
 	if err := l.CheckEpoch(5); !errors.Is(err, ErrNotLeader) {
@@ -302,8 +302,8 @@ func TestNewResumesFromTakeoverState(t *testing.T) {
 			if got, err := l.Read(ctx, base, 1<<20); err != nil || !equalBatches(got, [][]byte{nb}) {
 				t.Errorf("Read of the new batch = %s, %v", describe(t, got), err)
 			}
-			if _, _, next, dirty := l.Checkpoint(); next != base+1 || !dirty {
-				t.Errorf("Checkpoint() next %d dirty %v, want %d true", next, dirty, base+1)
+			if _, next, _ := l.Offsets(); next != base+1 || !l.TakeDirty() {
+				t.Errorf("after a commit: high watermark %d, want %d, and the partition dirty", next, base+1)
 			}
 		})
 	}

@@ -118,3 +118,13 @@ func (b *Builder) Reset() {
 	b.parts = b.parts[:0]
 	b.size = 0
 }
+
+// SetProducerState sets the producer-state delta of the extent of (topicID, partition,
+// leaderEpoch), added before; it reports whether that extent exists.
+func (b *Builder) SetProducerState(topicID [16]byte, partition, leaderEpoch int32, delta []byte) bool {
+	i, ok := b.index[extentKey{topicID: topicID, partition: partition, leaderEpoch: leaderEpoch}]
+	if ok {
+		b.extents[i].ProducerState = delta
+	}
+	return ok
+}

@@ -57,6 +57,9 @@ type devConfig struct {
 	serverConfig
 	DataDir    string
 	EtcdListen string
+	// ObjectLatency, if set, wraps the local store in objstore.WithLatency (a simulated S3).
+	ObjectLatency string
+	objectLatency objstore.LatencyConfig // parsed from ObjectLatency by finish
 }
 
 func defaultDevConfig() devConfig {
@@ -82,6 +85,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.Func("message-max-bytes", fmt.Sprintf("default max.message.bytes of topics (default %d)", cfg.Broker.MessageMaxBytes), intFlag(&cfg.Broker.MessageMaxBytes))
 	fs.BoolVar(&cfg.Broker.AutoCreateTopics, "auto-create-topics", cfg.Broker.AutoCreateTopics, "create topics on first Metadata request (auto.create.topics.enable)")
 	fs.DurationVar(&cfg.Broker.CheckpointInterval, "checkpoint-interval", cfg.Broker.CheckpointInterval, "how often changed partitions are checkpointed (checkpoint.interval)")
+	fs.DurationVar(&cfg.Broker.Partition.ProducerExpiration, "producer-id-expiration", cfg.Broker.Partition.ProducerExpiration, "drop an idempotent producer's state once its last batch is this old (producer.id.expiration.ms)")
 	fs.Int64Var(&cfg.Broker.Merge.SegmentBytes, "merge-bytes", cfg.Broker.Merge.SegmentBytes, "target size of a merged per-partition segment (merge.bytes)")
 	fs.DurationVar(&cfg.Broker.Merge.Age, "merge-age", cfg.Broker.Merge.Age, "merge flush data older than this even below --merge-bytes (merge.age)")
 	fs.DurationVar(&cfg.Broker.Merge.Interval, "merge-interval", cfg.Broker.Merge.Interval, "how often partitions are checked for merging")
@@ -95,6 +99,7 @@ func devFlags(cfg *devConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for embedded etcd data and the local object store")
 	fs.StringVar(&cfg.EtcdListen, "etcd-listen", cfg.EtcdListen, "embedded etcd client host:port (port 0 picks a free one)")
+	fs.StringVar(&cfg.ObjectLatency, "object-latency", cfg.ObjectLatency, "add simulated S3 latency to the local store: a profile (s3-standard, s3-express) or put=p50:30ms,p99:150ms;get=...;list=...;delete=... (default none)")
 	serverFlags(fs, &cfg.serverConfig)
 	return fs
 }
@@ -160,6 +165,13 @@ func (c *devConfig) finish() error {
 	if _, _, err := splitHostPort("etcd-listen", c.EtcdListen); err != nil {
 		return err
 	}
+	if c.ObjectLatency != "" {
+		lc, err := objstore.ParseLatency(c.ObjectLatency)
+		if err != nil {
+			return fmt.Errorf("--object-latency is invalid (set to %q): %w", c.ObjectLatency, err)
+		}
+		c.objectLatency = lc
+	}
 	return c.serverConfig.finish()
 }
 
@@ -222,6 +234,10 @@ func serveDev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 		if err != nil {
 			cli.Close()
 			return nil, fmt.Errorf("cannot open the local object store: %w", err)
+		}
+		if cfg.ObjectLatency != "" {
+			store = objstore.WithLatency(store, cfg.objectLatency)
+			log.Info("local object store has simulated latency", "object_latency", cfg.ObjectLatency)
 		}
 		return newDeps(cli, meta.DefaultConfig(), store, cfg.serverConfig, log)
 	}

@@ -129,6 +129,20 @@ func TestCreateTopics(t *testing.T) {
 		}
 	})
 
+	// Kafka refuses a config without a value (ReplicationControlManager: "Null value not
+	// supported for topic configs").
+	t.Run("null config value is INVALID_CONFIG", func(t *testing.T) {
+		c := dial(ctx, t, b.Addr)
+		name := topicName(t)
+		req := createTopicsReq(7, false, newTopicReq{name: name, partitions: 1, rf: 1})
+		rc := kmsg.NewCreateTopicsRequestTopicConfig()
+		rc.Name, rc.Value = "retention.ms", nil
+		req.Topics[0].Configs = append(req.Topics[0].Configs, rc)
+		resp := c.do(req).(*kmsg.CreateTopicsResponse)
+		wantCode(t, "CreateTopics with retention.ms=null", resp.Topics[0].ErrorCode, kerr.InvalidConfig)
+		wantAbsent(t, c, name)
+	})
+
 	t.Run("validate_only creates nothing", func(t *testing.T) {
 		c := dial(ctx, t, b.Addr)
 		name := topicName(t)

@@ -31,10 +31,30 @@ import (
 // testTimeout bounds each test's context; every wire read and write is bounded by it.
 const testTimeout = 60 * time.Second
 
-// startBroker runs a fresh `kafscale dev` (stopped when t ends).
+// startBroker runs a fresh `kafscale dev` (stopped when t ends). When t ends, the broker's
+// log must hold no "BUG:" line: the broker logs one when it catches an internal invariant
+// broken.
 func startBroker(t *testing.T, flags ...string) *testbroker.Process {
 	t.Helper()
-	return testbroker.Start(t, flags...)
+	b := testbroker.Start(t, flags...)
+	t.Cleanup(func() { checkNoBug(t, b, 0) })
+	return b
+}
+
+// logMark returns the length of the broker's log so far, for checkNoBug.
+func logMark(b *testbroker.Process) int { return len(b.LogTail(256 << 20)) }
+
+// checkNoBug fails t if the broker's log after mark holds a "BUG:" line, waiting briefly
+// for the log to catch up with what the broker wrote.
+func checkNoBug(t *testing.T, b *testbroker.Process, mark int) {
+	t.Helper()
+	time.Sleep(100 * time.Millisecond)
+	log := b.LogTail(256 << 20)
+	for line := range strings.Lines(log[min(mark, len(log)):]) {
+		if strings.Contains(line, "BUG:") {
+			t.Errorf("broker logged an internal error: %s", strings.TrimSpace(line))
+		}
+	}
 }
 
 // testContext returns a context that ends with t or after testTimeout.

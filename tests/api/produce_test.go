@@ -40,6 +40,34 @@ func TestProduce(t *testing.T) {
 		}
 	})
 
+	// A produce refused as a whole (invalid acks, a transactional id) reserved no buffer
+	// space, so it must not give any back: the broker's buffer.bytes accounting would go
+	// negative ("BUG: flush buffer accounting went negative") and later under-count.
+	t.Run("refused produce leaves buffer accounting intact", func(t *testing.T) {
+		c := dial(ctx, t, b.Addr)
+		name := topicName(t)
+		createTopic(t, c, name, 1, nil)
+		mark := logMark(b)
+		p := c.do(produceReq(9, 2, producePart{name, 0, batchOf(5, 100)})).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		wantCode(t, "Produce acks=2", p.ErrorCode, kerr.InvalidRequiredAcks)
+		req := produceReq(9, -1, producePart{name, 0, batchOf(5, 100)})
+		req.TransactionID = kmsg.StringPtr("txn")
+		p = c.do(req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		wantCode(t, "transactional Produce", p.ErrorCode, kerr.TransactionalIDAuthorizationFailed)
+		produceOK(t, c, name, 0, batchOf(1, 10))
+		checkNoBug(t, b, mark)
+	})
+
+	t.Run("acks=0 error closes the connection", func(t *testing.T) {
+		c := dial(ctx, t, b.Addr)
+		name := topicName(t)
+		createTopic(t, c, name, 1, nil)
+		c.send(produceReq(9, 0, producePart{name, 5, batchOf(1, 10)}))
+		if read, closed := c.awaitClose(); !closed || len(read) > 0 {
+			t.Fatalf("acks=0 produce to an unknown partition: connection closed %t, %d bytes answered; want closed silently", closed, len(read))
+		}
+	})
+
 	t.Run("acks=0 gets no answer and stores the records", func(t *testing.T) {
 		c := dial(ctx, t, b.Addr)
 		name := topicName(t)
@@ -257,18 +285,31 @@ func TestProduce(t *testing.T) {
 		}
 	})
 
-	t.Run("idempotent batch is CLUSTER_AUTHORIZATION_FAILED", func(t *testing.T) {
+	t.Run("idempotent batch is deduplicated and sequence-checked", func(t *testing.T) {
 		c := dial(ctx, t, b.Addr)
 		name := topicName(t)
 		createTopic(t, c, name, 1, nil)
-		bt := batchOf(1, 5)
-		binary.BigEndian.PutUint64(bt[43:51], 7) // producer id
-		binary.BigEndian.PutUint16(bt[51:53], 0) // producer epoch
-		binary.BigEndian.PutUint32(bt[53:57], 0) // first sequence
-		binary.BigEndian.PutUint32(bt[17:21], crc32cOf(bt[21:]))
-		wantCode(t, "Produce of an idempotent batch", produce(t, c, name, 0, bt).ErrorCode, kerr.ClusterAuthorizationFailed)
-		if hw := highWatermark(t, c, name, 0); hw != 0 {
-			t.Fatalf("high watermark %d, want 0", hw)
+		idem := func(seq int32, epoch int16) []byte {
+			bt := batchOf(1, 5)
+			binary.BigEndian.PutUint64(bt[43:51], 7)              // producer id
+			binary.BigEndian.PutUint16(bt[51:53], uint16(epoch)) // producer epoch
+			binary.BigEndian.PutUint32(bt[53:57], uint32(seq))   // first sequence
+			binary.BigEndian.PutUint32(bt[17:21], crc32cOf(bt[21:]))
+			return bt
+		}
+		first := produce(t, c, name, 0, idem(0, 1))
+		wantCode(t, "Produce of a new idempotent producer's batch", first.ErrorCode, nil)
+		again := produce(t, c, name, 0, idem(0, 1))
+		wantCode(t, "Produce of a retried duplicate", again.ErrorCode, nil)
+		if again.BaseOffset != first.BaseOffset {
+			t.Fatalf("duplicate answered at offset %d, the original is at %d", again.BaseOffset, first.BaseOffset)
+		}
+		wantCode(t, "Produce with a sequence gap", produce(t, c, name, 0, idem(5, 1)).ErrorCode, kerr.OutOfOrderSequenceNumber)
+		wantCode(t, "Produce with an older epoch", produce(t, c, name, 0, idem(1, 0)).ErrorCode, kerr.InvalidProducerEpoch)
+		wantCode(t, "Produce with a new epoch not at sequence 0", produce(t, c, name, 0, idem(1, 2)).ErrorCode, kerr.OutOfOrderSequenceNumber)
+		wantCode(t, "Produce of the next sequence", produce(t, c, name, 0, idem(1, 1)).ErrorCode, nil)
+		if hw := highWatermark(t, c, name, 0); hw != 2 {
+			t.Fatalf("high watermark %d, want 2: the duplicate or a refused batch was stored", hw)
 		}
 	})
 }

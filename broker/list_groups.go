@@ -1,0 +1,37 @@
+package broker
+
+// ListGroups: versions 0-5. Groups with members (from the coordinator's memory) and
+// groups with only committed offsets (state Empty, as Kafka lists a group whose members
+// left). v4 filters by state, v5 by type ("classic"; KIP-848 groups are "consumer"); both
+// filters ignore case, as Kafka's parsing does.
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.ListGroups, 0, 5, (*Broker).handleListGroups) }
+
+func (b *Broker) handleListGroups(c *call) {
+	req := c.kreq.(*kmsg.ListGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
+	ctx, cancel := context.WithTimeout(b.ctx, groupStoreTimeout)
+	defer cancel()
+	groups, e := b.groups.ListGroups(ctx)
+	resp.ErrorCode = groupCode(e)
+	matches := func(filter []string, v string) bool {
+		return len(filter) == 0 || slices.ContainsFunc(filter, func(f string) bool { return strings.EqualFold(f, v) })
+	}
+	for _, g := range groups {
+		if !matches(req.StatesFilter, g.State) || !matches(req.TypesFilter, g.Type) {
+			continue
+		}
+		rg := kmsg.NewListGroupsResponseGroup()
+		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g.Group, g.ProtocolType, g.State, g.Type
+		resp.Groups = append(resp.Groups, rg)
+	}
+	c.respond(resp)
+}

@@ -1,0 +1,66 @@
+package broker
+
+// OffsetCommit: versions 0-9. Partitions of topics this broker does not know get
+// UNKNOWN_TOPIC_OR_PARTITION; the others are validated by the group coordinator (member,
+// generation, static instance) and stored in etcd, keyed by topic id, in one transaction.
+// v0 (and any commit with generation -1 and no member id) is a commit from a client that
+// assigns partitions itself. v1's per-partition timestamp is ignored; v2-v4's retention
+// time is stored as the offsets' expiry; v6 adds the leader epoch, v7 group.instance.id.
+// v9 is the version KIP-848 consumers use; for classic groups it means the same as v8.
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/group"
+	"github.com/kafscale/kafscale/meta"
+)
+
+func init() { register(kmsg.OffsetCommit, 0, 9, (*Broker).handleOffsetCommit) }
+
+func (b *Broker) handleOffsetCommit(c *call) {
+	req := c.kreq.(*kmsg.OffsetCommitRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	now := time.Now().UnixMilli()
+	var expire int64
+	if req.Version >= 2 && req.Version <= 4 && req.RetentionTimeMillis > 0 {
+		expire = now + req.RetentionTimeMillis
+	}
+	cr := group.CommitRequest{Group: req.Group, MemberID: req.MemberID, InstanceID: req.InstanceID, Generation: req.Generation}
+	var at [][2]int // where each of cr.Offsets is answered in resp
+	resp.Topics = make([]kmsg.OffsetCommitResponseTopic, len(req.Topics))
+	for i, rt := range req.Topics {
+		ot := &resp.Topics[i]
+		ot.Default()
+		ot.Topic = rt.Topic
+		ot.Partitions = make([]kmsg.OffsetCommitResponseTopicPartition, len(rt.Partitions))
+		t := b.topicByName(rt.Topic)
+		for j, rp := range rt.Partitions {
+			op := &ot.Partitions[j]
+			op.Default()
+			op.Partition = rp.Partition
+			if t == nil || rp.Partition < 0 || rp.Partition >= t.meta.Partitions {
+				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			cr.Offsets = append(cr.Offsets, meta.GroupOffset{
+				Partition: meta.PartitionKey{TopicID: t.id, Partition: rp.Partition},
+				Offset:    rp.Offset, LeaderEpoch: rp.LeaderEpoch, Metadata: deref(rp.Metadata),
+				CommitUnixMs: now, ExpireUnixMs: expire,
+			})
+			at = append(at, [2]int{i, j})
+		}
+	}
+	if len(cr.Offsets) > 0 {
+		ctx, cancel := context.WithTimeout(b.ctx, groupStoreTimeout)
+		errs := b.groups.CommitOffsets(ctx, cr)
+		cancel()
+		for k, e := range errs {
+			resp.Topics[at[k][0]].Partitions[at[k][1]].ErrorCode = groupCode(e)
+		}
+	}
+	c.respond(resp)
+}

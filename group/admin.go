@@ -1,0 +1,139 @@
+package group
+
+import (
+	"context"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// ListGroups returns every group: those with members (from memory) and those with only
+// committed offsets (from etcd; state Empty, no protocol type, as Kafka lists a group
+// whose members are gone).
+func (c *Coordinator) ListGroups(ctx context.Context) ([]GroupListing, *kerr.Error) {
+	stored, err := c.store.ListGroups(ctx)
+	if err != nil {
+		c.log.Warn("cannot list groups", "err", err)
+		return nil, kerr.CoordinatorNotAvailable
+	}
+	seen := make(map[string]bool)
+	var out []GroupListing
+	c.mu.Lock()
+	live := make([]*group, 0, len(c.groups))
+	for _, g := range c.groups {
+		live = append(live, g)
+	}
+	c.mu.Unlock()
+	for _, g := range live {
+		g.mu.Lock()
+		if !g.dead {
+			seen[g.name] = true
+			out = append(out, GroupListing{Group: g.name, ProtocolType: g.protocolType, State: g.state.String(), Type: "classic"})
+		}
+		g.mu.Unlock()
+	}
+	for _, name := range stored {
+		if !seen[name] {
+			out = append(out, GroupListing{Group: name, State: stateEmpty.String(), Type: "classic"})
+		}
+	}
+	slices.SortFunc(out, func(a, b GroupListing) int {
+		switch {
+		case a.Group < b.Group:
+			return -1
+		case a.Group > b.Group:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// DescribeGroup describes one group. A group that does not exist is described as Dead
+// with no error (DescribeGroups before v6). Members' metadata and assignments are
+// given only while the group is Stable, as Kafka does.
+func (c *Coordinator) DescribeGroup(ctx context.Context, name string) GroupDescription {
+	if e := c.checkGroupID(name); e != nil {
+		return GroupDescription{Err: e, State: stateDead.String()}
+	}
+	g, e := c.lookup(name, false)
+	if e != nil {
+		return GroupDescription{Err: e, State: stateDead.String()}
+	}
+	if g == nil {
+		exists, err := c.store.GroupExists(ctx, name)
+		if err != nil {
+			c.log.Warn("cannot read group", "group", name, "err", err)
+			return GroupDescription{Err: kerr.CoordinatorNotAvailable, State: stateDead.String()}
+		}
+		if exists {
+			return GroupDescription{State: stateEmpty.String()}
+		}
+		return GroupDescription{State: stateDead.String()}
+	}
+	defer c.release(g)
+	d := GroupDescription{State: g.state.String(), ProtocolType: g.protocolType}
+	stable := g.state == stateStable
+	if stable {
+		d.Protocol = g.protocol
+	}
+	for _, m := range g.sortedMembers() {
+		md := MemberDescription{MemberID: m.id, InstanceID: m.instanceID, ClientID: m.clientID, ClientHost: m.clientHost}
+		if stable {
+			md.Metadata = m.metadata(g.protocol)
+			md.Assignment = m.assignment
+		}
+		d.Members = append(d.Members, md)
+	}
+	return d
+}
+
+// DeleteGroup deletes a group without members and its committed offsets
+// (NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND if there is nothing).
+func (c *Coordinator) DeleteGroup(ctx context.Context, name string) *kerr.Error {
+	if e := c.checkGroupID(name); e != nil {
+		return e
+	}
+	mu := c.stripe(name)
+	mu.Lock()
+	defer mu.Unlock()
+	inMemory, e := c.forgetEmpty(name)
+	if e != nil {
+		return e
+	}
+	n, err := c.store.DeleteGroup(ctx, name)
+	if err != nil {
+		offsetStoreErrs.Inc()
+		c.log.Warn("cannot delete group", "group", name, "err", err)
+		return kerr.CoordinatorNotAvailable
+	}
+	if n == 0 && !inMemory {
+		return kerr.GroupIDNotFound
+	}
+	c.log.Info("group deleted", "group", name, "offsets", n)
+	return nil
+}
+
+// forgetEmpty drops the in-memory group called name unless it has members, in which
+// case it returns NON_EMPTY_GROUP. It reports whether there was a group in memory.
+// Members that only got MEMBER_ID_REQUIRED are dropped with it: their next JoinGroup
+// gets UNKNOWN_MEMBER_ID, and they join again.
+func (c *Coordinator) forgetEmpty(name string) (bool, *kerr.Error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false, kerr.CoordinatorNotAvailable
+	}
+	g := c.groups[name]
+	if g == nil {
+		return false, nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.members) > 0 {
+		return true, kerr.NonEmptyGroup
+	}
+	g.kill()
+	delete(c.groups, name)
+	return true, nil
+}
