@@ -22,6 +22,7 @@ type brokerConfig struct {
 	EtcdPrefix      string
 	EtcdDialTimeout time.Duration
 	SessionTTL      time.Duration
+	EtcdCompaction  time.Duration
 	S3              objstore.S3Config
 }
 
@@ -31,6 +32,7 @@ func defaultBrokerConfig() brokerConfig {
 		EtcdPrefix:      meta.DefaultPrefix,
 		EtcdDialTimeout: 5 * time.Second,
 		SessionTTL:      meta.DefaultConfig().SessionTTL,
+		EtcdCompaction:  5 * time.Minute,
 		S3:              objstore.DefaultS3Config(),
 	}
 }
@@ -41,6 +43,7 @@ func brokerFlags(cfg *brokerConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.EtcdPrefix, "etcd-prefix", cfg.EtcdPrefix, "key prefix of this cluster's metadata in etcd")
 	fs.DurationVar(&cfg.EtcdDialTimeout, "etcd-dial-timeout", cfg.EtcdDialTimeout, "how long one etcd connection attempt may take")
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "etcd session lease TTL; a broker cut off from etcd this long stops leading")
+	fs.DurationVar(&cfg.EtcdCompaction, "etcd-compaction-retention", cfg.EtcdCompaction, "compact etcd history older than this (0: leave it to etcd's own --auto-compaction-retention)")
 	fs.StringVar(&cfg.S3.Bucket, "s3-bucket", cfg.S3.Bucket, "S3 bucket holding record data (required)")
 	fs.StringVar(&cfg.S3.Prefix, "s3-prefix", cfg.S3.Prefix, "key prefix inside the bucket")
 	fs.StringVar(&cfg.S3.Endpoint, "s3-endpoint", cfg.S3.Endpoint, "S3 endpoint URL for S3-compatible servers (default: AWS)")
@@ -71,6 +74,9 @@ func (c *brokerConfig) finish() error {
 	}
 	if c.SessionTTL < 2*time.Second {
 		return fmt.Errorf("--session-ttl must be >= 2s (set to %s)", c.SessionTTL)
+	}
+	if c.EtcdCompaction < 0 {
+		return fmt.Errorf("--etcd-compaction-retention must be >=0 (set to %s)", c.EtcdCompaction)
 	}
 	if c.S3.Bucket == "" {
 		return errors.New("--s3-bucket is required")
@@ -129,7 +135,17 @@ func serveBroker(ctx context.Context, cfg brokerConfig, log *slog.Logger) error 
 		mcfg := meta.DefaultConfig()
 		mcfg.Prefix = cfg.EtcdPrefix
 		mcfg.SessionTTL = cfg.SessionTTL
-		return newDeps(cli, mcfg, store, cfg.serverConfig, log)
+		d, err := newDeps(cli, mcfg, store, cfg.serverConfig, log)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.EtcdCompaction > 0 {
+			cctx, cancel := context.WithCancel(context.Background())
+			go d.Meta.RunCompaction(cctx, cfg.EtcdCompaction)
+			closeDeps := d.close
+			d.close = func() { cancel(); closeDeps() }
+		}
+		return d, nil
 	}
 	return runBroker(ctx, cfg.serverConfig, setup, log)
 }
