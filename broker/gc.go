@@ -16,23 +16,13 @@ var (
 	gcErrors         = metrics.NewCounter(`kafscale_gc_errors_total`)
 )
 
-// gcLoop deletes what no checkpoint needs any more, every gc interval.
-func (b *Broker) gcLoop() {
-	defer b.wg.Done()
-	t := time.NewTicker(b.cfg.Merge.GCInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.ctx.Done():
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(b.ctx, b.cfg.Merge.GCInterval+time.Minute)
-			if err := b.collectGarbage(ctx); err != nil {
-				gcErrors.Inc()
-				b.log.Warn("cannot collect garbage", "err", err)
-			}
-			cancel()
-		}
+// gcOnce deletes what no checkpoint needs any more (run every gc interval).
+func (b *Broker) gcOnce() {
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.Merge.GCInterval+time.Minute)
+	defer cancel()
+	if err := b.collectGarbage(ctx); err != nil {
+		gcErrors.Inc()
+		b.log.Warn("cannot collect garbage", "err", err)
 	}
 }
 

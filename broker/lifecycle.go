@@ -85,10 +85,9 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	if err := tk.commit(ctx); err != nil {
 		return nil, err
 	}
-	b.wg.Add(3)
-	go b.checkpointLoop()
-	go b.mergeLoop()
-	go b.gcLoop()
+	b.every(cfg.CheckpointInterval, b.checkpointOnce)
+	b.every(cfg.Merge.Interval, b.mergeAll)
+	b.every(cfg.Merge.GCInterval, b.gcOnce)
 	b.ready.Store(true)
 	b.log.Info("broker serving", "node_id", cfg.NodeID, "incarnation", reg.Incarnation, "topics", len(b.topics), "partitions", len(assignment.GetPartitions()))
 	return b, nil
@@ -217,22 +216,30 @@ func (b *Broker) Close(ctx context.Context) error {
 	return errors.Join(ferr, cerr, rerr)
 }
 
-// checkpointLoop writes the checkpoints of changed partitions every checkpoint.interval.
-func (b *Broker) checkpointLoop() {
-	defer b.wg.Done()
-	t := time.NewTicker(b.cfg.CheckpointInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.ctx.Done():
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-			if err := b.writeCheckpoints(ctx, false); err != nil {
-				b.log.Warn("cannot write periodic checkpoints", "err", err)
+// every runs f every interval on a goroutine of its own until the broker closes.
+func (b *Broker) every(interval time.Duration, f func()) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.ctx.Done():
+				return
+			case <-t.C:
+				f()
 			}
-			cancel()
 		}
+	}()
+}
+
+// checkpointOnce writes the checkpoints of changed partitions (every checkpoint.interval).
+func (b *Broker) checkpointOnce() {
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := b.writeCheckpoints(ctx, false); err != nil {
+		b.log.Warn("cannot write periodic checkpoints", "err", err)
 	}
 }
 

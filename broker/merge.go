@@ -70,23 +70,6 @@ var (
 	mergeErrors    = metrics.NewCounter(`kafscale_merge_errors_total`)
 )
 
-// mergeLoop merges partitions' flush extents into segments every merge interval. It is the
-// only writer of partitions' index prefixes and, with writeCheckpoints under cpMu, of
-// their checkpoints' chains.
-func (b *Broker) mergeLoop() {
-	defer b.wg.Done()
-	t := time.NewTicker(b.cfg.Merge.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.ctx.Done():
-			return
-		case <-t.C:
-			b.mergeAll()
-		}
-	}
-}
-
 type ledPartition struct {
 	t  *topic
 	p  int32
@@ -107,6 +90,9 @@ func (b *Broker) ledPartitions() []ledPartition {
 	return out
 }
 
+// mergeAll merges partitions' flush extents into segments (run every merge interval). It
+// is the only writer of partitions' index prefixes and, with writeCheckpoints under cpMu, of
+// their checkpoints' chains.
 func (b *Broker) mergeAll() {
 	for _, lp := range b.ledPartitions() {
 		if b.ctx.Err() != nil {

@@ -6,9 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/kafscale/kafscale/meta"
@@ -99,17 +97,9 @@ func (c *brokerConfig) endpoints() []string {
 
 func runBrokerCmd(args []string) error {
 	cfg := defaultBrokerConfig()
-	fs := brokerFlags(&cfg)
-	if help, err := parseFlags(fs, args, cfg.finish); help || err != nil {
-		return err
-	}
-	log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	return serveBroker(ctx, cfg, log)
+	return runServer(brokerFlags(&cfg), args, &cfg.serverConfig, cfg.finish, func(ctx context.Context, log *slog.Logger) error {
+		return serveBroker(ctx, cfg, log)
+	})
 }
 
 // serveBroker runs a broker on external etcd and S3.

@@ -194,8 +194,15 @@ func parseFlags(fs *flag.FlagSet, args []string, finish func() error) (help bool
 
 func runDev(args []string) error {
 	cfg := defaultDevConfig()
-	fs := devFlags(&cfg)
-	if help, err := parseFlags(fs, args, cfg.finish); help || err != nil {
+	return runServer(devFlags(&cfg), args, &cfg.serverConfig, cfg.finish, func(ctx context.Context, log *slog.Logger) error {
+		return serveDev(ctx, cfg, log)
+	})
+}
+
+// runServer parses a server command's flags (then KAFSCALE_* variables), builds its logger
+// and runs serve until SIGINT or SIGTERM.
+func runServer(fs *flag.FlagSet, args []string, cfg *serverConfig, finish func() error, serve func(context.Context, *slog.Logger) error) error {
+	if help, err := parseFlags(fs, args, finish); help || err != nil {
 		return err
 	}
 	log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
@@ -204,7 +211,7 @@ func runDev(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	return serveDev(ctx, cfg, log)
+	return serve(ctx, log)
 }
 
 // serveDev runs embedded etcd, the local object store and the broker until ctx ends.
