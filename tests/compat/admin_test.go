@@ -15,15 +15,13 @@ import (
 const adminTimeout = 30 * time.Second
 
 // newClient returns a franz-go client bootstrapped only from addr (127.0.0.1:port),
-// closed by t.Cleanup. Producers it builds never use idempotence: idempotent producers
-// come with a later issue, and until then the broker answers InitProducerId with
-// CLUSTER_AUTHORIZATION_FAILED.
+// closed by t.Cleanup. It keeps franz-go's defaults, so its producers are idempotent
+// (InitProducerId, then sequenced batches with acks=all) as users get them out of the box.
 func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	base := []kgo.Opt{
 		kgo.SeedBrokers(addr),
 		kgo.ClientID("kafscale-compat"),
-		kgo.DisableIdempotentWrite(),
 	}
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {

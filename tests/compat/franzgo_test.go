@@ -16,6 +16,8 @@ const (
 	franzTimeout    = 90 * time.Second
 )
 
+// TestFranzGoRoundTripsEveryCodecWithAcksAll produces with franz-go's defaults: idempotent,
+// acks=all. DescribeProducers must then show the one producer id on every partition.
 func TestFranzGoRoundTripsEveryCodecWithAcksAll(t *testing.T) {
 	addr := startBroker(t)
 	for _, tc := range []struct {
@@ -30,11 +32,15 @@ func TestFranzGoRoundTripsEveryCodecWithAcksAll(t *testing.T) {
 		{"zstd", kgo.ZstdCompression(), 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			franzRoundTrip(t, addr, tc.name, kgo.AllISRAcks(), tc.codec, tc.attr, true)
+			franzRoundTrip(t, addr, tc.name, nil, tc.codec, tc.attr, true)
 		})
 	}
 }
 
+// TestFranzGoRoundTripsWithLeaderAckAndNoAck keeps the acks levels below all. franz-go
+// requires acks=all for idempotence (kgo.NewClient fails with "idempotency requires
+// acks=all"), as Kafka's own clients do, so these producers disable it: their batches carry
+// producer id -1 and the broker must keep no producer state for them.
 func TestFranzGoRoundTripsWithLeaderAckAndNoAck(t *testing.T) {
 	addr := startBroker(t)
 	for _, tc := range []struct {
@@ -46,27 +52,29 @@ func TestFranzGoRoundTripsWithLeaderAckAndNoAck(t *testing.T) {
 		{"acks=0", kgo.NoAck(), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			franzRoundTrip(t, addr, "lz4", tc.acks, kgo.Lz4Compression(), 3, tc.knowsOffset)
+			franzRoundTrip(t, addr, "lz4", []kgo.Opt{kgo.RequiredAcks(tc.acks), kgo.DisableIdempotentWrite()},
+				kgo.Lz4Compression(), 3, tc.knowsOffset)
 		})
 	}
 }
 
-// franzRoundTrip produces franzRecords records to a fresh topic with one codec and acks
-// level, reads them back from the start of every partition and checks the log, and that
-// every batch came back compressed as produced (the broker stores batches as sent).
-func franzRoundTrip(t *testing.T, addr, codecName string, acks kgo.Acks, codec kgo.CompressionCodec, attr uint8, knowsOffset bool) {
+// franzRoundTrip produces franzRecords records to a fresh topic with one codec, reads them
+// back from the start of every partition and checks the log, and that every batch came back
+// compressed as produced (the broker stores batches as sent). The producer has franz-go's
+// defaults (idempotent, acks=all) unless nonIdempotent overrides them: it must hold
+// kgo.DisableIdempotentWrite() and may set lower acks. DescribeProducers must then show one
+// idempotent producer on every partition, or none without idempotence.
+func franzRoundTrip(t *testing.T, addr, codecName string, nonIdempotent []kgo.Opt, codec kgo.CompressionCodec, attr uint8, knowsOffset bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), franzTimeout)
 	defer cancel()
 	topic := topicName("franz-" + codecName)
 	createTopic(t, addr, topic, franzPartitions)
 	want := makeRecords("franz", franzRecords, franzPartitions, true)
 
-	// newClient disables idempotence: idempotent producers come with a later issue.
-	prod := newClient(t, addr,
+	prod := newClient(t, addr, append([]kgo.Opt{
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.RequiredAcks(acks),
 		kgo.ProducerBatchCompression(codec),
-	)
+	}, nonIdempotent...)...)
 	krs := make([]*kgo.Record, len(want))
 	for i, w := range want {
 		kr := &kgo.Record{
@@ -92,12 +100,18 @@ func franzRoundTrip(t *testing.T, addr, codecName string, acks kgo.Acks, codec k
 		}
 	}
 
-	got, attrs := franzConsume(ctx, t, addr, topic, countByPartition(want))
+	counts := countByPartition(want)
+	got, attrs := franzConsume(ctx, t, addr, topic, counts)
 	checkLog(t, want, got)
 	for a, n := range attrs {
 		if a != attr {
 			t.Errorf("%d records came back in batches with compression %d, want %d", n, a, attr)
 		}
+	}
+	if nonIdempotent == nil {
+		checkIdempotentProducers(t, addr, topic, counts, true)
+	} else {
+		checkNoProducers(t, addr, topic, counts)
 	}
 }
 

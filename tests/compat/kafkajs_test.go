@@ -11,10 +11,11 @@ import (
 )
 
 // TestKafkajsCreatesTopicAndProduces runs kafkajs 2.2.4 (tests/compat/kafkajs, installed by
-// scripts/test-deps.sh): admin.createTopics, producer.send with acks=-1 and gzip, then
-// admin.fetchTopicOffsets. kafkajs cannot consume without a consumer group, which comes with
-// a later issue, so the high watermarks stand in for its read-back, and franz-go reads the
-// records kafkajs wrote.
+// scripts/test-deps.sh): admin.createTopics, an idempotent producer.send (idempotent: true,
+// maxInFlightRequests 1) with acks=-1 and gzip, then admin.fetchTopicOffsets. kafkajs cannot
+// consume without a consumer group, which comes with a later issue, so the high watermarks
+// stand in for its read-back, franz-go reads the records kafkajs wrote, and DescribeProducers
+// must show kafkajs's one producer id on both partitions.
 func TestKafkajsCreatesTopicAndProduces(t *testing.T) {
 	const (
 		n          = 300
@@ -89,4 +90,5 @@ func TestKafkajsCreatesTopicAndProduces(t *testing.T) {
 	}
 	got, _ := franzConsume(ctx, t, addr, topic, counts)
 	checkLog(t, want, got)
+	checkIdempotentProducers(t, addr, topic, counts, true)
 }

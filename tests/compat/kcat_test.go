@@ -45,8 +45,9 @@ func TestKcatProducesAndConsumes(t *testing.T) {
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), kcatTimeout)
-		// Idempotence stays off until the broker implements InitProducerId.
-		run(ctx, t, in.Bytes(), "", kcat, kcatArgs(addr, "-P", "-X", "enable.idempotence=false",
+		// librdkafka 2.0.2 does not default to idempotence; users turn it on like this (it
+		// implies acks=all, which is also set explicitly).
+		run(ctx, t, in.Bytes(), "", kcat, kcatArgs(addr, "-P", "-X", "enable.idempotence=true",
 			"-t", topic, "-p", strconv.Itoa(int(p)), "-K", ":", "-z", "zstd", "-X", "acks=all",
 			"-H", "client=kcat", "-H", "lib=librdkafka")...)
 		cancel()
@@ -85,6 +86,14 @@ func TestKcatProducesAndConsumes(t *testing.T) {
 		t.Fatalf("cannot read kcat output: %v", err)
 	}
 	checkLog(t, want, got)
+	// One kcat run, so one producer id, per partition.
+	seen := make(map[int64]int32)
+	for p, id := range checkIdempotentProducers(t, addr, topic, countByPartition(want), false) {
+		if q, ok := seen[id]; ok {
+			t.Errorf("the kcat runs for partitions %d and %d got the same producer id %d", q, p, id)
+		}
+		seen[id] = p
+	}
 }
 
 func TestKcatListsMetadata(t *testing.T) {

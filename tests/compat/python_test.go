@@ -14,6 +14,9 @@ import (
 // python3 first on PATH may be another.
 const debianPython = "/usr/bin/python3"
 
+// TestPythonConfluentKafkaProducesAndConsumes runs confluent-kafka 1.7 (librdkafka 2.0.2)
+// with enable.idempotence=true; roundtrip.py produces and reads back, and DescribeProducers
+// must then show its one producer id on every partition.
 func TestPythonConfluentKafkaProducesAndConsumes(t *testing.T) {
 	const (
 		n          = 300
@@ -70,4 +73,5 @@ func TestPythonConfluentKafkaProducesAndConsumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkLog(t, want, got)
+	checkIdempotentProducers(t, addr, topic, countByPartition(want), true)
 }

@@ -8,6 +8,9 @@ import (
 	"github.com/IBM/sarama"
 )
 
+// TestSaramaSyncProducerAndPartitionConsumerRoundTrip produces with sarama's idempotent
+// producer (off by default in sarama; users turn it on with the settings below, which
+// sarama's config validation requires together).
 func TestSaramaSyncProducerAndPartitionConsumerRoundTrip(t *testing.T) {
 	const (
 		n          = 400
@@ -22,11 +25,12 @@ func TestSaramaSyncProducerAndPartitionConsumerRoundTrip(t *testing.T) {
 
 	cfg := sarama.NewConfig()
 	cfg.ClientID = "kafscale-compat"
-	cfg.Version = sarama.V2_8_0_0
+	cfg.Version = sarama.V2_8_0_0 // idempotence needs >= V0_11_0_0
 	cfg.Metadata.AllowAutoTopicCreation = false
-	cfg.Net.MaxOpenRequests = 1     // keeps produce order on retries without idempotence
-	cfg.Producer.Idempotent = false // idempotent producers come with a later issue
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Idempotent = true
+	cfg.Net.MaxOpenRequests = 1                   // required by sarama for idempotence
+	cfg.Producer.RequiredAcks = sarama.WaitForAll // required by sarama for idempotence
+	cfg.Producer.Retry.Max = 3                    // must be > 0 for idempotence (3 is the default)
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.Partitioner = sarama.NewManualPartitioner
 	cfg.Producer.Compression = sarama.CompressionGZIP
@@ -98,4 +102,5 @@ func TestSaramaSyncProducerAndPartitionConsumerRoundTrip(t *testing.T) {
 		}
 	}
 	checkLog(t, want, got)
+	checkIdempotentProducers(t, addr, topic, countByPartition(want), true)
 }

@@ -39,8 +39,10 @@ async function main() {
   });
   const admin = kafka.admin();
   const producer = kafka.producer({
-    // Idempotent producers come with a later issue.
-    idempotent: false,
+    // kafkajs's idempotent producer: it requires acks=-1 (set on send) and at most one
+    // request in flight.
+    idempotent: true,
+    maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
   });

@@ -45,8 +45,9 @@ def main():
     producer = Producer({
         "bootstrap.servers": job["bootstrap"],
         "client.id": "kafscale-compat-python",
-        # Idempotent producers come with a later issue.
-        "enable.idempotence": False,
+        # librdkafka 2.0.2 does not default to idempotence; users turn it on like this
+        # (it implies acks=all and at most 5 requests in flight).
+        "enable.idempotence": True,
         "acks": "all",
         "compression.type": "lz4",
         "linger.ms": 5,
