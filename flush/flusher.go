@@ -4,9 +4,11 @@
 // commits it through a Committer strictly in flush order, and only then tells each partition
 // that its batches are durable.
 //
-// Goroutines: the cutter goroutine (run) owns cutting and uploading; the committer goroutine
-// (commitLoop) owns the commit sequence and calls Sink.Committed/Failed. Appenders only touch
-// the current open Flush under f.mu.
+// Goroutines: the cutter goroutine (run) owns cutting and starts each upload on a goroutine
+// of its own (at most UploadConcurrency at once, so one slow PUT does not hold up the next
+// flushes); the committer goroutine (commitLoop) owns the commit sequence, waits for each
+// flush's upload in cut order and calls Sink.Committed/Failed. Appenders only touch the
+// current open Flush under f.mu.
 //
 // Lock order: a Sink's own lock -> Flusher.mu. The committer never holds f.mu while it calls a
 // Sink, so a Sink may call Append from inside its lock.
@@ -41,6 +43,8 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// AttemptTimeout bounds one upload or commit attempt.
 	AttemptTimeout time.Duration
+	// UploadConcurrency bounds the flush objects uploading at once; commits stay in order.
+	UploadConcurrency int
 	// MaxCommitDelay is the longest time after its upload that an object may still be
 	// committed (gc.grace/2): past it, the object is uploaded again under a new key, so GC
 	// (which deletes unreferenced objects older than gc.grace) never deletes an object whose
@@ -51,12 +55,13 @@ type Config struct {
 // DefaultConfig returns the starting defaults of DESIGN.md (4 MiB / 100 ms).
 func DefaultConfig() Config {
 	return Config{
-		FlushBytes:     4 << 20,
-		FlushInterval:  100 * time.Millisecond,
-		BufferBytes:    256 << 20,
-		RetryMin:       50 * time.Millisecond,
-		RetryMax:       5 * time.Second,
-		AttemptTimeout: 30 * time.Second,
+		FlushBytes:        4 << 20,
+		FlushInterval:     100 * time.Millisecond,
+		BufferBytes:       256 << 20,
+		RetryMin:          50 * time.Millisecond,
+		RetryMax:          5 * time.Second,
+		AttemptTimeout:    30 * time.Second,
+		UploadConcurrency: 4,
 	}
 }
 
@@ -73,6 +78,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("flush retry backoff must satisfy 0 < min <= max (set to %s, %s)", c.RetryMin, c.RetryMax)
 	case c.AttemptTimeout <= 0:
 		return fmt.Errorf("flush attempt timeout must be >0 (set to %s)", c.AttemptTimeout)
+	case c.UploadConcurrency <= 0:
+		return fmt.Errorf("--upload-concurrency must be >0 (set to %d)", c.UploadConcurrency)
 	}
 	return nil
 }
@@ -154,12 +161,14 @@ type Flush struct {
 	failed map[Sink]error // partitions whose batches did not commit; set before done is closed
 	forced bool           // cut now (Flush), whatever the interval
 
-	// filled by the cutter
-	uploaded time.Time
-	key      string
-	parts    [][]byte
-	size     int64
-	footer   segment.Footer
+	// filled by the upload goroutine before uploadDone is closed
+	uploadDone chan struct{}
+	uploadOK   bool
+	uploaded   time.Time
+	key        string
+	parts      [][]byte
+	size       int64
+	footer     segment.Footer
 }
 
 type group struct {
@@ -224,6 +233,7 @@ type Flusher struct {
 	stopped bool // the cutter has exited: nothing appended now would ever be cut
 
 	kick    chan struct{}
+	uploads chan struct{} // semaphore: one token per upload in progress
 	commitQ chan *Flush
 	stopCtx context.Context
 	stop    context.CancelFunc
@@ -251,7 +261,8 @@ func New(cfg Config, store objstore.Store, committer Committer, keyFn func() str
 		space:     make(chan struct{}),
 		tick:      make(chan struct{}),
 		kick:      make(chan struct{}, 1),
-		commitQ:   make(chan *Flush, 4),
+		uploads:   make(chan struct{}, max(cfg.UploadConcurrency, 1)),
+		commitQ:   make(chan *Flush, max(cfg.UploadConcurrency, 1)),
 		stopCtx:   ctx,
 		stop:      cancel,
 		voided:    make(map[PartitionID]bool),
@@ -264,7 +275,7 @@ func New(cfg Config, store objstore.Store, committer Committer, keyFn func() str
 }
 
 func (f *Flusher) newFlush() *Flush {
-	fl := &Flush{seq: f.nextSeq, index: make(map[Sink]int), done: make(chan struct{})}
+	fl := &Flush{seq: f.nextSeq, index: make(map[Sink]int), done: make(chan struct{}), uploadDone: make(chan struct{})}
 	f.nextSeq++
 	return fl
 }
@@ -413,10 +424,12 @@ func (f *Flusher) run() {
 		f.mu.Unlock()
 
 		if wait == 0 {
-			if !f.upload(fl) {
-				f.fail(fl, ErrClosed)
-				continue
-			}
+			f.uploads <- struct{}{}
+			go func() {
+				defer func() { <-f.uploads }()
+				fl.uploadOK = f.upload(fl)
+				close(fl.uploadDone)
+			}()
 			f.commitQ <- fl
 			continue
 		}
@@ -486,6 +499,11 @@ func (f *Flusher) upload(fl *Flush) bool {
 func (f *Flusher) commitLoop() {
 	defer f.wg.Done()
 	for fl := range f.commitQ {
+		<-fl.uploadDone
+		if !fl.uploadOK {
+			f.fail(fl, ErrClosed)
+			continue
+		}
 		start := time.Now()
 		obj := Object{Key: fl.key, Size: fl.size, FooterPos: fl.footer.FooterPos, FooterLen: fl.footer.FooterLen}
 		for _, g := range fl.groups {

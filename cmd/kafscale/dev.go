@@ -77,6 +77,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.Int64Var(&cfg.Flush.FlushBytes, "flush-bytes", cfg.Flush.FlushBytes, "cut a flush object once this many bytes are pending (flush.bytes)")
 	fs.DurationVar(&cfg.Flush.FlushInterval, "flush-interval", cfg.Flush.FlushInterval, "cut a flush object once the oldest pending batch is this old (flush.interval)")
 	fs.Int64Var(&cfg.Flush.BufferBytes, "buffer-bytes", cfg.Flush.BufferBytes, "bytes appended but not yet committed before produce waits (buffer.bytes)")
+	fs.IntVar(&cfg.Flush.UploadConcurrency, "upload-concurrency", cfg.Flush.UploadConcurrency, "flush objects uploading at once (commits stay in flush order)")
 	fs.Int64Var(&cfg.CacheBytes, "cache-bytes", cfg.CacheBytes, "object range cache size (cache.bytes)")
 	fs.Int64Var(&cfg.Broker.Partition.TailBytes, "tail-bytes", cfg.Broker.Partition.TailBytes, "committed bytes kept in memory per partition for recent fetches")
 	fs.IntVar(&cfg.Net.MaxRequestBytes, "max-request-bytes", cfg.Net.MaxRequestBytes, "largest request frame accepted (socket.request.max.bytes)")
@@ -341,6 +342,7 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 	}
 	d.ClusterID = cid
 	handler := &lazyHandler{}
+	defer handler.shutdown()
 	ns := netio.New(cfg.Net, handler, log.With("component", "netio"))
 	if err := ns.Start(); err != nil {
 		return fmt.Errorf("cannot listen on --listen %s: %w", cfg.Net.Listen, err)
@@ -350,7 +352,7 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 		_, port, _ := splitHostPort("listen", ns.Addr().String())
 		bcfg.AdvertisedPort = port
 	}
-	defer func() { _ = ns.Stop(context.Background()) }()
+	defer func() { handler.shutdown(); _ = ns.Stop(context.Background()) }()
 	for {
 		b, err := openBroker(ctx, bcfg, d.Deps, &status, log)
 		if err != nil {
@@ -378,6 +380,7 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 		case <-ctx.Done():
 		}
 		log.Info("shutting down: flushing pending data")
+		handler.shutdown()
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
 		if err := b.Drain(sctx); err != nil {

@@ -2,7 +2,9 @@ package testinfra
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +71,35 @@ func TestMinIOKeepsObjectsAcrossStopAndStart(t *testing.T) {
 	out.Body.Close()
 	if string(b) != "hello" {
 		t.Fatalf("object after restart = %q; want hello", b)
+	}
+}
+
+// fatalRecorder is a testing.TB whose Fatalf records the message and stops the goroutine,
+// as the real one does.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Helper() {}
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// TestMissingBinaryFailsNamingTheInstallScript guards against a missing server binary
+// turning into a skipped (and so silently green) integration test.
+func TestMissingBinaryFailsNamingTheInstallScript(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("PATH", t.TempDir())
+	rec := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		binary(rec, "etcd")
+	}()
+	<-done
+	if !strings.Contains(rec.msg, "scripts/test-deps.sh") || !strings.Contains(rec.msg, "etcd") {
+		t.Fatalf("missing binary message = %q; want it to name etcd and scripts/test-deps.sh", rec.msg)
 	}
 }

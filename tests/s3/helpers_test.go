@@ -7,6 +7,8 @@ package s3
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -57,6 +59,16 @@ func startCluster(t *testing.T, o clusterOpts) *cluster {
 		s3.Endpoint = p.URL()
 	}
 	c.broker = testbroker.StartBroker(t, c.etcd.Endpoints(), s3, append(append([]string{}, baseArgs...), o.args...)...)
+	if dir := os.Getenv("KAFSCALE_TEST_LOG_DIR"); dir != "" {
+		// The whole broker log of a failed test, for debugging (the failure shows its tail).
+		t.Cleanup(func() {
+			if t.Failed() {
+				path := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".broker.log")
+				_ = os.WriteFile(path, []byte(c.broker.LogTail(1<<30)), 0o644)
+				t.Logf("broker log written to %s", path)
+			}
+		})
+	}
 	return c
 }
 
@@ -135,7 +147,7 @@ func produceSync(t *testing.T, cl *kgo.Client, ledger *ackcheck.Ledger, topic st
 // unique ("v-<seq>-", padded to the configured size).
 type loader struct {
 	ledger *ackcheck.Ledger
-	cl     *kgo.Client
+	cls    []*kgo.Client
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
 	sent   atomic.Int64
@@ -149,6 +161,7 @@ type loadOpts struct {
 	inflight  int // records produced but not yet answered, at most (default 200)
 	valueSize int // bytes per value, at least the "v-<seq>-" prefix
 	rate      int // records per second, at most; 0 is as fast as inflight allows
+	clients   int // producer clients (each has its own connection); default 1
 	kopts     []kgo.Opt
 }
 
@@ -158,9 +171,11 @@ func startLoader(t *testing.T, addr, topic string, partitions int32, o loadOpts)
 		o.inflight = 200
 	}
 	l := &loader{ledger: ackcheck.NewLedger(), errMsg: map[string]int{}}
-	l.cl = newProducer(t, addr, append([]kgo.Opt{kgo.RequestRetries(1000),
-		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
-		kgo.MaxBufferedRecords(o.inflight + 1)}, o.kopts...)...)
+	for range max(o.clients, 1) {
+		l.cls = append(l.cls, newProducer(t, addr, append([]kgo.Opt{kgo.RequestRetries(1000),
+			kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
+			kgo.MaxBufferedRecords(o.inflight + 1)}, o.kopts...)...))
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	l.stop = stop
 	l.wg.Add(1)
@@ -197,7 +212,7 @@ func startLoader(t *testing.T, addr, topic string, partitions int32, o loadOpts)
 				v = append(v, 'x')
 			}
 			r := &kgo.Record{Topic: topic, Partition: int32(i % int64(partitions)), Value: v}
-			l.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+			l.cls[i%int64(len(l.cls))].Produce(context.Background(), r, func(r *kgo.Record, err error) {
 				<-sem
 				if err != nil {
 					l.errs.Add(1)
@@ -227,8 +242,10 @@ func (l *loader) finish(t *testing.T) {
 	l.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := l.cl.Flush(ctx); err != nil {
-		t.Fatalf("cannot flush the producer: %v", err)
+	for _, cl := range l.cls {
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatalf("cannot flush the producer: %v", err)
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -379,4 +396,3 @@ func readyz(b *testbroker.Broker) (int, string) {
 	}
 	return code, body
 }
-
