@@ -1,0 +1,100 @@
+// Command kbench runs KafScale's end-to-end benchmark: the same franz-go load against
+// `kafscale dev`, franz-go's kfake and a loopback TCP sink, one after the other, and prints
+// throughput, produce-ack and end-to-end latency percentiles, broker CPU, RSS, object-store
+// and etcd request rates, and the ratios between targets.
+//
+//	go run ./bench/cmd/kbench                                  # all three, max rate, 20 s each
+//	go run ./bench/cmd/kbench -targets kafscale-dev,kafscale-dev/s3sim -rate 20480 -duration 20s
+//	go run ./bench/cmd/kbench -brokers host:9092 -metrics http://host:9093/metrics
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/kafscale/kafscale/bench"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "kbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cfg := bench.DefaultConfig()
+	fs := flag.NewFlagSet("kbench", flag.ContinueOnError)
+	targets := strings.Join(cfg.Targets, ",")
+	fs.StringVar(&targets, "targets", targets, "comma-separated targets, run in turn: kafscale-dev[/local|/s3sim|/minio], kfake, tcp-sink, brokers")
+	fs.StringVar(&targets, "target", targets, "alias of -targets")
+	fs.StringVar(&cfg.Brokers, "brokers", cfg.Brokers, "bootstrap host:port of an external cluster; alone, it makes -targets brokers")
+	fs.StringVar(&cfg.MetricsURL, "metrics", cfg.MetricsURL, "/metrics URL of the external cluster (optional)")
+	fs.StringVar(&cfg.Backend, "backend", cfg.Backend, "object store of kafscale-dev when its target names none: local, s3sim or minio")
+	fs.StringVar(&cfg.ObjectLatency, "object-latency", cfg.ObjectLatency, "the s3sim backend's latency (kafscale dev --object-latency)")
+	kargs := ""
+	fs.StringVar(&kargs, "kafscale-args", kargs, "extra space-separated flags for the kafscale process, e.g. \"--flush-interval 50ms\"")
+	fs.IntVar(&cfg.Producers, "producers", cfg.Producers, "producer clients (P)")
+	fs.IntVar(&cfg.Consumers, "consumers", cfg.Consumers, "consumer clients (C); partitions are split among them")
+	rate := "max"
+	fs.StringVar(&rate, "rate", rate, "total records/s, or max")
+	fs.IntVar(&cfg.RecordSize, "record-size", cfg.RecordSize, "record value bytes")
+	partitions := int(cfg.Partitions)
+	fs.IntVar(&partitions, "partitions", partitions, "partitions of the benchmark topic")
+	fs.StringVar(&cfg.Acks, "acks", cfg.Acks, "all, 1 or 0")
+	fs.StringVar(&cfg.Codec, "codec", cfg.Codec, "none, gzip, snappy, lz4 or zstd")
+	fs.DurationVar(&cfg.Linger, "linger", cfg.Linger, "producer linger (0: franz-go's default, 10ms)")
+	fs.BoolVar(&cfg.Idempotent, "idempotent", cfg.Idempotent, "idempotent producers (franz-go's default; acks=all, up to 5 requests in flight)")
+	fs.IntVar(&cfg.Inflight, "inflight", cfg.Inflight, "produce requests in flight per broker per producer (0: franz-go's default without idempotence, 1)")
+	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "load before the measured window, not counted")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured window per target")
+	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "bound on finishing produces and consuming after the window")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if cfg.Brokers != "" && !given["targets"] && !given["target"] {
+		targets = bench.TargetBrokers
+	}
+	cfg.Targets = strings.Split(targets, ",")
+	cfg.KafscaleArgs = strings.Fields(kargs)
+	cfg.Partitions = int32(partitions)
+	if rate != "max" {
+		r, err := strconv.ParseFloat(rate, 64)
+		if err != nil || r <= 0 {
+			return fmt.Errorf("-rate must be a positive number of records/s or max (set to %q)", rate)
+		}
+		cfg.Rate = r
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	tb := bench.NewCommandTB(os.Stderr)
+	defer tb.Close()
+	var results []*bench.Result
+	err := tb.Guard(func() error {
+		var err error
+		results, err = bench.Run(ctx, tb, cfg, os.Stderr)
+		return err
+	})
+	fmt.Println()
+	bench.WriteReport(os.Stdout, cfg.Load, results)
+	return err
+}
