@@ -61,6 +61,12 @@ func TestBadFlagNamesTheFlag(t *testing.T) {
 		{[]string{"--message-max-bytes", "0"}, "--message-max-bytes"},
 		{[]string{"--tail-bytes", "-1"}, "--tail-bytes"},
 		{[]string{"--shutdown-timeout", "0s"}, "--shutdown-timeout"},
+		{[]string{"--memory-limit", "-2"}, "--memory-limit"},
+		{[]string{"--object-latency", "put=fast"}, "--object-latency"},
+		{[]string{"--upload-concurrency", "0"}, "--upload-concurrency"},
+		{[]string{"--merge-bytes", "0"}, "--merge-bytes"},
+		{[]string{"--gc-grace", "0s"}, "--gc-grace"},
+		{[]string{"--producer-id-expiration", "0s"}, "--producer-id-expiration"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},
 		{[]string{"stray"}, "unexpected argument"},
 	}
