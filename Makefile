@@ -4,7 +4,7 @@ GOBIN_DIR     ?= $(shell go env GOPATH)/bin
 PROTOC        ?= protoc
 PROTOC_GEN_GO ?= $(GOBIN_DIR)/protoc-gen-go
 GO_MODULE     := github.com/kafscale/kafscale
-PROTO_FILES   := meta/metadata.proto
+PROTO_FILES   := meta/metadata.proto meta/groups.proto
 
 .PHONY: proto
 proto: ## Regenerate Go code from .proto files (needs protoc and protoc-gen-go).

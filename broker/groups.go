@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/kafscale/kafscale/group"
 )
 
 // groupStoreTimeout bounds the etcd work of one group request (a commit, a fetch).
@@ -42,4 +44,35 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// groupTopics shows the group coordinator this broker's topics, for KIP-848 server-side
+// assignment. The coordinator calls it with a group's lock held (lock order: group ->
+// Broker.mu).
+type groupTopics struct{ b *Broker }
+
+func (g groupTopics) TopicByName(name string) (group.TopicInfo, bool) {
+	t := g.b.topicByName(name)
+	if t == nil {
+		return group.TopicInfo{}, false
+	}
+	return group.TopicInfo{Name: t.meta.Name, ID: t.id, Partitions: t.meta.Partitions}, true
+}
+
+func (g groupTopics) TopicByID(id [16]byte) (group.TopicInfo, bool) {
+	t := g.b.topicByID(id)
+	if t == nil {
+		return group.TopicInfo{}, false
+	}
+	return group.TopicInfo{Name: t.meta.Name, ID: t.id, Partitions: t.meta.Partitions}, true
+}
+
+func (g groupTopics) TopicNames() []string {
+	g.b.mu.RLock()
+	defer g.b.mu.RUnlock()
+	out := make([]string, 0, len(g.b.topics))
+	for name := range g.b.topics {
+		out = append(out, name)
+	}
+	return out
 }

@@ -6,7 +6,8 @@ package broker
 // v0 (and any commit with generation -1 and no member id) is a commit from a client that
 // assigns partitions itself. v1's per-partition timestamp is ignored; v2-v4's retention
 // time is stored as the offsets' expiry; v6 adds the leader epoch, v7 group.instance.id.
-// v9 is the version KIP-848 consumers use; for classic groups it means the same as v8.
+// From v9 the generation of a KIP-848 group's member is its member epoch
+// (STALE_MEMBER_EPOCH when it is not current; such members must use v9+).
 
 import (
 	"context"
@@ -29,7 +30,7 @@ func (b *Broker) handleOffsetCommit(c *call) {
 	if req.Version >= 2 && req.Version <= 4 && req.RetentionTimeMillis > 0 {
 		expire = now + req.RetentionTimeMillis
 	}
-	cr := group.CommitRequest{Group: req.Group, MemberID: req.MemberID, InstanceID: req.InstanceID, Generation: req.Generation}
+	cr := group.CommitRequest{Group: req.Group, MemberID: req.MemberID, InstanceID: req.InstanceID, Generation: req.Generation, Version: req.Version}
 	var at [][2]int // where each of cr.Offsets is answered in resp
 	resp.Topics = make([]kmsg.OffsetCommitResponseTopic, len(req.Topics))
 	for i, rt := range req.Topics {

@@ -6,8 +6,9 @@ package broker
 // starts with none. A partition without a committed offset gets offset -1 and no error,
 // as in Kafka; so does every partition of a group that does not exist. Group errors are
 // per partition in v0-v1, top-level in v2-v7 and per group from v8. RequireStable (v7+)
-// needs no wait: there are no transactional offsets yet. v9's member id and epoch are for
-// KIP-848 groups; classic groups ignore them.
+// needs no wait: there are no transactional offsets yet. v9's member id and epoch are
+// checked for KIP-848 groups (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID); classic groups
+// ignore them.
 
 import (
 	"cmp"
@@ -28,7 +29,7 @@ func (b *Broker) handleOffsetFetch(c *call) {
 	defer cancel()
 	if req.Version >= 8 {
 		for _, rg := range req.Groups {
-			g := b.fetchGroupOffsets(ctx, rg.Group, rg.Topics)
+			g := b.fetchGroupOffsets(ctx, rg.Group, rg.MemberID, rg.MemberEpoch, rg.Topics)
 			if g.ErrorCode != 0 {
 				g.Topics = nil
 			}
@@ -44,7 +45,7 @@ func (b *Broker) handleOffsetFetch(c *call) {
 			topics = append(topics, kmsg.OffsetFetchRequestGroupTopic{Topic: rt.Topic, Partitions: rt.Partitions})
 		}
 	}
-	g := b.fetchGroupOffsets(ctx, req.Group, topics)
+	g := b.fetchGroupOffsets(ctx, req.Group, nil, -1, topics)
 	if req.Version >= 2 {
 		resp.ErrorCode = g.ErrorCode
 		if g.ErrorCode != 0 {
@@ -66,10 +67,10 @@ func (b *Broker) handleOffsetFetch(c *call) {
 
 // fetchGroupOffsets answers one group of an OffsetFetch; nil topics means every
 // committed partition.
-func (b *Broker) fetchGroupOffsets(ctx context.Context, name string, topics []kmsg.OffsetFetchRequestGroupTopic) kmsg.OffsetFetchResponseGroup {
+func (b *Broker) fetchGroupOffsets(ctx context.Context, name string, memberID *string, memberEpoch int32, topics []kmsg.OffsetFetchRequestGroupTopic) kmsg.OffsetFetchResponseGroup {
 	out := kmsg.NewOffsetFetchResponseGroup()
 	out.Group = name
-	offs, e := b.groups.FetchOffsets(ctx, name)
+	offs, e := b.groups.FetchOffsets(ctx, name, memberID, memberEpoch)
 	out.ErrorCode = groupCode(e)
 	noMetadata := ""
 	part := func(p int32, o *meta.GroupOffset) kmsg.OffsetFetchResponseGroupTopicPartition {

@@ -26,7 +26,12 @@ func (c *Coordinator) ListGroups(ctx context.Context) ([]GroupListing, *kerr.Err
 	c.mu.Unlock()
 	for _, g := range live {
 		g.mu.Lock()
-		if !g.dead {
+		switch {
+		case g.dead:
+		case g.cg != nil:
+			seen[g.name] = true
+			out = append(out, GroupListing{Group: g.name, ProtocolType: "consumer", State: g.cg.stateName(), Type: "consumer"})
+		default:
 			seen[g.name] = true
 			out = append(out, GroupListing{Group: g.name, ProtocolType: g.protocolType, State: g.state.String(), Type: "classic"})
 		}
@@ -49,9 +54,10 @@ func (c *Coordinator) ListGroups(ctx context.Context) ([]GroupListing, *kerr.Err
 	return out, nil
 }
 
-// DescribeGroup describes one group. A group that does not exist is described as Dead
-// with no error (DescribeGroups before v6). Members' metadata and assignments are
-// given only while the group is Stable, as Kafka does.
+// DescribeGroup describes one group. A group that does not exist, or is a KIP-848
+// consumer group (see DescribeConsumerGroup), is described as Dead with no error
+// (DescribeGroups before v6). Members' metadata and assignments are given only while
+// the group is Stable, as Kafka does.
 func (c *Coordinator) DescribeGroup(ctx context.Context, name string) GroupDescription {
 	if e := c.checkGroupID(name); e != nil {
 		return GroupDescription{Err: e, State: stateDead.String()}
@@ -72,6 +78,9 @@ func (c *Coordinator) DescribeGroup(ctx context.Context, name string) GroupDescr
 		return GroupDescription{State: stateDead.String()}
 	}
 	defer c.release(g)
+	if g.cg != nil {
+		return GroupDescription{State: stateDead.String()}
+	}
 	d := GroupDescription{State: g.state.String(), ProtocolType: g.protocolType}
 	stable := g.state == stateStable
 	if stable {
@@ -130,7 +139,7 @@ func (c *Coordinator) forgetEmpty(name string) (bool, *kerr.Error) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.members) > 0 {
+	if len(g.members) > 0 || g.cg != nil && len(g.cg.members) > 0 {
 		return true, kerr.NonEmptyGroup
 	}
 	g.kill()

@@ -115,8 +115,9 @@ type CommitRequest struct {
 	Group      string
 	MemberID   string
 	InstanceID *string
-	Generation int32 // -1: a commit from a client that manages its own partitions
+	Generation int32 // -1: a commit from a client that manages its own partitions; the member epoch in a KIP-848 group
 	Offsets    []meta.GroupOffset
+	Version    int16 // OffsetCommit version: KIP-848 members must use v9+
 }
 
 // TopicPartition names a partition by both topic name and id.

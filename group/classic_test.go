@@ -286,7 +286,7 @@ func TestBadInputGetsKafkaErrors(t *testing.T) {
 		if errs := h.c.CommitOffsets(context.Background(), CommitRequest{Group: id, Generation: -1, Offsets: offsets(2)}); errs[0] != kerr.InvalidGroupID || errs[1] != kerr.InvalidGroupID {
 			t.Errorf("OffsetCommit(%.8q) = %v", id, errs)
 		}
-		if _, e := h.c.FetchOffsets(context.Background(), id); e != kerr.InvalidGroupID {
+		if _, e := h.c.FetchOffsets(context.Background(), id, nil, -1); e != kerr.InvalidGroupID {
 			t.Errorf("OffsetFetch(%.8q) = %v", id, e)
 		}
 		if d := h.c.DescribeGroup(context.Background(), id); d.Err != kerr.InvalidGroupID {

@@ -25,6 +25,12 @@ type Config struct {
 	// MaxGroupIDBytes bounds group ids (Kafka has no bound; ids are etcd key parts
 	// here): a longer id gets INVALID_GROUP_ID.
 	MaxGroupIDBytes int
+	// ConsumerSessionTimeout is group.consumer.session.timeout.ms: a KIP-848 member that
+	// does not heartbeat for this long is removed.
+	ConsumerSessionTimeout time.Duration
+	// ConsumerHeartbeatInterval is group.consumer.heartbeat.interval.ms, the interval
+	// KIP-848 members are told to heartbeat at.
+	ConsumerHeartbeatInterval time.Duration
 	// NewMemberJoinTimeout bounds how long a member that joined without a member id
 	// waits in a rebalance before it is dropped (Kafka's fixed 5 minutes): such a
 	// member cannot heartbeat, and a client that gave up would otherwise stay.
@@ -40,18 +46,22 @@ const (
 	DefaultOffsetMetadataMaxBytes = 4096
 	DefaultMaxGroupIDBytes        = 1024
 	DefaultNewMemberJoinTimeout   = 5 * time.Minute
+	DefaultConsumerSession        = 45 * time.Second
+	DefaultConsumerHeartbeat      = 5 * time.Second
 )
 
 // DefaultConfig returns Kafka's defaults.
 func DefaultConfig() Config {
 	return Config{
-		InitialRebalanceDelay:  DefaultInitialRebalanceDelay,
-		MinSessionTimeout:      DefaultMinSessionTimeout,
-		MaxSessionTimeout:      DefaultMaxSessionTimeout,
-		MaxSize:                DefaultMaxSize,
-		OffsetMetadataMaxBytes: DefaultOffsetMetadataMaxBytes,
-		MaxGroupIDBytes:        DefaultMaxGroupIDBytes,
-		NewMemberJoinTimeout:   DefaultNewMemberJoinTimeout,
+		InitialRebalanceDelay:     DefaultInitialRebalanceDelay,
+		MinSessionTimeout:         DefaultMinSessionTimeout,
+		MaxSessionTimeout:         DefaultMaxSessionTimeout,
+		MaxSize:                   DefaultMaxSize,
+		OffsetMetadataMaxBytes:    DefaultOffsetMetadataMaxBytes,
+		MaxGroupIDBytes:           DefaultMaxGroupIDBytes,
+		NewMemberJoinTimeout:      DefaultNewMemberJoinTimeout,
+		ConsumerSessionTimeout:    DefaultConsumerSession,
+		ConsumerHeartbeatInterval: DefaultConsumerHeartbeat,
 	}
 }
 
@@ -70,6 +80,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--offset-metadata-max-bytes must be >=0 (set to %d)", c.OffsetMetadataMaxBytes)
 	case c.MaxGroupIDBytes <= 0:
 		return fmt.Errorf("--group-id-max-bytes must be >0 (set to %d)", c.MaxGroupIDBytes)
+	case c.ConsumerHeartbeatInterval <= 0:
+		return fmt.Errorf("--group-consumer-heartbeat-interval must be >0 (set to %s)", c.ConsumerHeartbeatInterval)
+	case c.ConsumerSessionTimeout <= c.ConsumerHeartbeatInterval:
+		return fmt.Errorf("--group-consumer-session-timeout must be > --group-consumer-heartbeat-interval %s (set to %s)", c.ConsumerHeartbeatInterval, c.ConsumerSessionTimeout)
 	case c.NewMemberJoinTimeout <= 0:
 		return fmt.Errorf("new member join timeout must be >0 (set to %s)", c.NewMemberJoinTimeout)
 	}

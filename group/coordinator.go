@@ -1,6 +1,7 @@
 // Package group is KafScale's consumer-group coordinator: the classic group protocol
 // (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) with Apache Kafka's rebalance semantics,
-// and committed offsets stored in etcd through meta.
+// KIP-848 consumer groups with server-side assignment (ConsumerGroupHeartbeat), and
+// committed offsets stored in etcd through meta. docs/groups.md describes the behaviour.
 //
 // Membership lives in memory only: after a restart the coordinator knows no member, so
 // clients get UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION and rejoin, as Kafka's clients do
@@ -12,8 +13,8 @@
 // rebalance, through the reply function the request came with. Reply functions must not
 // block; they are never called with a lock held.
 //
-// Lock order: commit stripe -> Coordinator.mu -> group.mu. A group's state is guarded
-// by its own mu; Coordinator.mu guards only the map of groups. Offset commits, offset
+// Lock order: commit stripe -> Coordinator.mu -> group.mu -> (whatever Topics takes).
+// A group's state is guarded by its own mu; Coordinator.mu guards only the map of groups. Offset commits, offset
 // deletes and group deletes of one group are serialized by the group's commit stripe,
 // held across the etcd write, so two commits of one group reach etcd in the order they
 // were validated.
@@ -55,11 +56,12 @@ const commitStripes = 256
 
 // Coordinator coordinates every consumer group of this broker.
 type Coordinator struct {
-	cfg   Config
-	store Store
-	log   *slog.Logger
-	clock clock
-	seed  maphash.Seed
+	cfg    Config
+	store  Store
+	topics Topics // may be nil: no topic exists
+	log    *slog.Logger
+	clock  clock
+	seed   maphash.Seed
 
 	stripes [commitStripes]sync.Mutex
 
@@ -68,16 +70,17 @@ type Coordinator struct {
 	closed bool
 }
 
-// New returns a coordinator storing offsets in store. cfg must be valid.
-func New(cfg Config, store Store, log *slog.Logger) *Coordinator {
-	return newCoordinator(cfg, store, log, realClock{})
+// New returns a coordinator storing offsets in store and assigning the partitions of
+// topics (KIP-848 groups). cfg must be valid.
+func New(cfg Config, store Store, topics Topics, log *slog.Logger) *Coordinator {
+	return newCoordinator(cfg, store, topics, log, realClock{})
 }
 
-func newCoordinator(cfg Config, store Store, log *slog.Logger, clk clock) *Coordinator {
+func newCoordinator(cfg Config, store Store, topics Topics, log *slog.Logger, clk clock) *Coordinator {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Coordinator{cfg: cfg, store: store, log: log, clock: clk, seed: maphash.MakeSeed(), groups: make(map[string]*group)}
+	return &Coordinator{cfg: cfg, store: store, topics: topics, log: log, clock: clk, seed: maphash.MakeSeed(), groups: make(map[string]*group)}
 }
 
 // Config returns the coordinator's settings.

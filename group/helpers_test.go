@@ -180,12 +180,71 @@ func (s *memStore) ListGroups(context.Context) ([]string, error) {
 
 var errStoreDown = errors.New("etcd unreachable")
 
-// harness is a coordinator on a fake clock and an in-memory store.
+// fakeTopics is a Topics whose topics a test sets.
+type fakeTopics struct {
+	mu     sync.Mutex
+	byName map[string]TopicInfo
+}
+
+// set creates or resizes a topic; its id is derived from its name's first byte and
+// length, so tests can predict it.
+func (f *fakeTopics) set(name string, partitions int32) TopicInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ti := TopicInfo{Name: name, ID: topicIDOf(name), Partitions: partitions}
+	f.byName[name] = ti
+	return ti
+}
+
+func (f *fakeTopics) remove(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.byName, name)
+}
+
+func topicIDOf(name string) [16]byte {
+	var id [16]byte
+	copy(id[:], name)
+	id[15] = byte(len(name))
+	return id
+}
+
+func (f *fakeTopics) TopicByName(name string) (TopicInfo, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ti, ok := f.byName[name]
+	return ti, ok
+}
+
+func (f *fakeTopics) TopicByID(id [16]byte) (TopicInfo, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ti := range f.byName {
+		if ti.ID == id {
+			return ti, true
+		}
+	}
+	return TopicInfo{}, false
+}
+
+func (f *fakeTopics) TopicNames() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for n := range f.byName {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// harness is a coordinator on a fake clock, an in-memory store and fake topics.
 type harness struct {
-	t     *testing.T
-	c     *Coordinator
-	clk   *fakeClock
-	store *memStore
+	t      *testing.T
+	c      *Coordinator
+	clk    *fakeClock
+	store  *memStore
+	topics *fakeTopics
 }
 
 const (
@@ -201,8 +260,8 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.InitialRebalanceDelay = testDelay
-	h := &harness{t: t, clk: newFakeClock(), store: newMemStore()}
-	h.c = newCoordinator(cfg, h.store, slog.New(slog.DiscardHandler), h.clk)
+	h := &harness{t: t, clk: newFakeClock(), store: newMemStore(), topics: &fakeTopics{byName: make(map[string]TopicInfo)}}
+	h.c = newCoordinator(cfg, h.store, h.topics, slog.New(slog.DiscardHandler), h.clk)
 	t.Cleanup(h.c.Close)
 	return h
 }

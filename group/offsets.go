@@ -73,6 +73,9 @@ func (c *Coordinator) validateCommit(req CommitRequest) *kerr.Error {
 		return kerr.IllegalGeneration
 	}
 	defer c.release(g)
+	if g.cg != nil {
+		return g.cg.validateCommit(req)
+	}
 	if req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil {
 		if e := g.validateMember(req.MemberID, req.InstanceID); e != nil {
 			return e
@@ -93,10 +96,25 @@ func (c *Coordinator) validateCommit(req CommitRequest) *kerr.Error {
 }
 
 // FetchOffsets returns every committed offset of a group (none for a group that does
-// not exist), with one etcd range read.
-func (c *Coordinator) FetchOffsets(ctx context.Context, group string) ([]meta.GroupOffset, *kerr.Error) {
+// not exist), with one etcd range read. memberID and memberEpoch (OffsetFetch v9) are
+// checked for KIP-848 groups: a member must fetch at its current epoch
+// (STALE_MEMBER_EPOCH); without them the request comes from an admin.
+func (c *Coordinator) FetchOffsets(ctx context.Context, group string, memberID *string, memberEpoch int32) ([]meta.GroupOffset, *kerr.Error) {
 	if e := c.checkGroupID(group); e != nil {
 		return nil, e
+	}
+	g, e := c.lookup(group, false)
+	if e != nil {
+		return nil, e
+	}
+	if g != nil {
+		if g.cg != nil {
+			e = g.cg.validateFetch(memberID, memberEpoch)
+		}
+		c.release(g)
+		if e != nil {
+			return nil, e
+		}
 	}
 	offs, err := c.store.FetchOffsets(ctx, group)
 	if err != nil {
@@ -156,7 +174,11 @@ func (c *Coordinator) subscribedTopics(ctx context.Context, group string) (func(
 			topics   map[string]bool
 			known    bool
 		)
-		if nonEmpty && consumer {
+		switch {
+		case g.cg != nil:
+			nonEmpty, consumer = len(g.cg.members) > 0, true
+			topics, known = g.subscribedNames(), true
+		case nonEmpty && consumer:
 			topics, known = g.subscriptions()
 		}
 		c.release(g)

@@ -29,7 +29,7 @@ func TestSimpleCommitsNeedNoMembership(t *testing.T) {
 			t.Fatalf("simple commit = %v", errs)
 		}
 	}
-	got, e := h.c.FetchOffsets(ctx, "flink")
+	got, e := h.c.FetchOffsets(ctx, "flink", nil, -1)
 	if e != nil || len(got) != 3 || got[2].Offset != 102 {
 		t.Fatalf("FetchOffsets = %+v, %v", got, e)
 	}
@@ -100,7 +100,7 @@ func TestStoreFailureIsCoordinatorNotAvailable(t *testing.T) {
 	if errs[0] != kerr.CoordinatorNotAvailable || errs[1] != kerr.CoordinatorNotAvailable {
 		t.Fatalf("commit with the store down = %v", errs)
 	}
-	if _, e := h.c.FetchOffsets(ctx, "g"); e != kerr.CoordinatorNotAvailable {
+	if _, e := h.c.FetchOffsets(ctx, "g", nil, -1); e != kerr.CoordinatorNotAvailable {
 		t.Fatalf("fetch with the store down = %v", e)
 	}
 	if _, e := h.c.ListGroups(ctx); e != kerr.CoordinatorNotAvailable {
@@ -126,7 +126,7 @@ func TestDeleteGroup(t *testing.T) {
 			t.Fatalf("DeleteGroup(%s) = %v, want %v", tc.group, e, tc.want)
 		}
 	}
-	if got, _ := h.c.FetchOffsets(ctx, "old"); len(got) != 0 {
+	if got, _ := h.c.FetchOffsets(ctx, "old", nil, -1); len(got) != 0 {
 		t.Fatalf("offsets after DeleteGroups: %+v", got)
 	}
 	if e := h.heartbeat("live", rs[0].MemberID, rs[0].Generation); e != nil {
@@ -146,7 +146,7 @@ func TestOffsetDelete(t *testing.T) {
 	if top != nil || errs[0] != kerr.GroupSubscribedToTopic || errs[1] != nil {
 		t.Fatalf("OffsetDelete = %v, %v; want GROUP_SUBSCRIBED_TO_TOPIC for t only", top, errs)
 	}
-	got, _ := h.c.FetchOffsets(ctx, "g")
+	got, _ := h.c.FetchOffsets(ctx, "g", nil, -1)
 	if len(got) != 1 || got[0].Partition.TopicID != topicA {
 		t.Fatalf("offsets after OffsetDelete: %+v", got)
 	}

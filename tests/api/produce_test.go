@@ -291,7 +291,7 @@ func TestProduce(t *testing.T) {
 		createTopic(t, c, name, 1, nil)
 		idem := func(seq int32, epoch int16) []byte {
 			bt := batchOf(1, 5)
-			binary.BigEndian.PutUint64(bt[43:51], 7)              // producer id
+			binary.BigEndian.PutUint64(bt[43:51], 7)             // producer id
 			binary.BigEndian.PutUint16(bt[51:53], uint16(epoch)) // producer epoch
 			binary.BigEndian.PutUint32(bt[53:57], uint32(seq))   // first sequence
 			binary.BigEndian.PutUint32(bt[17:21], crc32cOf(bt[21:]))

@@ -5,8 +5,6 @@ package cost
 import (
 	"context"
 	"fmt"
-	"net"
-	"regexp"
 	"strconv"
 	"sync"
 	"testing"
@@ -15,8 +13,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/internal/kafkatest"
 	"github.com/kafscale/kafscale/internal/testbroker"
 )
 
@@ -30,7 +28,7 @@ type window struct {
 // and flush objects in the window. Periodic checkpoints and merges are pushed out of the
 // window: they are separate, bounded costs (see docs/object-lifecycle.md).
 func measure(t *testing.T, partitions int32) window {
-	etcdAddr := freeAddr(t)
+	etcdAddr := kafkatest.FreeAddr(t)
 	p := testbroker.Start(t, "--etcd-listen", etcdAddr, "--checkpoint-interval", "1h", "--merge-age", "1h", "--merge-interval", "1h", "--gc-interval", "1h")
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://" + etcdAddr}, DialTimeout: 5 * time.Second})
 	if err != nil {
@@ -43,17 +41,9 @@ func measure(t *testing.T, partitions int32) window {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	kafkatest.CreateTopic(t, p.Addr, "cost", partitions)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	req := kmsg.NewPtrCreateTopicsRequest()
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "cost", partitions, 1
-	req.Topics = append(req.Topics, rt)
-	req.TimeoutMillis = 60000
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil || resp.Topics[0].ErrorCode != 0 {
-		t.Fatalf("cannot create topic with %d partitions: %v %v", partitions, err, resp)
-	}
 
 	revision := func() int64 {
 		r, err := cli.Get(ctx, "/kafscale/cluster")
@@ -67,7 +57,7 @@ func measure(t *testing.T, partitions int32) window {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return metricValue(m, "kafscale_flush_objects_total")
+		return kafkatest.MetricValue(m, "kafscale_flush_objects_total")
 	}
 	// Warm up so every partition has been produced to once (the first produce is not special,
 	// but the warm-up takes client metadata loading out of the window).
@@ -131,26 +121,4 @@ func TestEtcdWritesAndPutsDoNotGrowWithPartitions(t *testing.T) {
 			}
 		})
 	}
-}
-
-var metricLine = regexp.MustCompile(`(?m)^(\S+?)(?:\{[^}]*\})? (\S+)$`)
-
-func metricValue(text, name string) float64 {
-	var sum float64
-	for _, m := range metricLine.FindAllStringSubmatch(text, -1) {
-		if m[1] == name {
-			v, _ := strconv.ParseFloat(m[2], 64)
-			sum += v
-		}
-	}
-	return sum
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

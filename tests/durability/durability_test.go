@@ -1,10 +1,10 @@
+// Package durability tests the durability contract against a real `kafscale dev` process:
+// records acknowledged with acks=all survive SIGTERM and kill -9 at their offsets.
 package durability
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,33 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafscale/kafscale/internal/ackcheck"
+	"github.com/kafscale/kafscale/internal/kafkatest"
 	"github.com/kafscale/kafscale/internal/testbroker"
 )
-
-// produceSync produces n records spread over partitions and records each ack.
-func produceSync(t *testing.T, cl *kgo.Client, ledger *ackcheck.Ledger, topic string, partitions int32, prefix string, n int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	var failed atomic.Value
-	for i := range n {
-		r := &kgo.Record{Topic: topic, Partition: int32(i) % partitions, Value: fmt.Appendf(nil, "%s-%d", prefix, i)}
-		wg.Add(1)
-		cl.Produce(ctx, r, func(r *kgo.Record, err error) {
-			defer wg.Done()
-			if err != nil {
-				failed.Store(err)
-				return
-			}
-			ledger.Ack(ackcheck.Partition{Topic: r.Topic, Partition: r.Partition}, r.Offset, r.Value)
-		})
-	}
-	wg.Wait()
-	if err := failed.Load(); err != nil {
-		t.Fatalf("produce failed: %v", err)
-	}
-}
 
 // TestSIGTERMRestartServesAcknowledgedRecords: a clean stop flushes pending data; after a
 // restart on the same data dir every acknowledged record is at its offset (read from the
@@ -49,16 +25,16 @@ func produceSync(t *testing.T, cl *kgo.Client, ledger *ackcheck.Ledger, topic st
 func TestSIGTERMRestartServesAcknowledgedRecords(t *testing.T) {
 	p := testbroker.Start(t)
 	const topic, partitions = "orders", 4
-	createTopic(t, p.Addr, topic, partitions)
+	kafkatest.CreateTopic(t, p.Addr, topic, partitions)
 	ledger := ackcheck.NewLedger()
-	produceSync(t, newProducer(t, p.Addr), ledger, topic, partitions, "before", 2000)
+	kafkatest.ProduceSync(t, kafkatest.NewNonIdempotentProducer(t, p.Addr), ledger, topic, partitions, "before", 2000)
 	p.Term(30 * time.Second)
 	p.Restart()
-	if err := ledger.Verify(readAll(t, p.Addr, topic, partitions)); err != nil {
+	if err := ledger.Verify(kafkatest.ReadAll(t, p.Addr, topic, partitions)); err != nil {
 		t.Fatal(err)
 	}
-	produceSync(t, newProducer(t, p.Addr), ledger, topic, partitions, "after", 400)
-	if err := ledger.Verify(readAll(t, p.Addr, topic, partitions)); err != nil {
+	kafkatest.ProduceSync(t, kafkatest.NewNonIdempotentProducer(t, p.Addr), ledger, topic, partitions, "after", 400)
+	if err := ledger.Verify(kafkatest.ReadAll(t, p.Addr, topic, partitions)); err != nil {
 		t.Fatal(err)
 	}
 	if ledger.Len() != 2400 {
@@ -70,7 +46,7 @@ func TestSIGTERMRestartServesAcknowledgedRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := metricValue(m, "kafscale_fetch_object_reads_total"); n <= 0 {
+	if n := kafkatest.MetricValue(m, "kafscale_fetch_object_reads_total"); n <= 0 {
 		t.Fatalf("kafscale_fetch_object_reads_total = %v after reading a restarted broker's data; want > 0", n)
 	}
 }
@@ -92,9 +68,9 @@ func TestKill9WhileMergingLosesNoAcknowledgedRecord(t *testing.T) {
 func runKillTest(t *testing.T, flags ...string) {
 	p := testbroker.Start(t, flags...)
 	const topic, partitions = "crash", 3
-	createTopic(t, p.Addr, topic, partitions)
+	kafkatest.CreateTopic(t, p.Addr, topic, partitions)
 	ledger := ackcheck.NewLedger()
-	cl := newProducer(t, p.Addr, kgo.RequestRetries(1000), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }))
+	cl := kafkatest.NewNonIdempotentProducer(t, p.Addr, kgo.RequestRetries(1000), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }))
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var seq atomic.Int64
@@ -141,21 +117,7 @@ func runKillTest(t *testing.T, flags ...string) {
 		t.Fatalf("cannot flush the producer: %v", err)
 	}
 	t.Logf("%d records acknowledged across %d kills", ledger.Len(), kills)
-	if err := ledger.Verify(readAll(t, p.Addr, topic, partitions)); err != nil {
+	if err := ledger.Verify(kafkatest.ReadAll(t, p.Addr, topic, partitions)); err != nil {
 		t.Fatal(err)
 	}
-}
-
-var metricLine = regexp.MustCompile(`(?m)^(\S+?)(?:\{[^}]*\})? (\S+)$`)
-
-// metricValue returns the sum of a metric's samples in Prometheus text.
-func metricValue(text, name string) float64 {
-	var sum float64
-	for _, m := range metricLine.FindAllStringSubmatch(text, -1) {
-		if m[1] == name {
-			v, _ := strconv.ParseFloat(m[2], 64)
-			sum += v
-		}
-	}
-	return sum
 }

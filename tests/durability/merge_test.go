@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafscale/kafscale/internal/ackcheck"
+	"github.com/kafscale/kafscale/internal/kafkatest"
 	"github.com/kafscale/kafscale/internal/testbroker"
 )
 
@@ -29,7 +30,7 @@ func waitMetric(t *testing.T, p *testbroker.Process, name string, want float64, 
 		m, err := p.Metrics(ctx)
 		cancel()
 		if err == nil {
-			if got = metricValue(m, name); got >= want {
+			if got = kafkatest.MetricValue(m, name); got >= want {
 				return
 			}
 		}
@@ -44,30 +45,30 @@ func waitMetric(t *testing.T, p *testbroker.Process, name string, want float64, 
 func TestMergedSegmentsServeEveryRecordAcrossRestarts(t *testing.T) {
 	p := testbroker.Start(t, mergeFlags...)
 	const topic, partitions = "merged", 3
-	createTopic(t, p.Addr, topic, partitions)
+	kafkatest.CreateTopic(t, p.Addr, topic, partitions)
 	ledger := ackcheck.NewLedger()
-	cl := newProducer(t, p.Addr, kgo.ProducerBatchMaxBytes(4096))
+	cl := kafkatest.NewNonIdempotentProducer(t, p.Addr, kgo.ProducerBatchMaxBytes(4096))
 	for round := range 5 {
-		produceSync(t, cl, ledger, topic, partitions, "r"+string(rune('0'+round)), 600)
+		kafkatest.ProduceSync(t, cl, ledger, topic, partitions, "r"+string(rune('0'+round)), 600)
 	}
 	waitMetric(t, p, "kafscale_merge_segments_total", partitions, 30*time.Second)
 	waitMetric(t, p, "kafscale_gc_object_entries_deleted_total", 1, 30*time.Second)
 	waitMetric(t, p, "kafscale_gc_objects_deleted_total", 1, 30*time.Second)
-	if err := ledger.Verify(readAll(t, p.Addr, topic, partitions)); err != nil {
+	if err := ledger.Verify(kafkatest.ReadAll(t, p.Addr, topic, partitions)); err != nil {
 		t.Fatalf("before restart: %v", err)
 	}
 
 	p.Term(30 * time.Second)
 	p.Restart()
-	if err := ledger.Verify(readAll(t, p.Addr, topic, partitions)); err != nil {
+	if err := ledger.Verify(kafkatest.ReadAll(t, p.Addr, topic, partitions)); err != nil {
 		t.Fatalf("after SIGTERM restart: %v", err)
 	}
-	cl2 := newProducer(t, p.Addr, kgo.ProducerBatchMaxBytes(4096))
-	produceSync(t, cl2, ledger, topic, partitions, "after", 1000)
+	cl2 := kafkatest.NewNonIdempotentProducer(t, p.Addr, kgo.ProducerBatchMaxBytes(4096))
+	kafkatest.ProduceSync(t, cl2, ledger, topic, partitions, "after", 1000)
 	waitMetric(t, p, "kafscale_merge_segments_total", partitions, 30*time.Second)
 	p.Kill()
 	p.Restart()
-	if err := ledger.Verify(readAll(t, p.Addr, topic, partitions)); err != nil {
+	if err := ledger.Verify(kafkatest.ReadAll(t, p.Addr, topic, partitions)); err != nil {
 		t.Fatalf("after kill -9 restart: %v", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,140 +19,29 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafscale/kafscale/internal/ackcheck"
+	"github.com/kafscale/kafscale/internal/kafkatest"
 	"github.com/kafscale/kafscale/internal/kproxy"
 	"github.com/kafscale/kafscale/internal/testbroker"
 )
-
-func createTopic(t *testing.T, addr, topic string, partitions int32) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	req := kmsg.NewPtrCreateTopicsRequest()
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, 1
-	req.Topics = append(req.Topics, rt)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil || resp.Topics[0].ErrorCode != 0 {
-		t.Fatalf("cannot create topic %s: %v %+v", topic, err, resp)
-	}
-}
-
-// produceAll produces n records over the partitions with cl and records every ack.
-func produceAll(t *testing.T, cl *kgo.Client, ledger *ackcheck.Ledger, topic string, partitions int32, prefix string, n int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	var failed atomic.Value
-	for i := range n {
-		wg.Add(1)
-		r := &kgo.Record{Topic: topic, Partition: int32(i) % partitions, Value: fmt.Appendf(nil, "%s-%d", prefix, i)}
-		cl.Produce(ctx, r, func(r *kgo.Record, err error) {
-			defer wg.Done()
-			if err != nil {
-				failed.Store(err)
-				return
-			}
-			ledger.Ack(ackcheck.Partition{Topic: r.Topic, Partition: r.Partition}, r.Offset, r.Value)
-		})
-	}
-	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
-		t.Fatalf("produce failed: %v", err)
-	}
-}
-
-// readAll reads every partition up to its high watermark.
-func readAll(t *testing.T, addr, topic string, partitions int32) []ackcheck.Record {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ends := make(map[int32]int64)
-	req := kmsg.NewPtrListOffsetsRequest()
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = topic
-	for p := range partitions {
-		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Partition, rp.Timestamp = p, -1
-		rt.Partitions = append(rt.Partitions, rp)
-	}
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	offsets := make(map[int32]kgo.Offset)
-	remaining := 0
-	for _, p := range resp.Topics[0].Partitions {
-		ends[p.Partition] = p.Offset
-		if p.Offset > 0 {
-			offsets[p.Partition] = kgo.NewOffset().AtStart()
-			remaining++
-		}
-	}
-	var out []ackcheck.Record
-	if remaining == 0 {
-		return out
-	}
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets})
-	for remaining > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("timed out reading back %s (ends %v)", topic, ends)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if r.Offset >= ends[r.Partition] {
-				return
-			}
-			out = append(out, ackcheck.Record{Partition: ackcheck.Partition{Topic: r.Topic, Partition: r.Partition}, Offset: r.Offset, Value: r.Value})
-			if r.Offset+1 == ends[r.Partition] {
-				remaining--
-			}
-		})
-	}
-	return out
-}
-
-// exactlyOnce fails the test if any value was read more than once.
-func exactlyOnce(t *testing.T, read []ackcheck.Record) {
-	t.Helper()
-	seen := make(map[string]int64)
-	for _, r := range read {
-		if off, ok := seen[string(r.Value)]; ok {
-			t.Fatalf("value %q stored twice, at offsets %d and %d of partition %d", r.Value, off, r.Offset, r.Partition.Partition)
-		}
-		seen[string(r.Value)] = r.Offset
-	}
-}
 
 // TestFranzGoDefaultsProduceExactlyOnce: franz-go with its default settings (idempotent,
 // acks=all) produces; every record is stored once at its acknowledged offset.
 func TestFranzGoDefaultsProduceExactlyOnce(t *testing.T) {
 	p := testbroker.Start(t)
 	const topic, partitions = "idem", 4
-	createTopic(t, p.Addr, topic, partitions)
+	kafkatest.CreateTopic(t, p.Addr, topic, partitions)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
 	ledger := ackcheck.NewLedger()
-	produceAll(t, cl, ledger, topic, partitions, "v", 10000)
-	read := readAll(t, p.Addr, topic, partitions)
+	kafkatest.ProduceSync(t, cl, ledger, topic, partitions, "v", 10000)
+	read := kafkatest.ReadAll(t, p.Addr, topic, partitions)
 	if err := ledger.Verify(read); err != nil {
 		t.Fatal(err)
 	}
-	exactlyOnce(t, read)
+	kafkatest.RequireExactlyOnce(t, read)
 	if len(read) != 10000 {
 		t.Fatalf("read %d records, want 10000", len(read))
 	}
@@ -163,13 +51,13 @@ func TestFranzGoDefaultsProduceExactlyOnce(t *testing.T) {
 // broker stored the batch, the client never hears so), the client retries the same
 // sequence, and the broker answers with the original offsets instead of storing it again.
 func TestLostProduceResponseIsNotStoredTwice(t *testing.T) {
-	proxyAddr := freeAddr(t)
+	proxyAddr := kafkatest.FreeAddr(t)
 	p := testbroker.Start(t, "--advertised-listener", proxyAddr)
 	px := kproxy.Start(t, proxyAddr, p.Addr, func(key int16, n int64) bool {
 		return key == int16(kmsg.Produce) && (n == 3 || n == 8 || n == 15)
 	})
 	const topic, partitions = "lost-acks", 2
-	createTopic(t, px.Addr, topic, partitions)
+	kafkatest.CreateTopic(t, px.Addr, topic, partitions)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(px.Addr), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -177,16 +65,16 @@ func TestLostProduceResponseIsNotStoredTwice(t *testing.T) {
 	defer cl.Close()
 	ledger := ackcheck.NewLedger()
 	for round := range 4 {
-		produceAll(t, cl, ledger, topic, partitions, fmt.Sprintf("r%d", round), 500)
+		kafkatest.ProduceSync(t, cl, ledger, topic, partitions, fmt.Sprintf("r%d", round), 500)
 	}
 	if px.Dropped() == 0 {
 		t.Fatal("the proxy dropped no produce response: the test proves nothing")
 	}
-	read := readAll(t, p.Addr, topic, partitions)
+	read := kafkatest.ReadAll(t, p.Addr, topic, partitions)
 	if err := ledger.Verify(read); err != nil {
 		t.Fatal(err)
 	}
-	exactlyOnce(t, read)
+	kafkatest.RequireExactlyOnce(t, read)
 	if len(read) != 2000 {
 		t.Fatalf("read %d records, want 2000 (%d responses dropped)", len(read), px.Dropped())
 	}
@@ -199,7 +87,7 @@ func TestLostProduceResponseIsNotStoredTwice(t *testing.T) {
 func TestKill9WithIdempotentProducerStoresNoDuplicate(t *testing.T) {
 	p := testbroker.Start(t, "--flush-interval", "20ms")
 	const topic, partitions = "idem-crash", 3
-	createTopic(t, p.Addr, topic, partitions)
+	kafkatest.CreateTopic(t, p.Addr, topic, partitions)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Addr), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequestRetries(1000), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
 		kgo.RecordDeliveryTimeout(60*time.Second))
@@ -257,11 +145,11 @@ func TestKill9WithIdempotentProducerStoresNoDuplicate(t *testing.T) {
 	if err, _ := produceErr.Load().(error); err != nil {
 		t.Logf("some records failed (not acknowledged, allowed): %v", err)
 	}
-	read := readAll(t, p.Addr, topic, partitions)
+	read := kafkatest.ReadAll(t, p.Addr, topic, partitions)
 	if err := ledger.Verify(read); err != nil {
 		t.Fatal(err)
 	}
-	exactlyOnce(t, read)
+	kafkatest.RequireExactlyOnce(t, read)
 	t.Logf("%d records acknowledged across 5 kills, none stored twice", ledger.Len())
 }
 
@@ -270,7 +158,7 @@ func TestKill9WithIdempotentProducerStoresNoDuplicate(t *testing.T) {
 // answered with its original offset and not stored twice; DescribeProducers shows the state.
 func TestRetryAfterRestartIsRecognised(t *testing.T) {
 	p := testbroker.Start(t)
-	createTopic(t, p.Addr, "retry", 1)
+	kafkatest.CreateTopic(t, p.Addr, "retry", 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	connect := func() *kgo.Client {
@@ -342,8 +230,8 @@ func TestRetryAfterRestartIsRecognised(t *testing.T) {
 		cl.Close()
 	}
 	// The one record per sequence: offsets 0..2 then seq 3 ("stale") stored at 3.
-	read := readAll(t, p.Addr, "retry", 1)
-	exactlyOnce(t, read)
+	read := kafkatest.ReadAll(t, p.Addr, "retry", 1)
+	kafkatest.RequireExactlyOnce(t, read)
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -367,13 +255,4 @@ func batch(pid int64, epoch int16, seq int32, value string) []byte {
 	binary.BigEndian.PutUint32(out[8:12], uint32(len(out)-12))
 	binary.BigEndian.PutUint32(out[17:21], crc32.Checksum(out[21:], castagnoli))
 	return out
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

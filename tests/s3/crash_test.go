@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/kafscale/kafscale/internal/kafkatest"
 )
 
 // TestKill9UnderLoadLosesNoAcknowledgedRecord kills the broker with SIGKILL at five random
@@ -15,7 +17,7 @@ func TestKill9UnderLoadLosesNoAcknowledgedRecord(t *testing.T) {
 	c := startCluster(t, clusterOpts{})
 	b := c.broker
 	const topic, partitions = "crash", 3
-	createTopic(t, b.Addr, topic, partitions)
+	kafkatest.CreateTopic(t, b.Addr, topic, partitions)
 	l := startLoader(t, b.Addr, topic, partitions, loadOpts{})
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	const kills = 5
@@ -29,11 +31,11 @@ func TestKill9UnderLoadLosesNoAcknowledgedRecord(t *testing.T) {
 	l.waitAcks(t, l.ledger.Len()+200, 30*time.Second)
 	l.finish(t)
 	t.Logf("%d records acknowledged across %d kills (%d sent, %d failed)", l.ledger.Len(), kills, l.sent.Load(), l.errs.Load())
-	read := readAll(t, b.Addr, topic, partitions)
+	read := kafkatest.ReadAll(t, b.Addr, topic, partitions)
 	if err := l.ledger.Verify(read); err != nil {
 		t.Fatal(err)
 	}
-	if dups := duplicates(read); len(dups) > 0 {
+	if dups := kafkatest.Duplicates(read); len(dups) > 0 {
 		t.Logf("%d records stored twice (retried after a kill; expected without idempotence): %v", len(dups), dups[:min(len(dups), 5)])
 	}
 }

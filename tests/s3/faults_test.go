@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kafscale/kafscale/internal/kafkatest"
 	"github.com/kafscale/kafscale/internal/s3fault"
 )
 
@@ -68,7 +69,7 @@ func TestEtcdStoppedUnderLoad(t *testing.T) {
 func testOutage(t *testing.T, c *cluster, o outage) {
 	b := c.broker
 	const topic, partitions = "load", 4
-	createTopic(t, b.Addr, topic, partitions)
+	kafkatest.CreateTopic(t, b.Addr, topic, partitions)
 	l := startLoader(t, b.Addr, topic, partitions, loadOpts{
 		inflight: 16000, valueSize: 4 << 10, rate: 2500, clients: 8,
 		kopts: []kgo.Opt{kgo.ProduceRequestTimeout(time.Second), kgo.ProducerBatchMaxBytes(1 << 20),
@@ -124,12 +125,12 @@ func testOutage(t *testing.T, c *cluster, o outage) {
 	var held int64
 	mctx, mcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	if m, err := b.Metrics(mctx); err == nil {
-		held = int64(metricValue(m, "kafscale_produce_bytes_total") - metricValue(m, "kafscale_flush_bytes_total"))
+		held = int64(kafkatest.MetricValue(m, "kafscale_produce_bytes_total") - kafkatest.MetricValue(m, "kafscale_flush_bytes_total"))
 	}
 	mcancel()
 	o.up()
 	upAt := time.Now()
-	waitFor(t, 60*time.Second, "/readyz 200 after the outage", func() bool { code, _ := readyz(b); return code == 200 })
+	kafkatest.WaitFor(t, 60*time.Second, "/readyz 200 after the outage", func() bool { code, _ := readyz(b); return code == 200 })
 	t.Logf("/readyz 200 again %s after the dependency returned", time.Since(upAt).Round(time.Millisecond))
 	ackedAtUp := l.ledger.Len()
 	l.waitAcks(t, ackedAtUp+2000, 60*time.Second)
@@ -155,11 +156,11 @@ func testOutage(t *testing.T, c *cluster, o outage) {
 	if n := l.errs.Load(); n > 0 {
 		t.Errorf("%d records failed for good; want produce to wait or get retriable errors", n)
 	}
-	read := readAll(t, b.Addr, topic, partitions)
+	read := kafkatest.ReadAll(t, b.Addr, topic, partitions)
 	if err := l.ledger.Verify(read); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d acknowledged records verified; %d stored twice (client retries after REQUEST_TIMED_OUT; expected without idempotence)", l.ledger.Len(), len(duplicates(read)))
+	t.Logf("%d acknowledged records verified; %d stored twice (client retries after REQUEST_TIMED_OUT; expected without idempotence)", l.ledger.Len(), len(kafkatest.Duplicates(read)))
 }
 
 // TestS3ServerErrorsAreRetriedWithoutLossOrDuplicates puts an s3fault proxy between the
@@ -173,7 +174,7 @@ func TestS3ServerErrorsAreRetriedWithoutLossOrDuplicates(t *testing.T) {
 	c := startCluster(t, clusterOpts{proxy: true, args: []string{"--s3-max-retries", "8"}})
 	b := c.broker
 	const topic, partitions = "flaky", 4
-	createTopic(t, b.Addr, topic, partitions)
+	kafkatest.CreateTopic(t, b.Addr, topic, partitions)
 	// A produce that outlasts its timeout is answered REQUEST_TIMED_OUT and retried by the
 	// client, which may store it twice; a generous timeout keeps this test about S3 retries.
 	l := startLoader(t, b.Addr, topic, partitions, loadOpts{inflight: 2000,
@@ -187,7 +188,7 @@ func TestS3ServerErrorsAreRetriedWithoutLossOrDuplicates(t *testing.T) {
 		before := c.proxy.Stats().Faulted["PUT"]
 		c.proxy.Set(rule)
 		l.waitAcks(t, l.ledger.Len()+1000, 60*time.Second)
-		waitFor(t, 60*time.Second, fmt.Sprintf("5 PUTs faulted with %+v", rule), func() bool { return c.proxy.Stats().Faulted["PUT"] >= before+5 })
+		kafkatest.WaitFor(t, 60*time.Second, fmt.Sprintf("5 PUTs faulted with %+v", rule), func() bool { return c.proxy.Stats().Faulted["PUT"] >= before+5 })
 	}
 	l.finish(t)
 	if n := l.errs.Load(); n > 0 {
@@ -197,7 +198,7 @@ func TestS3ServerErrorsAreRetriedWithoutLossOrDuplicates(t *testing.T) {
 	c.proxy.Set(s3fault.Rule{Fault: s3fault.InternalError, Fraction: 0.2})
 	b.Term(30 * time.Second)
 	b.Restart()
-	read := readAll(t, b.Addr, topic, partitions)
+	read := kafkatest.ReadAll(t, b.Addr, topic, partitions)
 	st := c.proxy.Stats()
 	t.Logf("%d records acknowledged; S3 requests %v, faulted %v", l.ledger.Len(), st.Requests, st.Faulted)
 	if st.Faulted["PUT"] == 0 || st.Faulted["GET"] == 0 {
@@ -206,5 +207,5 @@ func TestS3ServerErrorsAreRetriedWithoutLossOrDuplicates(t *testing.T) {
 	if err := l.ledger.Verify(read); err != nil {
 		t.Fatal(err)
 	}
-	checkUnique(t, read)
+	kafkatest.RequireExactlyOnce(t, read)
 }

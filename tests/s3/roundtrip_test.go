@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/kafscale/kafscale/internal/ackcheck"
+	"github.com/kafscale/kafscale/internal/kafkatest"
 )
 
 // TestRoundTripAndRestartReadsFromS3 produces to 4 partitions and reads everything back,
@@ -25,10 +26,10 @@ func TestRoundTripAndRestartReadsFromS3(t *testing.T) {
 	c := startCluster(t, clusterOpts{})
 	b := c.broker
 	const topic, partitions = "orders", 4
-	createTopic(t, b.Addr, topic, partitions)
+	kafkatest.CreateTopic(t, b.Addr, topic, partitions)
 	ledger := ackcheck.NewLedger()
-	produceSync(t, newProducer(t, b.Addr), ledger, topic, partitions, "before", 2000)
-	if err := ledger.Verify(readAll(t, b.Addr, topic, partitions)); err != nil {
+	kafkatest.ProduceSync(t, kafkatest.NewNonIdempotentProducer(t, b.Addr), ledger, topic, partitions, "before", 2000)
+	if err := ledger.Verify(kafkatest.ReadAll(t, b.Addr, topic, partitions)); err != nil {
 		t.Fatalf("before restart: %v", err)
 	}
 
@@ -44,13 +45,13 @@ func TestRoundTripAndRestartReadsFromS3(t *testing.T) {
 
 	b.Term(30 * time.Second)
 	b.Restart()
-	read := readAll(t, b.Addr, topic, partitions)
+	read := kafkatest.ReadAll(t, b.Addr, topic, partitions)
 	if err := ledger.Verify(read); err != nil {
 		t.Fatalf("after restart: %v", err)
 	}
-	checkUnique(t, read)
-	produceSync(t, newProducer(t, b.Addr), ledger, topic, partitions, "after", 400)
-	if err := ledger.Verify(readAll(t, b.Addr, topic, partitions)); err != nil {
+	kafkatest.RequireExactlyOnce(t, read)
+	kafkatest.ProduceSync(t, kafkatest.NewNonIdempotentProducer(t, b.Addr), ledger, topic, partitions, "after", 400)
+	if err := ledger.Verify(kafkatest.ReadAll(t, b.Addr, topic, partitions)); err != nil {
 		t.Fatalf("after producing to the restarted broker: %v", err)
 	}
 	if ledger.Len() != 2400 {
@@ -73,7 +74,7 @@ func TestRoundTripAndRestartReadsFromS3(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"kafscale_produce_requests_total", "kafscale_fetch_requests_total", "kafscale_fetch_object_reads_total"} {
-		if v := metricValue(m, name); v <= 0 {
+		if v := kafkatest.MetricValue(m, name); v <= 0 {
 			t.Errorf("%s = %v after producing to and reading from the restarted broker; want > 0", name, v)
 		}
 	}
