@@ -144,6 +144,9 @@ type topic struct {
 	meta  *metapb.Topic
 	id    [16]byte
 	parts []*partState
+	// maxMessageBytes is max.message.bytes, resolved once: topic configs do not change
+	// after creation, and produce checks it for every batch.
+	maxMessageBytes int
 }
 
 // partState pairs a partition's Log with its checkpoint (chains this leadership keeps).

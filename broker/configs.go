@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/kafscale/kafscale/meta/metapb"
 )
 
 // configKind is a topic config's value type, as DescribeConfigs v3+ reports it.
@@ -112,8 +114,8 @@ func (d configDef) check(v string) error {
 }
 
 // maxMessageBytes is the topic's max.message.bytes.
-func (b *Broker) maxMessageBytes(t *topic) int {
-	if v, ok := t.meta.Configs["max.message.bytes"]; ok {
+func (b *Broker) maxMessageBytes(t *metapb.Topic) int {
+	if v, ok := t.Configs["max.message.bytes"]; ok {
 		if n, err := strconv.Atoi(v); err == nil {
 			return n
 		}

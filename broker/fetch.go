@@ -112,6 +112,9 @@ func (b *Broker) handleFetch(c *call) {
 func (b *Broker) fillFetch(parts []fetchPart, maxBytes int64) (int64, bool) {
 	var total int64
 	stop := false
+	// One bound for the whole pass: reads of cold data go to the object store.
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
 	for _, fp := range parts {
 		op := fp.out
 		op.Records = nil
@@ -126,10 +129,8 @@ func (b *Broker) fillFetch(parts []fetchPart, maxBytes int64) (int64, bool) {
 		limit := min(fp.maxBytes, maxBytes-total)
 		var recs [][]byte
 		if total == 0 || limit > 0 {
-			ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 			var err error
 			recs, err = fp.log.Read(ctx, fp.offset, max(limit, 1))
-			cancel()
 			if err != nil {
 				op.ErrorCode = errCode(err)
 				if op.ErrorCode != kerr.OffsetOutOfRange.Code {

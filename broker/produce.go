@@ -158,7 +158,7 @@ func (b *Broker) appendPartition(t *topic, rp kmsg.ProduceRequestTopicPartition,
 		return nil, 0, newKafkaError(kerr.InvalidRecord, "no record batch")
 	}
 	headers := make([]codec.BatchHeader, len(batches))
-	maxBytes := b.maxMessageBytes(t)
+	maxBytes := t.maxMessageBytes
 	for i, bt := range batches {
 		if len(bt) > maxBytes {
 			// Kafka limits each batch, not the partition's whole records field.

@@ -42,7 +42,7 @@ func newTakeover(b *Broker) *takeover {
 // add takes over the listed partitions of t; they serve once commit succeeds.
 func (tk *takeover) add(ctx context.Context, t *metapb.Topic, refs []*metapb.PartitionRef) error {
 	id := [16]byte(t.Id)
-	tp := &topic{meta: t, id: id, parts: make([]*partState, t.Partitions)}
+	tp := &topic{meta: t, id: id, parts: make([]*partState, t.Partitions), maxMessageBytes: tk.b.maxMessageBytes(t)}
 	for _, ref := range refs {
 		if ref.Partition < 0 || ref.Partition >= t.Partitions {
 			return fmt.Errorf("BUG: assignment names partition %d of topic %s with %d partitions", ref.Partition, t.Name, t.Partitions)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kafscale/kafscale/internal/logbuf"
 )
 
 // S3 is the object store a `kafscale broker` process is pointed at.
@@ -80,7 +82,7 @@ func (b *Broker) Launch() {
 	cmd := exec.Command(Binary(b.t), append(args, b.Args...)...)
 	cmd.Env = brokerEnv(b.S3)
 	if b.log == nil {
-		b.log = &syncBuffer{}
+		b.log = &logbuf.Buffer{}
 	}
 	cmd.Stdout, cmd.Stderr = b.log, b.log
 	if err := cmd.Start(); err != nil {

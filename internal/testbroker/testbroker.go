@@ -5,7 +5,6 @@
 package testbroker
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kafscale/kafscale/internal/logbuf"
 )
 
 var (
@@ -67,7 +68,7 @@ type Process struct {
 	DataDir     string
 	Args        []string // extra flags
 	cmd         *exec.Cmd
-	log         *syncBuffer
+	log         *logbuf.Buffer
 	exited      chan struct{}
 }
 
@@ -99,7 +100,7 @@ func (p *Process) Restart() {
 	args := append([]string{"dev", "--data-dir", p.DataDir, "--listen", p.Addr, "--metrics-listen", p.MetricsAddr, "--log-format", "text"}, p.Args...)
 	cmd := exec.Command(Binary(p.t), args...)
 	if p.log == nil {
-		p.log = &syncBuffer{}
+		p.log = &logbuf.Buffer{}
 	}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
@@ -187,7 +188,7 @@ func (p *Process) LogTail(n int) string {
 	if p.log == nil {
 		return ""
 	}
-	return p.log.tail(n)
+	return p.log.Tail(n)
 }
 
 // freeAddr returns a loopback host:port that was free a moment ago.
@@ -199,25 +200,4 @@ func freeAddr(t testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.Bytes()
-	if len(s) > n {
-		s = s[len(s)-n:]
-	}
-	return string(s)
 }

@@ -76,7 +76,7 @@ func (e *Etcd) Kill() { e.p.kill() }
 func (e *Etcd) Running() bool { return e.p.running() }
 
 // Log returns up to n trailing bytes of the server's output.
-func (e *Etcd) Log(n int) string { return e.p.log.tail(n) }
+func (e *Etcd) Log(n int) string { return e.p.log.Tail(n) }
 
 // healthy asks /health, which answers true once the member has a leader and serves reads.
 func (e *Etcd) healthy() error {

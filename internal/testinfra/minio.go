@@ -85,7 +85,7 @@ func (m *MinIO) Kill() { m.p.kill() }
 func (m *MinIO) Running() bool { return m.p.running() }
 
 // Log returns up to n trailing bytes of the server's output.
-func (m *MinIO) Log(n int) string { return m.p.log.tail(n) }
+func (m *MinIO) Log(n int) string { return m.p.log.Tail(n) }
 
 // Client returns an S3 client for the server, with the root credentials and path-style
 // addressing, that does not retry (a test sees every failure).

@@ -8,17 +8,17 @@
 package testinfra
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kafscale/kafscale/internal/logbuf"
 )
 
 // installHint ends the message of a test that cannot find a server binary.
@@ -79,13 +79,13 @@ type process struct {
 	path   string
 	args   []string
 	env    []string // the whole environment
-	log    *syncBuffer
+	log    *logbuf.Buffer
 	cmd    *exec.Cmd
 	exited chan struct{}
 }
 
 func newProcess(t testing.TB, name, path string, args, env []string) *process {
-	return &process{t: t, name: name, path: path, args: args, env: env, log: &syncBuffer{}}
+	return &process{t: t, name: name, path: path, args: args, env: env, log: &logbuf.Buffer{}}
 }
 
 // start launches the process; the caller waits for readiness.
@@ -151,7 +151,7 @@ func (p *process) waitFor(timeout time.Duration, ready func() error) {
 	for {
 		select {
 		case <-p.exited:
-			p.t.Fatalf("testinfra: %s exited before it was ready:\n%s", p.name, p.log.tail(8<<10))
+			p.t.Fatalf("testinfra: %s exited before it was ready:\n%s", p.name, p.log.Tail(8<<10))
 		default:
 		}
 		if err = ready(); err == nil {
@@ -162,7 +162,7 @@ func (p *process) waitFor(timeout time.Duration, ready func() error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	p.t.Fatalf("testinfra: %s not ready after %s: %v\n%s", p.name, timeout, err, p.log.tail(8<<10))
+	p.t.Fatalf("testinfra: %s not ready after %s: %v\n%s", p.name, timeout, err, p.log.Tail(8<<10))
 }
 
 // cleanup kills the process at the end of the test and shows its log if the test failed.
@@ -170,28 +170,7 @@ func (p *process) cleanup() {
 	p.t.Cleanup(func() {
 		p.kill()
 		if p.t.Failed() {
-			p.t.Logf("%s log (last 4 KiB):\n%s", p.name, p.log.tail(4<<10))
+			p.t.Logf("%s log (last 4 KiB):\n%s", p.name, p.log.Tail(4<<10))
 		}
 	})
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.Bytes()
-	if len(s) > n {
-		s = s[len(s)-n:]
-	}
-	return string(s)
 }
