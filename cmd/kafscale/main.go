@@ -1,5 +1,5 @@
 // Command kafscale runs a KafScale broker (`dev`: all-in-one with embedded etcd and a local
-// object store) and will carry the admin verbs.
+// object store), `broker` (external etcd and S3) and the admin verbs (`groups`).
 package main
 
 import (
@@ -12,6 +12,7 @@ const usage = `usage: kafscale <command> [flags]
 commands:
   dev      run one broker with embedded etcd and a local-directory object store
   broker   run a broker on external etcd and an S3 bucket
+  groups   list, describe, delete consumer groups and reset their offsets (any Kafka cluster)
   version  print the version
 
 Run 'kafscale <command> -h' for the flags of a command. Every flag can also be set with a
@@ -32,6 +33,8 @@ func main() {
 		err = runDev(os.Args[2:])
 	case "broker":
 		err = runBrokerCmd(os.Args[2:])
+	case "groups":
+		err = runGroups(os.Args[2:])
 	case "version", "--version":
 		fmt.Println("kafscale", version)
 	case "-h", "--help", "help":
