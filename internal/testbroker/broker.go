@@ -31,8 +31,9 @@ type S3 struct {
 // runs `kafscale broker` again (Process.Restart would run `dev`).
 type Broker struct {
 	*Process
-	Etcd []string // --etcd-endpoints
-	S3   S3
+	Etcd  []string // --etcd-endpoints
+	S3    S3
+	plain bool // run PlainBinary, not Binary
 }
 
 // StartBroker runs `kafscale broker` on the given etcd endpoints and S3 bucket with extra
@@ -40,7 +41,19 @@ type Broker struct {
 // the test ends, and its log is shown if the test failed.
 func StartBroker(t testing.TB, etcdEndpoints []string, s3 S3, args ...string) *Broker {
 	t.Helper()
-	b := &Broker{Process: &Process{t: t, Args: args}, Etcd: etcdEndpoints, S3: s3}
+	return startBroker(t, etcdEndpoints, s3, false, args)
+}
+
+// StartPlainBroker is StartBroker with a binary built without the race detector, for
+// tests that bound the broker's memory (see PlainBinary).
+func StartPlainBroker(t testing.TB, etcdEndpoints []string, s3 S3, args ...string) *Broker {
+	t.Helper()
+	return startBroker(t, etcdEndpoints, s3, true, args)
+}
+
+func startBroker(t testing.TB, etcdEndpoints []string, s3 S3, plain bool, args []string) *Broker {
+	t.Helper()
+	b := &Broker{Process: &Process{t: t, Args: args}, Etcd: etcdEndpoints, S3: s3, plain: plain}
 	b.Addr = freeAddr(t)
 	b.MetricsAddr = freeAddr(t)
 	t.Cleanup(func() {
@@ -79,7 +92,11 @@ func (b *Broker) Launch() {
 	if b.S3.Prefix != "" {
 		args = append(args, "--s3-prefix", b.S3.Prefix)
 	}
-	cmd := exec.Command(Binary(b.t), append(args, b.Args...)...)
+	bin := Binary(b.t)
+	if b.plain {
+		bin = PlainBinary(b.t)
+	}
+	cmd := exec.Command(bin, append(args, b.Args...)...)
 	cmd.Env = brokerEnv(b.S3)
 	if b.log == nil {
 		b.log = &logbuf.Buffer{}

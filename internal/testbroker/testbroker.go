@@ -22,42 +22,64 @@ import (
 	"github.com/kafscale/kafscale/internal/logbuf"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// build is one kafscale binary built for this test binary.
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
 
-// Binary returns the path of a kafscale binary built from this module.
+// builds holds the binary built like the tests (with -race when they are) and the one
+// built without the race detector.
+var builds struct{ race, plain build }
+
+// Binary returns the path of a kafscale binary built from this module, with the race
+// detector when the tests have it, so that a race in the broker fails the test.
 func Binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	if raceEnabled {
+		return builds.race.get(t, true)
+	}
+	return builds.plain.get(t, false)
+}
+
+// PlainBinary returns the path of a kafscale binary built without the race detector, for
+// tests that measure the broker's memory: the detector's shadow memory multiplies RSS by
+// a factor that depends on the machine's load, which no bound survives.
+func PlainBinary(t testing.TB) string {
+	t.Helper()
+	return builds.plain.get(t, false)
+}
+
+func (b *build) get(t testing.TB, race bool) string {
+	t.Helper()
+	b.once.Do(func() {
 		out, err := exec.Command("go", "env", "GOMOD").Output()
 		if err != nil {
-			buildErr = fmt.Errorf("cannot find the module root: %w", err)
+			b.err = fmt.Errorf("cannot find the module root: %w", err)
 			return
 		}
 		root := filepath.Dir(strings.TrimSpace(string(out)))
 		dir, err := os.MkdirTemp("", "kafscale-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "kafscale")
-		args := []string{"build", "-o", binPath}
-		if raceEnabled {
+		b.path = filepath.Join(dir, "kafscale")
+		args := []string{"build", "-o", b.path}
+		if race {
 			args = append(args, "-race")
 		}
 		cmd := exec.Command("go", append(args, "./cmd/kafscale")...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("cannot build kafscale: %v\n%s", err, out)
+			b.err = fmt.Errorf("cannot build kafscale: %v\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binPath
+	return b.path
 }
 
 // Process is one running (or stopped) `kafscale dev`.

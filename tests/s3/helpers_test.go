@@ -35,6 +35,7 @@ type cluster struct {
 // clusterOpts says how to start a cluster.
 type clusterOpts struct {
 	proxy bool     // put an s3fault proxy between the broker and MinIO
+	plain bool     // run a broker built without the race detector (memory bounds)
 	args  []string // extra broker flags
 }
 
@@ -56,7 +57,11 @@ func startCluster(t *testing.T, o clusterOpts) *cluster {
 		c.proxy = p
 		s3.Endpoint = p.URL()
 	}
-	c.broker = testbroker.StartBroker(t, c.etcd.Endpoints(), s3, append(append([]string{}, baseArgs...), o.args...)...)
+	start := testbroker.StartBroker
+	if o.plain {
+		start = testbroker.StartPlainBroker
+	}
+	c.broker = start(t, c.etcd.Endpoints(), s3, append(append([]string{}, baseArgs...), o.args...)...)
 	if dir := os.Getenv("KAFSCALE_TEST_LOG_DIR"); dir != "" {
 		// The whole broker log of a failed test, for debugging (the failure shows its tail).
 		t.Cleanup(func() {
