@@ -49,7 +49,7 @@ func DefaultConfig() Config {
 		MaxInFlight:           DefaultMaxInFlight,
 		EventLoops:            runtime.NumCPU(),
 		MaxOutboundBytes:      DefaultMaxOutboundBytes,
-		MaxPausedInboundBytes: DefaultMaxRequestBytes + 4,
+		MaxPausedInboundBytes: 0, // MaxRequestBytes+4, whatever MaxRequestBytes is set to
 	}
 }
 
@@ -88,7 +88,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("EventLoops must be > 0 (set to %d)", c.EventLoops)
 	case c.MaxOutboundBytes <= 0:
 		return fmt.Errorf("MaxOutboundBytes must be > 0 (set to %d)", c.MaxOutboundBytes)
-	case c.MaxPausedInboundBytes < c.MaxRequestBytes+4:
+	case c.MaxPausedInboundBytes != 0 && c.MaxPausedInboundBytes < c.MaxRequestBytes+4:
 		return fmt.Errorf("MaxPausedInboundBytes must be >= MaxRequestBytes+4 = %d (set to %d)",
 			c.MaxRequestBytes+4, c.MaxPausedInboundBytes)
 	}

@@ -163,6 +163,9 @@ func (c *serverConfig) finish() error {
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout must be >0 (set to %s)", c.ShutdownTimeout)
 	}
+	if n := c.Net.MaxRequestBytes; n <= 0 || n > 1<<31-1 {
+		return fmt.Errorf("--max-request-bytes must be in (0, 2^31) (set to %d)", n)
+	}
 	c.Net.Listen = c.Listen
 	if err := c.Net.Validate(); err != nil {
 		return err

@@ -67,6 +67,8 @@ func TestBadFlagNamesTheFlag(t *testing.T) {
 		{[]string{"--merge-bytes", "0"}, "--merge-bytes"},
 		{[]string{"--gc-grace", "0s"}, "--gc-grace"},
 		{[]string{"--producer-id-expiration", "0s"}, "--producer-id-expiration"},
+		{[]string{"--max-request-bytes", "0"}, "--max-request-bytes"},
+		{[]string{"--max-request-bytes", "3000000000"}, "--max-request-bytes"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},
 		{[]string{"stray"}, "unexpected argument"},
 	}
@@ -137,5 +139,18 @@ func TestEnvSetsUnsetFlags(t *testing.T) {
 	_, err := parseFlags(fs, nil, cfg.finish)
 	if err == nil || !strings.Contains(err.Error(), "KAFSCALE_FLUSH_BYTES") || !strings.Contains(err.Error(), "--flush-bytes") {
 		t.Fatalf("error = %v, want one naming KAFSCALE_FLUSH_BYTES and --flush-bytes", err)
+	}
+}
+
+// TestMaxRequestBytesCanBeRaised: socket.request.max.bytes above its 100 MiB default is a
+// valid setting (the paused-connection bound follows it).
+func TestMaxRequestBytesCanBeRaised(t *testing.T) {
+	cfg := defaultDevConfig()
+	fs := devFlags(&cfg)
+	if _, err := parseFlags(fs, []string{"--max-request-bytes", "209715200"}, cfg.finish); err != nil {
+		t.Fatalf("--max-request-bytes 200 MiB: %v", err)
+	}
+	if cfg.Net.MaxRequestBytes != 200<<20 {
+		t.Fatalf("MaxRequestBytes = %d, want %d", cfg.Net.MaxRequestBytes, 200<<20)
 	}
 }
