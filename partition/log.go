@@ -503,10 +503,13 @@ func (l *Log) ProducerSnapshot() ([]byte, int64) {
 	return producer.AppendRecords(nil, l.producers.Records()), l.hw
 }
 
-// Producers returns a copy of the committed producer entries (DescribeProducers).
+// Producers returns a copy of the committed producer entries (DescribeProducers), expired
+// ones dropped first: a partition that takes no writes is never checkpointed, so without
+// this it would list producers past producer.id.expiration.ms forever.
 func (l *Log) Producers() []producer.Entry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.producers.Expire(time.Now().UnixMilli(), l.cfg.ProducerExpiration.Milliseconds())
 	out := make([]producer.Entry, 0, len(l.producers))
 	for _, e := range l.producers {
 		c := *e

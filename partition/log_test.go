@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/kafscale/kafscale/flush"
+	"github.com/kafscale/kafscale/producer"
 )
 
 func TestAppendAssignsDenseOffsetsAndPatchesHeader(t *testing.T) {
@@ -355,4 +357,24 @@ func describe(t *testing.T, batches [][]byte) string {
 		s += fmt.Sprintf("%d-%d", hd.BaseOffset, hd.LastOffset())
 	}
 	return s + "]"
+}
+
+// TestProducersDropsExpiredProducers: DescribeProducers must not list a producer whose last
+// batch is older than producer.id.expiration.ms, even on a partition that takes no writes
+// (and so is never checkpointed, where expiry otherwise happens).
+func TestProducersDropsExpiredProducers(t *testing.T) {
+	h := newHarness(t)
+	st := testState()
+	now := time.Now().UnixMilli()
+	st.Producers = producer.State{}
+	st.Producers.Apply(producer.Record{ProducerID: 1, Batch: producer.Batch{FirstSeq: 0, LastSeq: 4}, Timestamp: now - 2*time.Hour.Milliseconds()})
+	st.Producers.Apply(producer.Record{ProducerID: 2, Batch: producer.Batch{FirstSeq: 0, LastSeq: 4}, Timestamp: now})
+	l := h.newLog(Config{TailBytes: 1 << 20, ProducerExpiration: time.Hour}, st)
+	got := l.Producers()
+	if len(got) != 1 || got[0].ProducerID != 2 {
+		t.Fatalf("Producers() = %+v, want only producer 2 (producer 1 expired an hour ago)", got)
+	}
+	if snap, _ := l.ProducerSnapshot(); len(snap) == 0 {
+		t.Fatal("the snapshot lost the live producer")
+	}
 }

@@ -15,13 +15,23 @@ import (
 // NewNonIdempotentProducer returns a franz-go producer with acks=all, manual partitioning,
 // a 5 ms linger and a 60 s delivery timeout, closed when the test ends; opts come after
 // those and override them. Idempotence is off, so a batch the client retries after a lost
-// answer may be stored twice: tests that allow for that use this producer, tests of
-// idempotence build their own.
+// answer may be stored twice: tests that allow for that use this producer.
 func NewNonIdempotentProducer(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	return newProducer(t, addr, append([]kgo.Opt{kgo.DisableIdempotentWrite()}, opts...))
+}
+
+// NewIdempotentProducer is NewNonIdempotentProducer with franz-go's default idempotence:
+// a retried batch carries its producer id and sequence, so the broker stores it once.
+func NewIdempotentProducer(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	return newProducer(t, addr, opts)
+}
+
+func newProducer(t testing.TB, addr string, opts []kgo.Opt) *kgo.Client {
 	t.Helper()
 	base := []kgo.Opt{
 		kgo.SeedBrokers(addr),
-		kgo.DisableIdempotentWrite(),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(5 * time.Millisecond),

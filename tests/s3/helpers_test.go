@@ -94,7 +94,9 @@ type loadOpts struct {
 	valueSize int // bytes per value, at least the "v-<seq>-" prefix
 	rate      int // records per second, at most; 0 is as fast as inflight allows
 	clients   int // producer clients (each has its own connection); default 1
-	kopts     []kgo.Opt
+	// idempotent producers (franz-go's default) retry without storing a batch twice
+	idempotent bool
+	kopts      []kgo.Opt
 }
 
 func startLoader(t *testing.T, addr, topic string, partitions int32, o loadOpts) *loader {
@@ -103,8 +105,12 @@ func startLoader(t *testing.T, addr, topic string, partitions int32, o loadOpts)
 		o.inflight = 200
 	}
 	l := &loader{ledger: ackcheck.NewLedger(), errMsg: map[string]int{}}
+	newProducer := kafkatest.NewNonIdempotentProducer
+	if o.idempotent {
+		newProducer = kafkatest.NewIdempotentProducer
+	}
 	for range max(o.clients, 1) {
-		l.cls = append(l.cls, kafkatest.NewNonIdempotentProducer(t, addr, append([]kgo.Opt{kgo.RequestRetries(1000),
+		l.cls = append(l.cls, newProducer(t, addr, append([]kgo.Opt{kgo.RequestRetries(1000),
 			kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
 			kgo.MaxBufferedRecords(o.inflight + 1)}, o.kopts...)...))
 	}
