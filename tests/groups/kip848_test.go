@@ -12,6 +12,13 @@ import (
 
 // describeConsumerGroup returns a KIP-848 group's state and members' assignment sizes.
 func describeConsumerGroup(t *testing.T, cl *kgo.Client, group string) (string, []int) {
+	st, sizes, _ := describeConsumerGroupAssignor(t, cl, group)
+	return st, sizes
+}
+
+// describeConsumerGroupAssignor is describeConsumerGroup plus the group's server-side
+// assignor.
+func describeConsumerGroupAssignor(t *testing.T, cl *kgo.Client, group string) (string, []int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
@@ -30,14 +37,28 @@ func describeConsumerGroup(t *testing.T, cl *kgo.Client, group string) (string, 
 		sizes = append(sizes, n)
 	}
 	slices.Sort(sizes)
-	return resp.Groups[0].State, sizes
+	return resp.Groups[0].State, sizes, resp.Groups[0].AssignorName
 }
 
 // TestFranzGoKIP848ConsumerGroup: franz-go members using the KIP-848 protocol
 // (ConsumerGroupHeartbeat, server-side assignment) share a topic: the second member gets
 // half the partitions once the first released them, every record is consumed, offsets
 // are committed with member epochs, and when a member leaves the other takes everything.
+// It runs once with each server-side assignor: franz-go asks for `uniform` with its sticky
+// balancers and for `range` with its range balancer.
 func TestFranzGoKIP848ConsumerGroup(t *testing.T) {
+	for _, tt := range []struct {
+		assignor string
+		balancer kgo.GroupBalancer
+	}{
+		{"uniform", kgo.CooperativeStickyBalancer()},
+		{"range", kgo.RangeBalancer()},
+	} {
+		t.Run(tt.assignor, func(t *testing.T) { testKIP848Group(t, tt.assignor, tt.balancer) })
+	}
+}
+
+func testKIP848Group(t *testing.T, assignor string, balancer kgo.GroupBalancer) {
 	const partitions = 6
 	b := startBroker(t)
 	topic, group := uniqueName("kip848"), uniqueName("g-kip848")
@@ -48,7 +69,7 @@ func TestFranzGoKIP848ConsumerGroup(t *testing.T) {
 
 	s := newSeen()
 	member := func() (stop func()) {
-		opts := append(groupConsumerOpts(b.Addr, group, topic), kgo.ServerSideBalancer(), kgo.Balancers(kgo.CooperativeStickyBalancer()))
+		opts := append(groupConsumerOpts(b.Addr, group, topic), kgo.ServerSideBalancer(), kgo.Balancers(balancer))
 		cl, err := kgo.NewClient(opts...)
 		if err != nil {
 			t.Fatal(err)
@@ -80,6 +101,9 @@ func TestFranzGoKIP848ConsumerGroup(t *testing.T) {
 		st, sizes := describeConsumerGroup(t, admin, group)
 		return st == "Stable" && slices.Equal(sizes, []int{3, 3})
 	})
+	if _, _, got := describeConsumerGroupAssignor(t, admin, group); got != assignor {
+		t.Errorf("the group's assignor is %q, want %q", got, assignor)
+	}
 	waitFor(t, 30*time.Second, "every record consumed", func() bool { return len(s.missing(hw)) == 0 })
 	waitCommitted(t, b.Addr, group, topic, partitions, hw)
 
