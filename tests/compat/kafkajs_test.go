@@ -13,8 +13,8 @@ import (
 // TestKafkajsCreatesTopicAndProduces runs kafkajs 2.2.4 (tests/compat/kafkajs, installed by
 // scripts/test-deps.sh): admin.createTopics, an idempotent producer.send (idempotent: true,
 // maxInFlightRequests 1) with acks=-1 and gzip, then admin.fetchTopicOffsets. kafkajs cannot
-// consume without a consumer group, which comes with a later issue, so the high watermarks
-// stand in for its read-back, franz-go reads the records kafkajs wrote, and DescribeProducers
+// consume without a consumer group (tests/groups has its group consumer), so here the high
+// watermarks stand in for its read-back, franz-go reads the records kafkajs wrote, and DescribeProducers
 // must show kafkajs's one producer id on both partitions.
 func TestKafkajsCreatesTopicAndProduces(t *testing.T) {
 	const (

@@ -9,10 +9,9 @@
 // and prints one JSON result on stdout: {"created", "metadata", "send", "offsets"}. The Go
 // test does all the checking.
 //
-// Limitation: kafkajs has no consumer without a consumer group (its Consumer always joins
-// one), and groups come with a later issue. So this script reads no records back; it checks
-// the high watermarks through admin.fetchTopicOffsets instead. Once the broker has groups,
-// add a kafka.consumer({groupId}) read-back here.
+// kafkajs has no consumer without a consumer group (its Consumer always joins one), so this
+// script reads no records back; it checks the high watermarks through
+// admin.fetchTopicOffsets. tests/groups/kafkajs runs kafkajs's group consumer.
 'use strict';
 
 const { Kafka, logLevel, CompressionTypes, Partitioners } = require('kafkajs');
