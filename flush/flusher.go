@@ -34,7 +34,9 @@ import (
 type Config struct {
 	// FlushBytes cuts an object once this many batch bytes are pending (flush.bytes).
 	FlushBytes int64
-	// FlushInterval cuts an object once the oldest pending batch is this old (flush.interval).
+	// FlushInterval spaces cuts (flush.interval): at most one object per interval below
+	// FlushBytes, so no batch waits longer than this for its cut, and a batch that arrives
+	// more than an interval after the last cut is cut at once.
 	FlushInterval time.Duration
 	// BufferBytes bounds the bytes appended but not yet committed (buffer.bytes); Reserve
 	// waits beyond it.
@@ -244,6 +246,13 @@ type Flusher struct {
 	// floor is the lowest sequence not yet committed or failed: every smaller one is done.
 	floor atomic.Uint64
 
+	// lastCut is owned by the cutter goroutine: when it last cut an object (or started). Spacing cuts from the last cut rather than from each object's first
+	// batch gives the same bound on PUTs per second, and saves a request that arrives after
+	// a quiet spell (or a client whose next request waited for its previous ack) most of an
+	// interval of waiting: a client with one request in flight cycles once per interval
+	// instead of once per interval plus upload and commit.
+	lastCut time.Time
+
 	// voided is owned by the committer goroutine: partitions (with epochs) voided by a
 	// commit. Their batches in later objects are voided too, never reported committed.
 	voided map[PartitionID]bool
@@ -404,6 +413,7 @@ func (f *Flusher) Flush() *Flush {
 func (f *Flusher) run() {
 	defer f.wg.Done()
 	defer close(f.commitQ)
+	f.lastCut = time.Now()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
@@ -411,13 +421,15 @@ func (f *Flusher) run() {
 		fl := f.cur
 		var wait time.Duration = -1
 		if fl.bytes > 0 {
-			due := fl.opened.Add(f.cfg.FlushInterval)
-			if f.closing || fl.forced || fl.bytes >= f.cfg.FlushBytes || !time.Now().Before(due) {
+			now := time.Now()
+			due := f.lastCut.Add(f.cfg.FlushInterval)
+			if f.closing || fl.forced || fl.bytes >= f.cfg.FlushBytes || !now.Before(due) {
+				f.lastCut = now
 				f.cur = f.newFlush()
 				f.lastDone = fl
 				wait = 0
 			} else {
-				wait = time.Until(due)
+				wait = due.Sub(now)
 			}
 		}
 		closing := f.closing

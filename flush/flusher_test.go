@@ -231,25 +231,39 @@ func TestFlushBytesCutsBeforeInterval(t *testing.T) {
 	}
 }
 
-func TestFlushIntervalCutsSmallObject(t *testing.T) {
+// TestFlushIntervalSpacesCuts: below flush.bytes, cuts are at least flush.interval apart
+// (the bound on PUTs per second), and a batch arriving more than an interval after the last
+// cut is cut at once instead of waiting an interval of its own.
+func TestFlushIntervalSpacesCuts(t *testing.T) {
 	cfg := testConfig()
-	cfg.FlushInterval = 20 * time.Millisecond
+	cfg.FlushInterval = 300 * time.Millisecond
 	st := newMemStore(false)
 	c := &fakeCommitter{}
 	f := newTestFlusher(t, cfg, st, c)
 	s := &fakeSink{name: "a", log: &eventLog{}}
 
+	// Idle for more than an interval since the flusher started: cut at once.
+	time.Sleep(cfg.FlushInterval + 50*time.Millisecond)
 	start := time.Now()
 	fl := appendReserved(t, f, s, partitionID(1, 0, 0), testBatch('a', 0, 0, 10))
 	if err := waitDone(t, fl); err != nil {
 		t.Fatal(err)
 	}
+	first := time.Since(start)
+	if first >= cfg.FlushInterval {
+		t.Errorf("a batch after a quiet spell was committed after %s, want well before the interval %s", first, cfg.FlushInterval)
+	}
+	// Right after a cut: the next one waits for the interval.
+	fl = appendReserved(t, f, s, partitionID(1, 0, 0), testBatch('a', 1, 1, 10))
+	if err := waitDone(t, fl); err != nil {
+		t.Fatal(err)
+	}
 	if d := time.Since(start); d < cfg.FlushInterval {
-		t.Errorf("10-byte flush committed after %s, before FlushInterval %s", d, cfg.FlushInterval)
+		t.Errorf("two cuts %s apart, want at least the interval %s", d, cfg.FlushInterval)
 	}
 	got := c.committed()
-	if len(got) != 1 {
-		t.Fatalf("%d commits, want 1", len(got))
+	if len(got) != 2 {
+		t.Fatalf("%d commits, want 2", len(got))
 	}
 	footer, err := segment.ReadFooter(context.Background(), st, got[0].obj.Key)
 	if err != nil {

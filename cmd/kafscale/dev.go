@@ -80,7 +80,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or text")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long shutdown may take to flush pending data")
 	fs.Int64Var(&cfg.Flush.FlushBytes, "flush-bytes", cfg.Flush.FlushBytes, "cut a flush object once this many bytes are pending (flush.bytes)")
-	fs.DurationVar(&cfg.Flush.FlushInterval, "flush-interval", cfg.Flush.FlushInterval, "cut a flush object once the oldest pending batch is this old (flush.interval)")
+	fs.DurationVar(&cfg.Flush.FlushInterval, "flush-interval", cfg.Flush.FlushInterval, "cut a flush object one interval after the previous cut: at most one object per interval below --flush-bytes (flush.interval)")
 	fs.Int64Var(&cfg.Flush.BufferBytes, "buffer-bytes", cfg.Flush.BufferBytes, "bytes appended but not yet committed before produce waits (buffer.bytes)")
 	fs.Int64Var(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "Go soft memory limit in bytes (-1: --buffer-bytes + --cache-bytes + 512 MiB; 0: runtime default or GOMEMLIMIT)")
 	fs.IntVar(&cfg.Flush.UploadConcurrency, "upload-concurrency", cfg.Flush.UploadConcurrency, "flush objects uploading at once (commits stay in flush order)")
