@@ -82,6 +82,38 @@ func newHarness(t *testing.T) *harness {
 	return &harness{store: st, cache: cache, flusher: fl, com: com}
 }
 
+// countingStore counts the GETs of each key, when they start and when they return.
+type countingStore struct {
+	objstore.Store
+
+	mu       sync.Mutex
+	started  map[string]int
+	finished map[string]int
+}
+
+func newCountingStore(st objstore.Store) *countingStore {
+	return &countingStore{Store: st, started: map[string]int{}, finished: map[string]int{}}
+}
+
+func (s *countingStore) GetRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
+	s.count(s.started, key)
+	defer s.count(s.finished, key)
+	return s.Store.GetRange(ctx, key, off, n)
+}
+
+func (s *countingStore) count(m map[string]int, key string) {
+	s.mu.Lock()
+	m[key]++
+	s.mu.Unlock()
+}
+
+// gets returns how many GETs of key have started and how many have returned.
+func (s *countingStore) gets(key string) (started, finished int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.started[key], s.finished[key]
+}
+
 func (h *harness) newLog(cfg Config, st State) *Log {
 	return New(cfg, st, h.flusher, h.cache)
 }
@@ -154,6 +186,18 @@ func isClosed(ch <-chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// waitFor fails the test unless cond holds within waitBound, polling it.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitBound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not done after %s", what, waitBound)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kafscale/kafscale/flush"
 	"github.com/kafscale/kafscale/producer"
+	"github.com/kafscale/kafscale/segment"
 )
 
 func TestAppendAssignsDenseOffsetsAndPatchesHeader(t *testing.T) {
@@ -376,5 +377,50 @@ func TestProducersDropsExpiredProducers(t *testing.T) {
 	}
 	if snap, _ := l.ProducerSnapshot(); len(snap) == 0 {
 		t.Fatal("the snapshot lost the live producer")
+	}
+}
+
+// TestSequentialReadPrefetchesTheNextRange: a consumer reading objects in order should find
+// the next range cached when it asks for it. Read starts a background load of the extent
+// after the ones it returns, one range ahead, so the next Read costs no GET.
+func TestSequentialReadPrefetchesTheNextRange(t *testing.T) {
+	h := newHarness(t)
+	st := testState()
+	batches := [][]byte{buildBatch(t, 1000), buildBatch(t, 1001, 1002, 1003), buildBatch(t, 1004, 1005)}
+	keys := []string{"flush/9/1/a", "flush/9/1/b", "flush/9/1/c"}
+	var base int64
+	for i, b := range batches {
+		e := h.putObject(t, keys[i], st, base, b)
+		st.Extents = append(st.Extents, e)
+		base = e.LastOffset + 1
+	}
+	store := newCountingStore(h.store)
+	cache, err := segment.NewCache(segment.CacheConfig{CacheBytes: 1 << 20}, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cache.Close) // joins the read-ahead goroutines before the store's directory goes
+	l := New(Config{TailBytes: 1}, st, h.flusher, cache)
+	ctx := context.Background()
+
+	got, err := l.Read(ctx, 0, 1) // the first range only
+	if err != nil || !equalBatches(got, batches[:1]) {
+		t.Fatalf("Read(0) = %s, %v; want the first batch", describe(t, got), err)
+	}
+	waitFor(t, "read-ahead of "+keys[1], func() bool {
+		_, finished := store.gets(keys[1])
+		return finished > 0
+	})
+	cache.Wait() // ristretto applies the read-ahead's insertion asynchronously
+	if started, _ := store.gets(keys[2]); started != 0 {
+		t.Errorf("%s fetched %d times after reading only %s; want 0: read-ahead is of the next range only", keys[2], started, keys[0])
+	}
+
+	got, err = l.Read(ctx, st.Extents[1].BaseOffset, 1)
+	if err != nil || !equalBatches(got, batches[1:2]) {
+		t.Fatalf("Read(%d) = %s, %v; want the second batch", st.Extents[1].BaseOffset, describe(t, got), err)
+	}
+	if started, _ := store.gets(keys[1]); started != 1 {
+		t.Errorf("%s fetched %d times; want 1, by the read-ahead: the sequential Read was not served from the cache", keys[1], started)
 	}
 }
