@@ -79,6 +79,10 @@ func (c *brokerConfig) finish() error {
 	if c.S3.Bucket == "" {
 		return errors.New("--s3-bucket is required")
 	}
+	if c.S3.MaxRetries < 1 {
+		// S3Config treats 0 as "the default", so 0 would silently mean 4 retries.
+		return fmt.Errorf("--s3-max-retries must be >= 1 (set to %d)", c.S3.MaxRetries)
+	}
 	if err := c.S3.Validate(); err != nil {
 		return fmt.Errorf("invalid --s3-* setting: %w", err)
 	}

@@ -96,6 +96,7 @@ func TestBrokerRequiresEtcdAndBucket(t *testing.T) {
 		{[]string{"--etcd-endpoints", "http://e:2379", "--s3-bucket", "b", "--etcd-prefix", "x"}, "--etcd-prefix"},
 		{[]string{"--etcd-endpoints", "http://e:2379", "--s3-bucket", "b", "--s3-part-size", "1"}, "--s3-*"},
 		{[]string{"--etcd-endpoints", "http://e:2379", "--s3-bucket", "b", "--session-ttl", "1s"}, "--session-ttl"},
+		{[]string{"--etcd-endpoints", "http://e:2379", "--s3-bucket", "b", "--s3-max-retries", "0"}, "--s3-max-retries"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
