@@ -184,7 +184,7 @@ func (g *groupsCmd) describe(args []string) error {
 			groups = append(groups, l.Group)
 		}
 	}
-	var descs []*admin.GroupDescription
+	descs := []*admin.GroupDescription{} // JSON [] when there are none
 	var missing []string
 	for _, name := range groups {
 		d, err := cl.DescribeGroup(ctx, name)
