@@ -14,9 +14,6 @@
 #   MinIO            the MinIO server (~2.5 min and 150 MB to build once), for the S3 tests
 #
 # --with-etcd and --with-minio are accepted and ignored (both are always installed now).
-# --skip-minio installs everything but MinIO; --only-minio installs only MinIO (test.sh
-# builds MinIO, the longest step on a fresh machine, while the checks that do not need it
-# run).
 #
 # Downloads and binaries are cached under ${XDG_CACHE_HOME:-$HOME/.cache}/kafscale; the
 # binaries land in its bin/ directory, which scripts/test.sh puts first on PATH.
@@ -33,12 +30,9 @@ usage() {
 	echo "usage: $0"
 }
 
-want_minio=1 want_rest=1
 for arg in "$@"; do
 	case $arg in
 	--with-etcd | --with-minio) ;; # kept so older callers still work
-	--skip-minio) want_minio=0 ;;
-	--only-minio) want_rest=0 ;;
 	-h | --help)
 		usage
 		exit 0
@@ -96,95 +90,82 @@ command -v go >/dev/null || {
 	exit 1
 }
 
-# install_rest installs everything but MinIO.
-install_rest() {
-	# --- Debian packages -----------------------------------------------------------------
-	missing=()
-	for p in "${APT_PACKAGES[@]}"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-	done
-	command -v node >/dev/null || missing+=(nodejs)
-	command -v npm >/dev/null || missing+=(npm)
-	if ((${#missing[@]} > 0)); then
-		begin "apt-get install ${missing[*]}"
-		command -v apt-get >/dev/null || {
-			echo "test-deps: no apt-get; install ${missing[*]} by hand" >&2
-			exit 1
-		}
-		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-		done_step "${missing[*]}"
-	else
-		skip "${APT_PACKAGES[*]} node npm"
-	fi
-
-	# --- kafkajs -------------------------------------------------------------------------
-	kafkajs_dir=$repo/tests/compat/kafkajs
-	kafkajs_pkg=$kafkajs_dir/node_modules/kafkajs/package.json
-	if [[ -f $kafkajs_pkg ]] && grep -q "\"version\": \"$KAFKAJS_VERSION\"" "$kafkajs_pkg"; then
-		skip "kafkajs $KAFKAJS_VERSION"
-	else
-		begin "npm ci (kafkajs $KAFKAJS_VERSION) in tests/compat/kafkajs"
-		(cd "$kafkajs_dir" && npm ci --cache "$cache/npm" --prefer-offline --no-audit --no-fund --loglevel=error)
-		done_step "kafkajs $KAFKAJS_VERSION"
-	fi
-
-	# --- Go modules and tools --------------------------------------------------------------
-	# Cheap when the module cache already holds everything.
-	t_step=$(now_us)
-	(cd "$repo" && go mod download)
-	us=$(($(now_us) - t_step))
-	printf 'test-deps: go mod download took %d.%01ds\n' $((us / 1000000)) $((us % 1000000 / 100000))
-
-	if stamped staticcheck "$STATICCHECK_VERSION" "$bin/staticcheck"; then
-		skip "staticcheck $STATICCHECK_VERSION"
-	else
-		begin "go install staticcheck@$STATICCHECK_VERSION"
-		GOBIN=$bin go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
-		stamp staticcheck "$STATICCHECK_VERSION"
-		done_step "staticcheck $STATICCHECK_VERSION"
-	fi
-
-	# etcd's modules carry replace directives, so `go install module@version` refuses them;
-	# a scratch module that requires them as tools builds them (../shared/TESTING.md).
-	if stamped etcd "$ETCD_VERSION" "$bin/etcd" "$bin/etcdctl"; then
-		skip "etcd $ETCD_VERSION"
-	else
-		begin "build etcd and etcdctl $ETCD_VERSION (about a minute)"
-		src=$cache/src/etcd-$ETCD_VERSION
-		rm -rf "$src"
-		mkdir -p "$src"
-		(
-			cd "$src"
-			export GOWORK=off
-			go mod init kafscale.local/etcd-tools
-			go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "go.etcd.io/etcd/etcdctl/v3@$ETCD_VERSION"
-			go build -o "$bin/etcd" go.etcd.io/etcd/server/v3
-			go build -o "$bin/etcdctl" go.etcd.io/etcd/etcdctl/v3
-		)
-		"$bin/etcd" --version
-		stamp etcd "$ETCD_VERSION"
-		done_step "etcd $ETCD_VERSION"
-	fi
-}
-
-# install_minio builds the MinIO server.
-install_minio() {
-	if stamped minio "$MINIO_VERSION" "$bin/minio"; then
-		skip "minio $MINIO_VERSION"
-	else
-		begin "go install minio@$MINIO_VERSION (about 2.5 minutes, 150 MB)"
-		GOBIN=$bin GOWORK=off go install -ldflags="-s -w" "github.com/minio/minio@$MINIO_VERSION"
-		stamp minio "$MINIO_VERSION"
-		done_step "minio $MINIO_VERSION"
-	fi
-}
-
-if ((want_rest)); then
-	install_rest
+# --- Debian packages -----------------------------------------------------------------
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if ((${#missing[@]} > 0)); then
+	begin "apt-get install ${missing[*]}"
+	command -v apt-get >/dev/null || {
+		echo "test-deps: no apt-get; install ${missing[*]} by hand" >&2
+		exit 1
+	}
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	done_step "${missing[*]}"
+else
+	skip "${APT_PACKAGES[*]} node npm"
 fi
-if ((want_minio)); then
-	install_minio
+
+# --- kafkajs -------------------------------------------------------------------------
+kafkajs_dir=$repo/tests/compat/kafkajs
+kafkajs_pkg=$kafkajs_dir/node_modules/kafkajs/package.json
+if [[ -f $kafkajs_pkg ]] && grep -q "\"version\": \"$KAFKAJS_VERSION\"" "$kafkajs_pkg"; then
+	skip "kafkajs $KAFKAJS_VERSION"
+else
+	begin "npm ci (kafkajs $KAFKAJS_VERSION) in tests/compat/kafkajs"
+	(cd "$kafkajs_dir" && npm ci --cache "$cache/npm" --prefer-offline --no-audit --no-fund --loglevel=error)
+	done_step "kafkajs $KAFKAJS_VERSION"
+fi
+
+# --- Go modules and tools --------------------------------------------------------------
+# Cheap when the module cache already holds everything.
+t_step=$(now_us)
+(cd "$repo" && go mod download)
+us=$(($(now_us) - t_step))
+printf 'test-deps: go mod download took %d.%01ds\n' $((us / 1000000)) $((us % 1000000 / 100000))
+
+if stamped staticcheck "$STATICCHECK_VERSION" "$bin/staticcheck"; then
+	skip "staticcheck $STATICCHECK_VERSION"
+else
+	begin "go install staticcheck@$STATICCHECK_VERSION"
+	GOBIN=$bin go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+	stamp staticcheck "$STATICCHECK_VERSION"
+	done_step "staticcheck $STATICCHECK_VERSION"
+fi
+
+# etcd's modules carry replace directives, so `go install module@version` refuses them;
+# a scratch module that requires them as tools builds them (../shared/TESTING.md).
+if stamped etcd "$ETCD_VERSION" "$bin/etcd" "$bin/etcdctl"; then
+	skip "etcd $ETCD_VERSION"
+else
+	begin "build etcd and etcdctl $ETCD_VERSION (about a minute)"
+	src=$cache/src/etcd-$ETCD_VERSION
+	rm -rf "$src"
+	mkdir -p "$src"
+	(
+		cd "$src"
+		export GOWORK=off
+		go mod init kafscale.local/etcd-tools
+		go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "go.etcd.io/etcd/etcdctl/v3@$ETCD_VERSION"
+		go build -o "$bin/etcd" go.etcd.io/etcd/server/v3
+		go build -o "$bin/etcdctl" go.etcd.io/etcd/etcdctl/v3
+	)
+	"$bin/etcd" --version
+	stamp etcd "$ETCD_VERSION"
+	done_step "etcd $ETCD_VERSION"
+fi
+
+if stamped minio "$MINIO_VERSION" "$bin/minio"; then
+	skip "minio $MINIO_VERSION"
+else
+	begin "go install minio@$MINIO_VERSION (about 2.5 minutes, 150 MB)"
+	GOBIN=$bin GOWORK=off go install "github.com/minio/minio@$MINIO_VERSION"
+	stamp minio "$MINIO_VERSION"
+	done_step "minio $MINIO_VERSION"
 fi
 
 us=$(($(now_us) - t_all))

@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
 # test.sh runs every check KafScale's CI runs, in order, stopping at the first failure:
 #
-#   1. scripts/test-deps.sh   install what the tests need (cached; seconds when warm); MinIO
-#                             builds in the background until step 5b needs it
+#   1. scripts/test-deps.sh   install what the tests need (cached; seconds when warm)
 #   2. gofmt                  list unformatted files and fail
 #   3. go vet ./...
 #   4. staticcheck ./...
-#   5. go test -race ./...    every package, race detector on, bounded by a timeout: (a) the
-#                             packages that do not start MinIO, (b) those that do
+#   5. go test -race ./...    every package, race detector on, bounded by a timeout
 #   6. go test -fuzz          each fuzz target of the frame, record-batch and object
 #                             decoders (FUZZ_PACKAGES), each for a bounded count
 #
@@ -82,55 +80,11 @@ run_fuzz() {
 	done
 }
 
-# MinIO takes minutes to build on a fresh machine (seconds to skip once cached), so it builds
-# in the background while the checks and the test packages that do not use it run; the
-# packages that start MinIO (those importing internal/testinfra) run after it is there.
-minio_log=$(mktemp)
-minio_pid=
-start_minio_build() {
-	bash scripts/test-deps.sh --only-minio "$@" >"$minio_log" 2>&1 &
-	minio_pid=$!
-}
-wait_minio_build() {
-	local rc=0
-	wait "$minio_pid" || rc=$?
-	minio_pid=
-	cat "$minio_log"
-	return "$rc"
-}
-stop_minio_build() {
-	if [[ -n $minio_pid ]]; then
-		kill "$minio_pid" 2>/dev/null || true
-	fi
-	rm -f "$minio_log"
-}
-trap stop_minio_build EXIT
-
-# split_packages fills minio_pkgs (packages that import internal/testinfra, in their code or
-# their tests) and other_pkgs (the rest).
-minio_pkgs=()
-other_pkgs=()
-split_packages() {
-	local line
-	while read -r line; do
-		if [[ " $line " == *" $module/internal/testinfra "* ]]; then
-			minio_pkgs+=("${line%% *}")
-		else
-			other_pkgs+=("${line%% *}")
-		fi
-	done < <(go list -f '{{.ImportPath}}{{range .Imports}} {{.}}{{end}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}' ./...)
-}
-module=$(go list -m)
-
-run_step deps bash scripts/test-deps.sh --skip-minio "$@"
-start_minio_build "$@"
+run_step deps bash scripts/test-deps.sh "$@"
 run_step gofmt check_gofmt
 run_step vet go vet ./...
 run_step staticcheck staticcheck ./...
-split_packages
-run_step test go test -race -count=1 -timeout "$TEST_TIMEOUT" "${other_pkgs[@]}"
-run_step minio wait_minio_build
-run_step test-minio go test -race -count=1 -timeout "$TEST_TIMEOUT" "${minio_pkgs[@]}"
+run_step test go test -race -count=1 -timeout "$TEST_TIMEOUT" ./...
 run_step fuzz run_fuzz
 
 summary=$(printf '%s, ' "${timings[@]}")
