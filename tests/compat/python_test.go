@@ -3,16 +3,13 @@ package compat
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// debianPython is Debian's interpreter, the one that sees python3-confluent-kafka; the
-// python3 first on PATH may be another.
-const debianPython = "/usr/bin/python3"
+	"github.com/kafscale/kafscale/internal/kafkatest"
+)
 
 // TestPythonConfluentKafkaProducesAndConsumes runs confluent-kafka 1.7 (librdkafka 2.0.2)
 // with enable.idempotence=true; roundtrip.py produces and reads back, and DescribeProducers
@@ -23,9 +20,7 @@ func TestPythonConfluentKafkaProducesAndConsumes(t *testing.T) {
 		partitions = 2
 		timeout    = 60 * time.Second
 	)
-	if _, err := os.Stat(debianPython); err != nil {
-		t.Fatalf("cannot find %s: %v; %s", debianPython, err, installHint)
-	}
+	python := kafkatest.DebianPython(t)
 	addr := startBroker(t)
 	topic := topicName("python")
 	createTopic(t, addr, topic, partitions)
@@ -38,7 +33,7 @@ func TestPythonConfluentKafkaProducesAndConsumes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	dir := filepath.Join(packageDir(t), "python")
-	out := run(ctx, t, job, dir, debianPython, "roundtrip.py")
+	out := run(ctx, t, job, dir, python, "roundtrip.py")
 	var res struct {
 		Delivered []*struct {
 			Partition int32   `json:"partition"`

@@ -17,10 +17,6 @@ import (
 	"github.com/kafscale/kafscale/internal/kafkatest"
 )
 
-// debianPython is Debian's interpreter, the one that sees python3-confluent-kafka; the
-// python3 first on PATH may be another.
-const debianPython = "/usr/bin/python3"
-
 // pythonGroupRun is what python/group_consumer.py prints.
 type pythonGroupRun struct {
 	Seen []struct {
@@ -49,9 +45,7 @@ func TestPythonConfluentKafkaConsumerGroup(t *testing.T) {
 		partitions = 4
 		n          = 400
 	)
-	if _, err := os.Stat(debianPython); err != nil {
-		t.Fatalf("cannot find %s: %v; run scripts/test-deps.sh to install the test dependencies", debianPython, err)
-	}
+	python := kafkatest.DebianPython(t)
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "python", "group_consumer.py")
 	b := startBroker(t)
@@ -76,7 +70,7 @@ func TestPythonConfluentKafkaConsumerGroup(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, debianPython, script)
+		cmd := exec.CommandContext(ctx, python, script)
 		cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
 		cmd.WaitDelay = 5 * time.Second // librdkafka threads holding stdout must not outlive a kill
 		cmd.Stdin = bytes.NewReader(job)
