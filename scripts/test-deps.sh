@@ -4,6 +4,7 @@
 # sudo); see ../shared/TESTING.md for where each part comes from.
 #
 #   Debian packages  kcat librdkafka-dev python3-confluent-kafka prometheus (for promtool),
+#                    gcc libc6-dev (cgo, for the librdkafka test tool in tests/groups/rdkafka),
 #                    and nodejs npm if node is missing; apt-get update runs only when a
 #                    package is missing
 #   npm              kafkajs 2.2.4 into tests/compat/kafkajs/node_modules (npm ci, from
@@ -23,7 +24,7 @@ readonly STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.2.2
 readonly KAFKAJS_VERSION=2.2.4      # must match tests/compat/kafkajs/package-lock.json
 readonly ETCD_VERSION=v3.5.35
 readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c # newest on the Go proxy, 2026-02
-readonly APT_PACKAGES=(kcat librdkafka-dev python3-confluent-kafka prometheus)
+readonly APT_PACKAGES=(kcat librdkafka-dev python3-confluent-kafka prometheus gcc libc6-dev)
 
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'

@@ -3,11 +3,17 @@
 #
 #   1. scripts/test-deps.sh   install what the tests need (cached; seconds when warm)
 #   2. gofmt                  list unformatted files and fail
-#   3. go vet ./...
-#   4. staticcheck ./...
-#   5. go test -race ./...    every package, race detector on, bounded by a timeout
+#   3. staticcheck ./...
+#   4. go build               the kafscale binaries the integration tests start, once for
+#                             all test packages (with and without the race detector)
+#   5. go test -race -vet=all ./...
+#                             every package, race detector on, bounded by a timeout; go
+#                             vet with all its analyzers runs on every package as part of
+#                             it (on the race build's compiled packages, so a fresh
+#                             machine does not compile every dependency twice)
 #   6. go test -fuzz          each fuzz target of the frame, record-batch and object
 #                             decoders (FUZZ_PACKAGES), each for a bounded count
+#   7. the librdkafka test tool's module (tests/groups/rdkafka): go vet and staticcheck
 #
 # It needs no Makefile; `make test` calls it. Extra arguments go to test-deps.sh (for
 # example --with-minio).
@@ -80,12 +86,31 @@ run_fuzz() {
 	done
 }
 
+# build_brokers builds the two kafscale binaries internal/testbroker starts and names them
+# in its variables; without them each test package would link its own.
+bin_dir=
+build_brokers() {
+	bin_dir=$(mktemp -d "${TMPDIR:-/tmp}/kafscale-test-bin.XXXXXX")
+	go build -race -o "$bin_dir/kafscale-race" ./cmd/kafscale
+	go build -o "$bin_dir/kafscale" ./cmd/kafscale
+	export TESTBROKER_RACE_BINARY=$bin_dir/kafscale-race TESTBROKER_PLAIN_BINARY=$bin_dir/kafscale
+}
+cleanup() { [[ -z $bin_dir ]] || rm -rf "$bin_dir"; }
+trap cleanup EXIT
+
+# check_tool_module vets the librdkafka test tool, a module of its own (see its main.go);
+# the test that runs it builds it.
+check_tool_module() {
+	(cd tests/groups/rdkafka && go vet ./... && staticcheck ./...)
+}
+
 run_step deps bash scripts/test-deps.sh "$@"
 run_step gofmt check_gofmt
-run_step vet go vet ./...
 run_step staticcheck staticcheck ./...
-run_step test go test -race -count=1 -timeout "$TEST_TIMEOUT" ./...
+run_step build build_brokers
+run_step test go test -race -vet=all -count=1 -timeout "$TEST_TIMEOUT" ./...
 run_step fuzz run_fuzz
+run_step tool-module check_tool_module
 
 summary=$(printf '%s, ' "${timings[@]}")
 summary=${summary%, }

@@ -51,9 +51,29 @@ func PlainBinary(t testing.TB) string {
 	return builds.plain.get(t, false)
 }
 
+// Prebuilt binaries: scripts/test.sh builds the race and the plain binary once for all
+// test packages and names them in these variables, since every package that starts a
+// broker would otherwise link its own copy (several seconds each, with -race). A variable
+// that names a missing file fails the test rather than building something else.
+const (
+	raceBinaryEnv  = "TESTBROKER_RACE_BINARY"
+	plainBinaryEnv = "TESTBROKER_PLAIN_BINARY"
+)
+
 func (b *build) get(t testing.TB, race bool) string {
 	t.Helper()
+	env := plainBinaryEnv
+	if race {
+		env = raceBinaryEnv
+	}
 	b.once.Do(func() {
+		if path := os.Getenv(env); path != "" {
+			if _, err := os.Stat(path); err != nil {
+				b.err = fmt.Errorf("%s names a kafscale binary that cannot be used: %w", env, err)
+			}
+			b.path = path
+			return
+		}
 		out, err := exec.Command("go", "env", "GOMOD").Output()
 		if err != nil {
 			b.err = fmt.Errorf("cannot find the module root: %w", err)
