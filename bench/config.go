@@ -45,8 +45,10 @@ type Load struct {
 	Codec string
 	// Linger overrides the producer's linger (franz-go's default, 10 ms, when 0).
 	Linger time.Duration
-	// Idempotent leaves franz-go's idempotent producer on (its default; needs acks=all and
-	// allows 5 requests in flight). Off, producers run with DisableIdempotentWrite.
+	// Idempotent leaves franz-go's idempotent producer on (its default, and the Java
+	// client's since Kafka 3.0; needs acks=all and allows 5 requests in flight), which is
+	// how producers run unless told otherwise. Off, producers run with
+	// DisableIdempotentWrite and Inflight applies.
 	Idempotent bool
 	// Inflight overrides the produce requests in flight per broker per producer of a
 	// non-idempotent producer (franz-go's default then, 1, when 0; the Java client's is 5).
@@ -64,8 +66,8 @@ type Load struct {
 func DefaultLoad() Load {
 	return Load{
 		Producers: 2, Consumers: 1, Rate: 0, RecordSize: 1024, Partitions: 16,
-		Acks: "all", Codec: "none", Warmup: 2 * time.Second, Duration: 20 * time.Second,
-		Drain: 15 * time.Second,
+		Acks: "all", Codec: "none", Idempotent: true, Warmup: 2 * time.Second,
+		Duration: 20 * time.Second, Drain: 15 * time.Second,
 	}
 }
 
@@ -95,7 +97,7 @@ func (l Load) Validate() error {
 	case l.Inflight < 0:
 		return fmt.Errorf("-inflight must be >= 0 (set to %d)", l.Inflight)
 	case l.Idempotent && (l.Acks != "all" || l.Inflight != 0):
-		return fmt.Errorf("-idempotent needs -acks all and no -inflight (set to acks=%s, inflight %d)", l.Acks, l.Inflight)
+		return fmt.Errorf("-idempotent (the default) needs -acks all and no -inflight; add -idempotent=false for acks=%s, inflight %d", l.Acks, l.Inflight)
 	}
 	if _, err := compression(l.Codec); err != nil {
 		return err

@@ -19,7 +19,7 @@ func TestSmoke(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Load = Load{
 		Producers: 1, Consumers: 1, Rate: 2000, RecordSize: 256, Partitions: 4,
-		Acks: "all", Codec: "none", Warmup: 500 * time.Millisecond, Duration: 2 * time.Second,
+		Acks: "all", Codec: "none", Idempotent: true, Warmup: 500 * time.Millisecond, Duration: 2 * time.Second,
 		Drain: 10 * time.Second,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

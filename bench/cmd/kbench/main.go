@@ -51,7 +51,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.Acks, "acks", cfg.Acks, "all, 1 or 0")
 	fs.StringVar(&cfg.Codec, "codec", cfg.Codec, "none, gzip, snappy, lz4 or zstd")
 	fs.DurationVar(&cfg.Linger, "linger", cfg.Linger, "producer linger (0: franz-go's default, 10ms)")
-	fs.BoolVar(&cfg.Idempotent, "idempotent", cfg.Idempotent, "idempotent producers (franz-go's default; acks=all, up to 5 requests in flight)")
+	fs.BoolVar(&cfg.Idempotent, "idempotent", cfg.Idempotent, "idempotent producers, franz-go's and the Java client's default (acks=all, up to 5 requests in flight); -idempotent=false for other -acks or -inflight")
 	fs.IntVar(&cfg.Inflight, "inflight", cfg.Inflight, "produce requests in flight per broker per producer (0: franz-go's default without idempotence, 1)")
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "load before the measured window, not counted")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured window per target")

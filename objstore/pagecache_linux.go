@@ -1,0 +1,129 @@
+//go:build linux
+
+package objstore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// dropPageCache tells the kernel that f's bytes in [off, off+n) will not be read again soon
+// (n == 0: to the end of the file), so it can free their page-cache pages now. Clean pages
+// go at once; dirty ones are only dropped once written back, so writers call it after
+// Sync. It is advice: an error changes only what stays cached.
+func dropPageCache(f *os.File, off, n int64) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var adviseErr error
+	if err := rc.Control(func(fd uintptr) {
+		adviseErr = unix.Fadvise(int(fd), off, n, unix.FADV_DONTNEED)
+	}); err != nil {
+		return err
+	}
+	return adviseErr
+}
+
+const (
+	// directAlign is the alignment O_DIRECT asks of buffers, offsets and lengths: a page,
+	// which covers every logical block size in use.
+	directAlign = 4096
+	// directChunk is how much one O_DIRECT write carries.
+	directChunk = 2 << 20
+)
+
+// directBufs holds aligned directChunk-byte buffers for writeParts.
+var directBufs = sync.Pool{New: func() any {
+	raw := make([]byte, directChunk+directAlign)
+	skip := (directAlign - int(uintptr(unsafe.Pointer(&raw[0]))%directAlign)) % directAlign
+	b := raw[skip : skip+directChunk : skip+directChunk]
+	return &b
+}}
+
+// writeParts writes parts to f, a new empty file, bypassing the page cache: the parts are
+// copied into aligned chunks written with O_DIRECT, the last one padded to the alignment
+// and the padding cut off again by Truncate. Writing through the page cache costs a
+// page-cache page per 4 KiB (allocated, copied into, tracked by ext4, written back,
+// dropped), which at maximum produce rate was a third of the broker's CPU; a direct write
+// hands the device the chunk as it is. A file system that refuses O_DIRECT (tmpfs before
+// Linux 6.6) gets buffered writes, with the same durability once the caller syncs.
+func writeParts(f *os.File, parts [][]byte) error {
+	if err := setDirect(f, true); err != nil {
+		if errors.Is(err, unix.EINVAL) {
+			return writeBuffered(f, parts)
+		}
+		return fmt.Errorf("cannot set O_DIRECT: %w", err)
+	}
+	bp := directBufs.Get().(*[]byte)
+	defer directBufs.Put(bp)
+	buf := *bp
+	var size int64
+	n := 0
+	for _, p := range parts {
+		size += int64(len(p))
+		for len(p) > 0 {
+			c := copy(buf[n:], p)
+			n += c
+			p = p[c:]
+			if n == len(buf) {
+				if _, err := f.Write(buf); err != nil {
+					return err
+				}
+				n = 0
+			}
+		}
+	}
+	if n > 0 {
+		padded := (n + directAlign - 1) / directAlign * directAlign
+		clear(buf[n:padded])
+		if _, err := f.Write(buf[:padded]); err != nil {
+			return err
+		}
+		if padded != n {
+			if err := f.Truncate(size); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func writeBuffered(f *os.File, parts [][]byte) error {
+	for _, p := range parts {
+		if _, err := f.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setDirect turns O_DIRECT on or off for f.
+func setDirect(f *os.File, on bool) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) {
+		flags, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+		if err != nil {
+			ferr = err
+			return
+		}
+		if on {
+			flags |= unix.O_DIRECT
+		} else {
+			flags &^= unix.O_DIRECT
+		}
+		_, ferr = unix.FcntlInt(fd, unix.F_SETFL, flags)
+	}); err != nil {
+		return err
+	}
+	return ferr
+}
