@@ -52,7 +52,21 @@ type Conn struct {
 	closeNotified  bool          // Handler.ConnClosed was called (or is being called)
 	wakeOnSlot     bool          // paused on MaxInFlight: Wake when answers free slots
 	wakeOnOut      bool          // paused on MaxOutboundBytes: Wake when writes drain
+
+	// partial is a large frame being read straight into its own buffer as its bytes
+	// arrive, and partialN how many it holds; owned by the event loop (onTraffic, onClose),
+	// so not guarded by mu. See directReadMin.
+	partial  *Request
+	partialN int
 }
+
+// directReadMin is the smallest frame read into its own buffer before all of it has
+// arrived. A frame left to gnet until complete is copied three times: from each read into
+// gnet's ring buffer, again each time that buffer doubles to make room, and out of it
+// into the frame. Read as it arrives it is copied once, and the ring buffer stays small.
+// The frame's buffer is only allocated once a quarter of it is there, so a client cannot
+// make the broker allocate more than four times the bytes it really sent.
+const directReadMin = 256 << 10
 
 // ID returns the connection's number, unique within its Server.
 func (c *Conn) ID() uint64 { return c.id }
@@ -116,6 +130,17 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 		if pause != pauseNone {
 			break
 		}
+		if r := c.partial; r != nil {
+			m, _ := gc.Read(r.Frame[c.partialN:])
+			c.partialN += m
+			if c.partialN < len(r.Frame) {
+				break // the rest has not arrived yet
+			}
+			c.partial, c.partialN = nil, 0
+			frames[n] = r
+			n++
+			continue
+		}
 		buffered := gc.InboundBuffered()
 		if buffered < 4 {
 			break
@@ -134,8 +159,9 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 			}
 			return gnet.Close
 		}
-		if buffered-4 < int(size) {
-			break // a truncated frame waits for the rest
+		complete := buffered-4 >= int(size)
+		if !complete && (size < directReadMin || buffered-4 < int(size)/4) {
+			break // a truncated frame waits for the rest in gnet's buffer
 		}
 		_, _ = gc.Discard(4)
 		r := &Request{Conn: c}
@@ -143,6 +169,11 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 			r.Frame = r.fb.b[:size]
 		} else {
 			r.Frame = make([]byte, size)
+		}
+		if !complete {
+			c.partialN, _ = gc.Read(r.Frame)
+			c.partial = r
+			break
 		}
 		// Read copies straight out of gnet's buffers (Peek would first join a frame that
 		// wraps the ring buffer) and advances them, like Peek+copy+Discard.
@@ -214,6 +245,10 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 // gnet will not write, and lets the dispatcher call Handler.ConnClosed after the last Serve.
 func (c *Conn) onClose() {
 	s := c.srv
+	if c.partial != nil {
+		s.recycle(c.partial)
+		c.partial, c.partialN = nil, 0
+	}
 	c.mu.Lock()
 	c.closed = true
 	var finish []*Request

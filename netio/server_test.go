@@ -549,3 +549,42 @@ func TestStopWaitsForServeAndCallsConnClosed(t *testing.T) {
 	}
 	c.expectClosed()
 }
+
+// TestLargeFrameReadAsItArrives: frames from directReadMin up are read into their own
+// buffer while their bytes arrive (see directReadMin). Sent in 64 KiB pieces with pauses,
+// each such frame, and a small frame that shares the large one's last write, arrive whole
+// and in order; a large frame cut off by the client's close is never served.
+func TestLargeFrameReadAsItArrives(t *testing.T) {
+	h := &recorder{serveFn: echo}
+	s, _ := startServer(t, testConfig(), h)
+	c := dial(t, s)
+	for _, size := range []int{directReadMin - 1, directReadMin, 1<<20 + 3, 9 << 20} {
+		payload := make([]byte, size)
+		for i := range payload {
+			payload[i] = byte(i * 7)
+		}
+		wire := append(frame(payload), frame([]byte("after"))...)
+		for len(wire) > 0 {
+			n := min(len(wire), 64<<10)
+			c.write(wire[:n])
+			wire = wire[n:]
+			time.Sleep(time.Millisecond)
+		}
+		if got := c.recv(); !bytes.Equal(got, payload) {
+			t.Fatalf("echo of a %d-byte frame sent in pieces came back as %d different bytes", size, len(got))
+		}
+		c.expect("after")
+	}
+
+	served := h.numServed()
+	cut := dial(t, s)
+	cut.write(frame(make([]byte, 4<<20))[:3<<20]) // three quarters of a 4 MiB frame
+	time.Sleep(50 * time.Millisecond)
+	_ = cut.conn.Close()
+	waitFor(t, "ConnClosed of the cut connection", func() bool { return h.numClosed() == 1 })
+	if got := h.numServed(); got != served {
+		t.Fatalf("a frame cut off by the client's close was served (%d served, want %d)", got, served)
+	}
+	c.send("still serving")
+	c.expect("still serving")
+}

@@ -82,7 +82,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.Int64Var(&cfg.Flush.FlushBytes, "flush-bytes", cfg.Flush.FlushBytes, "cut a flush object once this many bytes are pending (flush.bytes)")
 	fs.DurationVar(&cfg.Flush.FlushInterval, "flush-interval", cfg.Flush.FlushInterval, "cut a flush object one interval after the previous cut: at most one object per interval below --flush-bytes (flush.interval)")
 	fs.Int64Var(&cfg.Flush.BufferBytes, "buffer-bytes", cfg.Flush.BufferBytes, "bytes appended but not yet committed before produce waits (buffer.bytes)")
-	fs.Int64Var(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "Go soft memory limit in bytes (-1: --buffer-bytes + --cache-bytes + 224 MiB; 0: runtime default or GOMEMLIMIT)")
+	fs.Int64Var(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "Go soft memory limit in bytes (-1: --buffer-bytes + --cache-bytes + 192 MiB; 0: runtime default or GOMEMLIMIT)")
 	fs.IntVar(&cfg.Flush.UploadConcurrency, "upload-concurrency", cfg.Flush.UploadConcurrency, "flush objects uploading at once (commits stay in flush order)")
 	fs.Int64Var(&cfg.CacheBytes, "cache-bytes", cfg.CacheBytes, "object range cache size (cache.bytes)")
 	fs.Int64Var(&cfg.Broker.Partition.TailBytes, "tail-bytes", cfg.Broker.Partition.TailBytes, "committed bytes kept in memory per partition for recent fetches")
@@ -180,7 +180,7 @@ func (c *serverConfig) finish() error {
 }
 
 // memoryMargin is what the derived soft memory limit allows over buffer.bytes + cache.bytes.
-const memoryMargin = 224 << 20
+const memoryMargin = 192 << 20
 
 // memoryLimit returns the soft memory limit to set, or 0 for none. GOMEMLIMIT, when set,
 // wins over the derived default.
@@ -191,11 +191,12 @@ func (c *serverConfig) memoryLimit() int64 {
 	case c.MemoryLimit == 0 || os.Getenv("GOMEMLIMIT") != "":
 		return 0
 	}
-	// 224 MiB over the two big consumers of memory covers the runtime, the in-memory tails,
-	// merge buffers and embedded etcd under maximum load, and leaves 32 MiB of non-heap
+	// 192 MiB over the two big consumers of memory covers the runtime, the in-memory tails,
+	// merge buffers and embedded etcd under maximum load, and leaves 64 MiB of non-heap
 	// memory inside the bench target of buffer + cache + 256 MiB of RSS. Measured at
-	// maximum produce rate with defaults: RSS 746 MiB, and no loss of throughput against
-	// the earlier 512 MiB margin, whose RSS rose to ~1 GiB (docs/benchmarks.md).
+	// maximum produce rate with defaults (2026-12-02, ~700,000 records/s): RSS 730 MiB,
+	// against 760-765 MiB with a 224 MiB margin at the same throughput, and ~1 GiB with
+	// the first 512 MiB margin (docs/benchmarks.md).
 	return c.Flush.BufferBytes + c.CacheBytes + memoryMargin
 }
 
