@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/internal/logbuf"
 )
 
 var (
@@ -69,7 +71,7 @@ type rdkMember struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	done   chan struct{} // closed when stdout is drained
-	stderr strings.Builder
+	stderr logbuf.Buffer
 
 	mu       sync.Mutex
 	assigned []int32
@@ -107,7 +109,7 @@ func (m *rdkMember) stop() {
 		m.t.Errorf("librdkafka member %s did not exit within 60 s of being told to stop", m.name)
 	}
 	if err := m.cmd.Wait(); err != nil {
-		m.t.Errorf("librdkafka member %s: %v\nstderr:\n%s", m.name, err, m.stderr.String())
+		m.t.Errorf("librdkafka member %s: %v\nstderr:\n%s", m.name, err, m.stderr.Tail(16<<10))
 	}
 	if !m.hasClosed() {
 		m.t.Errorf("librdkafka member %s exited without closing its consumer", m.name)
@@ -121,7 +123,7 @@ func startRdkafkaMember(t *testing.T, name, addr, group, topic, assignor string,
 	cmd := exec.Command(rdkafkaMember(t), "-bootstrap", addr, "-group", group, "-topic", topic,
 		"-protocol", "consumer", "-assignor", assignor, "-timeout", "3m")
 	m := &rdkMember{t: t, name: name, cmd: cmd, done: make(chan struct{})}
-	cmd.Stderr = &syncWriter{w: &m.stderr}
+	cmd.Stderr = &m.stderr
 	cmd.WaitDelay = 5 * time.Second
 	var err error
 	if m.stdin, err = cmd.StdinPipe(); err != nil {
@@ -173,22 +175,10 @@ func startRdkafkaMember(t *testing.T, name, addr, group, topic, assignor string,
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		if len(m.errors) > 0 {
-			t.Errorf("librdkafka member %s reported errors:\n  %s\nstderr:\n%s", name, strings.Join(m.errors, "\n  "), m.stderr.String())
+			t.Errorf("librdkafka member %s reported errors:\n  %s\nstderr:\n%s", name, strings.Join(m.errors, "\n  "), m.stderr.Tail(16<<10))
 		}
 	})
 	return m
-}
-
-// syncWriter lets os/exec's copying goroutine and a failing test share a buffer.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
 }
 
 // rdkPartitions is the partition count of the librdkafka test's topic; produce wrote
