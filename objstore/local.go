@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -45,6 +46,8 @@ type Local struct {
 	log  *slog.Logger
 	// durable holds directories whose entry in their parent this store has fsynced.
 	durable sync.Map
+	// noDirect is set once the file system refused O_DIRECT (see writeParts).
+	noDirect atomic.Bool
 }
 
 // NewLocal opens (creating if needed) the store rooted at dir and removes temp files left
@@ -146,7 +149,11 @@ func (l *Local) writeTemp(parts [][]byte) (string, error) {
 		os.Remove(name)
 		return "", err
 	}
-	if err := writeParts(f, parts); err != nil {
+	if err := writeParts(f, parts, !l.noDirect.Load()); errors.Is(err, errNoDirect) {
+		if !l.noDirect.Swap(true) {
+			l.log.Info("local object store: the file system refuses O_DIRECT, writing through the page cache", "dir", l.root, "err", err)
+		}
+	} else if err != nil {
 		return fail(err)
 	}
 	if err := f.Sync(); err != nil {

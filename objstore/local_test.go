@@ -127,11 +127,12 @@ func TestLocalCanceledContextFails(t *testing.T) {
 // TestLocalPutKeepsEveryByteAcrossChunkAndBlockEdges: on Linux Put writes through aligned
 // O_DIRECT chunks with the last one padded and cut back; objects whose size or part edges
 // fall on, just before and just after a block or a chunk edge read back byte for byte,
-// with their exact size, in a directory on the disk and in one on tmpfs (/dev/shm, which
-// may refuse O_DIRECT and take buffered writes).
+// with their exact size, in a directory on the disk, in one on tmpfs (/dev/shm, which
+// may refuse O_DIRECT and take buffered writes) and through the page cache as a store
+// that found O_DIRECT refused writes.
 func TestLocalPutKeepsEveryByteAcrossChunkAndBlockEdges(t *testing.T) {
 	const block, chunk = 4096, 2 << 20
-	dirs := map[string]string{"disk": t.TempDir()}
+	dirs := map[string]string{"disk": t.TempDir(), "disk, buffered": t.TempDir()}
 	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
 		shm, err := os.MkdirTemp("/dev/shm", "kafscale-objstore-")
 		if err != nil {
@@ -150,6 +151,7 @@ func TestLocalPutKeepsEveryByteAcrossChunkAndBlockEdges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		st.noDirect.Store(name == "disk, buffered")
 		for i, parts := range sizes {
 			var want []byte
 			var ps [][]byte

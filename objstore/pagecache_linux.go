@@ -46,18 +46,43 @@ var directBufs = sync.Pool{New: func() any {
 	return &b
 }}
 
-// writeParts writes parts to f, a new empty file, bypassing the page cache: the parts are
-// copied into aligned chunks written with O_DIRECT, the last one padded to the alignment
-// and the padding cut off again by Truncate. Writing through the page cache costs a
-// page-cache page per 4 KiB (allocated, copied into, tracked by ext4, written back,
-// dropped), which at maximum produce rate was a third of the broker's CPU; a direct write
-// hands the device the chunk as it is. A file system that refuses O_DIRECT (tmpfs before
-// Linux 6.6) gets buffered writes, with the same durability once the caller syncs.
-func writeParts(f *os.File, parts [][]byte) error {
+// errNoDirect reports that the file system refused O_DIRECT.
+var errNoDirect = errors.New("the file system refuses O_DIRECT")
+
+// writeParts writes parts to f, a new empty file. With direct set it bypasses the page
+// cache: the parts are copied into aligned chunks written with O_DIRECT, the last one
+// padded to the alignment and the padding cut off again by Truncate. Writing through the
+// page cache costs a page-cache page per 4 KiB (allocated, copied into, tracked by ext4,
+// written back, dropped), which at maximum produce rate was a third of the broker's CPU;
+// a direct write hands the device the chunk as it is. When the file system refuses
+// O_DIRECT (EINVAL from fcntl or from a write: tmpfs before Linux 6.6, some FUSE file
+// systems) the parts are written again through the page cache and the error wraps
+// errNoDirect, so the caller stops asking; durability is the same once it syncs.
+func writeParts(f *os.File, parts [][]byte, direct bool) error {
+	if !direct {
+		return writeBuffered(f, parts)
+	}
+	err := writeDirect(f, parts)
+	if err == nil || !errors.Is(err, unix.EINVAL) {
+		return err
+	}
+	if err := setDirect(f, false); err != nil {
+		return fmt.Errorf("cannot turn O_DIRECT off again: %w", err)
+	}
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return err
+	}
+	if err := writeBuffered(f, parts); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w (%v)", errNoDirect, err)
+}
+
+func writeDirect(f *os.File, parts [][]byte) error {
 	if err := setDirect(f, true); err != nil {
-		if errors.Is(err, unix.EINVAL) {
-			return writeBuffered(f, parts)
-		}
 		return fmt.Errorf("cannot set O_DIRECT: %w", err)
 	}
 	bp := directBufs.Get().(*[]byte)
