@@ -88,6 +88,11 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	b.every(cfg.CheckpointInterval, b.checkpointOnce)
 	b.every(cfg.Merge.Interval, b.mergeAll)
 	b.every(cfg.Merge.GCInterval, b.gcOnce)
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.groups.RunOffsetExpiry(b.ctx)
+	}()
 	b.ready.Store(true)
 	b.log.Info("broker serving", "node_id", cfg.NodeID, "incarnation", reg.Incarnation, "topics", len(b.topics), "partitions", len(assignment.GetPartitions()))
 	return b, nil

@@ -35,6 +35,12 @@ type Config struct {
 	// waits in a rebalance before it is dropped (Kafka's fixed 5 minutes): such a
 	// member cannot heartbeat, and a client that gave up would otherwise stay.
 	NewMemberJoinTimeout time.Duration
+	// OffsetsRetention is offsets.retention.minutes: a group without members loses its
+	// committed offsets this long after it was last used (expiry.go).
+	OffsetsRetention time.Duration
+	// OffsetsRetentionCheckInterval is offsets.retention.check.interval.ms: how often
+	// expired offsets are looked for.
+	OffsetsRetentionCheckInterval time.Duration
 }
 
 // Defaults, from Kafka's broker configuration.
@@ -48,20 +54,24 @@ const (
 	DefaultNewMemberJoinTimeout   = 5 * time.Minute
 	DefaultConsumerSession        = 45 * time.Second
 	DefaultConsumerHeartbeat      = 5 * time.Second
+	DefaultOffsetsRetention       = 7 * 24 * time.Hour
+	DefaultOffsetsRetentionCheck  = 10 * time.Minute
 )
 
 // DefaultConfig returns Kafka's defaults.
 func DefaultConfig() Config {
 	return Config{
-		InitialRebalanceDelay:     DefaultInitialRebalanceDelay,
-		MinSessionTimeout:         DefaultMinSessionTimeout,
-		MaxSessionTimeout:         DefaultMaxSessionTimeout,
-		MaxSize:                   DefaultMaxSize,
-		OffsetMetadataMaxBytes:    DefaultOffsetMetadataMaxBytes,
-		MaxGroupIDBytes:           DefaultMaxGroupIDBytes,
-		NewMemberJoinTimeout:      DefaultNewMemberJoinTimeout,
-		ConsumerSessionTimeout:    DefaultConsumerSession,
-		ConsumerHeartbeatInterval: DefaultConsumerHeartbeat,
+		InitialRebalanceDelay:         DefaultInitialRebalanceDelay,
+		MinSessionTimeout:             DefaultMinSessionTimeout,
+		MaxSessionTimeout:             DefaultMaxSessionTimeout,
+		MaxSize:                       DefaultMaxSize,
+		OffsetMetadataMaxBytes:        DefaultOffsetMetadataMaxBytes,
+		MaxGroupIDBytes:               DefaultMaxGroupIDBytes,
+		NewMemberJoinTimeout:          DefaultNewMemberJoinTimeout,
+		ConsumerSessionTimeout:        DefaultConsumerSession,
+		ConsumerHeartbeatInterval:     DefaultConsumerHeartbeat,
+		OffsetsRetention:              DefaultOffsetsRetention,
+		OffsetsRetentionCheckInterval: DefaultOffsetsRetentionCheck,
 	}
 }
 
@@ -84,6 +94,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--group-consumer-heartbeat-interval must be >0 (set to %s)", c.ConsumerHeartbeatInterval)
 	case c.ConsumerSessionTimeout <= c.ConsumerHeartbeatInterval:
 		return fmt.Errorf("--group-consumer-session-timeout must be > --group-consumer-heartbeat-interval %s (set to %s)", c.ConsumerHeartbeatInterval, c.ConsumerSessionTimeout)
+	case c.OffsetsRetention <= 0:
+		return fmt.Errorf("--offsets-retention must be >0 (set to %s)", c.OffsetsRetention)
+	case c.OffsetsRetentionCheckInterval <= 0:
+		return fmt.Errorf("--offsets-retention-check-interval must be >0 (set to %s)", c.OffsetsRetentionCheckInterval)
 	case c.NewMemberJoinTimeout <= 0:
 		return fmt.Errorf("new member join timeout must be >0 (set to %s)", c.NewMemberJoinTimeout)
 	}

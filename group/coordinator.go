@@ -27,6 +27,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -68,6 +69,13 @@ type Coordinator struct {
 	mu     sync.Mutex // guards groups and closed
 	groups map[string]*group
 	closed bool
+
+	// started and occupied date offset expiry (expiry.go): when the coordinator started,
+	// and when it last saw each group with members. occupiedMu is a leaf lock: it may be
+	// taken while holding mu or a group's lock.
+	started    time.Time
+	occupiedMu sync.Mutex
+	occupied   map[string]time.Time
 }
 
 // New returns a coordinator storing offsets in store and assigning the partitions of
@@ -80,7 +88,10 @@ func newCoordinator(cfg Config, store Store, topics Topics, log *slog.Logger, cl
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Coordinator{cfg: cfg, store: store, topics: topics, log: log, clock: clk, seed: maphash.MakeSeed(), groups: make(map[string]*group)}
+	return &Coordinator{
+		cfg: cfg, store: store, topics: topics, log: log, clock: clk, seed: maphash.MakeSeed(),
+		groups: make(map[string]*group), started: clk.Now(), occupied: make(map[string]time.Time),
+	}
 }
 
 // Config returns the coordinator's settings.
@@ -169,6 +180,7 @@ func (c *Coordinator) maybeDrop(g *group) {
 	}
 	g.kill()
 	delete(c.groups, g.name)
+	c.noteOccupied(g.name) // it had members until now, as far as offset expiry is concerned
 }
 
 // onTimer runs fn on g, locked, unless g was dropped since the timer was set.

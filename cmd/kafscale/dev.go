@@ -101,6 +101,8 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.IntVar(&g.MaxGroupIDBytes, "group-id-max-bytes", g.MaxGroupIDBytes, "longest group id accepted")
 	fs.DurationVar(&g.ConsumerSessionTimeout, "group-consumer-session-timeout", g.ConsumerSessionTimeout, "KIP-848 member session timeout (group.consumer.session.timeout.ms)")
 	fs.DurationVar(&g.ConsumerHeartbeatInterval, "group-consumer-heartbeat-interval", g.ConsumerHeartbeatInterval, "KIP-848 heartbeat interval (group.consumer.heartbeat.interval.ms)")
+	fs.DurationVar(&g.OffsetsRetention, "offsets-retention", g.OffsetsRetention, "a group without members loses its committed offsets this long after it was last used (offsets.retention.minutes)")
+	fs.DurationVar(&g.OffsetsRetentionCheckInterval, "offsets-retention-check-interval", g.OffsetsRetentionCheckInterval, "how often expired committed offsets are deleted (offsets.retention.check.interval.ms)")
 	fs.DurationVar(&cfg.Broker.Partition.ProducerExpiration, "producer-id-expiration", cfg.Broker.Partition.ProducerExpiration, "drop an idempotent producer's state once its last batch is this old (producer.id.expiration.ms)")
 	fs.Int64Var(&cfg.Broker.Merge.SegmentBytes, "merge-bytes", cfg.Broker.Merge.SegmentBytes, "target size of a merged per-partition segment (merge.bytes)")
 	fs.DurationVar(&cfg.Broker.Merge.Age, "merge-age", cfg.Broker.Merge.Age, "merge flush data older than this even below --merge-bytes (merge.age)")

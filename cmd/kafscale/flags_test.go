@@ -67,6 +67,8 @@ func TestBadFlagNamesTheFlag(t *testing.T) {
 		{[]string{"--merge-bytes", "0"}, "--merge-bytes"},
 		{[]string{"--gc-grace", "0s"}, "--gc-grace"},
 		{[]string{"--producer-id-expiration", "0s"}, "--producer-id-expiration"},
+		{[]string{"--offsets-retention", "0s"}, "--offsets-retention must"},
+		{[]string{"--offsets-retention-check-interval", "-1s"}, "--offsets-retention-check-interval"},
 		{[]string{"--max-request-bytes", "0"}, "--max-request-bytes"},
 		{[]string{"--max-request-bytes", "3000000000"}, "--max-request-bytes"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},
