@@ -88,11 +88,7 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	b.every(cfg.CheckpointInterval, b.checkpointOnce)
 	b.every(cfg.Merge.Interval, b.mergeAll)
 	b.every(cfg.Merge.GCInterval, b.gcOnce)
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		b.groups.RunOffsetExpiry(b.ctx)
-	}()
+	b.every(cfg.Group.OffsetsRetentionCheckInterval, b.expireOffsetsOnce)
 	b.ready.Store(true)
 	b.log.Info("broker serving", "node_id", cfg.NodeID, "incarnation", reg.Incarnation, "topics", len(b.topics), "partitions", len(assignment.GetPartitions()))
 	return b, nil
@@ -237,6 +233,14 @@ func (b *Broker) every(interval time.Duration, f func()) {
 			}
 		}
 	}()
+}
+
+// expireOffsetsOnce deletes expired committed offsets (every
+// offsets.retention.check.interval).
+func (b *Broker) expireOffsetsOnce() {
+	if _, err := b.groups.ExpireOffsets(b.ctx); err != nil && b.ctx.Err() == nil {
+		b.log.Warn("cannot expire committed offsets", "err", err)
+	}
 }
 
 // checkpointOnce writes the checkpoints of changed partitions (every checkpoint.interval).

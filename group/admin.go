@@ -139,7 +139,7 @@ func (c *Coordinator) forgetEmpty(name string) (bool, *kerr.Error) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.members) > 0 || g.cg != nil && len(g.cg.members) > 0 {
+	if g.hasMembers() {
 		return true, kerr.NonEmptyGroup
 	}
 	g.kill()

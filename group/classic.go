@@ -118,7 +118,12 @@ func (g *group) takeOutbox() outbox {
 
 // droppable reports whether the group holds nothing worth keeping. Lock must be held.
 func (g *group) droppable() bool {
-	return g.state == stateEmpty && len(g.members) == 0 && len(g.pending) == 0 && (g.cg == nil || len(g.cg.members) == 0)
+	return g.state == stateEmpty && len(g.pending) == 0 && !g.hasMembers()
+}
+
+// hasMembers reports whether the group has members of either protocol. Lock must be held.
+func (g *group) hasMembers() bool {
+	return len(g.members) > 0 || g.cg != nil && len(g.cg.members) > 0
 }
 
 // kill marks the group dead and stops its timers. Lock must be held.

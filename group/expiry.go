@@ -27,6 +27,7 @@ var offsetsExpired = metrics.NewCounter(`kafscale_group_offsets_expired_total`)
 func (c *Coordinator) ExpireOffsets(ctx context.Context) (int, error) {
 	names, err := c.store.ListGroups(ctx)
 	if err != nil {
+		offsetStoreErrs.Inc()
 		return 0, fmt.Errorf("cannot list groups: %w", err)
 	}
 	total := 0
@@ -38,6 +39,7 @@ func (c *Coordinator) ExpireOffsets(ctx context.Context) (int, error) {
 		n, err := c.expireGroup(ctx, name)
 		total += n
 		if err != nil {
+			offsetStoreErrs.Inc()
 			return total, fmt.Errorf("cannot expire offsets of group %s: %w", name, err)
 		}
 	}
@@ -98,7 +100,7 @@ func (c *Coordinator) hasMembers(name string) bool {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.dead && (len(g.members) > 0 || g.cg != nil && len(g.cg.members) > 0) {
+	if !g.dead && g.hasMembers() {
 		c.noteOccupied(name)
 		return true
 	}
@@ -140,21 +142,4 @@ func (c *Coordinator) lastOccupied(name string) time.Time {
 		return t
 	}
 	return c.started
-}
-
-// RunOffsetExpiry runs ExpireOffsets every offsets.retention.check.interval until ctx ends.
-func (c *Coordinator) RunOffsetExpiry(ctx context.Context) {
-	t := time.NewTicker(c.cfg.OffsetsRetentionCheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := c.ExpireOffsets(ctx); err != nil && ctx.Err() == nil {
-				offsetStoreErrs.Inc()
-				c.log.Warn("cannot expire committed offsets", "err", err)
-			}
-		}
-	}
 }

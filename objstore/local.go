@@ -149,7 +149,9 @@ func (l *Local) writeTemp(parts [][]byte) (string, error) {
 		os.Remove(name)
 		return "", err
 	}
-	if err := writeParts(f, parts, !l.noDirect.Load()); errors.Is(err, errNoDirect) {
+	direct := !l.noDirect.Load()
+	if err := writeParts(f, parts, direct); errors.Is(err, errNoDirect) {
+		direct = false
 		if !l.noDirect.Swap(true) {
 			l.log.Info("local object store: the file system refuses O_DIRECT, writing through the page cache", "dir", l.root, "err", err)
 		}
@@ -159,16 +161,31 @@ func (l *Local) writeTemp(parts [][]byte) (string, error) {
 	if err := f.Sync(); err != nil {
 		return fail(err)
 	}
-	// The object is durable and whatever pages it has clean: drop them (see "Page cache"
-	// on Local; on Linux the data was written around the page cache).
-	if err := dropPageCache(f, 0, 0); err != nil {
-		l.log.Warn("cannot drop the page cache of a written object", "file", name, "err", err)
+	// Written through the page cache, the object's pages are clean once synced: drop them
+	// (see "Page cache" on Local). A direct write left none.
+	if !direct {
+		if err := dropPageCache(f, 0, 0); err != nil {
+			l.log.Warn("cannot drop the page cache of a written object", "file", name, "err", err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(name)
 		return "", err
 	}
 	return name, nil
+}
+
+// errNoDirect reports that the file system refused O_DIRECT (writeParts, Linux only).
+var errNoDirect = errors.New("the file system refuses O_DIRECT")
+
+// writeBuffered writes parts to f through the page cache.
+func writeBuffered(f *os.File, parts [][]byte) error {
+	for _, p := range parts {
+		if _, err := f.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // mkdirs creates dir and its missing parents under the root, fsyncing the parent of each

@@ -17,17 +17,20 @@ import (
 // go at once; dirty ones are only dropped once written back, so writers call it after
 // Sync. It is advice: an error changes only what stays cached.
 func dropPageCache(f *os.File, off, n int64) error {
+	return withFD(f, func(fd int) error { return unix.Fadvise(fd, off, n, unix.FADV_DONTNEED) })
+}
+
+// withFD runs fn on f's descriptor.
+func withFD(f *os.File, fn func(fd int) error) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
-	var adviseErr error
-	if err := rc.Control(func(fd uintptr) {
-		adviseErr = unix.Fadvise(int(fd), off, n, unix.FADV_DONTNEED)
-	}); err != nil {
+	var fnErr error
+	if err := rc.Control(func(fd uintptr) { fnErr = fn(int(fd)) }); err != nil {
 		return err
 	}
-	return adviseErr
+	return fnErr
 }
 
 const (
@@ -45,9 +48,6 @@ var directBufs = sync.Pool{New: func() any {
 	b := raw[skip : skip+directChunk : skip+directChunk]
 	return &b
 }}
-
-// errNoDirect reports that the file system refused O_DIRECT.
-var errNoDirect = errors.New("the file system refuses O_DIRECT")
 
 // writeParts writes parts to f, a new empty file. With direct set it bypasses the page
 // cache: the parts are copied into aligned chunks written with O_DIRECT, the last one
@@ -119,36 +119,19 @@ func writeDirect(f *os.File, parts [][]byte) error {
 	return nil
 }
 
-func writeBuffered(f *os.File, parts [][]byte) error {
-	for _, p := range parts {
-		if _, err := f.Write(p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // setDirect turns O_DIRECT on or off for f.
 func setDirect(f *os.File, on bool) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := rc.Control(func(fd uintptr) {
-		flags, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+	return withFD(f, func(fd int) error {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 		if err != nil {
-			ferr = err
-			return
+			return err
 		}
 		if on {
 			flags |= unix.O_DIRECT
 		} else {
 			flags &^= unix.O_DIRECT
 		}
-		_, ferr = unix.FcntlInt(fd, unix.F_SETFL, flags)
-	}); err != nil {
+		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags)
 		return err
-	}
-	return ferr
+	})
 }
