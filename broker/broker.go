@@ -127,6 +127,11 @@ type Broker struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // handler goroutines and the checkpointer
 
+	// requests bounds the work of handlers (shutdown.go): cancelled by BeginShutdown, so
+	// that no Serve call outlives the start of a shutdown, and by Close (it derives from ctx).
+	requests    context.Context
+	endRequests context.CancelFunc
+
 	// cpMu serializes checkpoint writes (periodic, final, merge) so a checkpoint with older
 	// chain positions never overwrites a newer one. Lock order: cpMu -> mu.
 	cpMu sync.Mutex
@@ -186,6 +191,10 @@ func (b *Broker) Serve(req *netio.Request) {
 			req.Close(fmt.Errorf("panic: %v", r))
 		}
 	}()
+	if b.requests.Err() != nil {
+		req.Close(errShuttingDown)
+		return
+	}
 	hdr, body, err := codec.ParseRequestHeader(req.Frame)
 	if err != nil {
 		if hdr.APIKey == int16(kmsg.ApiVersions) && errors.Is(err, codec.ErrUnsupportedVersion) {

@@ -5,7 +5,6 @@ package broker
 // taken over before the answer, so producers find them at once.
 
 import (
-	"context"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -17,7 +16,7 @@ func init() { register(kmsg.CreatePartitions, 0, 3, (*Broker).handleCreatePartit
 func (b *Broker) handleCreatePartitions(c *call) {
 	req := c.kreq.(*kmsg.CreatePartitionsRequest)
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
-	ctx, cancel := context.WithTimeout(b.ctx, time.Duration(max(req.TimeoutMillis, 1000))*time.Millisecond)
+	ctx, cancel := b.requestContext(time.Duration(max(req.TimeoutMillis, 1000)) * time.Millisecond)
 	defer cancel()
 	for _, rt := range req.Topics {
 		rr := kmsg.NewCreatePartitionsResponseTopic()

@@ -22,7 +22,7 @@ func (b *Broker) handleCreateTopics(c *call) {
 	req := c.kreq.(*kmsg.CreateTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	timeout := time.Duration(max(req.TimeoutMillis, 1000)) * time.Millisecond
-	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	ctx, cancel := b.requestContext(timeout)
 	defer cancel()
 	seen := make(map[string]int)
 	for _, rt := range req.Topics {

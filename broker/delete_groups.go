@@ -5,8 +5,6 @@ package broker
 // not exist GROUP_ID_NOT_FOUND.
 
 import (
-	"context"
-
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -15,7 +13,7 @@ func init() { register(kmsg.DeleteGroups, 0, 2, (*Broker).handleDeleteGroups) }
 func (b *Broker) handleDeleteGroups(c *call) {
 	req := c.kreq.(*kmsg.DeleteGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
-	ctx, cancel := context.WithTimeout(b.ctx, groupStoreTimeout)
+	ctx, cancel := b.requestContext(groupStoreTimeout)
 	defer cancel()
 	for _, name := range req.Groups {
 		rg := kmsg.NewDeleteGroupsResponseGroup()

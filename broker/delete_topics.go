@@ -5,7 +5,6 @@ package broker
 // count; the recreated topic gets a new id, so it never sees old data.
 
 import (
-	"context"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -17,7 +16,7 @@ func init() { register(kmsg.DeleteTopics, 1, 6, (*Broker).handleDeleteTopics) }
 func (b *Broker) handleDeleteTopics(c *call) {
 	req := c.kreq.(*kmsg.DeleteTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
-	ctx, cancel := context.WithTimeout(b.ctx, time.Duration(max(req.TimeoutMillis, 1000))*time.Millisecond)
+	ctx, cancel := b.requestContext(time.Duration(max(req.TimeoutMillis, 1000)) * time.Millisecond)
 	defer cancel()
 	type target struct {
 		name *string

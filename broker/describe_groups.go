@@ -7,8 +7,6 @@ package broker
 // DELETE, DESCRIBE).
 
 import (
-	"context"
-
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -21,7 +19,7 @@ const groupOperations = 1<<3 | 1<<6 | 1<<8
 func (b *Broker) handleDescribeGroups(c *call) {
 	req := c.kreq.(*kmsg.DescribeGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
-	ctx, cancel := context.WithTimeout(b.ctx, groupStoreTimeout)
+	ctx, cancel := b.requestContext(groupStoreTimeout)
 	defer cancel()
 	for _, name := range req.Groups {
 		d := b.groups.DescribeGroup(ctx, name)

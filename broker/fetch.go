@@ -14,7 +14,6 @@ package broker
 // (KIP-320). read_committed sees the high watermark (no transactions yet).
 
 import (
-	"context"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -99,7 +98,8 @@ func (b *Broker) handleFetch(c *call) {
 				}
 			case <-timer.C:
 				b.fillFetch(parts, maxBytes)
-			case <-b.ctx.Done():
+			case <-b.requests.Done():
+				// Shutting down: answer with what the last pass found.
 			}
 			b.sendFetch(c, resp)
 			return
@@ -113,7 +113,7 @@ func (b *Broker) fillFetch(parts []fetchPart, maxBytes int64) (int64, bool) {
 	var total int64
 	stop := false
 	// One bound for the whole pass: reads of cold data go to the object store.
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	ctx, cancel := b.requestContext(30 * time.Second)
 	defer cancel()
 	for _, fp := range parts {
 		op := fp.out

@@ -52,7 +52,7 @@ func (b *Broker) handleInitProducerID(c *call) {
 		c.respond(resp)
 		return
 	}
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	ctx, cancel := b.requestContext(10 * time.Second)
 	defer cancel()
 	id, err := b.newProducerID(ctx)
 	if err != nil {

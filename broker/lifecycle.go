@@ -56,6 +56,7 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	fcfg.MaxCommitDelay = cfg.Merge.GCGrace / 2
 	b.flusher = flush.New(fcfg, d.Store, committer{b}, keyFn, d.Log.With("component", "flush"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.requests, b.endRequests = context.WithCancel(b.ctx)
 	b.groups = group.New(cfg.Group, d.Meta, groupTopics{b}, d.Log.With("component", "group"))
 
 	topics, err := d.Meta.ListTopics(ctx)

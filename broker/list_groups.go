@@ -6,7 +6,6 @@ package broker
 // filters ignore case, as Kafka's parsing does.
 
 import (
-	"context"
 	"slices"
 	"strings"
 
@@ -18,7 +17,7 @@ func init() { register(kmsg.ListGroups, 0, 5, (*Broker).handleListGroups) }
 func (b *Broker) handleListGroups(c *call) {
 	req := c.kreq.(*kmsg.ListGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
-	ctx, cancel := context.WithTimeout(b.ctx, groupStoreTimeout)
+	ctx, cancel := b.requestContext(groupStoreTimeout)
 	defer cancel()
 	groups, e := b.groups.ListGroups(ctx)
 	resp.ErrorCode = groupCode(e)

@@ -7,7 +7,6 @@ package broker
 // returned from v4. read_committed sees the high watermark (no transactions yet).
 
 import (
-	"context"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -19,7 +18,7 @@ func init() { register(kmsg.ListOffsets, 1, 8, (*Broker).handleListOffsets) }
 func (b *Broker) handleListOffsets(c *call) {
 	req := c.kreq.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	ctx, cancel := b.requestContext(30 * time.Second)
 	defer cancel()
 	for _, rt := range req.Topics {
 		ot := kmsg.NewListOffsetsResponseTopic()

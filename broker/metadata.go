@@ -7,7 +7,6 @@ package broker
 // auto.create.topics.enable is set; an invalid name gets INVALID_TOPIC_EXCEPTION.
 
 import (
-	"context"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -43,7 +42,7 @@ func (b *Broker) handleMetadata(c *call) {
 			t = b.topicByID(rt.TopicID)
 		}
 		if t == nil && name != "" && autoCreate && validTopicName(name) == nil {
-			ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+			ctx, cancel := b.requestContext(30 * time.Second)
 			_, err := b.createTopic(ctx, name, b.cfg.DefaultPartitions, nil)
 			cancel()
 			if err != nil && errCodeOf(err) != kerr.TopicAlreadyExists.Code {

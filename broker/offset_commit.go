@@ -10,7 +10,6 @@ package broker
 // (STALE_MEMBER_EPOCH when it is not current; such members must use v9+).
 
 import (
-	"context"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -56,7 +55,7 @@ func (b *Broker) handleOffsetCommit(c *call) {
 		}
 	}
 	if len(cr.Offsets) > 0 {
-		ctx, cancel := context.WithTimeout(b.ctx, groupStoreTimeout)
+		ctx, cancel := b.requestContext(groupStoreTimeout)
 		errs := b.groups.CommitOffsets(ctx, cr)
 		cancel()
 		for k, e := range errs {

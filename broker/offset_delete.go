@@ -7,8 +7,6 @@ package broker
 // topics this broker does not know get UNKNOWN_TOPIC_OR_PARTITION.
 
 import (
-	"context"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -41,7 +39,7 @@ func (b *Broker) handleOffsetDelete(c *call) {
 			at = append(at, [2]int{i, j})
 		}
 	}
-	ctx, cancel := context.WithTimeout(b.ctx, groupStoreTimeout)
+	ctx, cancel := b.requestContext(groupStoreTimeout)
 	defer cancel()
 	top, errs := b.groups.DeleteOffsets(ctx, req.Group, parts)
 	if top != nil {

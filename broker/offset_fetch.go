@@ -25,7 +25,7 @@ func init() { register(kmsg.OffsetFetch, 0, 9, (*Broker).handleOffsetFetch) }
 func (b *Broker) handleOffsetFetch(c *call) {
 	req := c.kreq.(*kmsg.OffsetFetchRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
-	ctx, cancel := context.WithTimeout(b.ctx, groupStoreTimeout)
+	ctx, cancel := b.requestContext(groupStoreTimeout)
 	defer cancel()
 	if req.Version >= 8 {
 		for _, rg := range req.Groups {

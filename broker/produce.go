@@ -57,10 +57,15 @@ func (b *Broker) handleProduce(c *call) {
 		topLevel = kerr.TransactionalIDAuthorizationFailed.Code
 	}
 	timeout := time.Duration(max(req.TimeoutMillis, 1000)) * time.Millisecond
+	// Waiting for acks is bounded by Close, not by the shutdown's start: Drain commits what
+	// was appended and answers its producers. Waiting for buffer space ends with the start.
 	ctx, cancel := context.WithTimeout(b.ctx, timeout)
 	var reserved int64
 	if topLevel == 0 {
-		if err := b.flusher.Reserve(ctx, total); err != nil {
+		rctx, rcancel := b.requestContext(timeout)
+		err := b.flusher.Reserve(rctx, total)
+		rcancel()
+		if err != nil {
 			topLevel = kerr.RequestTimedOut.Code
 			if !errors.Is(err, context.DeadlineExceeded) {
 				topLevel = kerr.KafkaStorageError.Code

@@ -431,6 +431,9 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 		}
 		log.Info("shutting down: flushing pending data")
 		handler.shutdown()
+		// Handlers at work (whatever timeout their clients asked for) end now, or stopping
+		// the listener below would wait for them past the shutdown's deadline.
+		b.BeginShutdown()
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
 		if err := b.Drain(sctx); err != nil {
