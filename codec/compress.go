@@ -62,6 +62,9 @@ var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
 
 const xerialHeaderLen = 16
 
+// snappyMaxRatio bounds how much a snappy block can expand (64 bytes from a 3-byte copy).
+const snappyMaxRatio = 22
+
 // Decompress appends the decompressed form of src, compressed with c, to
 // dst. It fails with ErrDecompressedTooLarge rather than append more than
 // limit bytes, so a small hostile batch cannot expand into a huge allocation
@@ -142,20 +145,28 @@ func decodeGzip(dst, src []byte, limit int) ([]byte, error) {
 	return readCapped(dst, r, limit)
 }
 
+// getZstd takes a decoder from zstdReaders, or builds one; put it back when done.
+func getZstd() (*zstd.Decoder, error) {
+	if d, _ := zstdReaders.Get().(*zstd.Decoder); d != nil {
+		return d, nil
+	}
+	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow))
+	if err != nil {
+		return nil, fmt.Errorf("BUG: cannot create zstd decoder: %w", err)
+	}
+	return d, nil
+}
+
 func decodeZstd(dst, src []byte, limit int) ([]byte, error) {
-	d, _ := zstdReaders.Get().(*zstd.Decoder)
-	if d == nil {
-		var err error
-		d, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow))
-		if err != nil {
-			return dst, fmt.Errorf("BUG: cannot create zstd decoder: %w", err)
-		}
+	d, err := getZstd()
+	if err != nil {
+		return dst, err
 	}
 	defer zstdReaders.Put(d)
 	if err := d.Reset(bytes.NewReader(src)); err != nil {
 		return dst, fmt.Errorf("%w: %v", ErrCorruptBatch, err)
 	}
-	dst, err := readCapped(dst, d, limit)
+	dst, err = readCapped(dst, d, limit)
 	_ = d.Reset(nil) // drop the reference to src
 	return dst, err
 }
@@ -169,6 +180,11 @@ func decodeSnappyBlock(dst, src []byte, limit int) ([]byte, error) {
 	}
 	if n > limit {
 		return dst, ErrDecompressedTooLarge
+	}
+	// A snappy element of 3 bytes yields at most 64: a larger stated size is a lie, refused
+	// before it is allocated.
+	if n > snappyMaxRatio*len(src) {
+		return dst, fmt.Errorf("%w: snappy block of %d bytes states %d decoded", ErrCorruptBatch, len(src), n)
 	}
 	start := len(dst)
 	dst = grow(dst, n)

@@ -179,6 +179,72 @@ func FuzzRecords(f *testing.F) {
 	})
 }
 
+// fuzzSeedRecordBatches are fuzzSeedBatches and batches that ValidateRecords must refuse:
+// garbage records, a lying record count, an xerial-framed batch and a small bomb.
+func fuzzSeedRecordBatches(tb testing.TB) [][]byte {
+	out := fuzzSeedBatches(tb)
+	raw := encodeRecords(simpleRecords(3, 10))
+	out = append(out,
+		rewrapBatch(tb, CompressionSnappy, javaXerial(raw), 3, true),
+		rewrapBatch(tb, CompressionNone, raw, 4, false),
+		rewrapBatch(tb, CompressionGzip, raw[:len(raw)-3], 3, false),
+		rewrapBatch(tb, CompressionZstd, bytes.Repeat([]byte{0x5a}, 64), 2, false),
+		rewrapBatch(tb, CompressionGzip, bombRecord(2<<20), 1, false),
+	)
+	return out
+}
+
+// FuzzValidateRecords checks the produce-time record walk against ForEachRecord, which
+// parses the same format from a fully decompressed buffer: what ValidateRecords accepts
+// must parse there too, as NumRecords records at offsets base+i, and ScanRecords must see
+// the same offsets and timestamps. Neither may panic on any input.
+func FuzzValidateRecords(f *testing.F) {
+	for _, b := range fuzzSeedRecordBatches(f) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		checkValidatedRecords(t, b)
+		if len(b) > posAttributes {
+			c := bytes.Clone(b)
+			fixCRC(c)
+			checkValidatedRecords(t, c)
+		}
+	})
+}
+
+func checkValidatedRecords(t *testing.T, b []byte) {
+	const limit = 1 << 20
+	type seen struct{ off, ts int64 }
+	var scanned []seen
+	scanErr := ScanRecords(b, limit, func(off, ts int64) bool {
+		scanned = append(scanned, seen{off, ts})
+		return true
+	})
+	if err := ValidateRecords(b, limit); err != nil {
+		return
+	}
+	if scanErr != nil {
+		t.Fatalf("ValidateRecords accepts what ScanRecords refuses: %v", scanErr)
+	}
+	h, _ := ParseBatchHeader(b)
+	var parsed []seen
+	err := ForEachRecord(b, limit, func(r *Record) bool {
+		parsed = append(parsed, seen{r.Offset, r.Timestamp})
+		return true
+	})
+	if err != nil {
+		t.Fatalf("ValidateRecords accepts what ForEachRecord refuses: %v", err)
+	}
+	if len(parsed) != int(h.NumRecords) || len(scanned) != len(parsed) {
+		t.Fatalf("%d records parsed, %d scanned, header says %d", len(parsed), len(scanned), h.NumRecords)
+	}
+	for i, p := range parsed {
+		if p.off != h.BaseOffset+int64(i) || scanned[i] != p {
+			t.Fatalf("record %d: parsed %+v, scanned %+v, base offset %d", i, p, scanned[i], h.BaseOffset)
+		}
+	}
+}
+
 // TestGenerateFuzzCorpus writes the seeds as corpus files, so that plain
 // `go test` replays them and -fuzz starts from them.
 func TestGenerateFuzzCorpus(t *testing.T) {
@@ -203,6 +269,9 @@ func TestGenerateFuzzCorpus(t *testing.T) {
 	for i, fr := range frames {
 		write("FuzzParseRequestHeader", i, lit(fr))
 		write("FuzzDecodeRequest", i, lit(fr))
+	}
+	for i, b := range fuzzSeedRecordBatches(t) {
+		write("FuzzValidateRecords", i, lit(b))
 	}
 	for i, b := range batches {
 		write("FuzzValidateBatch", i, lit(b))
