@@ -131,8 +131,12 @@ type GroupOffset struct {
 // (a commit is atomic, as a Kafka OffsetCommit is), or, when there are more
 // than Config.MaxTxnOps, in transactions of that many each, which are not
 // atomic with each other. No compare: the coordinator has validated the
-// member and generation, and offsets are keyed by topic id.
+// member and generation, and offsets are keyed by topic id. A partition named
+// more than once gets its last offset, as in Kafka, whose commit appends one
+// record per partition named and replays them in order (etcd refuses a
+// transaction that puts one key twice).
 func (s *Store) CommitOffsets(ctx context.Context, group string, offsets []GroupOffset) error {
+	offsets = lastOfEach(offsets, func(o GroupOffset) PartitionKey { return o.Partition })
 	for batch := range slices.Chunk(offsets, s.cfg.MaxTxnOps) {
 		ops := make([]clientv3.Op, 0, len(batch))
 		for _, o := range batch {
@@ -150,6 +154,25 @@ func (s *Store) CommitOffsets(ctx context.Context, group string, offsets []Group
 		}
 	}
 	return nil
+}
+
+// lastOfEach returns xs without the elements whose key comes again later in xs, in
+// order: xs itself when no key repeats (the usual case).
+func lastOfEach[T any](xs []T, key func(T) PartitionKey) []T {
+	last := make(map[PartitionKey]int, len(xs))
+	for i, x := range xs {
+		last[key(x)] = i
+	}
+	if len(last) == len(xs) {
+		return xs
+	}
+	out := make([]T, 0, len(last))
+	for i, x := range xs {
+		if last[key(x)] == i {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // FetchOffsets returns every committed offset of a group, ordered by topic id
@@ -186,8 +209,10 @@ func (s *Store) FetchOffsets(ctx context.Context, group string) ([]GroupOffset, 
 }
 
 // DeleteOffsets deletes some committed offsets of a group (OffsetDelete), in
-// one transaction per Config.MaxTxnOps partitions. Absent offsets are no error.
+// one transaction per Config.MaxTxnOps partitions. Absent offsets are no error,
+// nor is a partition named twice.
 func (s *Store) DeleteOffsets(ctx context.Context, group string, parts []PartitionKey) error {
+	parts = lastOfEach(parts, func(pk PartitionKey) PartitionKey { return pk })
 	for batch := range slices.Chunk(parts, s.cfg.MaxTxnOps) {
 		ops := make([]clientv3.Op, 0, len(batch))
 		for _, pk := range batch {

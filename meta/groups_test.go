@@ -179,3 +179,35 @@ func TestDeleteOffsetsRemovesOnlyThosePartitions(t *testing.T) {
 		t.Fatalf("after DeleteOffsets: %+v, %v", got, err)
 	}
 }
+
+// TestCommitOffsetsNamingAPartitionTwiceKeepsTheLast guards against etcd refusing the
+// whole commit ("duplicate key given in txn request"), which answered
+// COORDINATOR_NOT_AVAILABLE for every partition of an OffsetCommit naming one twice.
+// Kafka commits each and the last one wins; a delete naming one twice deletes it.
+func TestCommitOffsetsNamingAPartitionTwiceKeepsTheLast(t *testing.T) {
+	s := newTestStore(t)
+	ctx := testCtx(t)
+	p0, p1 := PartitionKey{testTopicID, 0}, PartitionKey{testTopicID, 1}
+	offs := []GroupOffset{
+		{Partition: p0, Offset: 1, LeaderEpoch: -1, Metadata: "first"},
+		{Partition: p1, Offset: 5, LeaderEpoch: -1},
+		{Partition: p0, Offset: 2, LeaderEpoch: -1, Metadata: "second"},
+	}
+	if err := s.CommitOffsets(ctx, "g", offs); err != nil {
+		t.Fatalf("commit naming partition 0 twice: %v", err)
+	}
+	got, err := s.FetchOffsets(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []GroupOffset{offs[2], offs[1]}; !slices.Equal(got, want) {
+		t.Fatalf("FetchOffsets = %+v, want %+v", got, want)
+	}
+	if err := s.DeleteOffsets(ctx, "g", []PartitionKey{p0, p0}); err != nil {
+		t.Fatalf("delete naming partition 0 twice: %v", err)
+	}
+	got, _ = s.FetchOffsets(ctx, "g")
+	if want := []GroupOffset{offs[1]}; !slices.Equal(got, want) {
+		t.Fatalf("FetchOffsets after the delete = %+v, want %+v", got, want)
+	}
+}
