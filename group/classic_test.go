@@ -2,6 +2,7 @@ package group
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -349,6 +350,34 @@ func TestProtocolIsChosenByVote(t *testing.T) {
 		if r := w.get(); r.Protocol != "range" {
 			t.Fatalf("protocol = %q, want range (the only one all support)", r.Protocol)
 		}
+	}
+}
+
+// TestEmptyProtocolNameIsAProtocol guards against a generation formed with the protocol
+// named "" logging "BUG: no protocol common to all members": as in Kafka, "" is a
+// protocol like any other, chosen by the same vote.
+func TestEmptyProtocolNameIsAProtocol(t *testing.T) {
+	var logged strings.Builder
+	h := newHarness(t)
+	h.c.log = slog.New(slog.NewTextHandler(&logged, nil))
+	var ws []*wait[JoinResponse]
+	for _, names := range [][]string{{""}, {"range", ""}} {
+		req := joinReq("g", "")
+		req.Protocols = nil
+		for _, n := range names {
+			req.Protocols = append(req.Protocols, Protocol{Name: n, Metadata: []byte(n)})
+		}
+		_, w := h.joinNew(req)
+		ws = append(ws, w)
+	}
+	h.clk.Advance(formDelay)
+	for _, w := range ws {
+		if r := w.get(); r.Err != nil || r.Generation != 1 || r.Protocol != "" {
+			t.Fatalf("JoinGroup = %+v, want generation 1 with protocol \"\"", r)
+		}
+	}
+	if strings.Contains(logged.String(), "BUG:") {
+		t.Fatalf("coordinator logged an internal error:\n%s", logged.String())
 	}
 }
 

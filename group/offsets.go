@@ -206,7 +206,7 @@ func (c *Coordinator) subscribedTopics(ctx context.Context, group string) (func(
 // protocol chosen yet, or metadata that does not parse), in which case every topic
 // counts as subscribed. Lock must be held.
 func (g *group) subscriptions() (map[string]bool, bool) {
-	if g.protocol == "" {
+	if !g.hasProtocol() {
 		return nil, false
 	}
 	topics := make(map[string]bool)

@@ -275,7 +275,9 @@ func (g *group) supportsProtocols(protocolType string, protocols []Protocol) boo
 
 // selectProtocol picks the protocol for the next generation: among the protocols every
 // member supports, each member votes for the first in its own preference order; the
-// most votes win (ties go to the smaller name). Lock must be held.
+// most votes win (ties go to the smaller name). The empty name is a protocol like any
+// other, as in Kafka (which checks only that the first member names a protocol type
+// and at least one protocol). Lock must be held.
 func (g *group) selectProtocol() string {
 	votes := make(map[string]int)
 	for _, m := range g.members {
@@ -292,8 +294,14 @@ func (g *group) selectProtocol() string {
 			best, bestVotes = name, v
 		}
 	}
-	if best == "" {
+	if bestVotes == 0 {
 		g.c.log.Error("BUG: no protocol common to all members", "group", g.name, "members", len(g.members))
 	}
 	return best
+}
+
+// hasProtocol reports whether the group has chosen a protocol (g.protocol, which may be
+// ""): it has, from its first generation on, while it has members. Lock must be held.
+func (g *group) hasProtocol() bool {
+	return g.generation > 0 && len(g.members) > 0
 }

@@ -240,9 +240,10 @@ func (s *seen) total() int {
 
 // wire is one raw connection for requests at exact versions. Used by one goroutine.
 type wire struct {
-	t    *testing.T
-	conn net.Conn
-	corr int32
+	t        *testing.T
+	conn     net.Conn
+	corr     int32
+	clientID string // the request header's client id
 }
 
 func dialWire(t *testing.T, addr string) *wire {
@@ -252,7 +253,7 @@ func dialWire(t *testing.T, addr string) *wire {
 		t.Fatalf("cannot dial %s: %v", addr, err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	return &wire{t: t, conn: c}
+	return &wire{t: t, conn: c, clientID: "kafscale-groups"}
 }
 
 // do sends req at its version and decodes the answer; it waits up to timeout (group
@@ -267,9 +268,8 @@ func (w *wire) do(req kmsg.Request, timeout time.Duration) kmsg.Response {
 }
 
 func (w *wire) try(req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {
-	name := fmt.Sprintf("%s v%d", kmsg.NameForKey(req.Key()), req.GetVersion())
 	w.corr++
-	clientID := "kafscale-groups"
+	clientID := w.clientID
 	b := make([]byte, 4, 128)
 	b = kbin.AppendInt16(b, req.Key())
 	b = kbin.AppendInt16(b, req.GetVersion())
@@ -280,35 +280,42 @@ func (w *wire) try(req kmsg.Request, timeout time.Duration) (kmsg.Response, erro
 	}
 	b = req.AppendTo(b)
 	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	resp := req.ResponseKind()
+	return resp, w.roundTrip(b, w.corr, resp, timeout)
+}
+
+// roundTrip sends one request frame (size included) whose correlation id is corr and
+// decodes its answer into resp, whose version says how.
+func (w *wire) roundTrip(frame []byte, corr int32, resp kmsg.Response, timeout time.Duration) error {
+	name := fmt.Sprintf("%s v%d", kmsg.NameForKey(resp.Key()), resp.GetVersion())
 	_ = w.conn.SetDeadline(time.Now().Add(timeout))
-	if _, err := w.conn.Write(b); err != nil {
-		return nil, fmt.Errorf("cannot send %s: %w", name, err)
+	if _, err := w.conn.Write(frame); err != nil {
+		return fmt.Errorf("cannot send %s: %w", name, err)
 	}
 	var size [4]byte
 	if _, err := io.ReadFull(w.conn, size[:]); err != nil {
-		return nil, fmt.Errorf("cannot read the answer to %s: %w", name, err)
+		return fmt.Errorf("cannot read the answer to %s: %w", name, err)
 	}
 	body := make([]byte, binary.BigEndian.Uint32(size[:]))
 	if _, err := io.ReadFull(w.conn, body); err != nil {
-		return nil, fmt.Errorf("cannot read the answer to %s: %w", name, err)
+		return fmt.Errorf("cannot read the answer to %s: %w", name, err)
 	}
-	if got := int32(binary.BigEndian.Uint32(body)); got != w.corr {
-		return nil, fmt.Errorf("answer to %s has correlation id %d, want %d", name, got, w.corr)
+	if got := int32(binary.BigEndian.Uint32(body)); got != corr {
+		return fmt.Errorf("answer to %s has correlation id %d, want %d", name, got, corr)
 	}
 	body = body[4:]
-	resp := req.ResponseKind()
 	if resp.IsFlexible() {
 		r := kbin.Reader{Src: body}
 		kmsg.SkipTags(&r)
 		if err := r.Complete(); err != nil {
-			return nil, fmt.Errorf("cannot read the header tags of the answer to %s: %w", name, err)
+			return fmt.Errorf("cannot read the header tags of the answer to %s: %w", name, err)
 		}
 		body = r.Src
 	}
 	if err := resp.ReadFrom(body); err != nil {
-		return nil, fmt.Errorf("cannot decode the answer to %s: %w", name, err)
+		return fmt.Errorf("cannot decode the answer to %s: %w", name, err)
 	}
-	return resp, nil
+	return nil
 }
 
 // wantErr fails t unless code is want (nil: no error).
