@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,6 +110,7 @@ var (
 	producedBytes   = metrics.NewCounter(`kafscale_produce_bytes_total`)
 	fetchedBytes    = metrics.NewCounter(`kafscale_fetch_bytes_total`)
 	closedConns     = metrics.NewCounter(`kafscale_broker_closed_bad_requests_total`)
+	cutResponses    = metrics.NewCounter(`kafscale_broker_responses_with_cut_strings_total`)
 )
 
 // Broker serves the Kafka protocol for one broker incarnation.
@@ -218,7 +221,7 @@ func (b *Broker) Serve(req *netio.Request) {
 		b.closeBad(req, hdr, err)
 		return
 	}
-	api.handle(b, &call{req: req, hdr: hdr, kreq: kreq})
+	api.handle(b, &call{log: b.log, req: req, hdr: hdr, kreq: kreq})
 }
 
 // ConnClosed implements netio.Handler.
@@ -231,16 +234,26 @@ func (b *Broker) closeBad(req *netio.Request, hdr codec.RequestHeader, err error
 
 // call is one request in flight.
 type call struct {
+	log  *slog.Logger
 	req  *netio.Request
 	hdr  codec.RequestHeader
 	kreq kmsg.Request
 }
 
-// respond encodes resp (of the request's version) and sends it.
+// respond encodes resp (of the request's version) and sends it. A string the version
+// cannot carry (over 32,767 bytes before flexible versions) is cut rather than sent with
+// a wrapped length: an error message quoting a long name is expected to be cut; any
+// other field means some input should have been refused, and is logged.
 func (c *call) respond(resp kmsg.Response) {
 	resp.SetVersion(c.hdr.APIVersion)
 	buf := codec.AppendResponseHeader(make([]byte, 0, 256), c.hdr.APIKey, c.hdr.APIVersion, c.hdr.CorrelationID)
-	buf = resp.AppendTo(buf)
+	buf, cut := codec.AppendResponse(buf, resp)
+	if cut != nil {
+		cutResponses.Inc()
+		if slices.ContainsFunc(cut, func(f string) bool { return !strings.HasSuffix(f, "ErrorMessage") }) {
+			c.log.Warn("response strings cut to the longest the version can carry", "api", kmsg.NameForKey(c.hdr.APIKey), "version", c.hdr.APIVersion, "fields", cut, "remote", c.req.Conn.RemoteAddr())
+		}
+	}
 	c.req.Respond([][]byte{buf}, nil)
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -264,6 +265,12 @@ func TestBadInputGetsKafkaErrors(t *testing.T) {
 		{"session timeout above the maximum", func(r *JoinRequest) { r.SessionTimeout = time.Hour }, kerr.InvalidSessionTimeout},
 		{"no protocol type", func(r *JoinRequest) { r.ProtocolType = "" }, kerr.InconsistentGroupProtocol},
 		{"no protocols", func(r *JoinRequest) { r.Protocols = nil }, kerr.InconsistentGroupProtocol},
+		// Strings the group would echo in versions that cannot carry them (issue 19).
+		{"protocol type over 32,767 bytes", func(r *JoinRequest) { r.ProtocolType = strings.Repeat("t", MaxNameBytes+1) }, kerr.InconsistentGroupProtocol},
+		{"protocol name over 32,767 bytes", func(r *JoinRequest) {
+			r.Protocols = append(r.Protocols, Protocol{Name: strings.Repeat("n", MaxNameBytes+1)})
+		}, kerr.InconsistentGroupProtocol},
+		{"group.instance.id over 32,767 bytes", func(r *JoinRequest) { id := strings.Repeat("i", MaxNameBytes+1); r.InstanceID = &id }, kerr.InvalidRequest},
 		{"unknown member id", func(r *JoinRequest) { r.MemberID = "forged" }, kerr.UnknownMemberID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -378,6 +385,21 @@ func TestEmptyProtocolNameIsAProtocol(t *testing.T) {
 	}
 	if strings.Contains(logged.String(), "BUG:") {
 		t.Fatalf("coordinator logged an internal error:\n%s", logged.String())
+	}
+}
+
+// TestMemberIDFitsOldVersions guards against member ids longer than a non-flexible
+// version carries: the id is the client id (up to 32,767 bytes) plus a dash and a UUID.
+func TestMemberIDFitsOldVersions(t *testing.T) {
+	for _, prefix := range []string{strings.Repeat("c", MaxNameBytes), strings.Repeat("é", MaxNameBytes/2)} {
+		id := newMemberID(prefix, nil)
+		if len(id) > MaxNameBytes || !utf8.ValidString(id) || !strings.HasPrefix(prefix, id[:len(id)-memberIDSuffix]) {
+			t.Errorf("member id of a %d-byte client id: %d bytes, valid UTF-8 %v", len(prefix), len(id), utf8.ValidString(id))
+		}
+	}
+	instance := "instance"
+	if id := newMemberID("client", &instance); !strings.HasPrefix(id, "instance-") || len(id) != len("instance")+memberIDSuffix {
+		t.Errorf("member id of a static member = %q", id)
 	}
 }
 

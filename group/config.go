@@ -86,10 +86,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--group-max-session-timeout must be >= --group-min-session-timeout %s (set to %s)", c.MinSessionTimeout, c.MaxSessionTimeout)
 	case c.MaxSize <= 0:
 		return fmt.Errorf("--group-max-size must be >0 (set to %d)", c.MaxSize)
-	case c.OffsetMetadataMaxBytes < 0:
-		return fmt.Errorf("--offset-metadata-max-bytes must be >=0 (set to %d)", c.OffsetMetadataMaxBytes)
-	case c.MaxGroupIDBytes <= 0:
-		return fmt.Errorf("--group-id-max-bytes must be >0 (set to %d)", c.MaxGroupIDBytes)
+	case c.OffsetMetadataMaxBytes < 0 || c.OffsetMetadataMaxBytes > MaxNameBytes:
+		return fmt.Errorf("--offset-metadata-max-bytes must be 0-%d, what OffsetFetch v0-v5 can carry (set to %d)", MaxNameBytes, c.OffsetMetadataMaxBytes)
+	case c.MaxGroupIDBytes <= 0 || c.MaxGroupIDBytes > MaxNameBytes:
+		return fmt.Errorf("--group-id-max-bytes must be 1-%d, what ListGroups v0-v2 can carry (set to %d)", MaxNameBytes, c.MaxGroupIDBytes)
 	case c.ConsumerHeartbeatInterval <= 0:
 		return fmt.Errorf("--group-consumer-heartbeat-interval must be >0 (set to %s)", c.ConsumerHeartbeatInterval)
 	case c.ConsumerSessionTimeout <= c.ConsumerHeartbeatInterval:

@@ -30,3 +30,27 @@ func TestConfigValidateNamesTheFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigKeepsStoredStringsWithinOldVersions guards against settings that let a group
+// store a string no non-flexible version can echo (ListGroups v0-v2 group ids,
+// OffsetFetch v0-v5 offset metadata).
+func TestConfigKeepsStoredStringsWithinOldVersions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(*Config)
+	}{
+		{"--group-id-max-bytes", func(c *Config) { c.MaxGroupIDBytes = MaxNameBytes + 1 }},
+		{"--offset-metadata-max-bytes", func(c *Config) { c.OffsetMetadataMaxBytes = MaxNameBytes + 1 }},
+	} {
+		cfg := DefaultConfig()
+		tc.set(&cfg)
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s over 32,767: Validate() = %v, want an error naming the flag", tc.name, err)
+		}
+		cfg = DefaultConfig()
+		cfg.MaxGroupIDBytes, cfg.OffsetMetadataMaxBytes = MaxNameBytes, MaxNameBytes
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("32,767 is refused: %v", err)
+		}
+	}
+}

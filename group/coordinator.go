@@ -26,8 +26,10 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -194,8 +196,19 @@ func (c *Coordinator) onTimer(g *group, fn func()) {
 	c.release(g)
 }
 
+// MaxNameBytes is the longest protocol type, protocol name, group.instance.id or member
+// id a classic group keeps: the longest string a non-flexible version can carry (its
+// length is an int16), so every version of every group API can echo it.
+const MaxNameBytes = math.MaxInt16
+
+// memberIDSuffix is the length of what newMemberID appends to its prefix: a dash and a
+// UUID.
+const memberIDSuffix = 1 + 36
+
 // newMemberID returns a member id as Kafka makes them: the client id (or the
-// group.instance.id of a static member), a dash and a random UUID.
+// group.instance.id of a static member), a dash and a random UUID. The prefix is cut so
+// the id stays within MaxNameBytes: a client id may be 32,767 bytes long (Kafka does not
+// cut it; the id then cannot be stored in its group record).
 func newMemberID(clientID string, instanceID *string) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
@@ -204,6 +217,12 @@ func newMemberID(clientID string, instanceID *string) string {
 	prefix := clientID
 	if instanceID != nil {
 		prefix = *instanceID
+	}
+	if n := MaxNameBytes - memberIDSuffix; len(prefix) > n {
+		for n > 0 && !utf8.RuneStart(prefix[n]) {
+			n--
+		}
+		prefix = prefix[:n]
 	}
 	return fmt.Sprintf("%s-%x-%x-%x-%x-%x", prefix, b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

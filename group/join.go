@@ -20,6 +20,10 @@ func (c *Coordinator) Join(req JoinRequest, reply func(JoinResponse)) {
 		fail(kerr.InvalidSessionTimeout)
 		return
 	}
+	if e := checkJoinStrings(req); e != nil {
+		fail(e)
+		return
+	}
 	if req.RebalanceTimeout <= 0 {
 		req.RebalanceTimeout = req.SessionTimeout
 	}
@@ -41,6 +45,30 @@ func (c *Coordinator) Join(req JoinRequest, reply func(JoinResponse)) {
 	}
 	g.join(req, reply)
 	c.release(g)
+}
+
+// checkJoinStrings refuses a JoinGroup with a string the group would have to echo in
+// versions that cannot carry it (MaxNameBytes): the protocol type and names go out in
+// ListGroups, DescribeGroups and JoinGroup before v6, the instance id in JoinGroup v5
+// and DescribeGroups v4. Only JoinGroup v6+ (flexible) can send longer ones. Kafka
+// refuses them too, by accident: its group record (GroupMetadataValue v3) cannot hold
+// them, and the rebalance fails with UNKNOWN_SERVER_ERROR for every member. Here only
+// the member is refused, with INCONSISTENT_GROUP_PROTOCOL for protocols (as for an
+// empty type or list: the group cannot use them) and INVALID_REQUEST for the instance
+// id (as Kafka's KIP-848 coordinator answers a bad instance id).
+func checkJoinStrings(req JoinRequest) *kerr.Error {
+	if len(req.ProtocolType) > MaxNameBytes {
+		return kerr.InconsistentGroupProtocol
+	}
+	for _, p := range req.Protocols {
+		if len(p.Name) > MaxNameBytes {
+			return kerr.InconsistentGroupProtocol
+		}
+	}
+	if req.InstanceID != nil && len(*req.InstanceID) > MaxNameBytes {
+		return kerr.InvalidRequest
+	}
+	return nil
 }
 
 // join runs a JoinGroup on g. Lock must be held.

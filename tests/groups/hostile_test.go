@@ -14,6 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// longString is longer than any string a non-flexible version can carry (32,767 bytes).
+var longString = strings.Repeat("x", 40000)
+
 // joinV6 runs a JoinGroup v6 (flexible: its strings may be longer than 32,767 bytes)
 // with the given protocol type, protocol names and instance id, through the KIP-394
 // round trip if the broker asks for it, and returns the last answer.
@@ -33,6 +36,121 @@ func joinV6(t *testing.T, w *wire, group, protocolType string, names []string, i
 		resp = w.do(req, rebalanceWait).(*kmsg.JoinGroupResponse)
 	}
 	return resp
+}
+
+// listGroupsDecodes fails t unless ListGroups v0-v2 answers decode, and returns the
+// protocol type each lists for group ("" and false if it is not listed).
+func listGroupsDecodes(t *testing.T, w *wire, group string) (string, bool) {
+	t.Helper()
+	var protocolType string
+	var listed bool
+	for v := int16(0); v <= 2; v++ {
+		req := kmsg.NewPtrListGroupsRequest()
+		req.Version = v
+		resp, err := w.try(req, 10*time.Second)
+		if err != nil {
+			t.Fatalf("ListGroups v%d: %v", v, err)
+		}
+		for _, g := range resp.(*kmsg.ListGroupsResponse).Groups {
+			if g.Group == group {
+				protocolType, listed = g.ProtocolType, true
+			}
+		}
+	}
+	return protocolType, listed
+}
+
+// TestJoinGroupStringsOldVersionsCannotCarry guards against strings that wrap: a member
+// joining with JoinGroup v6 (flexible) could give a 40,000-byte protocol type, protocol
+// name or group.instance.id, which the group then echoed in versions whose strings have
+// a 16-bit length (ListGroups v0-v2, DescribeGroups v0-v4, JoinGroup v0-v5). The length
+// wrapped and every such answer became undecodable, for every client, until the group
+// was gone. Such a member is now refused; 32,767 bytes, the most those versions carry,
+// is accepted and echoed whole.
+func TestJoinGroupStringsOldVersionsCannotCarry(t *testing.T) {
+	b := startBroker(t)
+
+	t.Run("40,000-byte protocol type: INCONSISTENT_GROUP_PROTOCOL, ListGroups v0-v2 decode", func(t *testing.T) {
+		w := dialWire(t, b.Addr)
+		group := uniqueName("long-type")
+		resp := joinV6(t, w, group, longString, []string{"range"}, nil)
+		wantErr(t, "JoinGroup v6 with a 40,000-byte protocol type", resp.ErrorCode, kerr.InconsistentGroupProtocol)
+		if _, listed := listGroupsDecodes(t, w, group); listed {
+			t.Errorf("the refused member's group %s is listed", group)
+		}
+	})
+
+	t.Run("32,767-byte protocol type is kept whole", func(t *testing.T) {
+		w := dialWire(t, b.Addr)
+		group := uniqueName("max-type")
+		longest := longString[:32767]
+		resp := joinV6(t, w, group, longest, []string{"range"}, nil)
+		wantErr(t, "JoinGroup v6 with a 32,767-byte protocol type", resp.ErrorCode, nil)
+		if got, listed := listGroupsDecodes(t, w, group); !listed || got != longest {
+			t.Errorf("ListGroups lists %s: %v, with a %d-byte protocol type; want 32,767", group, listed, len(got))
+		}
+	})
+
+	t.Run("40,000-byte protocol name: INCONSISTENT_GROUP_PROTOCOL, DescribeGroups v0 decodes", func(t *testing.T) {
+		w := dialWire(t, b.Addr)
+		group := uniqueName("long-name")
+		resp := joinV6(t, w, group, "consumer", []string{longString}, nil)
+		wantErr(t, "JoinGroup v6 with a 40,000-byte protocol name", resp.ErrorCode, kerr.InconsistentGroupProtocol)
+		if resp.ErrorCode == 0 {
+			// Unfixed, the member joined: sync it, so the group is Stable and
+			// DescribeGroups shows its protocol.
+			req := kmsg.NewPtrSyncGroupRequest()
+			req.Version, req.Group, req.MemberID, req.Generation = 5, group, resp.MemberID, resp.Generation
+			req.ProtocolType, req.Protocol = kmsg.StringPtr("consumer"), kmsg.StringPtr(longString)
+			w.do(req, rebalanceWait)
+		}
+		for v := int16(0); v <= 4; v++ {
+			req := kmsg.NewPtrDescribeGroupsRequest()
+			req.Version, req.Groups = v, []string{group}
+			if _, err := w.try(req, 10*time.Second); err != nil {
+				t.Fatalf("DescribeGroups v%d: %v", v, err)
+			}
+		}
+	})
+
+	t.Run("40,000-byte group.instance.id: INVALID_REQUEST, DescribeGroups v4 decodes", func(t *testing.T) {
+		w := dialWire(t, b.Addr)
+		group := uniqueName("long-instance")
+		resp := joinV6(t, w, group, "consumer", []string{"range"}, &longString)
+		wantErr(t, "JoinGroup v6 with a 40,000-byte group.instance.id", resp.ErrorCode, kerr.InvalidRequest)
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Version, req.Groups = 4, []string{group}
+		if _, err := w.try(req, 10*time.Second); err != nil {
+			t.Fatalf("DescribeGroups v4: %v", err)
+		}
+	})
+}
+
+// TestMemberIDOfALongClientIDFitsOldVersions guards against member ids that wrap: a
+// member id is the client id, a dash and a UUID, and a client id may be 32,767 bytes
+// long, so the member id (32,804 bytes) broke DescribeGroups v0-v4 and the leader's
+// JoinGroup v0-v5 answers. The client id part is now cut so the id fits.
+func TestMemberIDOfALongClientIDFitsOldVersions(t *testing.T) {
+	b := startBroker(t)
+	w := dialWire(t, b.Addr)
+	w.clientID = strings.Repeat("c", 32767)
+	group := uniqueName("long-client")
+	resp := joinV6(t, w, group, "consumer", []string{"range"}, nil)
+	wantErr(t, "JoinGroup v6 from a 32,767-byte client id", resp.ErrorCode, nil)
+	if len(resp.MemberID) > 32767 || !strings.HasPrefix(resp.MemberID, "ccc") {
+		t.Errorf("member id has %d bytes (%.10q...), want at most 32,767 starting with the client id", len(resp.MemberID), resp.MemberID)
+	}
+	for v := int16(0); v <= 4; v++ {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Version, req.Groups = v, []string{group}
+		r, err := w.try(req, 10*time.Second)
+		if err != nil {
+			t.Fatalf("DescribeGroups v%d: %v", v, err)
+		}
+		if g := r.(*kmsg.DescribeGroupsResponse).Groups; len(g) != 1 || len(g[0].Members) != 1 || g[0].Members[0].MemberID != resp.MemberID {
+			t.Errorf("DescribeGroups v%d does not describe the member: %+v", v, g)
+		}
+	}
 }
 
 // TestJoinGroupProtocolNamesAsKafkaChecksThem guards against a generation formed with
