@@ -1,10 +1,12 @@
 package broker
 
 // Produce: versions 3-11 (magic 2 record batches only; KIP-896 baseline v3). Each partition's
-// records are split into batches and validated (length, magic, CRC32C) without
-// decompression; a bad batch gets CORRUPT_MESSAGE (INVALID_RECORD for a wrong magic or record
-// count) and nothing of that partition is stored; more than max.message.bytes gets
-// MESSAGE_TOO_LARGE. Offsets are assigned under the partition lock and patched in place.
+// records are split into batches, validated (length, magic, CRC32C) and their records walked
+// as Kafka's LogValidator does (compressed ones through a bounded streaming decompression); a
+// bad batch gets CORRUPT_MESSAGE (also for compressed bytes that do not decompress), or
+// INVALID_RECORD for a wrong magic, record count, offset delta or record structure, and
+// nothing of that partition is stored; more than max.message.bytes, or records decompressing
+// to more than codec.DecompressedLimit of it, gets MESSAGE_TOO_LARGE. Offsets are assigned under the partition lock and patched in place.
 // acks=1 and acks=all are answered after the flush object holding every batch is uploaded
 // and committed in etcd; acks=0 is appended the same way with no answer, and an error closes
 // the connection, as in Kafka. Batches of idempotent producers are checked against the
@@ -183,6 +185,18 @@ func (b *Broker) appendPartition(t *topic, rp kmsg.ProduceRequestTopicPartition,
 			return nil, 0, newKafkaError(kerr.InvalidRecord, "idempotent batch with producer epoch %d and sequence %d", h.ProducerEpoch, h.BaseSequence)
 		case h.NumRecords <= 0 || int64(h.NumRecords) != int64(h.LastOffsetDelta)+1:
 			return nil, 0, newKafkaError(kerr.InvalidRecord, "batch holds %d records but its last offset delta is %d", h.NumRecords, h.LastOffsetDelta)
+		}
+		// Every record is walked (compressed ones through a bounded stream) before anything
+		// is stored, as Kafka's LogValidator does: nothing a consumer cannot decode is kept.
+		if err := codec.ValidateRecords(bt, codec.DecompressedLimit(maxBytes)); err != nil {
+			code := kerr.InvalidRecord
+			switch {
+			case errors.Is(err, codec.ErrDecompressedTooLarge):
+				code = kerr.MessageTooLarge
+			case errors.Is(err, codec.ErrCorruptBatch):
+				code = kerr.CorruptMessage
+			}
+			return nil, 0, newKafkaError(code, "%v", err)
 		}
 		headers[i] = h
 	}

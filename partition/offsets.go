@@ -7,10 +7,6 @@ import (
 	"github.com/kafscale/kafscale/codec"
 )
 
-// maxDecompressed bounds the records of one batch decompressed for a timestamp search, so
-// a hostile batch cannot inflate memory.
-const maxDecompressed = 64 << 20
-
 // OffsetForTimestamp finds the first offset at or after the log start whose record
 // timestamp is >= ts, as Kafka's ListOffsets does, and that record's timestamp. found is
 // false when no record qualifies.
@@ -28,8 +24,8 @@ func (l *Log) OffsetForTimestamp(ctx context.Context, ts int64) (offset, timesta
 	if start < 0 {
 		return -1, -1, false, nil
 	}
-	return l.scanFor(ctx, start, hw, func(r *codec.Record) bool {
-		return r.Offset >= logStart && r.Timestamp >= ts
+	return l.scanFor(ctx, start, hw, func(off, t int64) bool {
+		return off >= logStart && t >= ts
 	}, func(h *codec.BatchHeader) bool { return h.MaxTimestamp >= ts })
 }
 
@@ -42,14 +38,16 @@ func (l *Log) MaxTimestamp(ctx context.Context) (offset, timestamp int64, found 
 	if from < 0 {
 		return -1, -1, false, nil
 	}
-	return l.scanFor(ctx, max(from, logStart), hw, func(r *codec.Record) bool {
-		return r.Offset >= logStart && r.Timestamp == ts
+	return l.scanFor(ctx, max(from, logStart), hw, func(off, t int64) bool {
+		return off >= logStart && t == ts
 	}, func(h *codec.BatchHeader) bool { return h.MaxTimestamp == ts })
 }
 
 // scanFor reads batches from offset from up to hw and returns the first record that match
-// accepts, decoding only batches whose header may hold one (batchMay).
-func (l *Log) scanFor(ctx context.Context, from, hw int64, match func(*codec.Record) bool, batchMay func(*codec.BatchHeader) bool) (int64, int64, bool, error) {
+// accepts, decoding only batches whose header may hold one (batchMay). Records are streamed
+// (codec.ScanRecords), so a search holds a small window, not a decompressed batch; produce
+// validated them against a bound at most codec.MaxDecompressedBatch.
+func (l *Log) scanFor(ctx context.Context, from, hw int64, match func(offset, timestamp int64) bool, batchMay func(*codec.BatchHeader) bool) (int64, int64, bool, error) {
 	for off := from; off < hw; {
 		batches, err := l.Read(ctx, off, 1<<20)
 		if err != nil {
@@ -69,9 +67,9 @@ func (l *Log) scanFor(ctx context.Context, from, hw int64, match func(*codec.Rec
 			}
 			var o, t int64
 			found := false
-			err = codec.ForEachRecord(b, maxDecompressed, func(r *codec.Record) bool {
-				if match(r) {
-					o, t, found = r.Offset, r.Timestamp, true
+			err = codec.ScanRecords(b, codec.MaxDecompressedBatch, func(off, ts int64) bool {
+				if match(off, ts) {
+					o, t, found = off, ts, true
 					return false
 				}
 				return true

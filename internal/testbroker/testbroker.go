@@ -109,6 +109,7 @@ type Process struct {
 	MetricsAddr string // /metrics, /readyz host:port
 	DataDir     string
 	Args        []string // extra flags
+	plain       bool     // run PlainBinary even in a -race test
 	cmd         *exec.Cmd
 	log         *logbuf.Buffer
 	exited      chan struct{}
@@ -118,7 +119,19 @@ type Process struct {
 // is ready. It is stopped (SIGKILL) when the test ends.
 func Start(t testing.TB, args ...string) *Process {
 	t.Helper()
-	p := &Process{t: t, DataDir: t.TempDir(), Args: args}
+	return start(t, false, args)
+}
+
+// StartPlain is Start with a broker built without the race detector, for tests that bound
+// its memory (see PlainBinary).
+func StartPlain(t testing.TB, args ...string) *Process {
+	t.Helper()
+	return start(t, true, args)
+}
+
+func start(t testing.TB, plain bool, args []string) *Process {
+	t.Helper()
+	p := &Process{t: t, DataDir: t.TempDir(), Args: args, plain: plain}
 	p.Addr = freeAddr(t)
 	p.MetricsAddr = freeAddr(t)
 	p.Restart()
@@ -140,7 +153,11 @@ func (p *Process) Restart() {
 		p.t.Fatal("testbroker: Restart while the broker still runs")
 	}
 	args := append([]string{"dev", "--data-dir", p.DataDir, "--listen", p.Addr, "--metrics-listen", p.MetricsAddr, "--log-format", "text"}, p.Args...)
-	cmd := exec.Command(Binary(p.t), args...)
+	bin := Binary(p.t)
+	if p.plain {
+		bin = PlainBinary(p.t)
+	}
+	cmd := exec.Command(bin, args...)
 	if p.log == nil {
 		p.log = &logbuf.Buffer{}
 	}
