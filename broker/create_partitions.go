@@ -1,8 +1,9 @@
 package broker
 
 // CreatePartitions: versions 0-3. The new count must exceed the current one
-// (INVALID_PARTITIONS); validate_only checks without changing anything. New partitions are
-// taken over before the answer, so producers find them at once.
+// (INVALID_PARTITIONS, also when another request grew the topic meanwhile); a topic named
+// twice gets INVALID_REQUEST, as in Kafka; validate_only checks without changing anything.
+// New partitions are taken over before the answer, so producers find them at once.
 
 import (
 	"time"
@@ -18,12 +19,18 @@ func (b *Broker) handleCreatePartitions(c *call) {
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	ctx, cancel := b.requestContext(time.Duration(max(req.TimeoutMillis, 1000)) * time.Millisecond)
 	defer cancel()
+	seen := make(map[string]int, len(req.Topics))
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
 	for _, rt := range req.Topics {
 		rr := kmsg.NewCreatePartitionsResponseTopic()
 		rr.Topic = rt.Topic
 		var err error
 		t := b.topicByName(rt.Topic)
 		switch {
+		case seen[rt.Topic] > 1:
+			err = newKafkaError(kerr.InvalidRequest, "topic %s appears more than once in the request", rt.Topic)
 		case t == nil:
 			err = newKafkaError(kerr.UnknownTopicOrPartition, "topic %s does not exist", rt.Topic)
 		case rt.Count <= t.meta.Partitions:

@@ -59,6 +59,9 @@ func errCodeOf(err error) int16 {
 		return kerr.TopicAlreadyExists.Code
 	case errors.Is(err, meta.ErrTopicNotFound):
 		return kerr.UnknownTopicOrPartition.Code
+	case errors.Is(err, meta.ErrInvalidPartitions):
+		// The count was checked against a topic another request grew meanwhile.
+		return kerr.InvalidPartitions.Code
 	}
 	return errCode(err)
 }
