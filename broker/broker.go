@@ -59,6 +59,11 @@ type Config struct {
 	Merge MergeConfig
 	// Group holds the consumer-group coordinator's settings.
 	Group group.Config
+	// Rejoin is the lease of this process's previous registration when it registers again
+	// after its session was lost (0 at start): it then registers only if no other process
+	// holds the broker id, so that it never fences a replacement that registered meanwhile
+	// (Open then fails with meta.ErrReplaced).
+	Rejoin int64
 }
 
 // DefaultConfig returns Kafka's defaults where Kafka has one.
@@ -144,7 +149,20 @@ type Broker struct {
 	byID   map[[16]byte]*topic
 
 	ready atomic.Bool
-	pids  producerIDs
+	// stopped is set once this incarnation was replaced or lost its session: it serves no
+	// partition and deletes nothing from then on.
+	stopped atomic.Bool
+	pids    producerIDs
+
+	// goneMu guards gone: partitions (with the leader epoch) this broker served and no
+	// longer leads, each with the last flush seq that may hold their batches (fence.go).
+	// Lock order: Broker.mu -> goneMu (never held while calling out).
+	goneMu sync.Mutex
+	gone   map[flush.PartitionID]uint64
+
+	// gcSeen is owned by the GC goroutine: per listed prefix, when GC first saw each
+	// unreferenced object (gc.go).
+	gcSeen map[string]map[string]time.Time
 }
 
 // topic is the broker's view of a topic it leads partitions of.
@@ -276,7 +294,7 @@ func errCode(err error) int16 {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, partition.ErrNotLeader), errors.Is(err, flush.ErrFenced):
+	case errors.Is(err, partition.ErrNotLeader), errors.Is(err, flush.ErrFenced), errors.Is(err, flush.ErrVoided):
 		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, partition.ErrOffsetRange):
 		return kerr.OffsetOutOfRange.Code

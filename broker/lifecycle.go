@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kafscale/kafscale/flush"
 	"github.com/kafscale/kafscale/group"
@@ -27,8 +28,12 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	b := &Broker{
 		cfg: cfg, log: d.Log, meta: d.Meta, store: d.Store, cache: d.Cache, clusterID: d.ClusterID,
 		topics: make(map[string]*topic), byID: make(map[[16]byte]*topic),
+		gone: make(map[flush.PartitionID]uint64), gcSeen: make(map[string]map[string]time.Time),
 	}
-	reg, err := d.Meta.Register(ctx, cfg.NodeID, cfg.AdvertisedHost, cfg.AdvertisedPort, "")
+	reg, err := d.Meta.Register(ctx, cfg.NodeID, cfg.AdvertisedHost, cfg.AdvertisedPort, "", clientv3.LeaseID(cfg.Rejoin))
+	if errors.Is(err, meta.ErrReplaced) {
+		return nil, &ConfigError{fmt.Errorf("cannot register broker %d again: %w", cfg.NodeID, err)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot register broker %d: %w", cfg.NodeID, err)
 	}
@@ -86,6 +91,21 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	if err := tk.commit(ctx); err != nil {
 		return nil, err
 	}
+	b.wg.Add(1)
+	go func() {
+		// A lost session (lease gone, or another process registered this broker id) ends
+		// every leadership at once, so no stale high watermark is served meanwhile.
+		defer b.wg.Done()
+		select {
+		case <-reg.Lost:
+			why := "this broker incarnation lost its etcd session"
+			if reg.Replaced() {
+				why = "another process registered this broker id"
+			}
+			b.stopServing(why)
+		case <-b.ctx.Done():
+		}
+	}()
 	b.every(cfg.CheckpointInterval, b.checkpointOnce)
 	b.every(cfg.Merge.Interval, b.mergeAll)
 	b.every(cfg.Merge.GCInterval, b.gcOnce)
@@ -101,91 +121,15 @@ type ConfigError struct{ error }
 func (e *ConfigError) Unwrap() error { return e.error }
 
 // SessionLost is closed when this incarnation's etcd session ends; the broker must then be
-// closed and a new incarnation opened.
+// closed, and a new incarnation opened unless Replaced.
 func (b *Broker) SessionLost() <-chan struct{} { return b.reg.Lost }
 
-// committer adapts the metadata store to the flusher.
-type committer struct{ b *Broker }
+// Lease returns the session lease of this incarnation's registration.
+func (b *Broker) Lease() int64 { return int64(b.reg.LeaseID) }
 
-// Commit commits obj under the current fence. When the fence moved (a partition moved off
-// this broker, a topic was deleted), it re-reads the assignment and re-commits the same seq
-// with a void list naming the partitions whose leadership (topic, epoch) is gone, as
-// DESIGN.md's write path says. When this incarnation was replaced, it is fenced for good.
-func (c committer) Commit(ctx context.Context, seq uint64, obj flush.Object) ([]flush.PartitionID, error) {
-	entry := &metapb.ObjectEntry{Key: obj.Key, Size: obj.Size, FooterPos: obj.FooterPos, FooterLen: obj.FooterLen}
-	entry.Void = partitionRefs(obj.Void)
-	voided := obj.Void
-	for attempt := 0; attempt < 10; attempt++ {
-		err := c.b.meta.CommitObject(ctx, c.b.reg, c.b.fenceRev.Load(), seq, entry)
-		if !errors.Is(err, meta.ErrFenced) {
-			return voided, err
-		}
-		st, err := c.b.refreshFence(ctx)
-		if err != nil {
-			return nil, err
-		}
-		led := make(map[flush.PartitionID]bool, len(st.Assignment.GetPartitions()))
-		for _, r := range st.Assignment.GetPartitions() {
-			led[flush.PartitionID{TopicID: [16]byte(r.TopicId), Partition: r.Partition, LeaderEpoch: r.LeaderEpoch}] = true
-		}
-		voided = nil
-		for _, p := range obj.Partitions {
-			if !led[p] || slices.Contains(obj.Void, p) {
-				voided = append(voided, p)
-			}
-		}
-		entry.Void = partitionRefs(voided)
-	}
-	return nil, fmt.Errorf("cannot commit object %s seq %d: the fence kept moving", obj.Key, seq)
-}
-
-func partitionRefs(ids []flush.PartitionID) []*metapb.PartitionRef {
-	var out []*metapb.PartitionRef
-	for _, p := range ids {
-		out = append(out, &metapb.PartitionRef{TopicId: p.TopicID[:], Partition: p.Partition, LeaderEpoch: p.LeaderEpoch})
-	}
-	return out
-}
-
-// refreshFence re-reads this broker's fence after a fenced write. It adopts the new fence
-// revision when this incarnation is still the registered one, and otherwise marks the
-// broker not ready and returns an error wrapping flush.ErrFenced: a zombie must stop.
-func (b *Broker) refreshFence(ctx context.Context) (*meta.FenceState, error) {
-	st, err := b.meta.ReadFence(ctx, b.reg)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Current {
-		b.ready.Store(false)
-		b.log.Error("this broker incarnation was replaced or lost its session; it stops serving as leader", "node_id", b.cfg.NodeID, "incarnation", b.reg.Incarnation)
-		return nil, fmt.Errorf("broker %d incarnation %d: %w", b.cfg.NodeID, b.reg.Incarnation, flush.ErrFenced)
-	}
-	b.fenceRev.Store(st.FenceRev)
-	return st, nil
-}
-
-// putCheckpoints writes checkpoints under the current fence, adopting a moved fence once.
-// A checkpoint of a partition this broker no longer leads is dropped, never written back.
-func (b *Broker) putCheckpoints(ctx context.Context, cps map[meta.PartitionKey]*metapb.Checkpoint) error {
-	err := b.meta.PutCheckpoints(ctx, b.cfg.NodeID, b.fenceRev.Load(), cps)
-	if !errors.Is(err, meta.ErrFenced) {
-		return err
-	}
-	st, err := b.refreshFence(ctx)
-	if err != nil {
-		return err
-	}
-	led := make(map[meta.PartitionKey]int32)
-	for _, r := range st.Assignment.GetPartitions() {
-		led[meta.PartitionKey{TopicID: [16]byte(r.TopicId), Partition: r.Partition}] = r.LeaderEpoch
-	}
-	for k, cp := range cps {
-		if e, ok := led[k]; !ok || e != cp.LeaderEpoch {
-			delete(cps, k)
-		}
-	}
-	return b.meta.PutCheckpoints(ctx, b.cfg.NodeID, b.fenceRev.Load(), cps)
-}
+// Replaced reports whether the session ended because another process registered this
+// broker id.
+func (b *Broker) Replaced() bool { return b.reg.Replaced() }
 
 // Health returns why the broker cannot currently make data durable ("" when it can).
 func (b *Broker) Health() string { return b.flusher.Health() }
@@ -259,6 +203,7 @@ func (b *Broker) writeCheckpoints(ctx context.Context, all bool) error {
 	b.cpMu.Lock()
 	defer b.cpMu.Unlock()
 	cps := make(map[meta.PartitionKey]*metapb.Checkpoint)
+	var dl uploadDeadline
 	for _, lp := range b.ledPartitions() {
 		if !lp.ps.log.Leader() {
 			continue
@@ -266,7 +211,7 @@ func (b *Broker) writeCheckpoints(ctx context.Context, all bool) error {
 		if !lp.ps.log.TakeDirty() && !all {
 			continue
 		}
-		cp, err := b.checkpointOf(ctx, lp.ps.log, lp.ps.cp.Chains)
+		cp, err := b.checkpointOf(ctx, lp.ps.log, lp.ps.cp.Chains, &dl)
 		if err != nil {
 			return err
 		}
@@ -275,7 +220,12 @@ func (b *Broker) writeCheckpoints(ctx context.Context, all bool) error {
 	if len(cps) == 0 {
 		return nil
 	}
-	if err := b.putCheckpoints(ctx, cps); err != nil {
+	cctx, cancel, err := dl.context(ctx, b.cfg.Merge.GCGrace)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if err := b.putCheckpoints(cctx, cps); err != nil {
 		return err
 	}
 	for _, lp := range b.ledPartitions() {
@@ -292,7 +242,9 @@ const maxInlineProducerState = 4 << 10
 
 // checkpointOf builds a partition's checkpoint with the given chains: its epoch, log start,
 // next offset and a snapshot of its committed producer state current to the high watermark.
-func (b *Broker) checkpointOf(ctx context.Context, l *partition.Log, chains []*metapb.Chain) (*metapb.Checkpoint, error) {
+// A snapshot too large to inline is uploaded, noted in dl: the checkpoint must be committed
+// before dl's deadline.
+func (b *Broker) checkpointOf(ctx context.Context, l *partition.Log, chains []*metapb.Chain, dl *uploadDeadline) (*metapb.Checkpoint, error) {
 	snap, at := l.ProducerSnapshot()
 	logStart, _, epoch := l.Offsets()
 	cp := &metapb.Checkpoint{LeaderEpoch: epoch, LogStart: logStart, NextOffset: at, Chains: chains, ProducerStateNextOffset: at}
@@ -301,6 +253,7 @@ func (b *Broker) checkpointOf(ctx context.Context, l *partition.Log, chains []*m
 		return cp, nil
 	}
 	key := producerStateKey(l.TopicID(), l.Partition())
+	dl.starting()
 	if err := b.store.Put(ctx, key, [][]byte{snap}, int64(len(snap))); err != nil {
 		return nil, fmt.Errorf("cannot write producer state of %s-%d to %s: %w", l.Topic(), l.Partition(), key, err)
 	}

@@ -149,6 +149,8 @@ func (b *Broker) mergePartition(ctx context.Context, lp ledPartition) (bool, err
 		return false, err
 	}
 	key := segment.SegmentKey(id, lp.p, time.Now())
+	var dl uploadDeadline
+	dl.starting()
 	if err := b.store.Put(ctx, key, parts, objSize); err != nil && !errors.Is(err, objstore.ErrExists) {
 		return false, fmt.Errorf("cannot upload segment %s: %w", key, err)
 	}
@@ -174,24 +176,48 @@ func (b *Broker) mergePartition(ctx context.Context, lp ledPartition) (bool, err
 	}
 	// The snapshot is current to the high watermark, past the merged range: segments carry
 	// no producer-state deltas, so takeover must start its fold after them.
-	cp, err := b.checkpointOf(ctx, l, advanceChains(lp.ps.cp.Chains, cands, remaining, b.cfg.NodeID, b.reg.Incarnation, epoch))
+	cp, err := b.checkpointOf(ctx, l, advanceChains(lp.ps.cp.Chains, cands, remaining, b.cfg.NodeID, b.reg.Incarnation, epoch), &dl)
 	if err != nil {
 		return false, err
 	}
+	// The commit must land within gc.grace/2 of the segment's upload, or another broker's
+	// GC may delete the segment first (a pause between upload and commit); past it the
+	// merge is given up and redone with a new upload in a later round.
+	cctx, cancel, err := dl.context(ctx, b.cfg.Merge.GCGrace)
+	if err != nil {
+		return false, fmt.Errorf("cannot commit segment %s: %w", key, err)
+	}
+	defer cancel()
 	pk := meta.PartitionKey{TopicID: id, Partition: lp.p}
-	err = b.meta.CommitSegment(ctx, b.cfg.NodeID, b.fenceRev.Load(), pk, seg, cp)
+	got, err := b.meta.CommitSegment(cctx, b.cfg.NodeID, b.fenceRev.Load(), pk, seg, cp)
 	if errors.Is(err, meta.ErrFenced) {
-		st, ferr := b.refreshFence(ctx)
+		st, ferr := b.refreshFence(cctx)
 		if ferr != nil {
 			return false, ferr
 		}
 		if !leads(st, id, lp.p, epoch) {
 			return false, nil // moved or deleted meanwhile; the segment is an orphan for GC
 		}
-		err = b.meta.CommitSegment(ctx, b.cfg.NodeID, b.fenceRev.Load(), pk, seg, cp)
+		got, err = b.meta.CommitSegment(cctx, b.cfg.NodeID, b.fenceRev.Load(), pk, seg, cp)
 	}
 	if err != nil {
 		return false, fmt.Errorf("cannot commit segment %s: %w", key, err)
+	}
+	if got.Key != key {
+		// An earlier merge of the same range committed (its reply was lost): serve that
+		// segment and its checkpoint; ours is an orphan for GC.
+		f, err := segment.ReadFooterAt(ctx, b.store, got.Key, got.FooterPos, got.FooterLen)
+		if err != nil {
+			return false, fmt.Errorf("cannot read footer of segment %s committed earlier: %w", got.Key, err)
+		}
+		segExts = segExts[:0]
+		for _, e := range f.Extents {
+			segExts = append(segExts, partition.Extent{Key: got.Key, Extent: e, Segment: true})
+		}
+		if cp, err = b.meta.GetCheckpoint(ctx, id, lp.p); err != nil {
+			return false, err
+		}
+		key, objSize = got.Key, got.Size
 	}
 	lp.ps.cp = cp
 	if err := l.ReplaceMerged(cands, segExts); err != nil {

@@ -5,12 +5,18 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
 	"github.com/kafscale/kafscale/partition"
 	"github.com/kafscale/kafscale/producer"
 	"github.com/kafscale/kafscale/segment"
 )
+
+// takeoverFooters counts object footers read by takeovers: the work a restart does, which
+// merging and GC keep bounded.
+var takeoverFooters = metrics.NewCounter(`kafscale_takeover_footers_read_total`)
 
 // takeover rebuilds partitions from their checkpoints: for each chain (a leadership whose
 // extents are not yet merged into segments) it lists the chain's committed objects from its
@@ -23,6 +29,7 @@ type takeover struct {
 	footers map[string]segment.Footer
 	cps     map[meta.PartitionKey]*metapb.Checkpoint
 	added   []*topic
+	dl      uploadDeadline // producer-state objects the takeover checkpoints reference
 }
 
 type chainID struct {
@@ -82,6 +89,7 @@ func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int
 			if seg.LastOffset < next {
 				continue // below the log start
 			}
+			takeoverFooters.Inc()
 			f, err := segment.ReadFooterAt(ctx, tk.b.store, seg.Key, seg.FooterPos, seg.FooterLen)
 			if err != nil {
 				return nil, fmt.Errorf("cannot read footer of segment %s of %s-%d: %w", seg.Key, t.Name, p, err)
@@ -97,15 +105,18 @@ func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int
 				next = e.LastOffset + 1
 			}
 		}
+		var live []*metapb.Chain
 		for _, ch := range chains {
 			exts, err := tk.chainExtents(ctx, id, p, ch)
 			if err != nil {
 				return nil, fmt.Errorf("cannot fold chain of broker %d incarnation %d into %s-%d: %w", ch.BrokerId, ch.Incarnation, t.Name, p, err)
 			}
+			folded := false
 			for _, e := range exts {
 				if e.LastOffset < next {
 					continue // already folded (an extent seen through an earlier chain)
 				}
+				folded = true
 				if e.BaseOffset > next {
 					return nil, fmt.Errorf("BUG: %s-%d has a gap: next offset %d, extent %s starts at %d", t.Name, p, next, e.Key, e.BaseOffset)
 				}
@@ -121,11 +132,18 @@ func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int
 					}
 				}
 			}
+			// A chain that adds nothing past the segments is dropped: its leadership
+			// ended (its fence moved at or before this takeover), so it never gains
+			// extents, and keeping it would make every later takeover list it again.
+			if folded {
+				live = append(live, ch)
+			}
 		}
+		chains = live
 	}
 	me := &metapb.Chain{BrokerId: tk.b.cfg.NodeID, Incarnation: tk.b.reg.Incarnation, FirstSeq: tk.b.flusher.NextSeq(), LeaderEpoch: epoch}
 	l := partition.New(tk.b.cfg.Partition, st, tk.b.flusher, tk.b.cache)
-	newCp, err := tk.b.checkpointOf(ctx, l, append(append([]*metapb.Chain(nil), chains...), me))
+	newCp, err := tk.b.checkpointOf(ctx, l, append(append([]*metapb.Chain(nil), chains...), me), &tk.dl)
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +171,7 @@ func (tk *takeover) chainExtents(ctx context.Context, id [16]byte, p int32, ch *
 		f, ok := tk.footers[se.Entry.Key]
 		if !ok {
 			var err error
+			takeoverFooters.Inc()
 			f, err = segment.ReadFooter(ctx, tk.b.store, se.Entry.Key)
 			if err != nil {
 				return nil, fmt.Errorf("cannot read footer of %s: %w", se.Entry.Key, err)
@@ -183,7 +202,12 @@ func (tk *takeover) commit(ctx context.Context) error {
 	tk.b.cpMu.Lock()
 	defer tk.b.cpMu.Unlock()
 	if len(tk.cps) > 0 {
-		if err := tk.b.putCheckpoints(ctx, tk.cps); err != nil {
+		cctx, cancel, err := tk.dl.context(ctx, tk.b.cfg.Merge.GCGrace)
+		if err != nil {
+			return fmt.Errorf("cannot write takeover checkpoints: %w", err)
+		}
+		defer cancel()
+		if err := tk.b.putCheckpoints(cctx, tk.cps); err != nil {
 			return fmt.Errorf("cannot write takeover checkpoints: %w", err)
 		}
 	}

@@ -188,12 +188,12 @@ type fakeCommitter struct {
 	calls []commitCall
 }
 
-func (c *fakeCommitter) Commit(ctx context.Context, seq uint64, obj Object) ([]PartitionID, error) {
+func (c *fakeCommitter) Commit(ctx context.Context, seq uint64, obj Object) (Committed, error) {
 	if c.gate != nil {
 		select {
 		case <-c.gate:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return Committed{}, ctx.Err()
 		}
 	}
 	c.mu.Lock()
@@ -212,7 +212,7 @@ func (c *fakeCommitter) Commit(ctx context.Context, seq uint64, obj Object) ([]P
 	c.mu.Lock()
 	c.calls = append(c.calls, commitCall{seq: seq, obj: obj, ok: err == nil})
 	c.mu.Unlock()
-	return voided, err
+	return Committed{Key: obj.Key, Voided: voided}, err
 }
 
 // attempts returns the seq of every attempt, in order.

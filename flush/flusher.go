@@ -47,10 +47,12 @@ type Config struct {
 	AttemptTimeout time.Duration
 	// UploadConcurrency bounds the flush objects uploading at once; commits stay in order.
 	UploadConcurrency int
-	// MaxCommitDelay is the longest time after its upload that an object may still be
-	// committed (gc.grace/2): past it, the object is uploaded again under a new key, so GC
-	// (which deletes unreferenced objects older than gc.grace) never deletes an object whose
-	// commit then lands. 0 disables the rule.
+	// MaxCommitDelay is the longest time after the start of its first upload attempt that
+	// an object may still be committed (gc.grace/2): no commit attempt runs past it (each
+	// attempt's deadline is capped there), and past it the object is uploaded again under a
+	// new key, so GC (which deletes unreferenced objects gc.grace after it first saw them)
+	// never deletes an object whose commit then lands (docs/object-lifecycle.md). 0
+	// disables the rule.
 	MaxCommitDelay time.Duration
 }
 
@@ -79,7 +81,7 @@ func (c Config) Validate() error {
 	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
 		return fmt.Errorf("flush retry backoff must satisfy 0 < min <= max (set to %s, %s)", c.RetryMin, c.RetryMax)
 	case c.AttemptTimeout <= 0:
-		return fmt.Errorf("flush attempt timeout must be >0 (set to %s)", c.AttemptTimeout)
+		return fmt.Errorf("--flush-attempt-timeout must be >0 (set to %s)", c.AttemptTimeout)
 	case c.UploadConcurrency <= 0:
 		return fmt.Errorf("--upload-concurrency must be >0 (set to %d)", c.UploadConcurrency)
 	}
@@ -121,12 +123,22 @@ type PartitionID struct {
 }
 
 // Committer makes an uploaded object part of the log. Commit must be idempotent for a given
-// seq (a retry after a timeout may find its own earlier commit). It returns the partitions
-// whose batches were voided (their leadership moved while the object was in flight: they
-// are committed as void and never become visible), and an error wrapping ErrFenced when
-// this broker incarnation may no longer commit at all.
+// seq: a retry after a timeout or a lost reply may find its own earlier commit, which may
+// name another upload of the same bytes (the object was uploaded again past
+// MaxCommitDelay) or another void list, and then reports that earlier commit. It returns an
+// error wrapping ErrFenced when this broker incarnation may no longer commit at all.
 type Committer interface {
-	Commit(ctx context.Context, seq uint64, obj Object) (voided []PartitionID, err error)
+	Commit(ctx context.Context, seq uint64, obj Object) (Committed, error)
+}
+
+// Committed is what a Committer committed for one seq.
+type Committed struct {
+	// Key is the object the committed entry names: obj.Key, or the key of an earlier
+	// upload of the same bytes whose commit landed although its reply was lost.
+	Key string
+	// Voided lists the partitions whose batches were committed as void (their leadership
+	// moved while the object was in flight): they never become visible.
+	Voided []PartitionID
 }
 
 // ErrVoided is given to a Sink whose batches were committed as void.
@@ -166,7 +178,7 @@ type Flush struct {
 	// filled by the upload goroutine before uploadDone is closed
 	uploadDone chan struct{}
 	uploadOK   bool
-	uploaded   time.Time
+	uploaded   time.Time // when the first attempt to upload fl.key started
 	key        string
 	parts      [][]byte
 	size       int64
@@ -254,8 +266,11 @@ type Flusher struct {
 	lastCut time.Time
 
 	// voided is owned by the committer goroutine: partitions (with epochs) voided by a
-	// commit. Their batches in later objects are voided too, never reported committed.
-	voided map[PartitionID]bool
+	// commit, each with the last seq that can still hold its batches. Their batches in
+	// later objects are voided too, never reported committed. A voided partition's Log
+	// resigns when told (Sink.Failed), so no batch of it enters a flush cut after that;
+	// the entry goes once that flush is done, which keeps the map bounded.
+	voided map[PartitionID]uint64
 }
 
 // New starts a flusher. keyFn names each new object (flush/<broker>/<incarnation>/<ulid>).
@@ -274,7 +289,7 @@ func New(cfg Config, store objstore.Store, committer Committer, keyFn func() str
 		commitQ:   make(chan *Flush, max(cfg.UploadConcurrency, 1)),
 		stopCtx:   ctx,
 		stop:      cancel,
-		voided:    make(map[PartitionID]bool),
+		voided:    make(map[PartitionID]uint64),
 	}
 	f.cur = f.newFlush()
 	f.wg.Add(2)
@@ -492,6 +507,9 @@ func (f *Flusher) upload(fl *Flush) bool {
 	fl.parts, fl.size, fl.footer = b.Finish()
 	flushPartitions.Update(float64(partitions))
 	fl.key = f.keyFn()
+	// A timed-out attempt may land at any time after it started: the commit deadline counts
+	// from the first attempt's start, not from the success.
+	fl.uploaded = time.Now()
 	err := f.retry("upload", fl, func(ctx context.Context) error {
 		err := f.store.Put(ctx, fl.key, fl.parts, fl.size)
 		if errors.Is(err, objstore.ErrExists) {
@@ -504,7 +522,6 @@ func (f *Flusher) upload(fl *Flush) bool {
 		}
 		return err
 	})
-	fl.uploaded = time.Now()
 	return err == nil
 }
 
@@ -520,22 +537,29 @@ func (f *Flusher) commitLoop() {
 		obj := Object{Key: fl.key, Size: fl.size, FooterPos: fl.footer.FooterPos, FooterLen: fl.footer.FooterLen}
 		for _, g := range fl.groups {
 			obj.Partitions = append(obj.Partitions, g.id)
-			if f.voided[g.id] {
+			if _, ok := f.voided[g.id]; ok {
 				obj.Void = append(obj.Void, g.id)
 			}
 		}
-		var voided []PartitionID
+		var res Committed
 		err := f.retry("commit", fl, func(ctx context.Context) error {
-			if f.cfg.MaxCommitDelay > 0 && time.Since(fl.uploaded) > f.cfg.MaxCommitDelay {
-				// Too late to commit this upload safely: GC may delete it. Upload anew.
-				key := f.keyFn()
-				if err := f.store.Put(ctx, key, fl.parts, fl.size); err != nil && !errors.Is(err, objstore.ErrExists) {
-					return fmt.Errorf("cannot upload flush object again as %s: %w", key, err)
+			if f.cfg.MaxCommitDelay > 0 {
+				if time.Since(fl.uploaded) >= f.cfg.MaxCommitDelay {
+					// Too late to commit this upload safely: GC may delete it. Upload anew.
+					key := f.keyFn()
+					uploaded := time.Now()
+					if err := f.store.Put(ctx, key, fl.parts, fl.size); err != nil && !errors.Is(err, objstore.ErrExists) {
+						return fmt.Errorf("cannot upload flush object again as %s: %w", key, err)
+					}
+					fl.key, obj.Key, fl.uploaded = key, key, uploaded
 				}
-				fl.key, obj.Key, fl.uploaded = key, key, time.Now()
+				// No attempt may still be running (and land) after the deadline.
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, fl.uploaded.Add(f.cfg.MaxCommitDelay))
+				defer cancel()
 			}
 			var err error
-			voided, err = f.committer.Commit(ctx, fl.seq, obj)
+			res, err = f.committer.Commit(ctx, fl.seq, obj)
 			if err != nil {
 				commitErrors.Inc()
 			}
@@ -554,14 +578,20 @@ func (f *Flusher) commitLoop() {
 			f.fail(fl, err)
 			continue
 		}
+		// The committed entry may name an earlier upload of the same bytes.
+		fl.key = res.Key
 		flushObjects.Inc()
 		flushBytes.Add(int(fl.size))
 		flushLatencyMs.Update(float64(time.Since(fl.opened).Milliseconds()))
-		for _, id := range voided {
-			f.voided[id] = true
+		var newlyVoided []PartitionID
+		for _, id := range res.Voided {
+			if _, ok := f.voided[id]; !ok {
+				newlyVoided = append(newlyVoided, id)
+				f.voided[id] = fl.seq
+			}
 		}
 		for i, g := range fl.groups {
-			if f.voided[g.id] {
+			if _, ok := f.voided[g.id]; ok {
 				if fl.failed == nil {
 					fl.failed = make(map[Sink]error)
 				}
@@ -570,6 +600,19 @@ func (f *Flusher) commitLoop() {
 				continue
 			}
 			g.sink.Committed(fl.key, fl.seq, fl.footer.Extents[i], g.batches)
+		}
+		if len(newlyVoided) > 0 {
+			// Their Logs resigned in Failed above: no batch of theirs enters a flush cut
+			// from now on, so the open flush is the last that can hold one.
+			last := f.NextSeq()
+			for _, id := range newlyVoided {
+				f.voided[id] = last
+			}
+		}
+		for id, last := range f.voided {
+			if last <= fl.seq {
+				delete(f.voided, id)
+			}
 		}
 		f.finish(fl, nil)
 	}

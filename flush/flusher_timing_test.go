@@ -21,7 +21,9 @@ func (*nopSink) Failed([]Batch, error)                             {}
 // nopCommitter commits everything at once.
 type nopCommitter struct{}
 
-func (nopCommitter) Commit(context.Context, uint64, Object) ([]PartitionID, error) { return nil, nil }
+func (nopCommitter) Commit(_ context.Context, _ uint64, o Object) (Committed, error) {
+	return Committed{Key: o.Key}, nil
+}
 
 // benchFlusher uses the defaults with an in-memory store that keeps no data.
 func benchFlusher(b *testing.B) *Flusher {

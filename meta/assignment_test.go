@@ -29,10 +29,10 @@ func TestBumpEpochsIncrementsEveryEpochAndFences(t *testing.T) {
 				t.Fatalf("round %d: partition %v at epoch %d", round, p, p.LeaderEpoch)
 			}
 		}
-		if err := s.CommitObject(ctx, reg, reg.FenceRev, uint64(round), entry("x")); !errors.Is(err, ErrFenced) {
+		if _, err := s.CommitObject(ctx, reg, reg.FenceRev, uint64(round), entry("x")); !errors.Is(err, ErrFenced) {
 			t.Fatalf("round %d: commit at the old fence = %v, want ErrFenced", round, err)
 		}
-		if err := s.CommitObject(ctx, reg, fenceRev, uint64(round), entry("x")); err != nil {
+		if _, err := s.CommitObject(ctx, reg, fenceRev, uint64(round), entry("x")); err != nil {
 			t.Fatalf("round %d: commit at the new fence: %v", round, err)
 		}
 		reg.FenceRev = fenceRev

@@ -1,7 +1,6 @@
 package meta
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -21,24 +20,27 @@ type SeqEntry struct {
 // CommitObject commits flush object e as objects/<broker>/<incarnation>/<seq>
 // in one transaction of constant size (two compares, one put, or two gets):
 // it succeeds only if mod_revision(fences/<broker>) == fenceRev and the key
-// does not exist yet.
+// does not exist yet. It returns the entry that is committed under the key.
 //
-// Retrying after a timeout or a lost connection is safe and must reuse the same
-// seq and entry: if the key already holds exactly e's bytes, an earlier attempt
-// committed and CommitObject returns nil, even if the fence moved since. If the
-// fence moved and the key is absent it returns an error wrapping ErrFenced that
-// names both revisions. A key holding other bytes is a BUG: error (seq reused
-// for a different object).
+// Retrying after a timeout or a lost reply is safe and reuses the same seq: if
+// the key already exists, an earlier attempt of this incarnation committed it
+// (only this incarnation writes its keys, one seq at a time), and CommitObject
+// returns that earlier entry, even if the fence moved since. The earlier entry
+// may differ from e: a retry may carry a re-uploaded object's key, or a void
+// list recomputed after the fence moved; the committed entry is the truth and
+// the caller must act on it (its object key and void list). If the fence moved
+// and the key is absent it returns an error wrapping ErrFenced that names both
+// revisions.
 //
 // Callers commit one object at a time per broker, in flush order (DESIGN.md,
 // write path step 5).
-func (s *Store) CommitObject(ctx context.Context, reg *Registration, fenceRev int64, seq uint64, e *metapb.ObjectEntry) error {
+func (s *Store) CommitObject(ctx context.Context, reg *Registration, fenceRev int64, seq uint64, e *metapb.ObjectEntry) (*metapb.ObjectEntry, error) {
 	start := time.Now()
 	key := s.keys.Object(reg.BrokerID, reg.Incarnation, seq)
 	fence := s.keys.Fence(reg.BrokerID)
 	val, err := marshal(e)
 	if err != nil {
-		return fmt.Errorf("cannot encode object entry %s: %w", key, err)
+		return nil, fmt.Errorf("cannot encode object entry %s: %w", key, err)
 	}
 	resp, err := s.kv.Txn(ctx).If(
 		clientv3.Compare(clientv3.ModRevision(fence), "=", fenceRev),
@@ -50,38 +52,42 @@ func (s *Store) CommitObject(ctx context.Context, reg *Registration, fenceRev in
 		clientv3.OpGet(key),
 	).Commit()
 	if err != nil {
-		return fmt.Errorf("cannot commit object %s as %s: %w", e.GetKey(), key, err)
+		return nil, fmt.Errorf("cannot commit object %s as %s: %w", e.GetKey(), key, err)
 	}
 	if resp.Succeeded {
 		commitDuration.Update(msSince(start))
-		return nil
+		return e, nil
 	}
 	if len(resp.Responses) != 2 {
-		return fmt.Errorf("BUG: commit of %s read back %d responses, want 2", key, len(resp.Responses))
+		return nil, fmt.Errorf("BUG: commit of %s read back %d responses, want 2", key, len(resp.Responses))
 	}
 	fenceKVs := resp.Responses[0].GetResponseRange().GetKvs()
 	objKVs := resp.Responses[1].GetResponseRange().GetKvs()
 	if len(objKVs) == 1 {
-		if bytes.Equal(objKVs[0].Value, val) {
-			// An earlier attempt whose reply we never saw did commit.
-			commitsRecovered.Inc()
-			commitDuration.Update(msSince(start))
-			return nil
+		// An earlier attempt whose reply we never saw did commit.
+		earlier := &metapb.ObjectEntry{}
+		if err := proto.Unmarshal(objKVs[0].Value, earlier); err != nil {
+			return nil, fmt.Errorf("cannot decode object entry %s committed by an earlier attempt: %w", key, err)
 		}
-		other := &metapb.ObjectEntry{}
-		_ = proto.Unmarshal(objKVs[0].Value, other)
-		return fmt.Errorf("BUG: cannot commit object %s as %s: the key already holds object %q (seq reused)",
-			e.GetKey(), key, other.GetKey())
+		if earlier.Size != e.Size || earlier.FooterPos != e.FooterPos || earlier.FooterLen != e.FooterLen {
+			// Every attempt of one seq uploads the same bytes; different sizes mean the
+			// sequence was reused for another object.
+			return nil, fmt.Errorf("BUG: cannot commit object %s as %s: the key already holds object %q of %d bytes, not %d (seq reused)",
+				e.GetKey(), key, earlier.GetKey(), earlier.Size, e.Size)
+		}
+		commitsRecovered.Inc()
+		commitDuration.Update(msSince(start))
+		return earlier, nil
 	}
 	var current int64
 	if len(fenceKVs) == 1 {
 		current = fenceKVs[0].ModRevision
 	}
 	if current == fenceRev {
-		return fmt.Errorf("BUG: commit of %s failed although fence %s is at %d and the key is absent", key, fence, current)
+		return nil, fmt.Errorf("BUG: commit of %s failed although fence %s is at %d and the key is absent", key, fence, current)
 	}
 	commitsFenced.Inc()
-	return fmt.Errorf("cannot commit object %s as %s: fence %s moved from revision %d to %d: %w",
+	return nil, fmt.Errorf("cannot commit object %s as %s: fence %s moved from revision %d to %d: %w",
 		e.GetKey(), key, fence, fenceRev, current, ErrFenced)
 }
 
@@ -127,16 +133,27 @@ func (s *Store) ListObjects(ctx context.Context, brokerID int32, incarnation, fr
 }
 
 // DeleteObjects deletes brokerID's incarnation's object entries with seq <
-// beforeSeq (merge and GC, once no checkpoint chain needs them). One range
-// delete, whatever the count.
-func (s *Store) DeleteObjects(ctx context.Context, brokerID int32, incarnation, beforeSeq uint64) (int64, error) {
-	from := s.keys.ObjectsPrefix(brokerID, incarnation)
-	to := s.keys.Object(brokerID, incarnation, beforeSeq)
-	resp, err := s.kv.Delete(ctx, from, clientv3.WithRange(to))
+// beforeSeq (GC, once no checkpoint chain needs them): one range delete,
+// whatever the count, fenced on reg still being the broker's registration
+// (mod_revision(brokers/<id>) == reg.Incarnation), so a replaced process,
+// whose view of the checkpoints may predate the new incarnation's takeover,
+// deletes nothing. A failed compare returns an error wrapping ErrFenced.
+func (s *Store) DeleteObjects(ctx context.Context, reg *Registration, incarnation, beforeSeq uint64) (int64, error) {
+	from := s.keys.ObjectsPrefix(reg.BrokerID, incarnation)
+	to := s.keys.Object(reg.BrokerID, incarnation, beforeSeq)
+	brokerKey := s.keys.Broker(reg.BrokerID)
+	resp, err := s.kv.Txn(ctx).If(
+		clientv3.Compare(clientv3.ModRevision(brokerKey), "=", int64(reg.Incarnation)),
+	).Then(
+		clientv3.OpDelete(from, clientv3.WithRange(to)),
+	).Commit()
 	if err != nil {
 		return 0, fmt.Errorf("cannot delete objects %s..%s: %w", from, to, err)
 	}
-	return resp.Deleted, nil
+	if !resp.Succeeded {
+		return 0, fmt.Errorf("cannot delete objects %s..%s: %s no longer holds incarnation %d: %w", from, to, brokerKey, reg.Incarnation, ErrFenced)
+	}
+	return resp.Responses[0].GetResponseDeleteRange().Deleted, nil
 }
 
 func msSince(t time.Time) float64 {

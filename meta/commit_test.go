@@ -16,6 +16,8 @@ func TestCommitObject(t *testing.T) {
 		bumpFirst bool // bump the fence (BumpEpochs) before this step
 		wantErr   error
 		wantBUG   bool
+		size      int64  // object size if not entry's default
+		wantKey   string // object key the commit must report (default: entry)
 	}
 	for _, tc := range []struct {
 		name  string
@@ -23,7 +25,8 @@ func TestCommitObject(t *testing.T) {
 	}{
 		{"commits new seqs", []step{{seq: 0, entry: "a"}, {seq: 1, entry: "b"}}},
 		{"retry of a committed entry succeeds", []step{{seq: 0, entry: "a"}, {seq: 0, entry: "a"}}},
-		{"other entry on a committed seq is a BUG", []step{{seq: 0, entry: "a"}, {seq: 0, entry: "b", wantBUG: true}}},
+		{"a retry under another object key returns the committed entry", []step{{seq: 0, entry: "a"}, {seq: 0, entry: "b", wantKey: "a"}}},
+		{"another object size on a committed seq is a BUG", []step{{seq: 0, entry: "a"}, {seq: 0, entry: "b", size: 99, wantBUG: true}}},
 		{"moved fence fails with ErrFenced", []step{{seq: 0, entry: "a"}, {seq: 1, entry: "b", bumpFirst: true, wantErr: ErrFenced}}},
 		{"retry of a committed entry succeeds after the fence moved", []step{{seq: 0, entry: "a"}, {seq: 0, entry: "a", bumpFirst: true}}},
 	} {
@@ -37,7 +40,18 @@ func TestCommitObject(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				err := s.CommitObject(ctx, reg, reg.FenceRev, st.seq, entry(st.entry))
+				e := entry(st.entry)
+				if st.size != 0 {
+					e.Size = st.size
+				}
+				got, err := s.CommitObject(ctx, reg, reg.FenceRev, st.seq, e)
+				want := st.wantKey
+				if want == "" {
+					want = st.entry
+				}
+				if err == nil && got.GetKey() != want {
+					t.Fatalf("step %d: committed entry names %q, want %q", i, got.GetKey(), want)
+				}
 				switch {
 				case st.wantBUG:
 					if err == nil || !strings.HasPrefix(err.Error(), "BUG:") {
@@ -63,14 +77,14 @@ func TestCommitObjectFencedErrorNamesBothRevisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.CommitObject(ctx, reg, reg.FenceRev, 0, entry("a"))
+	_, err = s.CommitObject(ctx, reg, reg.FenceRev, 0, entry("a"))
 	want := fmt.Sprintf("from revision %d to %d", reg.FenceRev, newRev)
 	if !errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("got %v, want ErrFenced naming %q", err, want)
 	}
 	// The broker re-reads its assignment and commits the same seq at the new
 	// fence (with a void list): that succeeds.
-	if err := s.CommitObject(ctx, reg, newRev, 0, entry("a")); err != nil {
+	if _, err := s.CommitObject(ctx, reg, newRev, 0, entry("a")); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -89,7 +103,7 @@ func TestCommitObjectTxnSizeDoesNotDependOnPartitionCount(t *testing.T) {
 			t.Fatalf("assignment has %d partitions (%v), want %d", len(a.GetPartitions()), err, partitions)
 		}
 		kv := countKV(s)
-		if err := s.CommitObject(ctx, reg, reg.FenceRev, 0, entry("flush/1/x")); err != nil {
+		if _, err := s.CommitObject(ctx, reg, reg.FenceRev, 0, entry("flush/1/x")); err != nil {
 			t.Fatal(err)
 		}
 		got := kv.reset()
@@ -114,11 +128,11 @@ func TestListObjectsFromSeq(t *testing.T) {
 	other := register(t, s, 2)
 	const n = 30
 	for seq := range uint64(n) {
-		if err := s.CommitObject(ctx, reg, reg.FenceRev, seq, entry(fmt.Sprint("obj", seq))); err != nil {
+		if _, err := s.CommitObject(ctx, reg, reg.FenceRev, seq, entry(fmt.Sprint("obj", seq))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.CommitObject(ctx, other, other.FenceRev, 0, entry("other")); err != nil {
+	if _, err := s.CommitObject(ctx, other, other.FenceRev, 0, entry("other")); err != nil {
 		t.Fatal(err)
 	}
 	for _, from := range []uint64{0, 1, 9, 10, 29, 30} {
@@ -146,16 +160,36 @@ func TestDeleteObjectsBeforeSeq(t *testing.T) {
 	ctx := testCtx(t)
 	reg := register(t, s, 1)
 	for seq := range uint64(5) {
-		if err := s.CommitObject(ctx, reg, reg.FenceRev, seq, entry(fmt.Sprint(seq))); err != nil {
+		if _, err := s.CommitObject(ctx, reg, reg.FenceRev, seq, entry(fmt.Sprint(seq))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n, err := s.DeleteObjects(ctx, 1, reg.Incarnation, 3)
+	n, err := s.DeleteObjects(ctx, reg, reg.Incarnation, 3)
 	if err != nil || n != 3 {
 		t.Fatalf("deleted %d (%v), want 3", n, err)
 	}
 	got, err := s.ListObjects(ctx, 1, reg.Incarnation, 0)
 	if err != nil || len(got) != 2 || got[0].Seq != 3 {
 		t.Fatalf("left %v (%v), want seqs 3 and 4", got, err)
+	}
+}
+
+// TestDeleteObjectsOfAReplacedIncarnationIsFenced guards against a replaced process's GC
+// deleting the entries of the process that replaced it (issue 18, scenario 2): once
+// another registration of the broker id exists, DeleteObjects deletes nothing.
+func TestDeleteObjectsOfAReplacedIncarnationIsFenced(t *testing.T) {
+	s := newTestStore(t)
+	ctx := testCtx(t)
+	old := register(t, s, 1)
+	repl := register(t, s, 1)
+	if _, err := s.CommitObject(ctx, repl, repl.FenceRev, 0, entry("new")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.DeleteObjects(ctx, old, repl.Incarnation, 1)
+	if !errors.Is(err, ErrFenced) || n != 0 {
+		t.Fatalf("the replaced incarnation deleted %d entries (%v), want ErrFenced", n, err)
+	}
+	if got, err := s.ListObjects(ctx, 1, repl.Incarnation, 0); err != nil || len(got) != 1 {
+		t.Fatalf("left %v (%v), want the new incarnation's entry", got, err)
 	}
 }

@@ -15,7 +15,7 @@ var benchSink int
 func BenchmarkCommitObject(b *testing.B) {
 	s := New(testClient, Config{Prefix: "/bench/commit"}, nil)
 	ctx := context.Background()
-	reg, err := s.Register(ctx, 1, "127.0.0.1", 9092, "")
+	reg, err := s.Register(ctx, 1, "127.0.0.1", 9092, "", 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func BenchmarkCommitObject(b *testing.B) {
 	b.ReportAllocs()
 	var seq uint64
 	for b.Loop() {
-		if err := s.CommitObject(ctx, reg, reg.FenceRev, seq, e); err != nil {
+		if _, err := s.CommitObject(ctx, reg, reg.FenceRev, seq, e); err != nil {
 			b.Fatal(err)
 		}
 		seq++

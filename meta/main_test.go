@@ -72,7 +72,7 @@ func testCtx(t *testing.T) context.Context {
 
 func register(t *testing.T, s *Store, brokerID int32) *Registration {
 	t.Helper()
-	reg, err := s.Register(testCtx(t), brokerID, "127.0.0.1", 9092, "")
+	reg, err := s.Register(testCtx(t), brokerID, "127.0.0.1", 9092, "", 0)
 	if err != nil {
 		t.Fatalf("cannot register broker %d: %v", brokerID, err)
 	}

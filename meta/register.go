@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -29,16 +30,28 @@ type Registration struct {
 	// LeaseID is the session lease that brokers/<id> is bound to.
 	LeaseID clientv3.LeaseID
 	// Lost is closed when the session ends: the lease expired or was revoked,
-	// keepalives failed for the whole TTL, or Close was called. A broker whose
-	// session is lost must stop acting as leader.
+	// keepalives failed for the whole TTL, another process registered the same
+	// broker id (Replaced), or Close was called. A broker whose session is lost
+	// must stop acting as leader.
 	Lost <-chan struct{}
 
 	store     *Store
-	cancel    context.CancelFunc // stops the keepalive goroutine
+	lost      chan struct{}
+	lostOnce  sync.Once
+	replaced  atomic.Bool
+	cancel    context.CancelFunc // stops the keepalive and watch goroutines
 	done      chan struct{}      // closed when the keepalive goroutine exits
+	watchDone chan struct{}      // closed when the watch goroutine exits
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// Replaced reports whether the session ended because another process registered the
+// same broker id: this process must stop for good rather than register again, or the
+// two would fence each other in turn.
+func (r *Registration) Replaced() bool { return r.replaced.Load() }
+
+func (r *Registration) markLost() { r.lostOnce.Do(func() { close(r.lost) }) }
 
 // Register grants a session lease of Config.SessionTTL and, in one
 // transaction, puts brokers/<id> bound to it and bumps fences/<id>. Bumping the
@@ -46,9 +59,16 @@ type Registration struct {
 // that still runs (e.g. a force-deleted pod): its commits get ErrFenced. The
 // incarnation is that transaction's revision.
 //
-// Register starts a goroutine, owned by the Registration, that keeps the lease
-// alive until Close or the lease is lost.
-func (s *Store) Register(ctx context.Context, brokerID int32, host string, port int32, rack string) (*Registration, error) {
+// With rejoin set to the lease of this process's previous registration (a
+// session it lost), Register only registers if brokers/<id> is absent or still
+// bound to that lease, and otherwise returns an error wrapping ErrReplaced: a
+// process whose session was lost must not fence a replacement that registered
+// meanwhile. (etcd may keep the old key a while: leases are renewed when etcd
+// restarts, after the client gave up on them.)
+//
+// Register starts goroutines, owned by the Registration, that keep the lease
+// alive and watch brokers/<id> until Close or the session is lost.
+func (s *Store) Register(ctx context.Context, brokerID int32, host string, port int32, rack string, rejoin clientv3.LeaseID) (*Registration, error) {
 	ttl := int64((s.cfg.SessionTTL + time.Second - 1) / time.Second)
 	lease, err := s.cli.Grant(ctx, ttl)
 	if err != nil {
@@ -66,13 +86,25 @@ func (s *Store) Register(ctx context.Context, brokerID int32, host string, port 
 		return nil, fmt.Errorf("cannot encode broker %d: %w", brokerID, err)
 	}
 	brokerKey, fenceKey := s.keys.Broker(brokerID), s.keys.Fence(brokerID)
-	resp, err := s.kv.Txn(ctx).Then(
-		clientv3.OpPut(brokerKey, string(val), clientv3.WithLease(lease.ID), clientv3.WithPrevKV()),
-		clientv3.OpPut(fenceKey, ""),
-	).Commit()
+	put := func(conds ...clientv3.Cmp) (*clientv3.TxnResponse, error) {
+		return s.kv.Txn(ctx).If(conds...).Then(
+			clientv3.OpPut(brokerKey, string(val), clientv3.WithLease(lease.ID), clientv3.WithPrevKV()),
+			clientv3.OpPut(fenceKey, ""),
+		).Commit()
+	}
+	var resp *clientv3.TxnResponse
+	if rejoin == 0 {
+		resp, err = put()
+	} else if resp, err = put(clientv3.Compare(clientv3.LeaseValue(brokerKey), "=", rejoin)); err == nil && !resp.Succeeded {
+		resp, err = put(clientv3.Compare(clientv3.CreateRevision(brokerKey), "=", 0))
+	}
 	if err != nil {
 		revoke()
 		return nil, fmt.Errorf("cannot register broker %d at %s: %w", brokerID, brokerKey, err)
+	}
+	if !resp.Succeeded {
+		revoke()
+		return nil, fmt.Errorf("%s is held by another process: %w", brokerKey, ErrReplaced)
 	}
 	rev := resp.Header.Revision
 	log := s.log.With("broker", brokerID, "incarnation", rev, "lease", fmt.Sprintf("%x", int64(lease.ID)))
@@ -97,24 +129,87 @@ func (s *Store) Register(ctx context.Context, brokerID int32, host string, port 
 		LeaseID:     lease.ID,
 		Lost:        lost,
 		store:       s,
+		lost:        lost,
 		cancel:      cancel,
 		done:        make(chan struct{}),
+		watchDone:   make(chan struct{}),
 	}
-	go reg.keepAlive(kaCtx, ka, lost, log)
+	go reg.keepAlive(kaCtx, ka, log)
+	go reg.watch(kaCtx, brokerKey, rev, log)
 	log.Info("registered broker", "host", host, "port", port)
 	return reg, nil
 }
 
 // keepAlive drains the keepalive responses; the client closes the channel when
 // the lease is gone, keepalives failed for the TTL, or kaCtx is cancelled.
-func (r *Registration) keepAlive(kaCtx context.Context, ka <-chan *clientv3.LeaseKeepAliveResponse, lost chan struct{}, log *slog.Logger) {
+func (r *Registration) keepAlive(kaCtx context.Context, ka <-chan *clientv3.LeaseKeepAliveResponse, log *slog.Logger) {
 	defer close(r.done)
-	defer close(lost)
+	defer r.markLost()
 	for range ka {
 	}
 	if kaCtx.Err() == nil {
 		log.Error("broker session lost: lease expired or was revoked")
 	}
+}
+
+// watch ends the session when brokers/<id> changes after our registration at rev: a put
+// is another process registering the same id (it fenced us, but our own lease lives on,
+// so keepalives alone would never tell), a delete is our lease ending. Without it a
+// replaced process that takes no writes would serve stale reads indefinitely.
+func (r *Registration) watch(ctx context.Context, key string, rev int64, log *slog.Logger) {
+	defer close(r.watchDone)
+	from := rev + 1
+	for ctx.Err() == nil {
+		wch := r.store.cli.Watch(clientv3.WithRequireLeader(ctx), key, clientv3.WithRev(from))
+		for wr := range wch {
+			if err := wr.Err(); err != nil {
+				log.Warn("watch of the broker registration failed; checking it directly", "err", err)
+				break
+			}
+			for _, ev := range wr.Events {
+				if ev.Type == clientv3.EventTypePut && ev.Kv.ModRevision != rev {
+					r.replaced.Store(true)
+					log.Error("another process registered this broker id; this incarnation is replaced",
+						"new_incarnation", ev.Kv.ModRevision)
+				}
+				r.markLost()
+				return
+			}
+			from = wr.Header.Revision + 1
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		// The watch ended (etcd unreachable, compaction): read the key itself, which
+		// tells the same, before watching again.
+		if r.checkCurrent(ctx, key, log) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// checkCurrent reads brokers/<id> and ends the session (reporting true) if it no longer
+// holds this registration.
+func (r *Registration) checkCurrent(ctx context.Context, key string, log *slog.Logger) bool {
+	resp, err := r.store.kv.Get(ctx, key)
+	if err != nil {
+		return false // keepalives tell whether the session outlives the outage
+	}
+	if len(resp.Kvs) == 1 && uint64(resp.Kvs[0].ModRevision) == r.Incarnation {
+		return false
+	}
+	if len(resp.Kvs) == 1 {
+		r.replaced.Store(true)
+		log.Error("another process registered this broker id; this incarnation is replaced",
+			"new_incarnation", resp.Kvs[0].ModRevision)
+	}
+	r.markLost()
+	return true
 }
 
 // Close stops the keepalive and revokes the lease, which deletes brokers/<id>.
@@ -126,11 +221,14 @@ func (r *Registration) Close(ctx context.Context) error {
 		case <-r.done:
 			// The lease is gone already (or expires by itself within the
 			// TTL if etcd was unreachable): nothing to revoke.
+			r.cancel()
+			<-r.watchDone
 			return
 		default:
 		}
 		r.cancel()
 		<-r.done
+		<-r.watchDone
 		_, err := r.store.cli.Revoke(ctx, r.LeaseID)
 		if err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
 			r.closeErr = fmt.Errorf("cannot revoke session lease %x of broker %d: %w", int64(r.LeaseID), r.BrokerID, err)

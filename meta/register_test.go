@@ -14,17 +14,17 @@ func TestRegisterTwiceFencesFirstIncarnation(t *testing.T) {
 	if first.Incarnation != uint64(first.FenceRev) {
 		t.Fatalf("incarnation %d != fence revision %d", first.Incarnation, first.FenceRev)
 	}
-	if err := s.CommitObject(ctx, first, first.FenceRev, 0, entry("a")); err != nil {
+	if _, err := s.CommitObject(ctx, first, first.FenceRev, 0, entry("a")); err != nil {
 		t.Fatal(err)
 	}
 	second := register(t, s, 1)
 	if second.Incarnation <= first.Incarnation {
 		t.Fatalf("incarnation %d not above %d", second.Incarnation, first.Incarnation)
 	}
-	if err := s.CommitObject(ctx, first, first.FenceRev, 1, entry("b")); !errors.Is(err, ErrFenced) {
+	if _, err := s.CommitObject(ctx, first, first.FenceRev, 1, entry("b")); !errors.Is(err, ErrFenced) {
 		t.Fatalf("first incarnation's commit: got %v, want ErrFenced", err)
 	}
-	if err := s.CommitObject(ctx, second, second.FenceRev, 0, entry("c")); err != nil {
+	if _, err := s.CommitObject(ctx, second, second.FenceRev, 0, entry("c")); err != nil {
 		t.Fatalf("second incarnation's commit: %v", err)
 	}
 	brokers, err := s.ListBrokers(ctx)
@@ -77,7 +77,7 @@ func TestRegistrationCloseRevokesSessionButKeepsFence(t *testing.T) {
 	}
 	// The fence is the commit guard, not the session: an in-flight commit of
 	// a closing broker may still land.
-	if err := s.CommitObject(ctx, reg, reg.FenceRev, 0, entry("a")); err != nil {
+	if _, err := s.CommitObject(ctx, reg, reg.FenceRev, 0, entry("a")); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -86,7 +86,53 @@ func TestRegisterFailsOnUnreachableEtcd(t *testing.T) {
 	s := newTestStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.Register(ctx, 1, "h", 1, ""); err == nil {
+	if _, err := s.Register(ctx, 1, "h", 1, "", 0); err == nil {
 		t.Fatal("Register with a cancelled context succeeded")
 	}
+}
+
+// TestReplacedIncarnationLosesItsSession guards against a replaced process serving on
+// (issue 18, scenario 2): its own lease lives on when another process registers the same
+// broker id, so keepalives alone never end its session; the registration watch must.
+func TestReplacedIncarnationLosesItsSession(t *testing.T) {
+	s := newTestStore(t)
+	first := register(t, s, 1)
+	_ = register(t, s, 1)
+	select {
+	case <-first.Lost:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replaced incarnation's session was not lost within 10s")
+	}
+	if !first.Replaced() {
+		t.Fatal("Replaced() = false after another process registered the same broker id")
+	}
+}
+
+// TestRejoinNeverFencesAReplacement: a process whose session was lost registers again
+// only if nobody else holds its broker id; otherwise the two would fence each other in turn.
+func TestRejoinNeverFencesAReplacement(t *testing.T) {
+	s := newTestStore(t)
+	ctx := testCtx(t)
+	old := register(t, s, 1)
+	// etcd may still hold the key under the lease of the session the client gave up on.
+	again, err := s.Register(ctx, 1, "h", 1, "", old.LeaseID)
+	if err != nil {
+		t.Fatalf("rejoin over our own previous registration: %v", err)
+	}
+	_ = again.Close(ctx)
+	repl := register(t, s, 1)
+	if _, err := s.Register(ctx, 1, "h", 1, "", old.LeaseID); !errors.Is(err, ErrReplaced) {
+		t.Fatalf("rejoin while another registration holds the id: %v, want ErrReplaced", err)
+	}
+	if _, err := s.CommitObject(ctx, repl, repl.FenceRev, 0, entry("a")); err != nil {
+		t.Fatalf("the replacement was fenced by a refused rejoin: %v", err)
+	}
+	if err := repl.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err = s.Register(ctx, 1, "h", 1, "", old.LeaseID)
+	if err != nil {
+		t.Fatalf("rejoin of a free id: %v", err)
+	}
+	_ = again.Close(ctx)
 }

@@ -13,17 +13,20 @@ import (
 
 // CommitSegment records a merged segment and the partition's new checkpoint (whose chain
 // positions moved past the merged flush objects) in one transaction of two puts, fenced on
-// mod_revision(fences/<brokerID>) == fenceRev. It never overwrites an existing segment key.
-func (s *Store) CommitSegment(ctx context.Context, brokerID int32, fenceRev int64, pk PartitionKey, seg *metapb.Segment, cp *metapb.Checkpoint) error {
+// mod_revision(fences/<brokerID>) == fenceRev. It never overwrites an existing segment key,
+// and returns the segment committed under it: seg, or the segment an earlier merge of the
+// same offset range committed although its reply was lost (together with its checkpoint),
+// which the caller must serve instead.
+func (s *Store) CommitSegment(ctx context.Context, brokerID int32, fenceRev int64, pk PartitionKey, seg *metapb.Segment, cp *metapb.Checkpoint) (*metapb.Segment, error) {
 	segKey := s.keys.Segment(pk.TopicID, pk.Partition, seg.LastOffset)
 	cpKey := s.keys.Partition(pk.TopicID, pk.Partition)
 	segVal, err := marshal(seg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cpVal, err := marshal(cp)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fence := s.keys.Fence(brokerID)
 	resp, err := s.kv.Txn(ctx).
@@ -33,22 +36,27 @@ func (s *Store) CommitSegment(ctx context.Context, brokerID int32, fenceRev int6
 		Else(clientv3.OpGet(fence), clientv3.OpGet(segKey)).
 		Commit()
 	if err != nil {
-		return fmt.Errorf("cannot commit segment %s: %w", segKey, err)
+		return nil, fmt.Errorf("cannot commit segment %s: %w", segKey, err)
 	}
 	if resp.Succeeded {
-		return nil
+		return seg, nil
 	}
 	if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) == 1 {
-		if string(kvs[0].Value) == string(segVal) {
-			return nil // an earlier, timed-out attempt committed
+		earlier := &metapb.Segment{}
+		if err := proto.Unmarshal(kvs[0].Value, earlier); err != nil {
+			return nil, fmt.Errorf("cannot decode segment %s: %w", segKey, err)
 		}
-		return fmt.Errorf("BUG: segment key %s already holds another segment", segKey)
+		if earlier.BaseOffset != seg.BaseOffset || earlier.LastOffset != seg.LastOffset {
+			return nil, fmt.Errorf("BUG: segment key %s holds offsets %d-%d, not %d-%d", segKey,
+				earlier.BaseOffset, earlier.LastOffset, seg.BaseOffset, seg.LastOffset)
+		}
+		return earlier, nil
 	}
 	var current int64
 	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 1 {
 		current = kvs[0].ModRevision
 	}
-	return fmt.Errorf("cannot commit segment %s: fence %s at %d, expected %d: %w", segKey, fence, current, fenceRev, ErrFenced)
+	return nil, fmt.Errorf("cannot commit segment %s: fence %s at %d, expected %d: %w", segKey, fence, current, fenceRev, ErrFenced)
 }
 
 // ListSegments returns a partition's segments in offset order (linearizable).

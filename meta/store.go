@@ -29,6 +29,8 @@ var (
 	// or a partition moved off the broker or changed epoch there. The caller
 	// must re-read its assignment before committing again.
 	ErrFenced = errors.New("fenced")
+	// ErrReplaced means another process registered the broker id: this one must stop.
+	ErrReplaced = errors.New("another process registered this broker id")
 	// ErrTopicExists is returned by CreateTopic for a name already in use.
 	ErrTopicExists = errors.New("topic already exists")
 	// ErrTopicNotFound is returned for a topic name that does not exist.

@@ -73,7 +73,7 @@ func TestCreateTopicDoesNotFenceTheLeader(t *testing.T) {
 	if _, err := s.AddPartitions(ctx, "a", 8, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CommitObject(ctx, reg, reg.FenceRev, 0, entry("x")); err != nil {
+	if _, err := s.CommitObject(ctx, reg, reg.FenceRev, 0, entry("x")); err != nil {
 		t.Fatalf("commit after adding partitions: %v", err)
 	}
 }
@@ -173,7 +173,7 @@ func TestDeleteTopicRemovesItsKeysAndFencesItsLeaders(t *testing.T) {
 	if err := s.PutCheckpoints(ctx, 1, reg.FenceRev, cps); !errors.Is(err, ErrFenced) {
 		t.Fatalf("PutCheckpoints after delete = %v, want ErrFenced", err)
 	}
-	if err := s.CommitObject(ctx, reg, reg.FenceRev, 0, entry("x")); !errors.Is(err, ErrFenced) {
+	if _, err := s.CommitObject(ctx, reg, reg.FenceRev, 0, entry("x")); !errors.Is(err, ErrFenced) {
 		t.Fatalf("CommitObject after delete = %v, want ErrFenced", err)
 	}
 	if _, err := s.DeleteTopic(ctx, "doomed"); !errors.Is(err, ErrTopicNotFound) {

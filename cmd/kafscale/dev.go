@@ -83,6 +83,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.DurationVar(&cfg.Flush.FlushInterval, "flush-interval", cfg.Flush.FlushInterval, "cut a flush object one interval after the previous cut: at most one object per interval below --flush-bytes (flush.interval)")
 	fs.Int64Var(&cfg.Flush.BufferBytes, "buffer-bytes", cfg.Flush.BufferBytes, "bytes appended but not yet committed before produce waits (buffer.bytes)")
 	fs.Int64Var(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "Go soft memory limit in bytes (-1: --buffer-bytes + --cache-bytes + 192 MiB; 0: runtime default or GOMEMLIMIT)")
+	fs.DurationVar(&cfg.Flush.AttemptTimeout, "flush-attempt-timeout", cfg.Flush.AttemptTimeout, "bound of one upload or commit attempt of a flush object; --gc-grace must be at least twice it")
 	fs.IntVar(&cfg.Flush.UploadConcurrency, "upload-concurrency", cfg.Flush.UploadConcurrency, "flush objects uploading at once (commits stay in flush order)")
 	fs.Int64Var(&cfg.CacheBytes, "cache-bytes", cfg.CacheBytes, "object range cache size (cache.bytes)")
 	fs.Int64Var(&cfg.Broker.Partition.TailBytes, "tail-bytes", cfg.Broker.Partition.TailBytes, "committed bytes kept in memory per partition for recent fetches")
@@ -174,6 +175,13 @@ func (c *serverConfig) finish() error {
 	}
 	if err := c.Flush.Validate(); err != nil {
 		return err
+	}
+	// Every commit of an object lands within gc.grace/2 of its upload (the flusher caps its
+	// attempts there); one attempt already sent may still be applied by etcd up to an
+	// attempt timeout later, which must stay inside the other half of the grace, before GC
+	// may delete the object (docs/object-lifecycle.md, "Invariants").
+	if g, a := c.Broker.Merge.GCGrace, c.Flush.AttemptTimeout; g < 2*a {
+		return fmt.Errorf("--gc-grace must be at least twice --flush-attempt-timeout (set to %s, attempt timeout %s)", g, a)
 	}
 	if aport == 0 {
 		return nil // resolved once the listener is bound
@@ -413,19 +421,32 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 		log.Info("kafka listener serving", "addr", ns.Addr().String(), "advertised", fmt.Sprintf("%s:%d", bcfg.AdvertisedHost, bcfg.AdvertisedPort), "cluster_id", cid)
 		select {
 		case <-b.SessionLost():
-			// Another process may now be assigned our partitions; our commits are fenced
-			// from the moment it takes them. Close this incarnation (pending data still
-			// commits under the old fence if nobody moved it) and register a new one,
-			// which takes the partitions over afresh, as a restarted process would.
-			log.Error("etcd session lost; closing this incarnation and registering a new one")
 			handler.set(nil)
 			bp.Store(nil)
+			if b.Replaced() {
+				// Another process registered this broker id (a replacement pod while this
+				// one still runs): it owns the id now. Registering again would fence it in
+				// turn, so this process stops for good.
+				status.set("replaced by another process with broker id %d", bcfg.NodeID)
+				b.BeginShutdown()
+				cctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+				_ = b.Close(cctx)
+				cancel()
+				return fmt.Errorf("another process registered broker id %d; this process stops (two processes must not share a broker id)", bcfg.NodeID)
+			}
+			// The lease ended (etcd unreachable for a TTL): another process may now be
+			// assigned our partitions; our commits are fenced from the moment it takes
+			// them. Close this incarnation (pending data still commits under the old fence
+			// if nobody moved it) and register a new one, which takes the partitions over
+			// afresh, as a restarted process would, unless another process took the id.
+			log.Error("etcd session lost; closing this incarnation and registering a new one")
 			status.set("etcd session lost: registering a new incarnation")
 			cctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 			if err := b.Close(cctx); err != nil {
 				log.Warn("cannot close the lost incarnation cleanly", "err", err)
 			}
 			cancel()
+			bcfg.Rejoin = b.Lease()
 			continue
 		case <-ctx.Done():
 		}

@@ -16,7 +16,7 @@ import (
 // short ages and a short grace.
 var mergeFlags = []string{
 	"--flush-interval", "10ms", "--merge-bytes", "65536", "--merge-chunk-bytes", "8192",
-	"--merge-age", "200ms", "--merge-interval", "100ms", "--gc-interval", "200ms", "--gc-grace", "1s",
+	"--merge-age", "200ms", "--merge-interval", "100ms", "--gc-interval", "200ms", "--gc-grace", "2s", "--flush-attempt-timeout", "1s",
 	"--tail-bytes", "0",
 }
 

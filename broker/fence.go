@@ -1,0 +1,215 @@
+package broker
+
+// Fencing: how this incarnation learns that partitions moved off it, or that it was
+// replaced, and what it does then (docs/object-lifecycle.md, "Fencing invariants").
+//
+// Every fenced write (object commit, checkpoint, segment) compares fences/<id> against
+// b.fenceRev. When one fails, refreshFence re-reads the assignment at the new fence and,
+// before adopting the new revision, resigns every partition this broker serves that the
+// assignment no longer gives it at its epoch and records it in b.gone. The committer
+// computes each commit's void list from b.gone after loading the revision it compares, so
+// whichever path adopted a new revision, no commit under it acknowledges a batch of a
+// partition that moved (the flusher's own void memory only covers commits that failed).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/kafscale/kafscale/flush"
+	"github.com/kafscale/kafscale/meta"
+	"github.com/kafscale/kafscale/meta/metapb"
+)
+
+// committer adapts the metadata store to the flusher.
+type committer struct{ b *Broker }
+
+// Commit commits obj under the current fence, voiding the batches of partitions this broker
+// no longer leads. When the fence moved, it re-reads the assignment (refreshFence) and
+// re-commits the same seq with the void list recomputed, as DESIGN.md's write path says.
+// When this incarnation was replaced, it is fenced for good. A commit that an earlier,
+// unanswered attempt already made is reported as that attempt committed it.
+func (c committer) Commit(ctx context.Context, seq uint64, obj flush.Object) (flush.Committed, error) {
+	b := c.b
+	for attempt := 0; attempt < 10; attempt++ {
+		// The revision is loaded before the gone set is read: refreshFence fills the set
+		// before it stores a revision, so the void list covers every move up to rev.
+		rev := b.fenceRev.Load()
+		void := b.voidList(seq, obj)
+		entry := &metapb.ObjectEntry{Key: obj.Key, Size: obj.Size, FooterPos: obj.FooterPos, FooterLen: obj.FooterLen,
+			Void: partitionRefs(void)}
+		got, err := b.meta.CommitObject(ctx, b.reg, rev, seq, entry)
+		if err == nil {
+			return flush.Committed{Key: got.Key, Voided: voidedIn(got, obj.Partitions)}, nil
+		}
+		if !errors.Is(err, meta.ErrFenced) {
+			return flush.Committed{}, err
+		}
+		if _, err := b.refreshFence(ctx); err != nil {
+			return flush.Committed{}, err
+		}
+	}
+	return flush.Committed{}, fmt.Errorf("cannot commit object %s seq %d: the fence kept moving", obj.Key, seq)
+}
+
+// voidList returns the partitions of obj whose batches must be committed as void: those
+// already voided by an earlier commit, and those this broker no longer leads.
+func (b *Broker) voidList(seq uint64, obj flush.Object) []flush.PartitionID {
+	b.goneMu.Lock()
+	defer b.goneMu.Unlock()
+	for id, last := range b.gone {
+		if last < seq {
+			delete(b.gone, id) // no flush from seq on can hold its batches
+		}
+	}
+	var out []flush.PartitionID
+	for _, p := range obj.Partitions {
+		if _, gone := b.gone[p]; gone || slices.Contains(obj.Void, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// voidedIn returns the partitions the committed entry voids.
+func voidedIn(e *metapb.ObjectEntry, parts []flush.PartitionID) []flush.PartitionID {
+	var out []flush.PartitionID
+	for _, p := range parts {
+		if voided(e, p.TopicID, p.Partition, p.LeaderEpoch) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func partitionRefs(ids []flush.PartitionID) []*metapb.PartitionRef {
+	var out []*metapb.PartitionRef
+	for _, p := range ids {
+		out = append(out, &metapb.PartitionRef{TopicId: p.TopicID[:], Partition: p.Partition, LeaderEpoch: p.LeaderEpoch})
+	}
+	return out
+}
+
+// refreshFence re-reads this broker's fence after a fenced write. When this incarnation is
+// still the registered one, it resigns the partitions the assignment no longer gives it
+// (recording them in b.gone) and only then adopts the new fence revision. Otherwise it
+// stops serving and returns an error wrapping flush.ErrFenced: a zombie must stop.
+func (b *Broker) refreshFence(ctx context.Context) (*meta.FenceState, error) {
+	st, err := b.meta.ReadFence(ctx, b.reg)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Current {
+		b.stopServing("this broker incarnation was replaced or lost its session")
+		return nil, fmt.Errorf("broker %d incarnation %d: %w", b.cfg.NodeID, b.reg.Incarnation, flush.ErrFenced)
+	}
+	b.resignMoved(st.Assignment)
+	b.fenceRev.Store(st.FenceRev)
+	return st, nil
+}
+
+// resignMoved resigns every partition this broker serves that assignment does not give it
+// at the same leader epoch, and records it in b.gone with the last flush that may hold its
+// batches.
+func (b *Broker) resignMoved(a *metapb.Assignment) {
+	led := make(map[flush.PartitionID]bool, len(a.GetPartitions()))
+	for _, r := range a.GetPartitions() {
+		led[flush.PartitionID{TopicID: [16]byte(r.TopicId), Partition: r.Partition, LeaderEpoch: r.LeaderEpoch}] = true
+	}
+	var moved []flush.PartitionID
+	for _, lp := range b.ledPartitions() {
+		_, _, epoch := lp.ps.log.Offsets()
+		id := flush.PartitionID{TopicID: lp.t.id, Partition: lp.p, LeaderEpoch: epoch}
+		if led[id] {
+			continue
+		}
+		// Resign first: from now on no batch of it enters a flush, so the open flush is
+		// the last that can hold one.
+		lp.ps.log.Resign()
+		moved = append(moved, id)
+	}
+	if len(moved) == 0 {
+		return
+	}
+	last := b.flusher.NextSeq()
+	b.goneMu.Lock()
+	for _, id := range moved {
+		if _, ok := b.gone[id]; !ok {
+			b.gone[id] = last
+		}
+	}
+	b.goneMu.Unlock()
+	b.log.Info("resigned partitions no longer assigned to this broker", "partitions", len(moved))
+}
+
+// stopServing ends every leadership of this incarnation at once: it was replaced by another
+// process with the same broker id, or its session is gone, so its high watermarks may be
+// stale and its commits are fenced. Reads and writes answer NOT_LEADER_OR_FOLLOWER.
+func (b *Broker) stopServing(why string) {
+	if b.ready.Swap(false) {
+		b.log.Error(why+"; it stops serving as leader", "node_id", b.cfg.NodeID, "incarnation", b.reg.Incarnation)
+	}
+	b.stopped.Store(true)
+	for _, lp := range b.ledPartitions() {
+		lp.ps.log.Resign()
+	}
+}
+
+// putCheckpoints writes checkpoints under the current fence, adopting a moved fence once.
+// A checkpoint of a partition this broker no longer leads is dropped, never written back.
+func (b *Broker) putCheckpoints(ctx context.Context, cps map[meta.PartitionKey]*metapb.Checkpoint) error {
+	err := b.meta.PutCheckpoints(ctx, b.cfg.NodeID, b.fenceRev.Load(), cps)
+	if !errors.Is(err, meta.ErrFenced) {
+		return err
+	}
+	st, err := b.refreshFence(ctx)
+	if err != nil {
+		return err
+	}
+	led := make(map[meta.PartitionKey]int32)
+	for _, r := range st.Assignment.GetPartitions() {
+		led[meta.PartitionKey{TopicID: [16]byte(r.TopicId), Partition: r.Partition}] = r.LeaderEpoch
+	}
+	for k, cp := range cps {
+		if e, ok := led[k]; !ok || e != cp.LeaderEpoch {
+			delete(cps, k)
+		}
+	}
+	return b.meta.PutCheckpoints(ctx, b.cfg.NodeID, b.fenceRev.Load(), cps)
+}
+
+// errCommitTooLate is returned when objects a metadata commit would reference were uploaded
+// longer than gc.grace/2 ago: GC may delete them, so the commit is not attempted (the work
+// is redone with new uploads).
+var errCommitTooLate = errors.New("the objects to commit were uploaded more than gc.grace/2 ago")
+
+// uploadDeadline tracks the earliest start of the uploads one metadata commit will
+// reference (a segment, producer-state objects). Every such commit must land within
+// gc.grace/2 of it, as flush commits do (flush.Config.MaxCommitDelay), so that GC, which
+// deletes an unreferenced object only gc.grace after it first saw it, never deletes an
+// object whose commit then lands (issue 18, scenario 3). Owned by one goroutine.
+type uploadDeadline struct{ first time.Time }
+
+// starting records that an upload starts now.
+func (d *uploadDeadline) starting() {
+	if d.first.IsZero() {
+		d.first = time.Now()
+	}
+}
+
+// context bounds a commit by the deadline (parent alone when nothing was uploaded), or
+// returns errCommitTooLate when it has passed.
+func (d *uploadDeadline) context(parent context.Context, grace time.Duration) (context.Context, context.CancelFunc, error) {
+	if d.first.IsZero() {
+		ctx, cancel := context.WithCancel(parent)
+		return ctx, cancel, nil
+	}
+	dl := d.first.Add(grace / 2)
+	if !time.Now().Before(dl) {
+		return nil, nil, fmt.Errorf("%w (first upload at %s)", errCommitTooLate, d.first.Format(time.RFC3339Nano))
+	}
+	ctx, cancel := context.WithDeadline(parent, dl)
+	return ctx, cancel, nil
+}
