@@ -2,7 +2,8 @@ package broker
 
 // ApiVersions: versions 0-4. An unsupported version gets the v0 answer with
 // UNSUPPORTED_VERSION and the supported list, as Kafka does (KIP-511), so clients can
-// downgrade. The table is exactly the set of registered handlers.
+// downgrade. The table is exactly the set of registered handlers, with Produce listed from
+// v0 though served from v3 (KAFKA-18659, see produce.go).
 
 import (
 	"sort"
@@ -20,7 +21,7 @@ func init() { register(kmsg.ApiVersions, 0, 4, (*Broker).handleAPIVersions) }
 func apiTable() []codec.APIRange {
 	out := make([]codec.APIRange, 0, len(apis))
 	for k, a := range apis {
-		out = append(out, codec.APIRange{Key: k, Min: a.min, Max: a.max})
+		out = append(out, codec.APIRange{Key: k, Min: a.advertisedMin, Max: a.max})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out

@@ -231,6 +231,11 @@ func (b *Broker) Serve(req *netio.Request) {
 			b.answerUnsupportedAPIVersions(req, hdr)
 			return
 		}
+		if ok && hdr.APIVersion >= api.advertisedMin && hdr.APIVersion < api.min {
+			// Only a client that ignores its own version negotiation gets here.
+			b.closeBad(req, hdr, fmt.Errorf("api %d version %d is listed in ApiVersions but not served (KAFKA-18659)", hdr.APIKey, hdr.APIVersion))
+			return
+		}
 		b.closeBad(req, hdr, fmt.Errorf("unsupported api %d version %d", hdr.APIKey, hdr.APIVersion))
 		return
 	}
@@ -278,15 +283,30 @@ func (c *call) respond(resp kmsg.Response) {
 // api is one row of the supported-API table.
 type api struct {
 	min, max int16
-	handle   func(*Broker, *call)
+	// advertisedMin is the lowest version ApiVersions lists; it is min except where a
+	// client needs to see lower versions that are still refused (see advertiseFrom).
+	advertisedMin int16
+	handle        func(*Broker, *call)
 }
 
 // apis is filled by each handler file's init, and feeds ApiVersions: it advertises exactly
-// what is implemented.
+// what is implemented, except for the lower bounds advertiseFrom lowers.
 var apis = map[int16]api{}
 
 func register(key kmsg.Key, min, max int16, h func(*Broker, *call)) {
-	apis[int16(key)] = api{min: min, max: max, handle: h}
+	apis[int16(key)] = api{min: min, max: max, advertisedMin: min, handle: h}
+}
+
+// advertiseFrom makes ApiVersions list key from version v while versions below the
+// registered minimum stay refused (the connection is closed, as for any version not
+// served). Kafka 4 does this for Produce only (KAFKA-18659); see produce.go.
+func advertiseFrom(key kmsg.Key, v int16) {
+	a, ok := apis[int16(key)]
+	if !ok || v > a.min {
+		panic(fmt.Sprintf("BUG: advertiseFrom(%s, %d) needs a registered API whose minimum is at least %d", kmsg.NameForKey(int16(key)), v, v))
+	}
+	a.advertisedMin = v
+	apis[int16(key)] = a
 }
 
 // errCode maps an internal error to a Kafka error code.

@@ -1,6 +1,7 @@
 package broker
 
-// Produce: versions 3-11 (magic 2 record batches only; KIP-896 baseline v3). Each partition's
+// Produce: versions 3-11 (magic 2 record batches only; KIP-896 baseline v3), listed in
+// ApiVersions from v0 as Kafka 4 does for librdkafka (KAFKA-18659). Each partition's
 // records are split into batches, validated (length, magic, CRC32C) and their records walked
 // as Kafka's LogValidator does (compressed ones through a bounded streaming decompression); a
 // bad batch gets CORRUPT_MESSAGE (also for compressed bytes that do not decompress), or
@@ -29,7 +30,15 @@ import (
 	"github.com/kafscale/kafscale/flush"
 )
 
-func init() { register(kmsg.Produce, 3, 11, (*Broker).handleProduce) }
+func init() {
+	register(kmsg.Produce, 3, 11, (*Broker).handleProduce)
+	// librdkafka before 2.11.1 (librdkafka issue 4956) sends gzip, snappy and lz4 batches
+	// uncompressed unless the broker lists Produce v0, and Debian ships such librdkafka
+	// (kcat, python3-confluent-kafka). Kafka 4 lists Produce from v0 for this reason and
+	// closes the connection on a v0-v2 request like on any version it does not serve
+	// (KAFKA-18659); so do we. Clients pick the highest common version, so none sends v0-v2.
+	advertiseFrom(kmsg.Produce, 0)
+}
 
 // producePart tracks one partition's answer until its flushes are committed.
 type producePart struct {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -177,4 +178,63 @@ func TestApiVersions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestProduceListedFromV0ServedFromV3 guards the workaround for librdkafka before 2.11.1
+// (librdkafka issue 4956), which sends gzip, snappy and lz4 batches uncompressed unless
+// ApiVersions lists Produce v0. Kafka 4 lists Produce from v0 yet refuses v0-v2 if a client
+// sends them: its socket server's header check fails with UnsupportedVersionException and
+// the connection is closed without an answer (KAFKA-18659). So must KafScale, storing
+// nothing and logging why.
+func TestProduceListedFromV0ServedFromV3(t *testing.T) {
+	b := startBroker(t)
+	ctx := testContext(t)
+	c := dial(ctx, t, b.Addr)
+	for v := int16(0); v <= 4; v++ {
+		resp := c.do(apiVersionsReq(v)).(*kmsg.ApiVersionsResponse)
+		wantCode(t, fmt.Sprintf("ApiVersions v%d", v), resp.ErrorCode, nil)
+		i := slices.IndexFunc(resp.ApiKeys, func(k kmsg.ApiVersionsResponseApiKey) bool { return k.ApiKey == int16(kmsg.Produce) })
+		if i < 0 {
+			t.Fatalf("ApiVersions v%d does not list Produce", v)
+		}
+		if k := resp.ApiKeys[i]; k.MinVersion != 0 || k.MaxVersion < 3 {
+			t.Fatalf("ApiVersions v%d lists Produce v%d-v%d, want from v0 (as Kafka 4) to at least v3", v, k.MinVersion, k.MaxVersion)
+		}
+	}
+	name := topicName(t)
+	createTopic(t, c, name, 1, nil)
+
+	for v := int16(0); v <= 2; v++ {
+		t.Run(fmt.Sprintf("v%d closes the connection", v), func(t *testing.T) {
+			mark := logMark(b)
+			c := dial(ctx, t, b.Addr)
+			c.send(produceReq(v, -1, producePart{name, 0, batchOf(3, 10)}))
+			read, closed := c.awaitClose()
+			switch {
+			case !closed:
+				t.Fatalf("connection still open 10 s after Produce v%d", v)
+			case len(read) > 0:
+				t.Fatalf("broker answered Produce v%d with % x, want the connection closed", v, read[:min(len(read), 32)])
+			}
+			// The close is logged before the connection closes; the log pipe may lag.
+			deadline := time.Now().Add(10 * time.Second)
+			logged := func() bool {
+				log := b.LogTail(256 << 20)
+				return strings.Contains(log[min(mark, len(log)):], "KAFKA-18659")
+			}
+			for !logged() {
+				if time.Now().After(deadline) {
+					t.Fatalf("broker closed the connection after Produce v%d without a log line naming KAFKA-18659", v)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+	// Nothing was stored, and Produce at v3 (the lowest served) still works.
+	c = dial(ctx, t, b.Addr)
+	if hw := highWatermark(t, c, name, 0); hw != 0 {
+		t.Fatalf("high watermark %d after refused Produce v0-v2, want 0", hw)
+	}
+	p := c.do(produceReq(3, -1, producePart{name, 0, batchOf(3, 10)})).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+	wantCode(t, "Produce v3", p.ErrorCode, nil)
 }
