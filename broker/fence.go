@@ -157,27 +157,31 @@ func (b *Broker) stopServing(why string) {
 	}
 }
 
-// putCheckpoints writes checkpoints under the current fence, adopting a moved fence once.
-// A checkpoint of a partition this broker no longer leads is dropped, never written back.
+// putCheckpoints writes checkpoints under the current fence, adopting a moved fence as
+// often as it keeps moving (other topics deleted meanwhile). A checkpoint of a partition
+// this broker no longer leads is dropped, never written back.
 func (b *Broker) putCheckpoints(ctx context.Context, cps map[meta.PartitionKey]*metapb.Checkpoint) error {
-	err := b.meta.PutCheckpoints(ctx, b.cfg.NodeID, b.fenceRev.Load(), cps)
-	if !errors.Is(err, meta.ErrFenced) {
-		return err
-	}
-	st, err := b.refreshFence(ctx)
-	if err != nil {
-		return err
-	}
-	led := make(map[meta.PartitionKey]int32)
-	for _, r := range st.Assignment.GetPartitions() {
-		led[meta.PartitionKey{TopicID: [16]byte(r.TopicId), Partition: r.Partition}] = r.LeaderEpoch
-	}
-	for k, cp := range cps {
-		if e, ok := led[k]; !ok || e != cp.LeaderEpoch {
-			delete(cps, k)
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		err = b.meta.PutCheckpoints(ctx, b.cfg.NodeID, b.fenceRev.Load(), cps)
+		if !errors.Is(err, meta.ErrFenced) {
+			return err
+		}
+		st, ferr := b.refreshFence(ctx)
+		if ferr != nil {
+			return ferr
+		}
+		led := make(map[meta.PartitionKey]int32)
+		for _, r := range st.Assignment.GetPartitions() {
+			led[meta.PartitionKey{TopicID: [16]byte(r.TopicId), Partition: r.Partition}] = r.LeaderEpoch
+		}
+		for k, cp := range cps {
+			if e, ok := led[k]; !ok || e != cp.LeaderEpoch {
+				delete(cps, k)
+			}
 		}
 	}
-	return b.meta.PutCheckpoints(ctx, b.cfg.NodeID, b.fenceRev.Load(), cps)
+	return fmt.Errorf("cannot write checkpoints: the fence kept moving: %w", err)
 }
 
 // errCommitTooLate is returned when objects a metadata commit would reference were uploaded

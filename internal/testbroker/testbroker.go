@@ -208,6 +208,17 @@ func (p *Process) Running() bool {
 	}
 }
 
+// WaitExit waits up to timeout for the process to exit by itself and returns its exit
+// code; ok is false if it still runs.
+func (p *Process) WaitExit(timeout time.Duration) (code int, ok bool) {
+	select {
+	case <-p.exited:
+		return p.cmd.ProcessState.ExitCode(), true
+	case <-time.After(timeout):
+		return 0, false
+	}
+}
+
 // Kill stops the process with SIGKILL (kill -9) and waits for it to exit.
 func (p *Process) Kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
