@@ -33,14 +33,14 @@ type fakeCommitter struct {
 	seqs []uint64
 }
 
-func (c *fakeCommitter) Commit(ctx context.Context, seq uint64, obj flush.Object) ([]flush.PartitionID, error) {
+func (c *fakeCommitter) Commit(ctx context.Context, seq uint64, obj flush.Object) (flush.Committed, error) {
 	c.mu.Lock()
 	c.seqs = append(c.seqs, seq)
 	c.mu.Unlock()
 	if c.void != nil {
-		return c.void(seq, obj), nil
+		return flush.Committed{Key: obj.Key, Voided: c.void(seq, obj)}, nil
 	}
-	return nil, nil
+	return flush.Committed{Key: obj.Key}, nil
 }
 
 // harness wires a Log to a real flusher, a local object store and a range cache.
