@@ -35,6 +35,13 @@ type EmbeddedConfig struct {
 	// AutoCompactionRetention is how much history compaction keeps (default
 	// "5m" in periodic mode).
 	AutoCompactionRetention string
+	// RaftLogEntries is how many applied raft entries etcd keeps in memory past its
+	// latest in-memory snapshot (etcd's --snapshot-catchup-entries, default 5,000 there,
+	// 100 here). They serve only followers catching up, which a single member has none
+	// of, and they hold whole requests: with thousands of partitions an entry that
+	// rewrites assignments/<broker-id> is hundreds of KiB, so etcd's default kept
+	// hundreds of MiB of old requests (docs/operations.md, "Partitions and memory").
+	RaftLogEntries uint64
 	// QuotaBackendBytes is the database size at which etcd raises NOSPACE and
 	// refuses writes (default 2 GiB).
 	QuotaBackendBytes int64
@@ -55,6 +62,7 @@ func DefaultEmbeddedConfig() EmbeddedConfig {
 		PeerURL:                 "http://127.0.0.1:0",
 		AutoCompactionMode:      "periodic",
 		AutoCompactionRetention: "5m",
+		RaftLogEntries:          100,
 		QuotaBackendBytes:       2 << 30,
 		StartTimeout:            60 * time.Second,
 		LogLevel:                "warn",
@@ -131,6 +139,7 @@ func startEmbeddedOnce(ctx context.Context, cfg EmbeddedConfig, clientURL, peerU
 	ec.AutoCompactionMode = cfg.AutoCompactionMode
 	ec.AutoCompactionRetention = cfg.AutoCompactionRetention
 	ec.QuotaBackendBytes = cfg.QuotaBackendBytes
+	ec.SnapshotCatchUpEntries = cfg.RaftLogEntries
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	ec.Logger = "zap"
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newZapLogger(log.With("component", "etcd"), level, quiet))
@@ -195,6 +204,9 @@ func embeddedDefaults(cfg EmbeddedConfig) EmbeddedConfig {
 	}
 	if cfg.QuotaBackendBytes == 0 {
 		cfg.QuotaBackendBytes = def.QuotaBackendBytes
+	}
+	if cfg.RaftLogEntries == 0 {
+		cfg.RaftLogEntries = def.RaftLogEntries
 	}
 	if cfg.LogLevel == "" {
 		cfg.LogLevel = def.LogLevel
