@@ -51,6 +51,10 @@ type Config struct {
 	MessageMaxBytes int32
 	// MaxPartitionsPerTopic bounds CreateTopics and CreatePartitions.
 	MaxPartitionsPerTopic int32
+	// MaxPartitions bounds the partitions this broker leads (--max-partitions): creations
+	// past it answer POLICY_VIOLATION. Each partition costs memory (PartitionMemoryBytes)
+	// that the derived soft memory limit includes.
+	MaxPartitions int32
 	// CheckpointInterval is checkpoint.interval.
 	CheckpointInterval time.Duration
 	// Partition holds per-partition settings.
@@ -76,6 +80,7 @@ func DefaultConfig() Config {
 		DefaultPartitions:     1,
 		MessageMaxBytes:       1048588,
 		MaxPartitionsPerTopic: 10000,
+		MaxPartitions:         DefaultMaxPartitions,
 		CheckpointInterval:    30 * time.Second,
 		Partition:             partition.DefaultConfig(),
 		Merge:                 DefaultMergeConfig(),
@@ -87,13 +92,15 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	switch {
 	case c.NodeID < 0:
-		return fmt.Errorf("--node-id must be >=0 (set to %d)", c.NodeID)
+		return fmt.Errorf("--broker-id (--node-id) must be >=0 (set to %d)", c.NodeID)
 	case c.AdvertisedHost == "":
 		return fmt.Errorf("--advertised-listener must name a host")
 	case c.AdvertisedPort <= 0 || c.AdvertisedPort > 65535:
 		return fmt.Errorf("--advertised-listener port must be 1-65535 (set to %d)", c.AdvertisedPort)
 	case c.DefaultPartitions <= 0:
 		return fmt.Errorf("--num-partitions must be >0 (set to %d)", c.DefaultPartitions)
+	case c.MaxPartitions <= 0:
+		return fmt.Errorf("--max-partitions must be >0 (set to %d)", c.MaxPartitions)
 	case c.MessageMaxBytes <= 0:
 		return fmt.Errorf("--message-max-bytes must be >0 (set to %d)", c.MessageMaxBytes)
 	case c.CheckpointInterval <= 0:
@@ -144,6 +151,12 @@ type Broker struct {
 	// chain positions never overwrites a newer one. Lock order: cpMu -> mu.
 	cpMu sync.Mutex
 
+	// partMu guards reservedParts: partitions admitted within --max-partitions whose
+	// topics are not published in topics yet (partitions.go). Lock order: partMu -> mu.
+	partMu        sync.Mutex
+	reservedParts int64
+	ledHook       func(int64) // Deps.LedPartitions; called under partMu, so in order
+
 	mu     sync.RWMutex // guards topics and byID
 	topics map[string]*topic
 	byID   map[[16]byte]*topic
@@ -159,6 +172,12 @@ type Broker struct {
 	// Lock order: Broker.mu -> goneMu (never held while calling out).
 	goneMu sync.Mutex
 	gone   map[flush.PartitionID]uint64
+
+	// view is the latest cluster state (cluster.go); nil until Open read it.
+	view atomic.Pointer[meta.ClusterState]
+	// takeMu serializes takeovers, so that one partition is never taken over twice at once.
+	// Lock order: takeMu -> cpMu -> mu.
+	takeMu sync.Mutex
 
 	// gcSeen is owned by the GC goroutine: per listed prefix, when GC first saw each
 	// unreferenced object (gc.go).
@@ -189,6 +208,10 @@ type Deps struct {
 	Flush     flush.Config
 	ClusterID string
 	Log       *slog.Logger
+	// LedPartitions, if set, is called with the number of partitions this broker leads
+	// whenever it changes (after takeover, creations and deletions), so that cmd/ can move
+	// the soft memory limit with it (PartitionMemoryBytes each). It must not block.
+	LedPartitions func(n int64)
 }
 
 // Ready reports whether the broker serves (takeover done, session alive).

@@ -2,7 +2,8 @@ package broker
 
 // CreatePartitions: versions 0-3. The new count must exceed the current one
 // (INVALID_PARTITIONS, also when another request grew the topic meanwhile); a topic named
-// twice gets INVALID_REQUEST, as in Kafka; validate_only checks without changing anything.
+// twice gets INVALID_REQUEST, as in Kafka; partitions past the broker's --max-partitions
+// answer POLICY_VIOLATION; validate_only checks without changing anything.
 // New partitions are taken over before the answer, so producers find them at once.
 
 import (
@@ -38,6 +39,10 @@ func (b *Broker) handleCreatePartitions(c *call) {
 		case rt.Count > b.cfg.MaxPartitionsPerTopic:
 			err = newKafkaError(kerr.InvalidPartitions, "partition count %d exceeds the maximum %d", rt.Count, b.cfg.MaxPartitionsPerTopic)
 		case req.ValidateOnly:
+			var release func()
+			if release, err = b.reservePartitions(rt.Count - t.meta.Partitions); err == nil {
+				release()
+			}
 		default:
 			err = b.addPartitions(ctx, rt.Topic, rt.Count)
 		}

@@ -3,9 +3,11 @@ package broker
 // CreateTopics: versions 2-7 (KIP-896 baseline). Names follow Kafka's rules
 // (INVALID_TOPIC_EXCEPTION), the partition count must be 1..max or -1 for num.partitions
 // (INVALID_PARTITIONS), configs must be known topic configs with valid values
-// (INVALID_CONFIG), validate_only checks without creating. Any replication factor >= 1 or -1
-// is accepted: durability comes from the object store, and tools such as Kafka Connect ask
-// for 3. Manual replica assignments fix only the partition count.
+// (INVALID_CONFIG), validate_only checks without creating. Partitions past the broker's
+// --max-partitions answer POLICY_VIOLATION, as Kafka does for its partition limit. Any
+// replication factor >= 1 or -1 is accepted: durability comes from the object store, and
+// tools such as Kafka Connect ask for 3. Manual replica assignments fix only the partition
+// count.
 
 import (
 	"context"
@@ -73,7 +75,13 @@ func (b *Broker) createOne(ctx context.Context, req *kmsg.CreateTopicsRequest, r
 	if b.topicByName(rt.Topic) != nil {
 		return newKafkaError(kerr.TopicAlreadyExists, "topic %s already exists", rt.Topic)
 	}
-	if !req.ValidateOnly {
+	if req.ValidateOnly {
+		release, err := b.reservePartitions(partitions)
+		if err != nil {
+			return err
+		}
+		release()
+	} else {
 		t, err := b.createTopic(ctx, rt.Topic, partitions, configs)
 		if err != nil {
 			return err

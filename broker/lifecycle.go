@@ -9,6 +9,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/kafscale/kafscale/ctrl"
 	"github.com/kafscale/kafscale/flush"
 	"github.com/kafscale/kafscale/group"
 	"github.com/kafscale/kafscale/meta"
@@ -29,6 +30,7 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 		cfg: cfg, log: d.Log, meta: d.Meta, store: d.Store, cache: d.Cache, clusterID: d.ClusterID,
 		topics: make(map[string]*topic), byID: make(map[[16]byte]*topic),
 		gone: make(map[flush.PartitionID]uint64), gcSeen: make(map[string]map[string]time.Time),
+		ledHook: d.LedPartitions,
 	}
 	reg, err := d.Meta.Register(ctx, cfg.NodeID, cfg.AdvertisedHost, cfg.AdvertisedPort, "", clientv3.LeaseID(cfg.Rejoin))
 	if errors.Is(err, meta.ErrReplaced) {
@@ -91,6 +93,18 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	if err := tk.commit(ctx); err != nil {
 		return nil, err
 	}
+	// Every topic of the cluster, with the partitions led elsewhere left nil.
+	for _, t := range topics {
+		b.upsertTopic(t)
+	}
+	b.refreshView(ctx)
+	b.wg.Add(3)
+	go func() { defer b.wg.Done(); b.watchTopics() }()
+	go func() { defer b.wg.Done(); b.watchCluster() }()
+	go func() {
+		defer b.wg.Done()
+		ctrl.Run(b.ctx, d.Meta, reg.LeaseID, cfg.NodeID, d.Log.With("component", "controller"))
+	}()
 	b.wg.Add(1)
 	go func() {
 		// A lost session (lease gone, or another process registered this broker id) ends
@@ -110,6 +124,10 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	b.every(cfg.Merge.Interval, b.mergeAll)
 	b.every(cfg.Merge.GCInterval, b.gcOnce)
 	b.every(cfg.Group.OffsetsRetentionCheckInterval, b.expireOffsetsOnce)
+	b.noteLed()
+	if n := b.countLedPartitions(); n > int64(cfg.MaxPartitions) {
+		b.log.Warn("this broker leads more partitions than --max-partitions; it creates no more until some are deleted", "partitions", n, "max_partitions", cfg.MaxPartitions)
+	}
 	b.ready.Store(true)
 	b.log.Info("broker serving", "node_id", cfg.NodeID, "incarnation", reg.Incarnation, "topics", len(b.topics), "partitions", len(assignment.GetPartitions()))
 	return b, nil

@@ -86,12 +86,18 @@ func (b *Broker) checkNewTopic(name string, partitions int32, configs map[string
 	return validateTopicConfigs(configs)
 }
 
-// createTopic creates a topic led by this broker and takes its partitions over before
-// returning, so the first produce finds them.
+// createTopic creates a topic, placing its partitions over the live brokers
+// (placeLeaders), and takes over those placed here before returning, so the first produce
+// finds them; the other brokers take theirs over when their assignment watch sees them.
 func (b *Broker) createTopic(ctx context.Context, name string, partitions int32, configs map[string]string) (*topic, error) {
 	if err := b.checkNewTopic(name, partitions, configs); err != nil {
 		return nil, err
 	}
+	release, err := b.reservePartitions(partitions)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("cannot make topic id: %w", err)
@@ -99,17 +105,35 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 	id[6] = id[6]&0x0f | 0x40 // UUID v4
 	id[8] = id[8]&0x3f | 0x80
 	mt := &metapb.Topic{Id: id[:], Name: name, Partitions: partitions, Configs: configs, CreatedUnixMs: time.Now().UnixMilli()}
-	if err := b.meta.CreateTopic(ctx, mt, b.cfg.NodeID); err != nil {
+	b.takeMu.Lock()
+	defer b.takeMu.Unlock()
+	leaders := b.placeLeaders(partitions)
+	if err := b.meta.CreateTopic(ctx, mt, leaders...); err != nil {
 		return nil, fmt.Errorf("cannot create topic %s: %w", name, err)
 	}
-	refs := make([]*metapb.PartitionRef, partitions)
-	for p := range refs {
-		refs[p] = &metapb.PartitionRef{TopicId: id[:], Partition: int32(p)}
-	}
-	if err := b.takeOver(ctx, mt, refs); err != nil {
+	if err := b.takeOverPlaced(ctx, mt, 0, leaders); err != nil {
 		return nil, err
 	}
 	return b.topicByName(name), nil
+}
+
+// takeOverPlaced publishes topic mt and takes over its partitions from first on that
+// leaders (one per partition) place on this broker. Must be called with takeMu held.
+func (b *Broker) takeOverPlaced(ctx context.Context, mt *metapb.Topic, first int32, leaders []int32) error {
+	b.upsertTopic(mt)
+	var refs []*metapb.PartitionRef
+	for i, l := range leaders {
+		if l == b.cfg.NodeID {
+			refs = append(refs, &metapb.PartitionRef{TopicId: mt.Id, Partition: first + int32(i)})
+		}
+	}
+	if len(refs) > 0 {
+		if err := b.takeOver(ctx, mt, refs); err != nil {
+			return err
+		}
+	}
+	b.refreshView(ctx)
+	return nil
 }
 
 // takeOver runs a takeover of the given partitions of t and publishes them.
@@ -139,6 +163,7 @@ func (b *Broker) deleteTopic(ctx context.Context, name string) error {
 			}
 		}
 	}
+	b.noteLed()
 	return nil
 }
 
@@ -154,13 +179,21 @@ func (b *Broker) addPartitions(ctx context.Context, name string, count int32) er
 	if count > b.cfg.MaxPartitionsPerTopic {
 		return newKafkaError(kerr.InvalidPartitions, "partition count %d exceeds the maximum %d", count, b.cfg.MaxPartitionsPerTopic)
 	}
-	mt, err := b.meta.AddPartitions(ctx, name, count, b.cfg.NodeID)
+	release, err := b.reservePartitions(count - t.meta.Partitions)
+	if err != nil {
+		return err
+	}
+	defer release()
+	b.takeMu.Lock()
+	defer b.takeMu.Unlock()
+	leaders := b.placeLeaders(count - t.meta.Partitions)
+	mt, err := b.meta.AddPartitions(ctx, name, count, leaders...)
 	if err != nil {
 		return fmt.Errorf("cannot add partitions to %s: %w", name, err)
 	}
-	var refs []*metapb.PartitionRef
-	for p := t.meta.Partitions; p < mt.Partitions; p++ {
-		refs = append(refs, &metapb.PartitionRef{TopicId: mt.Id, Partition: p})
+	if int(mt.Partitions-t.meta.Partitions) != len(leaders) {
+		// Another CreatePartitions grew the topic between our read and our write.
+		return newKafkaError(kerr.InvalidPartitions, "topic %s grew to %d partitions meanwhile", name, mt.Partitions)
 	}
-	return b.takeOver(ctx, mt, refs)
+	return b.takeOverPlaced(ctx, mt, t.meta.Partitions, leaders)
 }

@@ -37,7 +37,7 @@ type EmbeddedConfig struct {
 	AutoCompactionRetention string
 	// RaftLogEntries is how many applied raft entries etcd keeps in memory past its
 	// latest in-memory snapshot (etcd's --snapshot-catchup-entries, default 5,000 there,
-	// 100 here). They serve only followers catching up, which a single member has none
+	// 10 here). They serve only followers catching up, which a single member has none
 	// of, and they hold whole requests: with thousands of partitions an entry that
 	// rewrites assignments/<broker-id> is hundreds of KiB, so etcd's default kept
 	// hundreds of MiB of old requests (docs/operations.md, "Partitions and memory").
@@ -62,7 +62,7 @@ func DefaultEmbeddedConfig() EmbeddedConfig {
 		PeerURL:                 "http://127.0.0.1:0",
 		AutoCompactionMode:      "periodic",
 		AutoCompactionRetention: "5m",
-		RaftLogEntries:          100,
+		RaftLogEntries:          10,
 		QuotaBackendBytes:       2 << 30,
 		StartTimeout:            60 * time.Second,
 		LogLevel:                "warn",

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -82,14 +83,16 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.Int64Var(&cfg.Flush.FlushBytes, "flush-bytes", cfg.Flush.FlushBytes, "cut a flush object once this many bytes are pending (flush.bytes)")
 	fs.DurationVar(&cfg.Flush.FlushInterval, "flush-interval", cfg.Flush.FlushInterval, "cut a flush object one interval after the previous cut: at most one object per interval below --flush-bytes (flush.interval)")
 	fs.Int64Var(&cfg.Flush.BufferBytes, "buffer-bytes", cfg.Flush.BufferBytes, "bytes appended but not yet committed before produce waits (buffer.bytes)")
-	fs.Int64Var(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "Go soft memory limit in bytes (-1: --buffer-bytes + --cache-bytes + 192 MiB; 0: runtime default or GOMEMLIMIT)")
+	fs.Int64Var(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "Go soft memory limit in bytes (-1: --buffer-bytes + --cache-bytes + 192 MiB + 16 KiB per partition led; 0: runtime default or GOMEMLIMIT)")
 	fs.DurationVar(&cfg.Flush.AttemptTimeout, "flush-attempt-timeout", cfg.Flush.AttemptTimeout, "bound of one upload or commit attempt of a flush object; --gc-grace must be at least twice it")
 	fs.IntVar(&cfg.Flush.UploadConcurrency, "upload-concurrency", cfg.Flush.UploadConcurrency, "flush objects uploading at once (commits stay in flush order)")
 	fs.Int64Var(&cfg.CacheBytes, "cache-bytes", cfg.CacheBytes, "object range cache size (cache.bytes)")
 	fs.Int64Var(&cfg.Broker.Partition.TailBytes, "tail-bytes", cfg.Broker.Partition.TailBytes, "committed bytes kept in memory per partition for recent fetches")
 	fs.IntVar(&cfg.Net.MaxRequestBytes, "max-request-bytes", cfg.Net.MaxRequestBytes, "largest request frame accepted (socket.request.max.bytes)")
-	fs.Func("node-id", fmt.Sprintf("broker id (default %d)", cfg.Broker.NodeID), intFlag(&cfg.Broker.NodeID))
+	fs.Func("broker-id", fmt.Sprintf("broker id, or a StatefulSet pod name such as kafscale-2 whose ordinal is the id (KAFSCALE_BROKER_ID; default %d)", cfg.Broker.NodeID), brokerIDFlag(&cfg.Broker.NodeID))
+	fs.Func("node-id", "the same as --broker-id (Kafka's node.id)", brokerIDFlag(&cfg.Broker.NodeID))
 	fs.Func("num-partitions", fmt.Sprintf("partitions of auto-created topics (num.partitions, default %d)", cfg.Broker.DefaultPartitions), intFlag(&cfg.Broker.DefaultPartitions))
+	fs.Func("max-partitions", fmt.Sprintf("most partitions this broker leads; creating more answers POLICY_VIOLATION (default %d)", cfg.Broker.MaxPartitions), intFlag(&cfg.Broker.MaxPartitions))
 	fs.Func("message-max-bytes", fmt.Sprintf("default max.message.bytes of topics (default %d)", cfg.Broker.MessageMaxBytes), intFlag(&cfg.Broker.MessageMaxBytes))
 	fs.BoolVar(&cfg.Broker.AutoCreateTopics, "auto-create-topics", cfg.Broker.AutoCreateTopics, "create topics on first Metadata request (auto.create.topics.enable)")
 	fs.DurationVar(&cfg.Broker.CheckpointInterval, "checkpoint-interval", cfg.Broker.CheckpointInterval, "how often changed partitions are checkpointed (checkpoint.interval)")
@@ -128,6 +131,23 @@ func intFlag(dst *int32) func(string) error {
 		v, err := strconv.ParseInt(s, 10, 32)
 		if err != nil {
 			return fmt.Errorf("not a 32-bit integer: %q", s)
+		}
+		*dst = int32(v)
+		return nil
+	}
+}
+
+// brokerIDFlag parses a broker id: a number, or a StatefulSet pod name ending in
+// -<ordinal> (what Kubernetes puts in metadata.name), whose ordinal is the id.
+func brokerIDFlag(dst *int32) func(string) error {
+	return func(s string) error {
+		num := s
+		if i := strings.LastIndexByte(s, '-'); i > 0 {
+			num = s[i+1:]
+		}
+		v, err := strconv.ParseInt(num, 10, 32)
+		if err != nil || (num != s && v < 0) {
+			return fmt.Errorf("not a broker id or a pod name ending in -<ordinal>: %q", s)
 		}
 		*dst = int32(v)
 		return nil
@@ -206,9 +226,16 @@ func (c *serverConfig) memoryLimit() int64 {
 	// memory inside the bench target of buffer + cache + 256 MiB of RSS. Measured at
 	// maximum produce rate with defaults (2026-12-02, ~700,000 records/s): RSS 730 MiB,
 	// against 760-765 MiB with a 224 MiB margin at the same throughput, and ~1 GiB with
-	// the first 512 MiB margin (docs/benchmarks.md).
+	// the first 512 MiB margin (docs/benchmarks.md). Partitions add to it as the broker
+	// leads them (partitionMemoryLimit).
 	return c.Flush.BufferBytes + c.CacheBytes + memoryMargin
 }
+
+// partitionMemoryLimit returns the soft memory limit for a broker leading n partitions:
+// base (memoryLimit) plus what each was measured to cost, broker.PartitionMemoryBytes, so
+// that a broker at --max-partitions stays within its limit while one with few partitions
+// keeps the tighter limit its maximum load was measured with (docs/operations.md).
+func partitionMemoryLimit(base, n int64) int64 { return base + n*broker.PartitionMemoryBytes }
 
 // finish validates the dev flags.
 func (c *devConfig) finish() error {
@@ -325,8 +352,12 @@ func newDeps(cli *clientv3.Client, mcfg meta.Config, store objstore.Store, cfg s
 		return nil, fmt.Errorf("cannot create the object cache: %w", err)
 	}
 	ms := meta.New(cli, mcfg, log.With("component", "meta"))
+	var led func(int64)
+	if base := cfg.memoryLimit(); base > 0 {
+		led = func(n int64) { debug.SetMemoryLimit(partitionMemoryLimit(base, n)) }
+	}
 	return &deps{
-		Deps:  broker.Deps{Meta: ms, Store: store, Cache: cache, Flush: cfg.Flush, Log: log},
+		Deps:  broker.Deps{Meta: ms, Store: store, Cache: cache, Flush: cfg.Flush, Log: log, LedPartitions: led},
 		close: func() { cache.Close(); cli.Close() },
 	}, nil
 }

@@ -57,7 +57,11 @@ func TestBadFlagNamesTheFlag(t *testing.T) {
 		{[]string{"--cache-bytes", "-1"}, "--cache-bytes"},
 		{[]string{"--num-partitions", "0"}, "--num-partitions"},
 		{[]string{"--num-partitions", "x"}, "num-partitions"},
+		{[]string{"--max-partitions", "0"}, "--max-partitions"},
+		{[]string{"--max-partitions", "-5"}, "--max-partitions"},
 		{[]string{"--node-id", "-3"}, "--node-id"},
+		{[]string{"--broker-id", "-3"}, "--broker-id"},
+		{[]string{"--broker-id", "kafscale-x"}, "broker-id"},
 		{[]string{"--message-max-bytes", "0"}, "--message-max-bytes"},
 		{[]string{"--tail-bytes", "-1"}, "--tail-bytes"},
 		{[]string{"--shutdown-timeout", "0s"}, "--shutdown-timeout"},
@@ -155,5 +159,16 @@ func TestMaxRequestBytesCanBeRaised(t *testing.T) {
 	}
 	if cfg.Net.MaxRequestBytes != 200<<20 {
 		t.Fatalf("MaxRequestBytes = %d, want %d", cfg.Net.MaxRequestBytes, 200<<20)
+	}
+}
+
+// TestBrokerIDFromPodName: a StatefulSet gives each pod a name ending in its ordinal; the
+// broker id can be set from it (KAFSCALE_BROKER_ID from metadata.name).
+func TestBrokerIDFromPodName(t *testing.T) {
+	for in, want := range map[string]int32{"3": 3, "kafscale-2": 2, "my-kafscale-broker-17": 17, "0": 0} {
+		var got int32 = -1
+		if err := brokerIDFlag(&got)(in); err != nil || got != want {
+			t.Errorf("--broker-id %q = %d (%v), want %d", in, got, err, want)
+		}
 	}
 }

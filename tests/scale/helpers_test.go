@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,13 +88,14 @@ func produceOneEach(ctx context.Context, addr, prefix string, counts []int32) er
 // memory is what a broker process uses.
 type memory struct {
 	RSS       int64 // VmRSS
+	Anon      int64 // RssAnon: RSS without file pages (embedded etcd's mapped database)
 	HeapInuse int64 // go_memstats_heap_inuse_bytes
 	Sys       int64 // go_memstats_sys_bytes
 }
 
 func (m memory) String() string {
-	return fmt.Sprintf("RSS %.1f MiB, heap in use %.1f MiB, Go sys %.1f MiB",
-		float64(m.RSS)/(1<<20), float64(m.HeapInuse)/(1<<20), float64(m.Sys)/(1<<20))
+	return fmt.Sprintf("RSS %.1f MiB (anonymous %.1f MiB), heap in use %.1f MiB, Go sys %.1f MiB",
+		float64(m.RSS)/(1<<20), float64(m.Anon)/(1<<20), float64(m.HeapInuse)/(1<<20), float64(m.Sys)/(1<<20))
 }
 
 // readMemory reads the broker's RSS and Go memory statistics.
@@ -104,6 +106,9 @@ func readMemory(ctx context.Context, b *testbroker.Process) (memory, error) {
 		return m, err
 	}
 	m.RSS = rss
+	if m.Anon, err = rssAnon(b.Pid()); err != nil {
+		return m, err
+	}
 	text, err := b.Metrics(ctx)
 	if err != nil {
 		return m, err
@@ -145,6 +150,29 @@ func settledMemory(t *testing.T, ctx context.Context, b *testbroker.Process) mem
 		time.Sleep(time.Second)
 	}
 	return last
+}
+
+// rssAnon returns RssAnon of /proc/<pid>/status: resident memory the process holds, without
+// the file pages it maps (which the kernel may drop; embedded etcd maps its database).
+func rssAnon(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			f := strings.Fields(rest)
+			if len(f) != 2 || f[1] != "kB" {
+				return 0, fmt.Errorf("cannot parse RssAnon line %q", line)
+			}
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("cannot parse RssAnon line %q: %w", line, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no RssAnon in /proc/%d/status", pid)
 }
 
 func abs(v int64) int64 { return max(v, -v) }

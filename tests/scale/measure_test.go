@@ -57,7 +57,7 @@ func measure(t *testing.T, n int, extra []string) {
 	produced := time.Since(start)
 	after := settledMemory(t, ctx, b)
 	per := func(m memory) string {
-		return strconvF(float64(m.RSS-base.RSS)/float64(n)) + " B RSS, " + strconvF(float64(m.HeapInuse-base.HeapInuse)/float64(n)) + " B heap"
+		return strconvF(float64(m.RSS-base.RSS)/float64(n)) + " B RSS (" + strconvF(float64(m.Anon-base.Anon)/float64(n)) + " B anonymous), " + strconvF(float64(m.HeapInuse-base.HeapInuse)/float64(n)) + " B heap"
 	}
 	t.Logf("%d partitions in %d topics (created in %s, produced in %s)", n, len(counts), created.Round(time.Millisecond), produced.Round(time.Millisecond))
 	t.Logf("  empty broker:   %s", base)
