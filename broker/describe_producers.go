@@ -22,7 +22,7 @@ func (b *Broker) handleDescribeProducers(c *call) {
 			op := kmsg.NewDescribeProducersResponseTopicPartition()
 			op.Partition = p
 			if t == nil || p < 0 || int(p) >= len(t.parts) || t.parts[p] == nil {
-				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				op.ErrorCode = notServedCode(t, p, kerr.UnknownTopicOrPartition.Code)
 				ot.Partitions = append(ot.Partitions, op)
 				continue
 			}

@@ -65,7 +65,7 @@ func (b *Broker) handleFetch(c *call) {
 			op.Partition = rp.Partition
 			op.HighWatermark, op.LastStableOffset, op.LogStartOffset = -1, -1, -1
 			if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.parts) || t.parts[rp.Partition] == nil {
-				op.ErrorCode = unknown
+				op.ErrorCode = notServedCode(t, rp.Partition, unknown)
 				continue
 			}
 			parts = append(parts, fetchPart{out: op, log: t.parts[rp.Partition].log, offset: rp.FetchOffset, maxBytes: int64(rp.PartitionMaxBytes), epoch: rp.CurrentLeaderEpoch})

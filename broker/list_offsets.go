@@ -29,7 +29,7 @@ func (b *Broker) handleListOffsets(c *call) {
 			op.Partition = rp.Partition
 			op.Timestamp, op.Offset, op.LeaderEpoch = -1, -1, -1
 			if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.parts) || t.parts[rp.Partition] == nil {
-				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				op.ErrorCode = notServedCode(t, rp.Partition, kerr.UnknownTopicOrPartition.Code)
 				ot.Partitions = append(ot.Partitions, op)
 				continue
 			}

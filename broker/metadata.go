@@ -1,13 +1,18 @@
 package broker
 
-// Metadata: versions 0-12. One broker (this one) leads every partition; replicas and ISR are
-// that broker, since durability comes from the object store, not from replication. Topics
+// Metadata: versions 0-12. Every live broker of the cluster is listed with its advertised
+// listener, and every partition with its assigned leader and leader epoch (cluster.go);
+// replicas and ISR are the leader alone, since durability comes from the object store, not
+// from replication. A partition whose leader is not live (failover under way) answers
+// LEADER_NOT_AVAILABLE with leader -1, as Kafka does. Topics
 // are looked up by name, or by topic id from v10. A missing topic is auto-created when the
 // request allows it (always before v4, AllowAutoTopicCreation from v4) and
 // auto.create.topics.enable is set; an invalid name gets INVALID_TOPIC_EXCEPTION.
 
 import (
 	"time"
+
+	"github.com/kafscale/kafscale/meta"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -18,14 +23,18 @@ func init() { register(kmsg.Metadata, 0, 12, (*Broker).handleMetadata) }
 func (b *Broker) handleMetadata(c *call) {
 	req := c.kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	resp.Brokers = []kmsg.MetadataResponseBroker{{NodeID: b.cfg.NodeID, Host: b.cfg.AdvertisedHost, Port: b.cfg.AdvertisedPort}}
+	brokers, controller := b.clusterBrokers()
+	for _, br := range brokers {
+		resp.Brokers = append(resp.Brokers, kmsg.MetadataResponseBroker{NodeID: br.Id, Host: br.Host, Port: br.Port, Rack: nilIfEmpty(br.Rack)})
+	}
 	resp.ClusterID = &b.clusterID
-	resp.ControllerID = b.cfg.NodeID
+	resp.ControllerID = controller
+	lv := b.leaderView()
 
 	if req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0) {
 		b.mu.RLock()
 		for _, t := range b.topics {
-			resp.Topics = append(resp.Topics, b.metadataTopic(t))
+			resp.Topics = append(resp.Topics, b.metadataTopic(t, lv))
 		}
 		b.mu.RUnlock()
 		c.respond(resp)
@@ -71,12 +80,37 @@ func (b *Broker) handleMetadata(c *call) {
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
-		resp.Topics = append(resp.Topics, b.metadataTopic(t))
+		resp.Topics = append(resp.Topics, b.metadataTopic(t, lv))
 	}
 	c.respond(resp)
 }
 
-func (b *Broker) metadataTopic(t *topic) kmsg.MetadataResponseTopic {
+// leaderView is every partition's assigned leader, for partitions this broker does not lead.
+type leaderView struct {
+	leaders map[meta.PartitionKey]meta.LeaderRef
+	live    map[int32]bool
+}
+
+func (b *Broker) leaderView() leaderView {
+	st := b.view.Load()
+	if st == nil {
+		return leaderView{}
+	}
+	lv := leaderView{leaders: st.Leaders(), live: make(map[int32]bool, len(st.Brokers))}
+	for id := range st.Brokers {
+		lv.live[id] = true
+	}
+	return lv
+}
+
+func nilIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func (b *Broker) metadataTopic(t *topic, lv leaderView) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.meta.Name
 	mt.Topic = &name
@@ -84,15 +118,21 @@ func (b *Broker) metadataTopic(t *topic) kmsg.MetadataResponseTopic {
 	for p, ps := range t.parts {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = int32(p)
-		mp.Leader = b.cfg.NodeID
-		mp.Replicas = []int32{b.cfg.NodeID}
-		mp.ISR = []int32{b.cfg.NodeID}
-		if ps == nil || !ps.log.Leader() {
+		switch lr, ok := lv.leaders[meta.PartitionKey{TopicID: t.id, Partition: int32(p)}]; {
+		case ps != nil && ps.log.Leader():
+			_, _, epoch := ps.log.Offsets()
+			mp.Leader, mp.LeaderEpoch = b.cfg.NodeID, epoch
+		case ok && lr.Broker != b.cfg.NodeID && lv.live[lr.Broker]:
+			mp.Leader, mp.LeaderEpoch = lr.Broker, lr.Epoch
+		default:
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
 			mp.Leader = -1
+		}
+		if mp.Leader >= 0 {
+			mp.Replicas = []int32{mp.Leader}
+			mp.ISR = []int32{mp.Leader}
 		} else {
-			_, _, epoch := ps.log.Offsets()
-			mp.LeaderEpoch = epoch
+			mp.Replicas, mp.ISR = []int32{}, []int32{}
 		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}

@@ -164,6 +164,9 @@ func (b *Broker) handleProduce(c *call) {
 // wait for and the bytes it appended.
 func (b *Broker) appendPartition(t *topic, rp kmsg.ProduceRequestTopicPartition, op *kmsg.ProduceResponseTopicPartition) ([]*flush.Flush, int64, error) {
 	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.parts) || t.parts[rp.Partition] == nil {
+		if notServedCode(t, rp.Partition, 0) != 0 {
+			return nil, 0, newKafkaError(kerr.NotLeaderForPartition, "broker %d does not lead partition %d", b.cfg.NodeID, rp.Partition)
+		}
 		return nil, 0, newKafkaError(kerr.UnknownTopicOrPartition, "unknown topic or partition %d", rp.Partition)
 	}
 	batches, err := codec.SplitBatches(rp.Records)

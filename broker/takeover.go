@@ -211,6 +211,15 @@ func (tk *takeover) commit(ctx context.Context) error {
 			return fmt.Errorf("cannot write takeover checkpoints: %w", err)
 		}
 	}
+	for _, t := range tk.added {
+		for p, ps := range t.parts {
+			if _, ok := tk.cps[meta.PartitionKey{TopicID: t.id, Partition: int32(p)}]; ps != nil && !ok {
+				// putCheckpoints dropped it: no longer assigned here (moved meanwhile).
+				ps.log.Resign()
+				t.parts[p] = nil
+			}
+		}
+	}
 	tk.b.mu.Lock()
 	defer tk.b.mu.Unlock()
 	for _, t := range tk.added {

@@ -40,17 +40,23 @@ func validTopicName(name string) error {
 }
 
 // CreateTopic creates topics/<t.Name> and adds its partitions, at leader epoch
-// 0, to assignments/<leader>, in one transaction: create_revision(topic) == 0
-// and the assignment's mod revision unchanged since it was read (retried on
-// conflict). It never bumps a fence: adding partitions never fails commits.
-// An empty t.Id is filled with NewTopicID, a zero t.CreatedUnixMs with now;
-// t is updated in place. ErrTopicExists if the name is taken.
-func (s *Store) CreateTopic(ctx context.Context, t *metapb.Topic, leader int32) error {
+// 0, to the assignments of their leaders, in one transaction:
+// create_revision(topic) == 0 and each assignment's mod revision unchanged
+// since it was read (retried on conflict). leaders names one broker for every
+// partition, or a single broker for all of them. It never bumps a fence:
+// adding partitions never fails commits. An empty t.Id is filled with
+// NewTopicID, a zero t.CreatedUnixMs with now; t is updated in place.
+// ErrTopicExists if the name is taken.
+func (s *Store) CreateTopic(ctx context.Context, t *metapb.Topic, leaders ...int32) error {
 	if err := validTopicName(t.Name); err != nil {
 		return err
 	}
 	if t.Partitions <= 0 {
 		return fmt.Errorf("cannot create topic %s with %d partitions: %w", t.Name, t.Partitions, ErrInvalidPartitions)
+	}
+	placed, err := placement(t.Name, 0, t.Partitions, leaders)
+	if err != nil {
+		return err
 	}
 	switch len(t.Id) {
 	case 0:
@@ -67,23 +73,16 @@ func (s *Store) CreateTopic(ctx context.Context, t *metapb.Topic, leader int32) 
 	if err != nil {
 		return fmt.Errorf("cannot encode topic %s: %w", t.Name, err)
 	}
-	topicKey, assignKey := s.keys.Topic(t.Name), s.keys.Assignment(leader)
+	topicKey := s.keys.Topic(t.Name)
 	return s.conflictRetry(ctx, "create topic "+t.Name, func() (bool, error) {
-		a, modRev, err := s.GetAssignment(ctx, leader)
+		conds, ops, err := s.assignOps(ctx, t.Id, placed)
 		if err != nil {
 			return false, err
 		}
-		assignPartitions(a, t.Id, 0, t.Partitions)
-		assignVal, err := marshal(a)
-		if err != nil {
-			return false, fmt.Errorf("cannot encode assignment %s: %w", assignKey, err)
-		}
 		resp, err := s.kv.Txn(ctx).If(
-			clientv3.Compare(clientv3.CreateRevision(topicKey), "=", 0),
-			clientv3.Compare(clientv3.ModRevision(assignKey), "=", modRev),
+			append(conds, clientv3.Compare(clientv3.CreateRevision(topicKey), "=", 0))...,
 		).Then(
-			clientv3.OpPut(topicKey, string(topicVal)),
-			clientv3.OpPut(assignKey, string(assignVal)),
+			append(ops, clientv3.OpPut(topicKey, string(topicVal)))...,
 		).Else(
 			clientv3.OpGet(topicKey, clientv3.WithCountOnly()),
 		).Commit()
@@ -98,6 +97,48 @@ func (s *Store) CreateTopic(ctx context.Context, t *metapb.Topic, leader int32) 
 		}
 		return false, nil
 	})
+}
+
+// placement maps each new partition [from, to) to its leader: leaders holds one broker per
+// partition, or one for all.
+func placement(topic string, from, to int32, leaders []int32) (map[int32][]int32, error) {
+	n := to - from
+	if len(leaders) != 1 && len(leaders) != int(n) {
+		return nil, fmt.Errorf("BUG: %d leaders for %d new partitions of topic %s", len(leaders), n, topic)
+	}
+	out := make(map[int32][]int32)
+	for p := from; p < to; p++ {
+		l := leaders[0]
+		if len(leaders) > 1 {
+			l = leaders[p-from]
+		}
+		out[l] = append(out[l], p)
+	}
+	return out, nil
+}
+
+// assignOps reads the assignments of the brokers in placed and returns the compares (their
+// mod revisions unchanged) and puts that add the placed partitions of topic id to them.
+func (s *Store) assignOps(ctx context.Context, id []byte, placed map[int32][]int32) ([]clientv3.Cmp, []clientv3.Op, error) {
+	var conds []clientv3.Cmp
+	var ops []clientv3.Op
+	for leader, parts := range placed {
+		key := s.keys.Assignment(leader)
+		a, modRev, err := s.GetAssignment(ctx, leader)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, p := range parts {
+			assignPartitions(a, id, p, p+1)
+		}
+		val, err := marshal(a)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cannot encode assignment %s: %w", key, err)
+		}
+		conds = append(conds, clientv3.Compare(clientv3.ModRevision(key), "=", modRev))
+		ops = append(ops, clientv3.OpPut(key, string(val)))
+	}
+	return conds, ops, nil
 }
 
 // GetTopic returns topics/<name>, or ErrTopicNotFound.
@@ -152,12 +193,13 @@ func (s *Store) listTopics(ctx context.Context, rev int64) ([]*metapb.Topic, int
 }
 
 // AddPartitions raises topic name's partition count to newCount, adding the
-// new partitions at leader epoch 0 to assignments/<leader>, in one transaction
-// comparing the topic's and the assignment's mod revisions (retried on
-// conflict). It never bumps a fence. Returns the updated topic;
-// ErrInvalidPartitions unless newCount is larger than the current count.
-func (s *Store) AddPartitions(ctx context.Context, name string, newCount int32, leader int32) (*metapb.Topic, error) {
-	topicKey, assignKey := s.keys.Topic(name), s.keys.Assignment(leader)
+// new partitions at leader epoch 0 to the assignments of leaders (one per new
+// partition, or one for all), in one transaction comparing the topic's and
+// the assignments' mod revisions (retried on conflict). It never bumps a
+// fence. Returns the updated topic; ErrInvalidPartitions unless newCount is
+// larger than the current count.
+func (s *Store) AddPartitions(ctx context.Context, name string, newCount int32, leaders ...int32) (*metapb.Topic, error) {
+	topicKey := s.keys.Topic(name)
 	var out *metapb.Topic
 	err := s.conflictRetry(ctx, "add partitions to topic "+name, func() (bool, error) {
 		t, topicRev, err := s.getTopic(ctx, name)
@@ -167,26 +209,26 @@ func (s *Store) AddPartitions(ctx context.Context, name string, newCount int32, 
 		if newCount <= t.Partitions {
 			return false, fmt.Errorf("cannot grow topic %s from %d to %d partitions: %w", name, t.Partitions, newCount, ErrInvalidPartitions)
 		}
-		a, assignRev, err := s.GetAssignment(ctx, leader)
+		if len(leaders) != 1 && int32(len(leaders)) != newCount-t.Partitions {
+			return false, fmt.Errorf("cannot grow topic %s to %d partitions: it has %d now: %w", name, newCount, t.Partitions, ErrInvalidPartitions)
+		}
+		placed, err := placement(name, t.Partitions, newCount, leaders)
 		if err != nil {
 			return false, err
 		}
-		assignPartitions(a, t.Id, t.Partitions, newCount)
+		conds, ops, err := s.assignOps(ctx, t.Id, placed)
+		if err != nil {
+			return false, err
+		}
 		t.Partitions = newCount
 		topicVal, err := marshal(t)
 		if err != nil {
 			return false, fmt.Errorf("cannot encode topic %s: %w", name, err)
 		}
-		assignVal, err := marshal(a)
-		if err != nil {
-			return false, fmt.Errorf("cannot encode assignment %s: %w", assignKey, err)
-		}
 		resp, err := s.kv.Txn(ctx).If(
-			clientv3.Compare(clientv3.ModRevision(topicKey), "=", topicRev),
-			clientv3.Compare(clientv3.ModRevision(assignKey), "=", assignRev),
+			append(conds, clientv3.Compare(clientv3.ModRevision(topicKey), "=", topicRev))...,
 		).Then(
-			clientv3.OpPut(topicKey, string(topicVal)),
-			clientv3.OpPut(assignKey, string(assignVal)),
+			append(ops, clientv3.OpPut(topicKey, string(topicVal)))...,
 		).Commit()
 		if err != nil {
 			return false, fmt.Errorf("cannot add partitions to topic %s: %w", name, err)

@@ -1,0 +1,267 @@
+package broker
+
+// Cluster: what this broker knows of the other brokers and of the partitions it does not
+// lead (DESIGN.md, "Cluster"; docs/cluster.md).
+//
+// b.topics holds every topic of the cluster (fed by a watch of topics/), each partition
+// with its partState where this broker leads it and nil elsewhere. b.view holds the latest
+// cluster state (live brokers, every partition's assigned leader and epoch, the
+// controller), fed by a watch of brokers/, assignments/ and the election. A partition
+// newly assigned to this broker is taken over; one assigned away makes the broker re-read
+// its fence, which resigns it. The controller (package ctrl) runs in every broker and acts
+// only while elected.
+//
+// Goroutines: watchTopics and watchCluster are started by Open and end with b.ctx; takeMu
+// serializes takeovers (Open's, createTopic's, addPartitions', followAssignment's).
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/kafscale/kafscale/meta"
+	"github.com/kafscale/kafscale/meta/metapb"
+)
+
+// notServedCode is what a request for partition p of t gets when this broker does not lead
+// it: NOT_LEADER_OR_FOLLOWER for a partition of a known topic (another broker leads it, or
+// its leadership is moving), so that clients refresh their metadata and retry, and unknown
+// otherwise.
+func notServedCode(t *topic, p int32, unknown int16) int16 {
+	if t != nil && p >= 0 && int(p) < len(t.parts) {
+		return kerr.NotLeaderForPartition.Code
+	}
+	return unknown
+}
+
+// upsertTopic records a topic's metadata (created or changed anywhere), keeping the
+// partitions this broker serves. Lock order: Broker.mu (taken here).
+func (b *Broker) upsertTopic(mt *metapb.Topic) {
+	if len(mt.Id) != 16 {
+		return
+	}
+	id := [16]byte(mt.Id)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := &topic{meta: mt, id: id, parts: make([]*partState, mt.Partitions), maxMessageBytes: b.maxMessageBytes(mt)}
+	if old, ok := b.byID[id]; ok {
+		copy(t.parts, old.parts)
+	}
+	if old, ok := b.topics[mt.Name]; ok && old.id != id {
+		delete(b.byID, old.id) // a deleted topic's name taken again
+	}
+	b.topics[mt.Name] = t
+	b.byID[id] = t
+}
+
+// dropTopic forgets a topic deleted elsewhere and resigns its partitions.
+func (b *Broker) dropTopic(name string, id [16]byte) {
+	b.mu.Lock()
+	t := b.byID[id]
+	delete(b.byID, id)
+	if cur, ok := b.topics[name]; ok && cur.id == id {
+		delete(b.topics, name)
+	}
+	b.mu.Unlock()
+	if t != nil {
+		for _, ps := range t.parts {
+			if ps != nil {
+				ps.log.Resign()
+			}
+		}
+	}
+}
+
+// watchTopics keeps b.topics equal to topics/ in etcd.
+func (b *Broker) watchTopics() {
+	for ev := range b.meta.WatchTopics(b.ctx) {
+		switch ev.Kind {
+		case meta.TopicSnapshot:
+			keep := make(map[[16]byte]bool, len(ev.Topics))
+			for _, mt := range ev.Topics {
+				b.upsertTopic(mt)
+				keep[[16]byte(mt.Id)] = true
+			}
+			b.mu.RLock()
+			var gone []*topic
+			for id, t := range b.byID {
+				if !keep[id] {
+					gone = append(gone, t)
+				}
+			}
+			b.mu.RUnlock()
+			for _, t := range gone {
+				b.dropTopic(t.meta.Name, t.id)
+			}
+		case meta.TopicPut:
+			b.upsertTopic(ev.Topic)
+		case meta.TopicDeleted:
+			if ev.Topic != nil && len(ev.Topic.Id) == 16 {
+				b.dropTopic(ev.Name, [16]byte(ev.Topic.Id))
+			}
+		}
+	}
+}
+
+// watchCluster keeps b.view current and follows this broker's assignment.
+func (b *Broker) watchCluster() {
+	for st := range b.meta.WatchCluster(b.ctx) {
+		b.view.Store(st)
+		if b.stopped.Load() {
+			continue
+		}
+		if err := b.followAssignment(st); err != nil && b.ctx.Err() == nil {
+			b.log.Warn("cannot follow this broker's assignment", "err", err)
+		}
+	}
+}
+
+// refreshView reads the cluster state now (after this broker changed assignments), so its
+// own Metadata answers are current before the watch catches up.
+func (b *Broker) refreshView(ctx context.Context) {
+	st, err := b.meta.ReadCluster(ctx)
+	if err != nil {
+		b.log.Warn("cannot read the cluster state", "err", err)
+		return
+	}
+	if cur := b.view.Load(); cur == nil || cur.Revision < st.Revision {
+		b.view.Store(st)
+	}
+}
+
+// followAssignment takes over the partitions st assigns to this broker that it does not
+// serve at their epoch, and re-reads its fence (which resigns them) when it serves one st
+// no longer assigns to it. st may be older than what this broker already did: takeovers
+// are fenced, and the fence re-read is linearizable.
+func (b *Broker) followAssignment(st *meta.ClusterState) error {
+	b.takeMu.Lock()
+	defer b.takeMu.Unlock()
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	served := make(map[meta.PartitionKey]int32)
+	for _, lp := range b.ledPartitions() {
+		if lp.ps.log.Leader() {
+			_, _, epoch := lp.ps.log.Offsets()
+			served[meta.PartitionKey{TopicID: lp.t.id, Partition: lp.p}] = epoch
+		}
+	}
+	assigned := make(map[meta.PartitionKey]bool)
+	take := make(map[[16]byte][]*metapb.PartitionRef)
+	for _, r := range st.Assignments[b.cfg.NodeID].GetPartitions() {
+		pk := meta.PartitionKey{TopicID: [16]byte(r.TopicId), Partition: r.Partition}
+		if e, ok := served[pk]; ok && e == r.LeaderEpoch {
+			assigned[pk] = true
+			continue
+		}
+		take[pk.TopicID] = append(take[pk.TopicID], r)
+	}
+	if len(assigned) < len(served) {
+		if _, err := b.refreshFence(ctx); err != nil {
+			return err
+		}
+	}
+	if len(take) == 0 {
+		return nil
+	}
+	start := time.Now()
+	n := 0
+	for id, refs := range take {
+		mt, err := b.topicMeta(ctx, id)
+		if err != nil {
+			return err
+		}
+		if mt == nil {
+			continue // deleted meanwhile
+		}
+		if err := b.takeOver(ctx, mt, refs); err != nil {
+			return fmt.Errorf("cannot take over %d partitions of %s: %w", len(refs), mt.Name, err)
+		}
+		n += len(refs)
+	}
+	b.log.Info("took over partitions assigned to this broker", "partitions", n, "took", time.Since(start))
+	return nil
+}
+
+// topicMeta returns a topic's metadata by id, from b.topics or else from etcd (the topic
+// watch may lag the cluster watch); nil if it does not exist.
+func (b *Broker) topicMeta(ctx context.Context, id [16]byte) (*metapb.Topic, error) {
+	if t := b.topicByID(id); t != nil {
+		return t.meta, nil
+	}
+	topics, err := b.meta.ListTopics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, mt := range topics {
+		if len(mt.Id) == 16 && [16]byte(mt.Id) == id {
+			return mt, nil
+		}
+	}
+	return nil, nil
+}
+
+// placeLeaders picks a leader for each of n new partitions: the live brokers leading the
+// fewest partitions first, this broker first among equals (a topic created on an idle
+// cluster stays on the broker that created it), then by id.
+func (b *Broker) placeLeaders(n int32) []int32 {
+	st := b.view.Load()
+	if st == nil || len(st.Brokers) == 0 {
+		return []int32{b.cfg.NodeID}
+	}
+	load := make(map[int32]int)
+	live := []int32{b.cfg.NodeID}
+	load[b.cfg.NodeID] = len(st.Assignments[b.cfg.NodeID].GetPartitions())
+	for id := range st.Brokers {
+		if id != b.cfg.NodeID {
+			live = append(live, id)
+			load[id] = len(st.Assignments[id].GetPartitions())
+		}
+	}
+	self := b.cfg.NodeID
+	out := make([]int32, n)
+	for i := range out {
+		out[i] = slices.MinFunc(live, func(a, c int32) int {
+			return cmp.Or(cmp.Compare(load[a], load[c]), boolOrder(a != self, c != self), cmp.Compare(a, c))
+		})
+		load[out[i]]++
+	}
+	return out
+}
+
+// boolOrder orders false before true.
+func boolOrder(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	default:
+		return 1
+	}
+}
+
+// clusterBrokers returns the live brokers to list in Metadata (this one always) and the
+// controller id.
+func (b *Broker) clusterBrokers() ([]*metapb.Broker, int32) {
+	self := &metapb.Broker{Id: b.cfg.NodeID, Host: b.cfg.AdvertisedHost, Port: b.cfg.AdvertisedPort}
+	st := b.view.Load()
+	if st == nil {
+		return []*metapb.Broker{self}, b.cfg.NodeID
+	}
+	out := []*metapb.Broker{self}
+	for id, br := range st.Brokers {
+		if id != b.cfg.NodeID {
+			out = append(out, br)
+		}
+	}
+	slices.SortFunc(out, func(x, y *metapb.Broker) int { return cmp.Compare(x.Id, y.Id) })
+	ctl := st.Controller
+	if ctl < 0 {
+		ctl = b.cfg.NodeID
+	}
+	return out, ctl
+}
