@@ -1,13 +1,16 @@
 // Package s3fault is a fault-injecting HTTP reverse proxy for S3 on loopback: tests put it
 // between a client and MinIO and make it answer some requests with S3 errors (500
-// InternalError, 503 SlowDown), add latency, or drop or hang connections, while counting the
-// requests it sees by method.
+// InternalError, 503 SlowDown), add latency, drop or hang connections, hold the answer of a
+// request the backend already handled, or shift the modification times ListObjectsV2
+// reports (a store whose clock is off), while counting the requests it sees by method.
 //
 // The proxy forwards the client's Host header unchanged, so SigV4 signatures made for the
 // proxy's address verify at the backend. Path-style addressing is assumed.
 package s3fault
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -17,7 +20,10 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +44,10 @@ const (
 	// Hang holds the request without an answer until the client gives up, the rule
 	// changes, or the proxy closes.
 	Hang
+	// HoldAnswer forwards the request and holds the backend's answer until the rule
+	// changes (then delivers it), the client gives up, or the proxy closes: the request took
+	// effect while its sender waits, as when the sender is paused between the two.
+	HoldAnswer
 )
 
 func (f Fault) String() string {
@@ -52,6 +62,8 @@ func (f Fault) String() string {
 		return "drop"
 	case Hang:
 		return "hang"
+	case HoldAnswer:
+		return "hold-answer"
 	}
 	return fmt.Sprintf("Fault(%d)", int(f))
 }
@@ -66,12 +78,23 @@ type Rule struct {
 	Fraction float64
 	// Methods limits selection to these HTTP methods; empty means every method.
 	Methods []string
+	// PathContains limits selection to requests whose URL path (/<bucket>/<key>, path
+	// style) contains it, e.g. "/segments/"; empty means every path.
+	PathContains string
+	// Applied, if set, receives the path of each selected request once its fault is
+	// applied (for HoldAnswer: once the backend has answered and the answer is held). A
+	// send that would block is skipped, so give it room for the requests Next selects.
+	Applied chan<- string
 	// AfterForward applies an InternalError, SlowDown or Drop only after the backend has
 	// handled the request, replacing its answer: the request took effect but the client
 	// cannot know it (a lost response). Hang always holds the request before forwarding.
 	AfterForward bool
 	// Latency delays every request (selected or not) before it is handled.
 	Latency time.Duration
+	// ModifiedShift is added to every LastModified that ListObjectsV2 answers report
+	// (selected or not): -time.Hour makes objects look an hour older, as a store whose
+	// clock runs an hour behind the client's would.
+	ModifiedShift time.Duration
 }
 
 // Stats counts requests by HTTP method.
@@ -80,6 +103,8 @@ type Stats struct {
 	Requests map[string]int64
 	// Faulted counts requests that got a fault instead of (or after) forwarding.
 	Faulted map[string]int64
+	// Listings counts ListObjectsV2 requests.
+	Listings int64
 }
 
 // Proxy is a running fault-injecting proxy. Its methods are safe for concurrent use.
@@ -163,6 +188,7 @@ func (p *Proxy) Stats() Stats {
 	for k, v := range p.stats.Faulted {
 		out.Faulted[k] = v
 	}
+	out.Listings = p.stats.Listings
 	return out
 }
 
@@ -176,13 +202,17 @@ func (p *Proxy) Close() error {
 }
 
 // pick counts the request and decides its fault under the current rule.
-func (p *Proxy) pick(method string) (Rule, Fault, <-chan struct{}) {
+func (p *Proxy) pick(req *http.Request) (Rule, Fault, <-chan struct{}) {
+	method, path := req.Method, req.URL.Path
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stats.Requests[method]++
+	if isListing(req) {
+		p.stats.Listings++
+	}
 	r := p.rule
 	f := None
-	if r.Fault != None && (len(r.Methods) == 0 || slices.Contains(r.Methods, method)) {
+	if r.Fault != None && (len(r.Methods) == 0 || slices.Contains(r.Methods, method)) && strings.Contains(path, r.PathContains) {
 		switch {
 		case p.next > 0:
 			p.next--
@@ -198,7 +228,7 @@ func (p *Proxy) pick(method string) (Rule, Fault, <-chan struct{}) {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
-	rule, fault, changed := p.pick(req.Method)
+	rule, fault, changed := p.pick(req)
 	if rule.Latency > 0 {
 		select {
 		case <-time.After(rule.Latency):
@@ -209,6 +239,7 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	if fault == Hang {
+		applied(rule, req)
 		select {
 		case <-req.Context().Done():
 			return
@@ -218,8 +249,16 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 			fault = None
 		}
 	}
+	if fault == None && rule.ModifiedShift != 0 && isListing(req) {
+		p.shiftList(w, req, rule.ModifiedShift)
+		return
+	}
 	if fault == None {
 		p.rp.ServeHTTP(w, req)
+		return
+	}
+	if fault == HoldAnswer {
+		p.hold(w, req, rule, changed)
 		return
 	}
 	if rule.AfterForward {
@@ -229,6 +268,7 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 		// Read the body as S3 would before answering, so the client is not cut off mid-send.
 		_, _ = io.Copy(io.Discard, req.Body)
 	}
+	applied(rule, req)
 	switch fault {
 	case InternalError:
 		writeError(w, req, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
@@ -237,6 +277,98 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 	case Drop:
 		drop(w)
 	}
+}
+
+// isListing reports whether req is a ListObjectsV2 request.
+func isListing(req *http.Request) bool {
+	return req.Method == http.MethodGet && req.URL.Query().Get("list-type") == "2"
+}
+
+// applied tells rule.Applied, if set, that req's fault was applied; it never blocks.
+func applied(rule Rule, req *http.Request) {
+	if rule.Applied == nil {
+		return
+	}
+	select {
+	case rule.Applied <- req.URL.Path:
+	default:
+	}
+}
+
+// hold forwards req, keeps the backend's answer until the rule changes, and delivers it
+// then (nothing if the client gave up or the proxy closed meanwhile).
+func (p *Proxy) hold(w http.ResponseWriter, req *http.Request, rule Rule, changed <-chan struct{}) {
+	rec := newRecorder()
+	p.rp.ServeHTTP(rec, req)
+	applied(rule, req)
+	select {
+	case <-changed:
+	case <-req.Context().Done():
+		return
+	case <-p.closed:
+		return
+	}
+	rec.replay(w)
+}
+
+// lastModified matches the timestamps of a ListObjectsV2 answer.
+var lastModified = regexp.MustCompile(`<LastModified>([^<]+)</LastModified>`)
+
+// shiftList forwards a ListObjectsV2 request and adds shift to every LastModified of the
+// answer.
+func (p *Proxy) shiftList(w http.ResponseWriter, req *http.Request, shift time.Duration) {
+	rec := newRecorder()
+	p.rp.ServeHTTP(rec, req) // the request's headers are signed: forwarded untouched
+	if rec.h.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(rec.body))
+		if err == nil {
+			rec.body, err = io.ReadAll(zr)
+		}
+		if err != nil {
+			writeError(w, req, http.StatusBadGateway, "InternalError", "s3fault cannot decompress the listing: "+err.Error())
+			return
+		}
+		rec.h.Del("Content-Encoding")
+	}
+	if rec.status == http.StatusOK {
+		rec.body = lastModified.ReplaceAllFunc(rec.body, func(m []byte) []byte {
+			v := lastModified.FindSubmatch(m)[1]
+			ts, err := time.Parse(time.RFC3339Nano, string(v))
+			if err != nil {
+				return m
+			}
+			return fmt.Appendf(nil, "<LastModified>%s</LastModified>", ts.Add(shift).UTC().Format("2006-01-02T15:04:05.000Z"))
+		})
+		rec.h.Set("Content-Length", strconv.Itoa(len(rec.body)))
+	}
+	rec.replay(w)
+}
+
+// recorder keeps a backend's answer to deliver later or rewritten.
+type recorder struct {
+	h      http.Header
+	status int
+	body   []byte
+}
+
+func newRecorder() *recorder { return &recorder{h: http.Header{}, status: http.StatusOK} }
+
+func (r *recorder) Header() http.Header { return r.h }
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.body = append(r.body, b...)
+	return len(b), nil
+}
+
+func (r *recorder) WriteHeader(status int) { r.status = status }
+
+// replay writes the kept answer to w.
+func (r *recorder) replay(w http.ResponseWriter) {
+	for k, v := range r.h {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(r.status)
+	_, _ = w.Write(r.body)
 }
 
 // drop closes the client's connection without writing an answer.

@@ -3,6 +3,7 @@ package s3fault
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -263,5 +264,100 @@ func TestUnreachableBackendIsBadGateway(t *testing.T) {
 	p := startProxy(t, url)
 	if code, _, err := do(t, "GET", p.URL()+"/b/k"); err != nil || code != http.StatusBadGateway {
 		t.Fatalf("GET: %d, %v; want 502", code, err)
+	}
+}
+
+// TestHoldAnswerKeepsTheBackendsAnswerUntilTheRuleChanges: the backend handled the request
+// before the client gets anything, Applied says so, and the answer arrives once released.
+func TestHoldAnswerKeepsTheBackendsAnswerUntilTheRuleChanges(t *testing.T) {
+	b := newBackend(t)
+	p := startProxy(t, b.srv.URL)
+	held := make(chan string, 1)
+	p.Set(Rule{Fault: HoldAnswer, Next: 1, Methods: []string{"PUT"}, Applied: held})
+	done := make(chan string, 1)
+	go func() {
+		code, body, err := do(t, "PUT", p.URL()+"/b/k")
+		done <- fmt.Sprintf("%d %s %v", code, body, err)
+	}()
+	select {
+	case path := <-held:
+		if path != "/b/k" {
+			t.Fatalf("Applied got %q; want /b/k", path)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the held request was not reported within 5 s")
+	}
+	if b.hits.Load() != 1 {
+		t.Fatalf("backend saw %d requests before the answer was released; want 1", b.hits.Load())
+	}
+	select {
+	case got := <-done:
+		t.Fatalf("the client got %q while the answer was held", got)
+	default:
+	}
+	p.Clear()
+	select {
+	case got := <-done:
+		if got != "200 payload <nil>" {
+			t.Fatalf("released answer: %q; want the backend's 200 payload", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the answer was not delivered within 5 s of the release")
+	}
+}
+
+func TestPathContainsLimitsWhatIsFaulted(t *testing.T) {
+	b := newBackend(t)
+	p := startProxy(t, b.srv.URL)
+	p.Set(Rule{Fault: SlowDown, Fraction: 1, PathContains: "/segments/"})
+	if code, _, _ := do(t, "PUT", p.URL()+"/b/flush/0/k"); code != 200 {
+		t.Fatalf("PUT outside the path: %d; want 200", code)
+	}
+	if code, _, _ := do(t, "PUT", p.URL()+"/b/segments/t/0/k"); code != 503 {
+		t.Fatalf("PUT under the path: %d; want 503", code)
+	}
+}
+
+// TestModifiedShiftRewritesListTimes: the SDK reads the shifted times, and other requests
+// are untouched.
+func TestModifiedShiftRewritesListTimes(t *testing.T) {
+	const stored = "2026-12-02T16:00:00.000Z"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("list-type") != "2" {
+			_, _ = io.WriteString(w, "<LastModified>"+stored+"</LastModified>")
+			return
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix></Prefix><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>`+
+			`<Contents><Key>a</Key><LastModified>`+stored+`</LastModified><Size>1</Size></Contents>`+
+			`<Contents><Key>b</Key><LastModified>`+stored+`</LastModified><Size>1</Size></Contents></ListBucketResult>`)
+	}))
+	t.Cleanup(srv.Close)
+	p := startProxy(t, srv.URL)
+	p.Set(Rule{ModifiedShift: -time.Hour})
+	cl := s3.New(s3.Options{BaseEndpoint: aws.String(p.URL()), Region: "us-east-1", UsePathStyle: true,
+		Credentials: aws.AnonymousCredentials{}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := cl.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := time.Parse(time.RFC3339, stored)
+	want = want.Add(-time.Hour)
+	if len(out.Contents) != 2 {
+		t.Fatalf("listed %d objects; want 2", len(out.Contents))
+	}
+	for _, o := range out.Contents {
+		if !o.LastModified.Equal(want) {
+			t.Errorf("%s: LastModified %s; want %s", *o.Key, o.LastModified, want)
+		}
+	}
+	if _, body, _ := do(t, "GET", p.URL()+"/b/k"); !strings.Contains(body, stored) {
+		t.Errorf("a GET that is no listing was rewritten: %q", body)
+	}
+	if n := p.Stats().Listings; n != 1 {
+		t.Errorf("Stats().Listings = %d; want 1", n)
 	}
 }

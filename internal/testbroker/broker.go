@@ -53,6 +53,15 @@ func StartPlainBroker(t testing.TB, etcdEndpoints []string, s3 S3, args ...strin
 
 func startBroker(t testing.TB, etcdEndpoints []string, s3 S3, plain bool, args []string) *Broker {
 	t.Helper()
+	b := newBroker(t, etcdEndpoints, s3, plain, args)
+	b.Restart()
+	return b
+}
+
+// newBroker prepares a `kafscale broker` on free ports, stopped (SIGKILL) when the test
+// ends, its log shown if the test failed.
+func newBroker(t testing.TB, etcdEndpoints []string, s3 S3, plain bool, args []string) *Broker {
+	t.Helper()
 	b := &Broker{Process: &Process{t: t, Args: args}, Etcd: etcdEndpoints, S3: s3, plain: plain}
 	b.Addr = freeAddr(t)
 	b.MetricsAddr = freeAddr(t)
@@ -64,7 +73,6 @@ func startBroker(t testing.TB, etcdEndpoints []string, s3 S3, plain bool, args [
 			t.Logf("kafscale broker log (last 8 KiB):\n%s", b.LogTail(8<<10))
 		}
 	})
-	b.Restart()
 	return b
 }
 

@@ -131,10 +131,18 @@ func StartPlain(t testing.TB, args ...string) *Process {
 
 func start(t testing.TB, plain bool, args []string) *Process {
 	t.Helper()
+	p := newProcess(t, plain, args)
+	p.Restart()
+	return p
+}
+
+// newProcess prepares a `kafscale dev` on free ports with a fresh data directory, stopped
+// (SIGKILL) when the test ends.
+func newProcess(t testing.TB, plain bool, args []string) *Process {
+	t.Helper()
 	p := &Process{t: t, DataDir: t.TempDir(), Args: args, plain: plain}
 	p.Addr = freeAddr(t)
 	p.MetricsAddr = freeAddr(t)
-	p.Restart()
 	t.Cleanup(func() {
 		if p.Running() {
 			p.Kill()
@@ -148,6 +156,13 @@ func start(t testing.TB, plain bool, args []string) *Process {
 
 // Restart starts the process again on the same data directory and ports.
 func (p *Process) Restart() {
+	p.t.Helper()
+	p.launch()
+	p.WaitReady(60 * time.Second)
+}
+
+// launch starts `kafscale dev` on the process's data directory and ports without waiting.
+func (p *Process) launch() {
 	p.t.Helper()
 	if p.Running() {
 		p.t.Fatal("testbroker: Restart while the broker still runs")
@@ -168,7 +183,6 @@ func (p *Process) Restart() {
 	p.cmd = cmd
 	p.exited = make(chan struct{})
 	go func() { _ = cmd.Wait(); close(p.exited) }()
-	p.WaitReady(60 * time.Second)
 }
 
 // WaitReady polls /readyz until it answers 200, failing the test after timeout.
