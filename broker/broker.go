@@ -175,6 +175,9 @@ type Broker struct {
 
 	// view is the latest cluster state (cluster.go); nil until Open read it.
 	view atomic.Pointer[meta.ClusterState]
+	// slots are the group coordinator slots this broker holds (coordinators.go); nil until
+	// known.
+	slots atomic.Pointer[map[int32]bool]
 	// takeMu serializes takeovers, so that one partition is never taken over twice at once.
 	// Lock order: takeMu -> cpMu -> mu.
 	takeMu sync.Mutex

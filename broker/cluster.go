@@ -151,7 +151,12 @@ func (b *Broker) followAssignment(st *meta.ClusterState) error {
 	}
 	assigned := make(map[meta.PartitionKey]bool)
 	take := make(map[[16]byte][]*metapb.PartitionRef)
-	for _, r := range st.Assignments[b.cfg.NodeID].GetPartitions() {
+	own := st.Assignments[b.cfg.NodeID]
+	b.setSlots(own) // group writes are fenced: a stale state costs at most a refused write
+	for _, r := range own.GetPartitions() {
+		if isSlot(r) {
+			continue
+		}
 		pk := meta.PartitionKey{TopicID: [16]byte(r.TopicId), Partition: r.Partition}
 		if e, ok := served[pk]; ok && e == r.LeaderEpoch {
 			assigned[pk] = true
@@ -214,11 +219,11 @@ func (b *Broker) placeLeaders(n int32) []int32 {
 	}
 	load := make(map[int32]int)
 	live := []int32{b.cfg.NodeID}
-	load[b.cfg.NodeID] = len(st.Assignments[b.cfg.NodeID].GetPartitions())
+	load[b.cfg.NodeID] = countPartitions(st.Assignments[b.cfg.NodeID], false)
 	for id := range st.Brokers {
 		if id != b.cfg.NodeID {
 			live = append(live, id)
-			load[id] = len(st.Assignments[id].GetPartitions())
+			load[id] = countPartitions(st.Assignments[id], false)
 		}
 	}
 	self := b.cfg.NodeID
@@ -264,4 +269,15 @@ func (b *Broker) clusterBrokers() ([]*metapb.Broker, int32) {
 		ctl = b.cfg.NodeID
 	}
 	return out, ctl
+}
+
+// countPartitions counts an assignment's partitions, or its group coordinator slots.
+func countPartitions(a *metapb.Assignment, slots bool) int {
+	n := 0
+	for _, r := range a.GetPartitions() {
+		if isSlot(r) == slots {
+			n++
+		}
+	}
+	return n
 }

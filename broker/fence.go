@@ -106,6 +106,7 @@ func (b *Broker) refreshFence(ctx context.Context) (*meta.FenceState, error) {
 		return nil, fmt.Errorf("broker %d incarnation %d: %w", b.cfg.NodeID, b.reg.Incarnation, flush.ErrFenced)
 	}
 	b.resignMoved(st.Assignment)
+	b.setSlots(st.Assignment)
 	b.fenceRev.Store(st.FenceRev)
 	return st, nil
 }

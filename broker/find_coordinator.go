@@ -1,10 +1,11 @@
 package broker
 
-// FindCoordinator: versions 0-4. This broker coordinates every consumer group (key type
-// 0), and answers for transactional ids (key type 1) too, so that a transactional producer
-// reaches InitProducerId and gets its clear error there instead of retrying a lookup until
-// it times out. From v4 several keys are looked up at once (KIP-699). Another key type gets
-// INVALID_REQUEST; a broker that is not serving gets COORDINATOR_NOT_AVAILABLE, which
+// FindCoordinator: versions 0-4. A group's coordinator is the broker holding its slot
+// (coordinators.go); transactional ids (key type 1) are answered the same way, so that a
+// transactional producer reaches InitProducerId and gets its clear error there instead of
+// retrying a lookup until it times out. From v4 several keys are looked up at once
+// (KIP-699). Another key type gets INVALID_REQUEST; a slot without a live holder (failover
+// under way), or a broker that is not serving, gets COORDINATOR_NOT_AVAILABLE, which
 // clients retry.
 
 import (
@@ -32,7 +33,11 @@ func (b *Broker) handleFindCoordinator(c *call) {
 		case !ready:
 			rc.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		default:
-			rc.NodeID, rc.Host, rc.Port = b.cfg.NodeID, b.cfg.AdvertisedHost, b.cfg.AdvertisedPort
+			if owner := b.slotOwner(key); owner != nil {
+				rc.NodeID, rc.Host, rc.Port = owner.Id, owner.Host, owner.Port
+			} else {
+				rc.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			}
 		}
 		resp.Coordinators = append(resp.Coordinators, rc)
 	}

@@ -64,7 +64,8 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	b.flusher = flush.New(fcfg, d.Store, committer{b}, keyFn, d.Log.With("component", "flush"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.requests, b.endRequests = context.WithCancel(b.ctx)
-	b.groups = group.New(cfg.Group, d.Meta, groupTopics{b}, d.Log.With("component", "group"))
+	b.groups = group.New(cfg.Group, groupStore{b}, groupTopics{b}, d.Log.With("component", "group"))
+	b.groups.SetOwnership(b.ownsGroup)
 
 	topics, err := d.Meta.ListTopics(ctx)
 	if err != nil {
@@ -76,6 +77,9 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	}
 	led := make(map[[16]byte][]*metapb.PartitionRef)
 	for _, ref := range assignment.GetPartitions() {
+		if isSlot(ref) {
+			continue // a group coordinator slot, not a partition
+		}
 		id := [16]byte(ref.TopicId)
 		led[id] = append(led[id], ref)
 	}
@@ -105,6 +109,7 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 		defer b.wg.Done()
 		ctrl.Run(b.ctx, d.Meta, reg.LeaseID, cfg.NodeID, d.Log.With("component", "controller"))
 	}()
+	b.waitSlots(10 * time.Second)
 	b.wg.Add(1)
 	go func() {
 		// A lost session (lease gone, or another process registered this broker id) ends

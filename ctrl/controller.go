@@ -24,6 +24,7 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/kafscale/kafscale/meta"
+	"github.com/kafscale/kafscale/meta/metapb"
 )
 
 var (
@@ -80,17 +81,21 @@ type controller struct {
 	log   *slog.Logger
 }
 
-// reconcile moves every partition assigned to a broker that is not registered to the live
-// broker leading the fewest partitions (ties: the lowest id).
+// reconcile places the group coordinator slots nobody holds, and moves every partition and
+// slot assigned to a broker that is not registered, each to the live broker holding the
+// fewest (ties: the lowest id).
 func (c *controller) reconcile(ctx context.Context, st *meta.ClusterState) error {
 	if len(st.Brokers) == 0 {
 		return nil
 	}
 	live := make([]int32, 0, len(st.Brokers))
-	load := make(map[int32]int)
+	// Partitions and coordinator slots are balanced each on its own count.
+	load := map[bool]map[int32]int{false: {}, true: {}}
 	for id := range st.Brokers {
 		live = append(live, id)
-		load[id] = len(st.Assignments[id].GetPartitions())
+		for _, r := range st.Assignments[id].GetPartitions() {
+			load[isSlot(r)][id]++
+		}
 	}
 	slices.Sort(live)
 	owners := make([]int32, 0, len(st.Assignments))
@@ -98,19 +103,38 @@ func (c *controller) reconcile(ctx context.Context, st *meta.ClusterState) error
 		owners = append(owners, id)
 	}
 	slices.Sort(owners)
+	pick := func(slot bool) int32 {
+		l := load[slot]
+		to := slices.MinFunc(live, func(a, b int32) int {
+			return cmp.Or(cmp.Compare(l[a], l[b]), cmp.Compare(a, b))
+		})
+		l[to]++
+		return to
+	}
+	// Group coordinator slots nobody holds yet (a new cluster) are placed like partitions.
+	held := make(map[int32]bool)
+	for _, a := range st.Assignments {
+		for _, r := range a.GetPartitions() {
+			if isSlot(r) {
+				held[r.Partition] = true
+			}
+		}
+	}
 	var moves []meta.Move
+	for slot := range int32(meta.GroupSlots) {
+		if !held[slot] {
+			moves = append(moves, meta.Move{TopicID: meta.GroupSlotsTopicID, Partition: slot, From: -1, To: pick(true)})
+		}
+	}
 	for _, id := range owners {
 		if _, ok := st.Brokers[id]; ok {
 			continue
 		}
 		for _, r := range st.Assignments[id].GetPartitions() {
-			to := slices.MinFunc(live, func(a, b int32) int {
-				return cmp.Or(cmp.Compare(load[a], load[b]), cmp.Compare(a, b))
-			})
-			load[to]++
-			moves = append(moves, meta.Move{TopicID: [16]byte(r.TopicId), Partition: r.Partition, From: id, To: to})
+			moves = append(moves, meta.Move{TopicID: [16]byte(r.TopicId), Partition: r.Partition, From: id, To: pick(isSlot(r))})
 		}
 	}
+	moves = append(moves, balanceSlots(st, live, load[true])...)
 	if len(moves) == 0 {
 		return nil
 	}
@@ -120,6 +144,41 @@ func (c *controller) reconcile(ctx context.Context, st *meta.ClusterState) error
 		return err // !ok: an assignment changed meanwhile; the watch brings the new state
 	}
 	partitionMoves.Add(len(moves))
-	c.log.Info("moved the partitions of gone brokers", "partitions", len(moves), "took", time.Since(start))
+	c.log.Info("placed or moved partitions and coordinator slots", "moves", len(moves), "took", time.Since(start))
 	return nil
+}
+
+// isSlot reports whether an assignment entry is a group coordinator slot.
+func isSlot(r *metapb.PartitionRef) bool { return [16]byte(r.TopicId) == meta.GroupSlotsTopicID }
+
+// balanceSlots moves group coordinator slots from the live brokers holding the most to
+// those holding the fewest until they differ by at most one (load counts slots after the
+// moves already planned). A slot moves without data (its groups' members rejoin at the new
+// coordinator, offsets stay in etcd), so a broker that joins gets its share at once, and
+// the first broker of a new cluster does not keep every group.
+func balanceSlots(st *meta.ClusterState, live []int32, load map[int32]int) []meta.Move {
+	if len(live) < 2 {
+		return nil
+	}
+	movable := make(map[int32][]int32) // live broker -> slots it holds now
+	for _, id := range live {
+		for _, r := range st.Assignments[id].GetPartitions() {
+			if isSlot(r) {
+				movable[id] = append(movable[id], r.Partition)
+			}
+		}
+	}
+	var moves []meta.Move
+	for {
+		most := slices.MaxFunc(live, func(a, b int32) int { return cmp.Or(cmp.Compare(load[a], load[b]), cmp.Compare(b, a)) })
+		least := slices.MinFunc(live, func(a, b int32) int { return cmp.Or(cmp.Compare(load[a], load[b]), cmp.Compare(a, b)) })
+		if load[most]-load[least] <= 1 || len(movable[most]) == 0 {
+			return moves
+		}
+		slot := movable[most][len(movable[most])-1]
+		movable[most] = movable[most][:len(movable[most])-1]
+		moves = append(moves, meta.Move{TopicID: meta.GroupSlotsTopicID, Partition: slot, From: most, To: least})
+		load[most]--
+		load[least]++
+	}
 }

@@ -38,7 +38,7 @@ func (c *Coordinator) ListGroups(ctx context.Context) ([]GroupListing, *kerr.Err
 		g.mu.Unlock()
 	}
 	for _, name := range stored {
-		if !seen[name] {
+		if !seen[name] && c.owns(name) {
 			out = append(out, GroupListing{Group: name, State: stateEmpty.String(), Type: "classic"})
 		}
 	}
@@ -114,7 +114,7 @@ func (c *Coordinator) DeleteGroup(ctx context.Context, name string) *kerr.Error 
 	if err != nil {
 		offsetStoreErrs.Inc()
 		c.log.Warn("cannot delete group", "group", name, "err", err)
-		return kerr.CoordinatorNotAvailable
+		return storeCode(err)
 	}
 	if n == 0 && !inMemory {
 		return kerr.GroupIDNotFound

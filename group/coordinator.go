@@ -23,6 +23,7 @@ package group
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -72,6 +73,10 @@ type Coordinator struct {
 	groups map[string]*group
 	closed bool
 
+	// ownsFn reports whether this broker coordinates a group (nil: every group). Set
+	// before serving, read-only after.
+	ownsFn func(group string) bool
+
 	// started and occupied date offset expiry (expiry.go): when the coordinator started,
 	// and when it last saw each group with members. occupiedMu is a leaf lock: it may be
 	// taken while holding mu or a group's lock.
@@ -117,12 +122,57 @@ func (c *Coordinator) Close() {
 	}
 }
 
-// checkGroupID validates a group id from a request.
+// checkGroupID validates a group id from a request, and that this broker coordinates it.
 func (c *Coordinator) checkGroupID(id string) *kerr.Error {
 	if id == "" || len(id) > c.cfg.MaxGroupIDBytes {
 		return kerr.InvalidGroupID
 	}
+	if !c.owns(id) {
+		return kerr.NotCoordinator
+	}
 	return nil
+}
+
+// ErrNotCoordinator is wrapped by a Store error when this broker lost the group's
+// coordination meanwhile (its write was fenced): the client gets NOT_COORDINATOR and looks
+// the coordinator up again.
+var ErrNotCoordinator = errors.New("not the group's coordinator")
+
+// storeCode is what a request whose store operation failed answers: NOT_COORDINATOR when
+// the group moved to another broker, else COORDINATOR_NOT_AVAILABLE, which clients retry.
+func storeCode(err error) *kerr.Error {
+	if errors.Is(err, ErrNotCoordinator) {
+		return kerr.NotCoordinator
+	}
+	return kerr.CoordinatorNotAvailable
+}
+
+// SetOwnership makes the coordinator answer only for the groups owns reports (a cluster
+// spreads groups over brokers); nil, the default, owns every group. Call before serving.
+func (c *Coordinator) SetOwnership(owns func(group string) bool) { c.ownsFn = owns }
+
+func (c *Coordinator) owns(group string) bool { return c.ownsFn == nil || c.ownsFn(group) }
+
+// Unload forgets the groups lost reports (their coordination moved to another broker):
+// their waiting JoinGroup and SyncGroup requests get NOT_COORDINATOR, so their members
+// find the new coordinator; their committed offsets stay in the store.
+func (c *Coordinator) Unload(lost func(group string) bool) {
+	c.mu.Lock()
+	var gone []*group
+	for name, g := range c.groups {
+		if lost(name) {
+			gone = append(gone, g)
+			delete(c.groups, name)
+		}
+	}
+	c.mu.Unlock()
+	for _, g := range gone {
+		g.mu.Lock()
+		g.unload()
+		out := g.takeOutbox()
+		g.mu.Unlock()
+		out.run()
+	}
 }
 
 // stripe returns the commit lock of a group.

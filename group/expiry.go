@@ -36,6 +36,9 @@ func (c *Coordinator) ExpireOffsets(ctx context.Context) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
+		if !c.owns(name) {
+			continue // another broker coordinates it
+		}
 		n, err := c.expireGroup(ctx, name)
 		total += n
 		if err != nil {

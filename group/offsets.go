@@ -51,7 +51,7 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, req CommitRequest) []*k
 	if err := c.store.CommitOffsets(ctx, req.Group, valid); err != nil {
 		offsetStoreErrs.Inc()
 		c.log.Warn("cannot store committed offsets", "group", req.Group, "partitions", len(valid), "err", err)
-		return all(kerr.CoordinatorNotAvailable)
+		return all(storeCode(err))
 	}
 	offsetCommits.Add(len(valid))
 	return errs
@@ -155,7 +155,7 @@ func (c *Coordinator) DeleteOffsets(ctx context.Context, group string, parts []T
 	if err := c.store.DeleteOffsets(ctx, group, del); err != nil {
 		offsetStoreErrs.Inc()
 		c.log.Warn("cannot delete committed offsets", "group", group, "err", err)
-		return kerr.CoordinatorNotAvailable, nil
+		return storeCode(err), nil
 	}
 	return nil, errs
 }

@@ -162,7 +162,7 @@ func (s *Store) waitClusterChange(ctx context.Context, rev int64) error {
 	}
 }
 
-// Move is one partition moving to another leader.
+// Move is one partition moving to another leader (From -1: placed for the first time).
 type Move struct {
 	TopicID   [16]byte
 	Partition int32
@@ -191,6 +191,12 @@ func (s *Store) MovePartitions(ctx context.Context, electionKey string, election
 	}
 	losers := make(map[int32]bool)
 	for _, m := range moves {
+		if m.From < 0 {
+			// A new slot or partition: placed at epoch 0, nobody loses it.
+			to := get(m.To)
+			to.Partitions = append(to.Partitions, &metapb.PartitionRef{TopicId: m.TopicID[:], Partition: m.Partition})
+			continue
+		}
 		from := get(m.From)
 		var epoch int32 = -1
 		for i, r := range from.Partitions {
@@ -241,3 +247,13 @@ func (s *Store) MovePartitions(ctx context.Context, electionKey string, election
 var ErrNotController = errors.New("not the controller")
 
 func sortPartitionRefs(a *metapb.Assignment) { slices.SortFunc(a.Partitions, comparePartitionRefs) }
+
+// GroupSlotsTopicID names the group coordinator slots in assignments/: slot s is "partition
+// s" of this reserved id, so the controller places, moves and fences coordinator slots as
+// it does partitions (DESIGN.md, "Cluster"). Its version nibble is 0, so no topic id
+// (random, version 4) is ever equal to it.
+var GroupSlotsTopicID = [16]byte{15: 0x02}
+
+// GroupSlots is the number of group coordinator slots (Kafka's offsets.topic.num.partitions
+// default).
+const GroupSlots = 50

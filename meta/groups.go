@@ -136,6 +136,35 @@ type GroupOffset struct {
 // record per partition named and replays them in order (etcd refuses a
 // transaction that puts one key twice).
 func (s *Store) CommitOffsets(ctx context.Context, group string, offsets []GroupOffset) error {
+	return s.CommitOffsetsFenced(ctx, GroupFence{}, group, offsets)
+}
+
+// GroupFence fences a group write on its coordinator's broker fence: the write happens
+// only while mod_revision(fences/<Broker>) == Rev, so a broker that lost the group's
+// coordinator slot (the move bumped its fence) writes nothing. The zero value does not
+// fence. A fenced write fails with an error wrapping ErrFenced.
+type GroupFence struct {
+	Broker int32
+	Rev    int64
+}
+
+func (s *Store) groupTxn(ctx context.Context, f GroupFence, ops ...clientv3.Op) error {
+	txn := s.kv.Txn(ctx)
+	if f.Rev != 0 {
+		txn = txn.If(clientv3.Compare(clientv3.ModRevision(s.keys.Fence(f.Broker)), "=", f.Rev))
+	}
+	resp, err := txn.Then(ops...).Commit()
+	if err != nil {
+		return err
+	}
+	if !resp.Succeeded {
+		return fmt.Errorf("fence of broker %d moved from revision %d: %w", f.Broker, f.Rev, ErrFenced)
+	}
+	return nil
+}
+
+// CommitOffsetsFenced is CommitOffsets fenced on f.
+func (s *Store) CommitOffsetsFenced(ctx context.Context, f GroupFence, group string, offsets []GroupOffset) error {
 	offsets = lastOfEach(offsets, func(o GroupOffset) PartitionKey { return o.Partition })
 	for batch := range slices.Chunk(offsets, s.cfg.MaxTxnOps) {
 		ops := make([]clientv3.Op, 0, len(batch))
@@ -149,7 +178,7 @@ func (s *Store) CommitOffsets(ctx context.Context, group string, offsets []Group
 			}
 			ops = append(ops, clientv3.OpPut(s.keys.GroupOffset(group, o.Partition), string(val)))
 		}
-		if _, err := s.kv.Txn(ctx).Then(ops...).Commit(); err != nil {
+		if err := s.groupTxn(ctx, f, ops...); err != nil {
 			return fmt.Errorf("cannot commit %d offsets of group %q: %w", len(batch), group, err)
 		}
 	}
@@ -212,13 +241,18 @@ func (s *Store) FetchOffsets(ctx context.Context, group string) ([]GroupOffset, 
 // one transaction per Config.MaxTxnOps partitions. Absent offsets are no error,
 // nor is a partition named twice.
 func (s *Store) DeleteOffsets(ctx context.Context, group string, parts []PartitionKey) error {
+	return s.DeleteOffsetsFenced(ctx, GroupFence{}, group, parts)
+}
+
+// DeleteOffsetsFenced is DeleteOffsets fenced on f.
+func (s *Store) DeleteOffsetsFenced(ctx context.Context, f GroupFence, group string, parts []PartitionKey) error {
 	parts = lastOfEach(parts, func(pk PartitionKey) PartitionKey { return pk })
 	for batch := range slices.Chunk(parts, s.cfg.MaxTxnOps) {
 		ops := make([]clientv3.Op, 0, len(batch))
 		for _, pk := range batch {
 			ops = append(ops, clientv3.OpDelete(s.keys.GroupOffset(group, pk)))
 		}
-		if _, err := s.kv.Txn(ctx).Then(ops...).Commit(); err != nil {
+		if err := s.groupTxn(ctx, f, ops...); err != nil {
 			return fmt.Errorf("cannot delete %d offsets of group %q: %w", len(batch), group, err)
 		}
 	}
@@ -228,12 +262,24 @@ func (s *Store) DeleteOffsets(ctx context.Context, group string, parts []Partiti
 // DeleteGroup deletes every key of a group with one range delete and returns
 // how many there were.
 func (s *Store) DeleteGroup(ctx context.Context, group string) (int64, error) {
+	return s.DeleteGroupFenced(ctx, GroupFence{}, group)
+}
+
+// DeleteGroupFenced is DeleteGroup fenced on f.
+func (s *Store) DeleteGroupFenced(ctx context.Context, f GroupFence, group string) (int64, error) {
 	prefix := s.keys.GroupPrefix(group)
-	resp, err := s.kv.Delete(ctx, prefix, clientv3.WithPrefix())
+	txn := s.kv.Txn(ctx)
+	if f.Rev != 0 {
+		txn = txn.If(clientv3.Compare(clientv3.ModRevision(s.keys.Fence(f.Broker)), "=", f.Rev))
+	}
+	resp, err := txn.Then(clientv3.OpDelete(prefix, clientv3.WithPrefix())).Commit()
 	if err != nil {
 		return 0, fmt.Errorf("cannot delete group %q: %w", group, err)
 	}
-	return resp.Deleted, nil
+	if !resp.Succeeded {
+		return 0, fmt.Errorf("cannot delete group %q: fence of broker %d moved from revision %d: %w", group, f.Broker, f.Rev, ErrFenced)
+	}
+	return resp.Responses[0].GetResponseDeleteRange().Deleted, nil
 }
 
 // GroupExists reports whether any key of the group is stored (a count-only read).

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/kafscale/kafscale/bench"
+	"github.com/kafscale/kafscale/broker"
 	"github.com/kafscale/kafscale/internal/protofuzz"
 	"github.com/kafscale/kafscale/internal/testbroker"
 )
@@ -37,9 +38,10 @@ func main() {
 }
 
 // defaultRSSLimit is the RSS bound of a run with the default broker settings: the derived
-// soft memory limit (256 MiB buffer + 256 MiB cache + 192 MiB = 704 MiB) plus 64 MiB of
+// soft memory limit at --max-partitions (256 MiB buffer + 256 MiB cache + 192 MiB + 16 KiB
+// for each of 10,000 partitions = 860 MiB; the fuzzer creates topics) plus 64 MiB of
 // memory the Go runtime does not count (docs/fuzzing.md).
-const defaultRSSLimit = 768 << 20
+const defaultRSSLimit = (256+256+192+64)<<20 + broker.DefaultMaxPartitions*broker.PartitionMemoryBytes
 
 func run(args []string) error {
 	cfg := protofuzz.DefaultConfig()
