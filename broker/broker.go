@@ -178,9 +178,12 @@ type Broker struct {
 	// slots are the group coordinator slots this broker holds (coordinators.go); nil until
 	// known.
 	slots atomic.Pointer[map[int32]bool]
-	// takeMu serializes takeovers, so that one partition is never taken over twice at once.
-	// Lock order: takeMu -> cpMu -> mu.
-	takeMu sync.Mutex
+	// creating holds the ids of topics whose partitions a request on this broker is
+	// creating and taking over (cluster.go): followAssignment leaves them to it, so that no
+	// partition is taken over twice at once. followMu serializes followAssignment.
+	// Lock order: followMu -> cpMu -> mu.
+	creating sync.Map // [16]byte -> struct{}
+	followMu sync.Mutex
 
 	// gcSeen is owned by the GC goroutine: per listed prefix, when GC first saw each
 	// unreferenced object (gc.go).

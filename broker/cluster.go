@@ -11,8 +11,9 @@ package broker
 // its fence, which resigns it. The controller (package ctrl) runs in every broker and acts
 // only while elected.
 //
-// Goroutines: watchTopics and watchCluster are started by Open and end with b.ctx; takeMu
-// serializes takeovers (Open's, createTopic's, addPartitions', followAssignment's).
+// Goroutines: watchTopics and watchCluster are started by Open and end with b.ctx.
+// followAssignment leaves the topics a request on this broker is creating (b.creating) to
+// that request, so no partition is taken over twice at once.
 
 import (
 	"cmp"
@@ -138,8 +139,8 @@ func (b *Broker) refreshView(ctx context.Context) {
 // no longer assigns to it. st may be older than what this broker already did: takeovers
 // are fenced, and the fence re-read is linearizable.
 func (b *Broker) followAssignment(st *meta.ClusterState) error {
-	b.takeMu.Lock()
-	defer b.takeMu.Unlock()
+	b.followMu.Lock()
+	defer b.followMu.Unlock()
 	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 	defer cancel()
 	served := make(map[meta.PartitionKey]int32)
@@ -161,6 +162,9 @@ func (b *Broker) followAssignment(st *meta.ClusterState) error {
 		if e, ok := served[pk]; ok && e == r.LeaderEpoch {
 			assigned[pk] = true
 			continue
+		}
+		if _, busy := b.creating.Load(pk.TopicID); busy {
+			continue // a request on this broker is taking it over
 		}
 		take[pk.TopicID] = append(take[pk.TopicID], r)
 	}
@@ -280,4 +284,22 @@ func countPartitions(a *metapb.Assignment, slots bool) int {
 		}
 	}
 	return n
+}
+
+// markCreating tells followAssignment to leave topic id to the caller until done is called;
+// done then catches up with the latest cluster state, in case the caller failed half-way.
+func (b *Broker) markCreating(id [16]byte) (done func()) {
+	b.creating.Store(id, struct{}{})
+	return func() {
+		b.creating.Delete(id)
+		if st := b.view.Load(); st != nil && b.requests.Err() == nil {
+			b.wg.Add(1)
+			go func() {
+				defer b.wg.Done()
+				if err := b.followAssignment(st); err != nil && b.ctx.Err() == nil {
+					b.log.Warn("cannot follow this broker's assignment", "err", err)
+				}
+			}()
+		}
+	}
 }

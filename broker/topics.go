@@ -105,8 +105,7 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 	id[6] = id[6]&0x0f | 0x40 // UUID v4
 	id[8] = id[8]&0x3f | 0x80
 	mt := &metapb.Topic{Id: id[:], Name: name, Partitions: partitions, Configs: configs, CreatedUnixMs: time.Now().UnixMilli()}
-	b.takeMu.Lock()
-	defer b.takeMu.Unlock()
+	defer b.markCreating(id)()
 	leaders := b.placeLeaders(partitions)
 	if err := b.meta.CreateTopic(ctx, mt, leaders...); err != nil {
 		return nil, fmt.Errorf("cannot create topic %s: %w", name, err)
@@ -118,7 +117,7 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 }
 
 // takeOverPlaced publishes topic mt and takes over its partitions from first on that
-// leaders (one per partition) place on this broker. Must be called with takeMu held.
+// leaders (one per partition) place on this broker. The caller marked the topic creating.
 func (b *Broker) takeOverPlaced(ctx context.Context, mt *metapb.Topic, first int32, leaders []int32) error {
 	b.upsertTopic(mt)
 	var refs []*metapb.PartitionRef
@@ -184,8 +183,7 @@ func (b *Broker) addPartitions(ctx context.Context, name string, count int32) er
 		return err
 	}
 	defer release()
-	b.takeMu.Lock()
-	defer b.takeMu.Unlock()
+	defer b.markCreating(t.id)()
 	leaders := b.placeLeaders(count - t.meta.Partitions)
 	mt, err := b.meta.AddPartitions(ctx, name, count, leaders...)
 	if err != nil {
