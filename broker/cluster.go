@@ -213,8 +213,8 @@ func (b *Broker) topicMeta(ctx context.Context, id [16]byte) (*metapb.Topic, err
 	return nil, nil
 }
 
-// placeLeaders picks a leader for each of n new partitions: the live brokers leading the
-// fewest partitions first, this broker first among equals (a topic created on an idle
+// placeLeaders picks a leader for each of n new partitions: the live brokers that are not
+// draining, leading the fewest partitions first, this broker first among equals (a topic created on an idle
 // cluster stays on the broker that created it), then by id.
 func (b *Broker) placeLeaders(n int32) []int32 {
 	st := b.view.Load()
@@ -222,13 +222,19 @@ func (b *Broker) placeLeaders(n int32) []int32 {
 		return []int32{b.cfg.NodeID}
 	}
 	load := make(map[int32]int)
-	live := []int32{b.cfg.NodeID}
-	load[b.cfg.NodeID] = countPartitions(st.Assignments[b.cfg.NodeID], false)
+	var live []int32
+	if !st.Draining[b.cfg.NodeID] {
+		live = append(live, b.cfg.NodeID)
+		load[b.cfg.NodeID] = countPartitions(st.Assignments[b.cfg.NodeID], false)
+	}
 	for id := range st.Brokers {
-		if id != b.cfg.NodeID {
+		if id != b.cfg.NodeID && !st.Draining[id] {
 			live = append(live, id)
 			load[id] = countPartitions(st.Assignments[id], false)
 		}
+	}
+	if len(live) == 0 {
+		return []int32{b.cfg.NodeID} // everyone drains: keep the topic here rather than nowhere
 	}
 	self := b.cfg.NodeID
 	out := make([]int32, n)
@@ -300,6 +306,41 @@ func (b *Broker) markCreating(id [16]byte) (done func()) {
 					b.log.Warn("cannot follow this broker's assignment", "err", err)
 				}
 			}()
+		}
+	}
+}
+
+// DrainSelf moves this broker's partitions and group coordinator slots to the other
+// brokers before it stops (kafscale broker on SIGTERM): it marks itself draining, which the
+// controller answers by moving everything away at once, and waits until its assignment is
+// empty or ctx ends. With no other broker serving, there is nowhere to drain to and it
+// returns at once. The mark is cleared when the broker registers again.
+func (b *Broker) DrainSelf(ctx context.Context) error {
+	st := b.view.Load()
+	others := 0
+	if st != nil {
+		for id := range st.Brokers {
+			if id != b.cfg.NodeID && !st.Draining[id] {
+				others++
+			}
+		}
+	}
+	if others == 0 {
+		return nil
+	}
+	if err := b.meta.SetDraining(ctx, b.cfg.NodeID, true); err != nil {
+		return err
+	}
+	start := time.Now()
+	for {
+		if st := b.view.Load(); st != nil && st.Draining[b.cfg.NodeID] && len(st.Assignments[b.cfg.NodeID].GetPartitions()) == 0 {
+			b.log.Info("drained: every partition and coordinator slot moved to other brokers", "took", time.Since(start))
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cannot drain broker %d: %w", b.cfg.NodeID, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

@@ -40,6 +40,12 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 		return nil, fmt.Errorf("cannot register broker %d: %w", cfg.NodeID, err)
 	}
 	b.reg = reg
+	// A drain mark left by this broker's previous process (it drained before stopping)
+	// ends now: the broker serves again and the controller rebalances onto it.
+	if err := d.Meta.SetDraining(ctx, cfg.NodeID, false); err != nil {
+		_ = reg.Close(ctx)
+		return nil, err
+	}
 	defer func() {
 		if err == nil {
 			return

@@ -55,8 +55,27 @@ func Run(ctx context.Context, store *meta.Store, lease clientv3.LeaseID, nodeID 
 	}
 	elections.Inc()
 	log.Info("elected controller", "node_id", nodeID)
-	c := &controller{store: store, key: e.Key(), rev: e.Rev(), log: log}
-	for st := range store.WatchCluster(ctx) {
+	c := &controller{store: store, key: e.Key(), rev: e.Rev(), log: log, tokens: RebalanceMovesPerMinute}
+	states := store.WatchCluster(ctx)
+	// A tick brings rate-limited rebalancing forward when no state change arrives.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var st *meta.ClusterState
+	for {
+		select {
+		case next, ok := <-states:
+			if !ok {
+				return
+			}
+			st = next
+		case <-tick.C:
+			c.refill()
+			if st == nil {
+				continue
+			}
+		case <-sess.Done():
+			return
+		}
 		if err := c.reconcile(ctx, st); err != nil {
 			if errors.Is(err, meta.ErrNotController) {
 				log.Warn("no longer the controller", "err", err)
@@ -66,36 +85,46 @@ func Run(ctx context.Context, store *meta.Store, lease clientv3.LeaseID, nodeID 
 				log.Warn("cannot reconcile partition leadership", "err", err)
 			}
 		}
-		select {
-		case <-sess.Done():
-			return
-		default:
-		}
 	}
 }
+
+// RebalanceMovesPerMinute bounds the partitions the controller moves to even out the load
+// (onto a new or restarted broker): each move makes the partition's producers and
+// consumers wait for a takeover, so they are spread out. Failover and drain moves are not
+// bounded: those partitions have no leader, or must leave.
+const RebalanceMovesPerMinute = 60
 
 type controller struct {
-	store *meta.Store
-	key   string // election key
-	rev   int64  // its create revision
-	log   *slog.Logger
+	store  *meta.Store
+	key    string // election key
+	rev    int64  // its create revision
+	log    *slog.Logger
+	tokens int // rebalancing moves allowed now; refilled every second
 }
 
-// reconcile places the group coordinator slots nobody holds, and moves every partition and
-// slot assigned to a broker that is not registered, each to the live broker holding the
-// fewest (ties: the lowest id).
+func (c *controller) refill() {
+	c.tokens = min(c.tokens+max(RebalanceMovesPerMinute/60, 1), RebalanceMovesPerMinute)
+}
+
+// reconcile places the group coordinator slots nobody holds; moves every partition and
+// slot of a broker that is gone or draining to the serving broker holding the fewest (ties:
+// the lowest id); and evens out partitions (within the rebalancing budget) and slots over
+// the serving brokers.
 func (c *controller) reconcile(ctx context.Context, st *meta.ClusterState) error {
-	if len(st.Brokers) == 0 {
-		return nil
-	}
-	live := make([]int32, 0, len(st.Brokers))
+	var live []int32 // serving: registered and not draining
 	// Partitions and coordinator slots are balanced each on its own count.
 	load := map[bool]map[int32]int{false: {}, true: {}}
 	for id := range st.Brokers {
+		if st.Draining[id] {
+			continue
+		}
 		live = append(live, id)
 		for _, r := range st.Assignments[id].GetPartitions() {
 			load[isSlot(r)][id]++
 		}
+	}
+	if len(live) == 0 {
+		return nil
 	}
 	slices.Sort(live)
 	owners := make([]int32, 0, len(st.Assignments))
@@ -127,14 +156,19 @@ func (c *controller) reconcile(ctx context.Context, st *meta.ClusterState) error
 		}
 	}
 	for _, id := range owners {
-		if _, ok := st.Brokers[id]; ok {
+		if _, ok := st.Brokers[id]; ok && !st.Draining[id] {
 			continue
 		}
 		for _, r := range st.Assignments[id].GetPartitions() {
 			moves = append(moves, meta.Move{TopicID: [16]byte(r.TopicId), Partition: r.Partition, From: id, To: pick(isSlot(r))})
 		}
 	}
-	moves = append(moves, balanceSlots(st, live, load[true])...)
+	moves = append(moves, balance(st, live, load[true], true, meta.GroupSlots)...)
+	if c.tokens > 0 {
+		rebalance := balance(st, live, load[false], false, c.tokens)
+		c.tokens -= len(rebalance)
+		moves = append(moves, rebalance...)
+	}
 	if len(moves) == 0 {
 		return nil
 	}
@@ -151,34 +185,36 @@ func (c *controller) reconcile(ctx context.Context, st *meta.ClusterState) error
 // isSlot reports whether an assignment entry is a group coordinator slot.
 func isSlot(r *metapb.PartitionRef) bool { return [16]byte(r.TopicId) == meta.GroupSlotsTopicID }
 
-// balanceSlots moves group coordinator slots from the live brokers holding the most to
-// those holding the fewest until they differ by at most one (load counts slots after the
-// moves already planned). A slot moves without data (its groups' members rejoin at the new
-// coordinator, offsets stay in etcd), so a broker that joins gets its share at once, and
-// the first broker of a new cluster does not keep every group.
-func balanceSlots(st *meta.ClusterState, live []int32, load map[int32]int) []meta.Move {
+// balance moves at most limit partitions (slots false) or group coordinator slots (slots
+// true) from the serving brokers holding the most to those holding the fewest until they
+// differ by at most one (load counts them after the moves already planned). A slot moves
+// without data (its groups' members rejoin at the new coordinator, offsets stay in etcd); a
+// partition moves by a takeover at the new leader. So a broker that joins, or comes back
+// from a restart or a drain, gets its share.
+func balance(st *meta.ClusterState, live []int32, load map[int32]int, slots bool, limit int) []meta.Move {
 	if len(live) < 2 {
 		return nil
 	}
-	movable := make(map[int32][]int32) // live broker -> slots it holds now
+	movable := make(map[int32][]*metapb.PartitionRef) // serving broker -> what it holds now
 	for _, id := range live {
 		for _, r := range st.Assignments[id].GetPartitions() {
-			if isSlot(r) {
-				movable[id] = append(movable[id], r.Partition)
+			if isSlot(r) == slots {
+				movable[id] = append(movable[id], r)
 			}
 		}
 	}
 	var moves []meta.Move
-	for {
+	for len(moves) < limit {
 		most := slices.MaxFunc(live, func(a, b int32) int { return cmp.Or(cmp.Compare(load[a], load[b]), cmp.Compare(b, a)) })
 		least := slices.MinFunc(live, func(a, b int32) int { return cmp.Or(cmp.Compare(load[a], load[b]), cmp.Compare(a, b)) })
 		if load[most]-load[least] <= 1 || len(movable[most]) == 0 {
-			return moves
+			break
 		}
-		slot := movable[most][len(movable[most])-1]
+		r := movable[most][len(movable[most])-1]
 		movable[most] = movable[most][:len(movable[most])-1]
-		moves = append(moves, meta.Move{TopicID: meta.GroupSlotsTopicID, Partition: slot, From: most, To: least})
+		moves = append(moves, meta.Move{TopicID: [16]byte(r.TopicId), Partition: r.Partition, From: most, To: least})
 		load[most]--
 		load[least]++
 	}
+	return moves
 }

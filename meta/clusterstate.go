@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -28,6 +29,27 @@ type ClusterState struct {
 	AssignmentRevs map[int32]int64
 	// Controller is the id of the elected controller, -1 when none is.
 	Controller int32
+	// Draining are the brokers being drained: the controller moves their partitions and
+	// coordinator slots away and places nothing new on them.
+	Draining map[int32]bool
+}
+
+// DrainingPrefix is where drain marks live: draining/<broker-id>.
+func (k Keys) DrainingPrefix() string { return k.root + "draining/" }
+
+// SetDraining marks broker id as draining (on) or clears the mark.
+func (s *Store) SetDraining(ctx context.Context, id int32, on bool) error {
+	key := s.keys.DrainingPrefix() + strconv.Itoa(int(id))
+	var err error
+	if on {
+		_, err = s.kv.Put(ctx, key, "")
+	} else {
+		_, err = s.kv.Delete(ctx, key)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot set drain mark %s to %v: %w", key, on, err)
+	}
+	return nil
 }
 
 // ControllerPrefix is the election prefix under which brokers campaign to be controller.
@@ -40,12 +62,19 @@ func (s *Store) ReadCluster(ctx context.Context) (*ClusterState, error) {
 		clientv3.OpGet(s.keys.AssignmentsPrefix(), clientv3.WithPrefix()),
 		clientv3.OpGet(s.keys.ControllerPrefix(), clientv3.WithPrefix(),
 			clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend), clientv3.WithLimit(1)),
+		clientv3.OpGet(s.keys.DrainingPrefix(), clientv3.WithPrefix(), clientv3.WithKeysOnly()),
 	).Commit()
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the cluster state: %w", err)
 	}
 	st := &ClusterState{Revision: resp.Header.Revision, Brokers: make(map[int32]*metapb.Broker),
-		Assignments: make(map[int32]*metapb.Assignment), AssignmentRevs: make(map[int32]int64), Controller: -1}
+		Assignments: make(map[int32]*metapb.Assignment), AssignmentRevs: make(map[int32]int64), Controller: -1,
+		Draining: make(map[int32]bool)}
+	for _, kv := range resp.Responses[3].GetResponseRange().GetKvs() {
+		if id, err := strconv.ParseInt(strings.TrimPrefix(string(kv.Key), s.keys.DrainingPrefix()), 10, 32); err == nil {
+			st.Draining[int32(id)] = true
+		}
+	}
 	for _, kv := range resp.Responses[0].GetResponseRange().GetKvs() {
 		b := &metapb.Broker{}
 		if err := proto.Unmarshal(kv.Value, b); err != nil {
@@ -137,8 +166,8 @@ func publish(out chan *ClusterState, st *ClusterState) {
 func (s *Store) waitClusterChange(ctx context.Context, rev int64) error {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	changed := make(chan error, 3)
-	for _, prefix := range []string{s.keys.BrokersPrefix(), s.keys.AssignmentsPrefix(), s.keys.ControllerPrefix()} {
+	changed := make(chan error, 4)
+	for _, prefix := range []string{s.keys.BrokersPrefix(), s.keys.AssignmentsPrefix(), s.keys.ControllerPrefix(), s.keys.DrainingPrefix()} {
 		wch := s.cli.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
 		go func() {
 			for wr := range wch {

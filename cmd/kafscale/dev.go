@@ -34,10 +34,13 @@ type serverConfig struct {
 	LogLevel           string
 	LogFormat          string
 	ShutdownTimeout    time.Duration
-	Broker             broker.Config
-	Flush              flush.Config
-	Net                netio.Config
-	CacheBytes         int64
+	// DrainTimeout bounds how long a stopping broker waits for its partitions to move to
+	// the other brokers of its cluster before it stops (0: no drain).
+	DrainTimeout time.Duration
+	Broker       broker.Config
+	Flush        flush.Config
+	Net          netio.Config
+	CacheBytes   int64
 	// MemoryLimit is the Go runtime's soft memory limit; -1 derives it from the buffer and
 	// cache sizes, 0 leaves the runtime's default (or GOMEMLIMIT).
 	MemoryLimit int64
@@ -50,6 +53,7 @@ func defaultServerConfig() serverConfig {
 		LogLevel:        "info",
 		LogFormat:       "json",
 		ShutdownTimeout: 30 * time.Second,
+		DrainTimeout:    20 * time.Second,
 		Broker:          broker.DefaultConfig(),
 		Flush:           flush.DefaultConfig(),
 		Net:             netio.DefaultConfig(),
@@ -80,6 +84,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or text")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long shutdown may take to flush pending data")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on SIGTERM, how long to wait for this broker's partitions to move to the other brokers of the cluster before stopping (0: do not drain)")
 	fs.Int64Var(&cfg.Flush.FlushBytes, "flush-bytes", cfg.Flush.FlushBytes, "cut a flush object once this many bytes are pending (flush.bytes)")
 	fs.DurationVar(&cfg.Flush.FlushInterval, "flush-interval", cfg.Flush.FlushInterval, "cut a flush object one interval after the previous cut: at most one object per interval below --flush-bytes (flush.interval)")
 	fs.Int64Var(&cfg.Flush.BufferBytes, "buffer-bytes", cfg.Flush.BufferBytes, "bytes appended but not yet committed before produce waits (buffer.bytes)")
@@ -182,6 +187,9 @@ func (c *serverConfig) finish() error {
 	}
 	if c.MemoryLimit < -1 {
 		return fmt.Errorf("--memory-limit must be -1, 0 or a byte count (set to %d)", c.MemoryLimit)
+	}
+	if c.DrainTimeout < 0 {
+		return fmt.Errorf("--drain-timeout must be >= 0 (set to %s)", c.DrainTimeout)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout must be >0 (set to %s)", c.ShutdownTimeout)
@@ -480,6 +488,14 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 			bcfg.Rejoin = b.Lease()
 			continue
 		case <-ctx.Done():
+		}
+		if cfg.DrainTimeout > 0 {
+			// Still serving: clients follow the partitions as they move.
+			dctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+			if err := b.DrainSelf(dctx); err != nil {
+				log.Warn("cannot drain before shutdown; stopping anyway", "err", err)
+			}
+			cancel()
 		}
 		log.Info("shutting down: flushing pending data")
 		handler.shutdown()

@@ -1,5 +1,5 @@
 // Command kafscale runs a KafScale broker (`dev`: all-in-one with embedded etcd and a local
-// object store), `broker` (external etcd and S3) and the admin verbs (`groups`).
+// object store), `broker` (external etcd and S3) and the admin verbs (`groups`, `cluster`).
 package main
 
 import (
@@ -13,6 +13,7 @@ commands:
   dev      run one broker with embedded etcd and a local-directory object store
   broker   run a broker on external etcd and an S3 bucket
   groups   list, describe, delete consumer groups and reset their offsets (any Kafka cluster)
+  cluster  describe the live brokers, the controller and the partitions each leads
   version  print the version
 
 Run 'kafscale <command> -h' for the flags of a command. Every flag can also be set with a
@@ -35,6 +36,8 @@ func main() {
 		err = runBrokerCmd(os.Args[2:])
 	case "groups":
 		err = runGroups(os.Args[2:])
+	case "cluster":
+		err = runCluster(os.Args[2:])
 	case "version", "--version":
 		fmt.Println("kafscale", version)
 	case "-h", "--help", "help":
