@@ -40,7 +40,10 @@ func notServedCode(t *topic, p int32, unknown int16) int16 {
 }
 
 // upsertTopic records a topic's metadata (created or changed anywhere), keeping the
-// partitions this broker serves. Lock order: Broker.mu (taken here).
+// partitions this broker serves. The topic watch may deliver an event older than what a
+// request on this broker already recorded (CreatePartitions answered before the watch saw
+// the topic's creation): partition counts only grow, so a smaller count is stale and
+// changes nothing. Lock order: Broker.mu (taken here).
 func (b *Broker) upsertTopic(mt *metapb.Topic) {
 	if len(mt.Id) != 16 {
 		return
@@ -48,8 +51,12 @@ func (b *Broker) upsertTopic(mt *metapb.Topic) {
 	id := [16]byte(mt.Id)
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	old, had := b.byID[id]
+	if had && mt.Partitions < old.meta.Partitions {
+		return
+	}
 	t := &topic{meta: mt, id: id, parts: make([]*partState, mt.Partitions), maxMessageBytes: b.maxMessageBytes(mt)}
-	if old, ok := b.byID[id]; ok {
+	if had {
 		copy(t.parts, old.parts)
 	}
 	if old, ok := b.topics[mt.Name]; ok && old.id != id {
@@ -87,10 +94,12 @@ func (b *Broker) watchTopics() {
 				b.upsertTopic(mt)
 				keep[[16]byte(mt.Id)] = true
 			}
+			// A snapshot may predate a topic this broker just created: topics it leads
+			// leave through their delete events and fences, not through a snapshot.
 			b.mu.RLock()
 			var gone []*topic
 			for id, t := range b.byID {
-				if !keep[id] {
+				if !keep[id] && !slices.ContainsFunc(t.parts, func(ps *partState) bool { return ps != nil }) {
 					gone = append(gone, t)
 				}
 			}
@@ -110,14 +119,23 @@ func (b *Broker) watchTopics() {
 
 // watchCluster keeps b.view current and follows this broker's assignment.
 func (b *Broker) watchCluster() {
+	var followed int64 // mod revision of this broker's assignment last followed
 	for st := range b.meta.WatchCluster(b.ctx) {
 		b.view.Store(st)
 		if b.stopped.Load() {
 			continue
 		}
-		if err := b.followAssignment(st); err != nil && b.ctx.Err() == nil {
-			b.log.Warn("cannot follow this broker's assignment", "err", err)
+		rev := st.AssignmentRevs[b.cfg.NodeID]
+		if rev == followed {
+			continue // nothing changed for this broker (other brokers' moves, creations)
 		}
+		if err := b.followAssignment(st); err != nil {
+			if b.ctx.Err() == nil {
+				b.log.Warn("cannot follow this broker's assignment", "err", err)
+			}
+			continue // the next state tries again
+		}
+		followed = rev
 	}
 }
 
@@ -126,7 +144,9 @@ func (b *Broker) watchCluster() {
 func (b *Broker) refreshView(ctx context.Context) {
 	st, err := b.meta.ReadCluster(ctx)
 	if err != nil {
-		b.log.Warn("cannot read the cluster state", "err", err)
+		if !b.shuttingDown() {
+			b.log.Warn("cannot read the cluster state", "err", err)
+		}
 		return
 	}
 	if cur := b.view.Load(); cur == nil || cur.Revision < st.Revision {

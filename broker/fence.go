@@ -159,10 +159,15 @@ func (b *Broker) stopServing(why string) {
 }
 
 // putCheckpoints writes checkpoints under the current fence, adopting a moved fence as
-// often as it keeps moving (other topics deleted meanwhile). A checkpoint of a partition
-// this broker no longer leads is dropped, never written back.
-func (b *Broker) putCheckpoints(ctx context.Context, cps map[meta.PartitionKey]*metapb.Checkpoint) error {
-	var err error
+// often as it keeps moving (other topics deleted meanwhile), before dl's deadline (the
+// objects the checkpoints reference were uploaded then). A checkpoint of a partition this
+// broker no longer leads is dropped from cps, never written back.
+func (b *Broker) putCheckpoints(ctx context.Context, cps map[meta.PartitionKey]*metapb.Checkpoint, dl *uploadDeadline) error {
+	ctx, cancel, err := dl.context(ctx, b.cfg.Merge.GCGrace)
+	if err != nil {
+		return err
+	}
+	defer cancel()
 	for attempt := 0; attempt < 10; attempt++ {
 		err = b.meta.PutCheckpoints(ctx, b.cfg.NodeID, b.fenceRev.Load(), cps)
 		if !errors.Is(err, meta.ErrFenced) {

@@ -134,7 +134,9 @@ func (b *Broker) fillFetch(parts []fetchPart, maxBytes int64) (int64, bool) {
 			if err != nil {
 				op.ErrorCode = errCode(err)
 				if op.ErrorCode != kerr.OffsetOutOfRange.Code {
-					b.log.Warn("cannot read partition for fetch", "topic", fp.log.Topic(), "partition", fp.log.Partition(), "offset", fp.offset, "err", err)
+					if !b.shuttingDown() {
+						b.log.Warn("cannot read partition for fetch", "topic", fp.log.Topic(), "partition", fp.log.Partition(), "offset", fp.offset, "err", err)
+					}
 				}
 				stop = true
 				continue

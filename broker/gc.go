@@ -223,12 +223,7 @@ func (b *Broker) advanceIdleChains(ctx context.Context) error {
 	if len(cps) == 0 {
 		return nil
 	}
-	cctx, cancel, err := dl.context(ctx, b.cfg.Merge.GCGrace)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	if err := b.putCheckpoints(cctx, cps); err != nil {
+	if err := b.putCheckpoints(ctx, cps, &dl); err != nil {
 		return fmt.Errorf("cannot write checkpoints of idle partitions: %w", err)
 	}
 	for pk, cp := range cps { // putCheckpoints drops those no longer led

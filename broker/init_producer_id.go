@@ -56,7 +56,9 @@ func (b *Broker) handleInitProducerID(c *call) {
 	defer cancel()
 	id, err := b.newProducerID(ctx)
 	if err != nil {
-		b.log.Warn("cannot allocate a producer id", "err", err)
+		if !b.shuttingDown() {
+			b.log.Warn("cannot allocate a producer id", "err", err)
+		}
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		c.respond(resp)
 		return

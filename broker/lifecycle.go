@@ -249,12 +249,7 @@ func (b *Broker) writeCheckpoints(ctx context.Context, all bool) error {
 	if len(cps) == 0 {
 		return nil
 	}
-	cctx, cancel, err := dl.context(ctx, b.cfg.Merge.GCGrace)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	if err := b.putCheckpoints(cctx, cps); err != nil {
+	if err := b.putCheckpoints(ctx, cps, &dl); err != nil {
 		return err
 	}
 	for _, lp := range b.ledPartitions() {

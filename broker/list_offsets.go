@@ -59,7 +59,9 @@ func (b *Broker) handleListOffsets(c *call) {
 			if err != nil {
 				op.ErrorCode = errCode(err)
 				op.Offset, op.Timestamp = -1, -1
-				b.log.Warn("cannot list offsets", "topic", rt.Topic, "partition", rp.Partition, "timestamp", rp.Timestamp, "err", err)
+				if !b.shuttingDown() {
+					b.log.Warn("cannot list offsets", "topic", rt.Topic, "partition", rp.Partition, "timestamp", rp.Timestamp, "err", err)
+				}
 			}
 			ot.Partitions = append(ot.Partitions, op)
 		}

@@ -56,7 +56,9 @@ func (b *Broker) handleMetadata(c *call) {
 			cancel()
 			if err != nil && errCodeOf(err) != kerr.TopicAlreadyExists.Code {
 				// Metadata has no error message: the log is the only place that says why.
-				b.log.Warn("cannot auto-create topic", "topic", name, "err", err)
+				if !b.shuttingDown() {
+					b.log.Warn("cannot auto-create topic", "topic", name, "err", err)
+				}
 				mt := kmsg.NewMetadataResponseTopic()
 				mt.Topic = &name
 				mt.ErrorCode = errCodeOf(err)

@@ -23,6 +23,10 @@ var errShuttingDown = errors.New("broker is shutting down")
 // Drain and before stopping the listener; it may be called more than once.
 func (b *Broker) BeginShutdown() { b.endRequests() }
 
+// shuttingDown reports whether BeginShutdown was called: a handler whose work it cancelled
+// has nothing to report.
+func (b *Broker) shuttingDown() bool { return b.requests.Err() != nil }
+
 // requestContext bounds a handler's work by timeout and by the shutdown.
 func (b *Broker) requestContext(timeout time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(b.requests, timeout)

@@ -202,12 +202,7 @@ func (tk *takeover) commit(ctx context.Context) error {
 	tk.b.cpMu.Lock()
 	defer tk.b.cpMu.Unlock()
 	if len(tk.cps) > 0 {
-		cctx, cancel, err := tk.dl.context(ctx, tk.b.cfg.Merge.GCGrace)
-		if err != nil {
-			return fmt.Errorf("cannot write takeover checkpoints: %w", err)
-		}
-		defer cancel()
-		if err := tk.b.putCheckpoints(cctx, tk.cps); err != nil {
+		if err := tk.b.putCheckpoints(ctx, tk.cps, &tk.dl); err != nil {
 			return fmt.Errorf("cannot write takeover checkpoints: %w", err)
 		}
 	}
@@ -224,9 +219,14 @@ func (tk *takeover) commit(ctx context.Context) error {
 	defer tk.b.mu.Unlock()
 	for _, t := range tk.added {
 		if old, ok := tk.b.byID[t.id]; ok {
-			// CreatePartitions: keep the partitions already served.
+			// Keep the partitions already served, and a partition count that grew since
+			// this takeover read the topic (CreatePartitions meanwhile).
+			if len(old.parts) > len(t.parts) {
+				t.meta = old.meta
+				t.parts = append(t.parts, make([]*partState, len(old.parts)-len(t.parts))...)
+			}
 			for i, ps := range old.parts {
-				if i < len(t.parts) && t.parts[i] == nil {
+				if t.parts[i] == nil {
 					t.parts[i] = ps
 				}
 			}

@@ -131,7 +131,10 @@ func (b *Broker) takeOverPlaced(ctx context.Context, mt *metapb.Topic, first int
 			return err
 		}
 	}
-	b.refreshView(ctx)
+	if len(refs) < len(leaders) {
+		// Partitions placed on other brokers show in this broker's Metadata at once.
+		b.refreshView(ctx)
+	}
 	return nil
 }
 

@@ -110,9 +110,18 @@ func (c *Coordinator) Config() Config { return c.cfg }
 func (c *Coordinator) Close() {
 	c.mu.Lock()
 	c.closed = true
-	groups := c.groups
+	groups := make([]*group, 0, len(c.groups))
+	for _, g := range c.groups {
+		groups = append(groups, g)
+	}
 	c.groups = make(map[string]*group)
 	c.mu.Unlock()
+	unloadAll(groups)
+}
+
+// unloadAll unloads groups no longer in the coordinator's map: their waiting requests get
+// NOT_COORDINATOR.
+func unloadAll(groups []*group) {
 	for _, g := range groups {
 		g.mu.Lock()
 		g.unload()
@@ -166,13 +175,7 @@ func (c *Coordinator) Unload(lost func(group string) bool) {
 		}
 	}
 	c.mu.Unlock()
-	for _, g := range gone {
-		g.mu.Lock()
-		g.unload()
-		out := g.takeOutbox()
-		g.mu.Unlock()
-		out.run()
-	}
+	unloadAll(gone)
 }
 
 // stripe returns the commit lock of a group.

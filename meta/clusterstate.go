@@ -144,6 +144,11 @@ func (s *Store) WatchCluster(ctx context.Context) <-chan *ClusterState {
 			publish(out, st)
 			if err := s.waitClusterChange(ctx, st.Revision); err == nil {
 				backoff = 0
+				// Changes come in bursts (a CreateTopics of many topics): read once for
+				// the burst rather than once per change.
+				if !sleepCtx(ctx, 20*time.Millisecond) {
+					return
+				}
 			} else if ctx.Err() == nil {
 				s.log.Warn("cluster watch failed; reading the state again", "err", err)
 			}

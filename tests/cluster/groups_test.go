@@ -39,22 +39,28 @@ func (c *cluster) coordinatorOf(id int32, g string) (int32, int16, error) {
 // started afterwards resumes from them.
 func TestGroupCoordinatorsAcrossBrokers(t *testing.T) {
 	c := startCluster(t, 3)
+	// The controller balances coordinator slots as the brokers join; then every broker
+	// names the same coordinator for every group.
 	owners := map[int32]int{}
-	for i := range 12 {
-		g := fmt.Sprintf("spread-%d", i)
-		var first int32 = -1
-		for id := range int32(3) {
-			owner, code, err := c.coordinatorOf(id, g)
-			if err != nil || code != 0 {
-				t.Fatalf("FindCoordinator(%s) on broker %d: %v, code %d", g, id, err, code)
+	kafkatest.WaitUntil(t, 15*time.Second, "every broker to name the same coordinator for every group", func() error {
+		clear(owners)
+		for i := range 12 {
+			g := fmt.Sprintf("spread-%d", i)
+			var first int32 = -1
+			for id := range int32(3) {
+				owner, code, err := c.coordinatorOf(id, g)
+				if err != nil || code != 0 {
+					return fmt.Errorf("FindCoordinator(%s) on broker %d: %v, code %d", g, id, err, code)
+				}
+				if first >= 0 && owner != first {
+					return fmt.Errorf("brokers disagree on the coordinator of %s: %d and %d", g, first, owner)
+				}
+				first = owner
 			}
-			if first >= 0 && owner != first {
-				t.Fatalf("brokers disagree on the coordinator of %s: %d and %d", g, first, owner)
-			}
-			first = owner
+			owners[first]++
 		}
-		owners[first]++
-	}
+		return nil
+	})
 	if len(owners) < 2 {
 		t.Errorf("12 groups are all coordinated by one broker: %v", owners)
 	}

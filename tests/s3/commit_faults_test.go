@@ -31,8 +31,8 @@ func TestLostCommitReplyWithReuploadRecovers(t *testing.T) {
 		"--gc-grace", "4s", "--flush-attempt-timeout", "1s", "--session-ttl", "20s")...)
 	const topic, partitions = "lostreply", 2
 	kafkatest.CreateTopic(t, b.Addr, topic, partitions)
-	l := startLoader(t, b.Addr, topic, partitions, loadOpts{inflight: 20})
-	l.waitAcks(t, 200, 30*time.Second)
+	l := kafkatest.StartLoader(t, []string{b.Addr}, topic, partitions, kafkatest.LoadOpts{Inflight: 20})
+	l.WaitAcks(t, 200, 30*time.Second)
 
 	proxy.DropReplies()
 	// Wait until a commit was sent and its reply swallowed, then keep them lost past the
@@ -40,9 +40,9 @@ func TestLostCommitReplyWithReuploadRecovers(t *testing.T) {
 	kafkatest.WaitFor(t, 10*time.Second, "etcd replies dropped", func() bool { return proxy.DroppedBytes() > 0 })
 	time.Sleep(3 * time.Second) // the fault's length: replies stay lost past gc.grace/2
 	proxy.Mend()
-	before := l.ledger.Len()
-	l.waitAcks(t, before+500, 60*time.Second)
-	l.finish(t)
+	before := l.Ledger.Len()
+	l.WaitAcks(t, before+500, 60*time.Second)
+	l.Finish(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -56,10 +56,10 @@ func TestLostCommitReplyWithReuploadRecovers(t *testing.T) {
 	if log := b.LogTail(64 << 20); strings.Contains(log, "BUG:") {
 		t.Errorf("the broker logged a BUG: line:\n%s", bugLines(log))
 	}
-	if err := l.ledger.Verify(kafkatest.ReadAll(t, b.Addr, topic, partitions)); err != nil {
+	if err := l.Ledger.Verify(kafkatest.ReadAll(t, b.Addr, topic, partitions)); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d records acknowledged and read back; %d reply bytes dropped", l.ledger.Len(), proxy.DroppedBytes())
+	t.Logf("%d records acknowledged and read back; %d reply bytes dropped", l.Ledger.Len(), proxy.DroppedBytes())
 }
 
 // bugLines returns the log's lines holding "BUG:".

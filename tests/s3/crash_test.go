@@ -23,21 +23,21 @@ func TestKill9UnderLoadLosesNoAcknowledgedRecord(t *testing.T) {
 			b := c.broker
 			const topic, partitions = "crash", 3
 			kafkatest.CreateTopic(t, b.Addr, topic, partitions)
-			l := startLoader(t, b.Addr, topic, partitions, loadOpts{idempotent: idempotent})
+			l := kafkatest.StartLoader(t, []string{b.Addr}, topic, partitions, kafkatest.LoadOpts{Idempotent: idempotent})
 			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 			const kills = 5
 			for k := range kills {
-				l.waitAcks(t, l.ledger.Len()+200, 30*time.Second)
+				l.WaitAcks(t, l.Ledger.Len()+200, 30*time.Second)
 				time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond) // a random moment
-				t.Logf("kill %d at %d acks", k+1, l.ledger.Len())
+				t.Logf("kill %d at %d acks", k+1, l.Ledger.Len())
 				b.Kill()
 				b.Restart()
 			}
-			l.waitAcks(t, l.ledger.Len()+200, 30*time.Second)
-			l.finish(t)
-			t.Logf("%d records acknowledged across %d kills (%d sent, %d failed)", l.ledger.Len(), kills, l.sent.Load(), l.errs.Load())
+			l.WaitAcks(t, l.Ledger.Len()+200, 30*time.Second)
+			l.Finish(t)
+			t.Logf("%d records acknowledged across %d kills (%d sent, %d failed)", l.Ledger.Len(), kills, l.Sent(), l.Failed())
 			read := kafkatest.ReadAll(t, b.Addr, topic, partitions)
-			if err := l.ledger.Verify(read); err != nil {
+			if err := l.Ledger.Verify(read); err != nil {
 				t.Fatal(err)
 			}
 			if idempotent {

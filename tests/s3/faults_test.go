@@ -69,12 +69,12 @@ func testOutage(t *testing.T, c *cluster, o outage) {
 	b := c.broker
 	const topic, partitions = "load", 4
 	kafkatest.CreateTopic(t, b.Addr, topic, partitions)
-	l := startLoader(t, b.Addr, topic, partitions, loadOpts{
-		inflight: 16000, valueSize: 4 << 10, rate: 2500, clients: 8,
-		kopts: []kgo.Opt{kgo.ProduceRequestTimeout(time.Second), kgo.ProducerBatchMaxBytes(1 << 20),
+	l := kafkatest.StartLoader(t, []string{b.Addr}, topic, partitions, kafkatest.LoadOpts{
+		Inflight: 16000, ValueSize: 4 << 10, Rate: 2500, Clients: 8,
+		Opts: []kgo.Opt{kgo.ProduceRequestTimeout(time.Second), kgo.ProducerBatchMaxBytes(1 << 20),
 			kgo.ProducerLinger(time.Second), kgo.ProducerBatchCompression(kgo.NoCompression())},
 	})
-	l.waitAcks(t, 1000, 30*time.Second)
+	l.WaitAcks(t, 1000, 30*time.Second)
 
 	var maxRSS atomic.Int64
 	sampleRSS := func() {
@@ -99,7 +99,7 @@ func testOutage(t *testing.T, c *cluster, o outage) {
 	defer func() { close(samplerDone); samplerWG.Wait() }()
 
 	o.down()
-	downAt, ackedAtDown := time.Now(), l.ledger.Len()
+	downAt, ackedAtDown := time.Now(), l.Ledger.Len()
 	var sawReason string
 	var answers []string
 	var rssTimeline []string // max RSS so far, once a second
@@ -118,8 +118,8 @@ func testOutage(t *testing.T, c *cluster, o outage) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	ackedDuringOutage := l.ledger.Len() - ackedAtDown
-	offered := (l.sent.Load() - int64(l.ledger.Len()) - l.errs.Load()) * 4 << 10
+	ackedDuringOutage := l.Ledger.Len() - ackedAtDown
+	offered := (l.Sent() - int64(l.Ledger.Len()) - l.Failed()) * 4 << 10
 	// Appended minus committed bytes: what the broker holds for the dependency's return.
 	var held int64
 	mctx, mcancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -131,10 +131,10 @@ func testOutage(t *testing.T, c *cluster, o outage) {
 	upAt := time.Now()
 	kafkatest.WaitFor(t, 60*time.Second, "/readyz 200 after the outage", func() bool { code, _ := readyz(b); return code == 200 })
 	t.Logf("/readyz 200 again %s after the dependency returned", time.Since(upAt).Round(time.Millisecond))
-	ackedAtUp := l.ledger.Len()
-	l.waitAcks(t, ackedAtUp+2000, 60*time.Second)
-	t.Logf("acks: %d before the outage, %d during it, %d progress after it within %s", ackedAtDown, ackedDuringOutage, l.ledger.Len()-ackedAtUp, time.Since(upAt).Round(time.Millisecond))
-	l.finish(t)
+	ackedAtUp := l.Ledger.Len()
+	l.WaitAcks(t, ackedAtUp+2000, 60*time.Second)
+	t.Logf("acks: %d before the outage, %d during it, %d progress after it within %s", ackedAtDown, ackedDuringOutage, l.Ledger.Len()-ackedAtUp, time.Since(upAt).Round(time.Millisecond))
+	l.Finish(t)
 
 	t.Logf("at the end of the outage: %d MiB of records unanswered at the clients, about %d MiB appended and not committed in the broker", offered>>20, held>>20)
 	if held < outageBufferBytes/2 {
@@ -152,14 +152,14 @@ func testOutage(t *testing.T, c *cluster, o outage) {
 	if maxRSS.Load() > limit {
 		t.Errorf("broker RSS reached %d MiB; want at most %d MiB", maxRSS.Load()>>20, limit>>20)
 	}
-	if n := l.errs.Load(); n > 0 {
+	if n := l.Failed(); n > 0 {
 		t.Errorf("%d records failed for good; want produce to wait or get retriable errors", n)
 	}
 	read := kafkatest.ReadAll(t, b.Addr, topic, partitions)
-	if err := l.ledger.Verify(read); err != nil {
+	if err := l.Ledger.Verify(read); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d acknowledged records verified; %d stored twice (client retries after REQUEST_TIMED_OUT; expected without idempotence)", l.ledger.Len(), len(kafkatest.Duplicates(read)))
+	t.Logf("%d acknowledged records verified; %d stored twice (client retries after REQUEST_TIMED_OUT; expected without idempotence)", l.Ledger.Len(), len(kafkatest.Duplicates(read)))
 }
 
 // TestS3ServerErrorsAreRetriedWithoutLossOrDuplicates puts an s3fault proxy between the
@@ -176,9 +176,9 @@ func TestS3ServerErrorsAreRetriedWithoutLossOrDuplicates(t *testing.T) {
 	kafkatest.CreateTopic(t, b.Addr, topic, partitions)
 	// A produce that outlasts its timeout is answered REQUEST_TIMED_OUT and retried by the
 	// client, which may store it twice; a generous timeout keeps this test about S3 retries.
-	l := startLoader(t, b.Addr, topic, partitions, loadOpts{inflight: 2000,
-		kopts: []kgo.Opt{kgo.ProduceRequestTimeout(60 * time.Second), kgo.MaxProduceRequestsInflightPerBroker(8)}})
-	l.waitAcks(t, 500, 30*time.Second)
+	l := kafkatest.StartLoader(t, []string{b.Addr}, topic, partitions, kafkatest.LoadOpts{Inflight: 2000,
+		Opts: []kgo.Opt{kgo.ProduceRequestTimeout(60 * time.Second), kgo.MaxProduceRequestsInflightPerBroker(8)}})
+	l.WaitAcks(t, 500, 30*time.Second)
 	for _, rule := range []s3fault.Rule{
 		{Fault: s3fault.InternalError, Fraction: 0.2},
 		{Fault: s3fault.SlowDown, Fraction: 0.2},
@@ -186,11 +186,11 @@ func TestS3ServerErrorsAreRetriedWithoutLossOrDuplicates(t *testing.T) {
 	} {
 		before := c.proxy.Stats().Faulted["PUT"]
 		c.proxy.Set(rule)
-		l.waitAcks(t, l.ledger.Len()+1000, 60*time.Second)
+		l.WaitAcks(t, l.Ledger.Len()+1000, 60*time.Second)
 		kafkatest.WaitFor(t, 60*time.Second, fmt.Sprintf("5 PUTs faulted with %+v", rule), func() bool { return c.proxy.Stats().Faulted["PUT"] >= before+5 })
 	}
-	l.finish(t)
-	if n := l.errs.Load(); n > 0 {
+	l.Finish(t)
+	if n := l.Failed(); n > 0 {
 		t.Errorf("%d records failed; want S3 errors retried inside the broker", n)
 	}
 
@@ -199,11 +199,11 @@ func TestS3ServerErrorsAreRetriedWithoutLossOrDuplicates(t *testing.T) {
 	b.Restart()
 	read := kafkatest.ReadAll(t, b.Addr, topic, partitions)
 	st := c.proxy.Stats()
-	t.Logf("%d records acknowledged; S3 requests %v, faulted %v", l.ledger.Len(), st.Requests, st.Faulted)
+	t.Logf("%d records acknowledged; S3 requests %v, faulted %v", l.Ledger.Len(), st.Requests, st.Faulted)
 	if st.Faulted["PUT"] == 0 || st.Faulted["GET"] == 0 {
 		t.Errorf("proxy faulted %v; want both PUTs and GETs faulted", st.Faulted)
 	}
-	if err := l.ledger.Verify(read); err != nil {
+	if err := l.Ledger.Verify(read); err != nil {
 		t.Fatal(err)
 	}
 	kafkatest.RequireExactlyOnce(t, read)

@@ -98,30 +98,30 @@ func TestStoreClockBehindDeletesNothingUncommitted(t *testing.T) {
 			}
 		}
 	}()
-	l := startLoader(t, b.Addr, topic, partitions, loadOpts{inflight: 400, clients: 2})
+	l := kafkatest.StartLoader(t, []string{b.Addr}, topic, partitions, kafkatest.LoadOpts{Inflight: 400, Clients: 2})
 	// Each GC pass lists three prefixes (flush objects, segments, producer state) and waits
 	// for two delayed etcd replies: 30 listings are about ten passes under load.
 	kafkatest.WaitFor(t, 60*time.Second, "1000 acks and 30 listings", func() bool {
-		return l.ledger.Len() >= 1000 && s3Proxy.Stats().Listings >= 30
+		return l.Ledger.Len() >= 1000 && s3Proxy.Stats().Listings >= 30
 	})
-	l.finish(t)
+	l.Finish(t)
 	close(stop)
 	wg.Wait()
 	etcdProxy.Mend()
 
 	if missing := missingCommitted(t, metaStore(t, etcd), minio, 0); len(missing) > 0 {
 		t.Fatalf("%d flush objects committed in etcd are not in the bucket (GC deleted them before their commit landed; %d records acknowledged): %v",
-			len(missing), l.ledger.Len(), missing[:min(len(missing), 5)])
+			len(missing), l.Ledger.Len(), missing[:min(len(missing), 5)])
 	}
-	if err := l.ledger.Verify(kafkatest.ReadAll(t, b.Addr, topic, partitions)); err != nil {
+	if err := l.Ledger.Verify(kafkatest.ReadAll(t, b.Addr, topic, partitions)); err != nil {
 		t.Fatal(err)
 	}
 	b.Kill()
 	b.Restart()
-	if err := l.ledger.Verify(kafkatest.ReadAll(t, b.Addr, topic, partitions)); err != nil {
+	if err := l.Ledger.Verify(kafkatest.ReadAll(t, b.Addr, topic, partitions)); err != nil {
 		t.Fatal(err)
 	}
 	st := s3Proxy.Stats()
 	t.Logf("%d records acknowledged and read back after a kill -9 (%d sent, %d failed); S3 requests: %v, %d listings shifted an hour back",
-		l.ledger.Len(), l.sent.Load(), l.errs.Load(), st.Requests, st.Listings)
+		l.Ledger.Len(), l.Sent(), l.Failed(), st.Requests, st.Listings)
 }

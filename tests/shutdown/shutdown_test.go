@@ -187,14 +187,15 @@ func TestShutdownWithHostileClients(t *testing.T) {
 		}
 		ct.send(req)
 	}
-	// CreatePartitions growing a topic a lot, same timeout.
+	// CreatePartitions growing a topic a lot, same timeout; half of --max-partitions (10,000),
+	// so that whichever of it and the CreateTopics reserves first, the other can create too.
 	cp := dial(t, b.Addr)
 	{
 		req := kmsg.NewPtrCreatePartitionsRequest()
 		req.Version = 3
 		req.TimeoutMillis = math.MaxInt32
 		rt := kmsg.NewCreatePartitionsRequestTopic()
-		rt.Topic, rt.Count = topic, 10000
+		rt.Topic, rt.Count = topic, 5000
 		req.Topics = append(req.Topics, rt)
 		cp.send(req)
 	}
