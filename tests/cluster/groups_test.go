@@ -40,12 +40,13 @@ func (c *cluster) coordinatorOf(id int32, g string) (int32, int16, error) {
 func TestGroupCoordinatorsAcrossBrokers(t *testing.T) {
 	c := startCluster(t, 3)
 	// The controller balances coordinator slots as the brokers join; then every broker
-	// names the same coordinator for every group.
+	// names the same coordinator for every group, and the groups (names scattered over the
+	// 50 slots) spread over the brokers.
 	owners := map[int32]int{}
-	kafkatest.WaitUntil(t, 15*time.Second, "every broker to name the same coordinator for every group", func() error {
+	kafkatest.WaitUntil(t, 15*time.Second, "every broker to name the same coordinator for every group, groups on every broker", func() error {
 		clear(owners)
-		for i := range 12 {
-			g := fmt.Sprintf("spread-%d", i)
+		for i := range 30 {
+			g := fmt.Sprintf("spread-%d", i*7919)
 			var first int32 = -1
 			for id := range int32(3) {
 				owner, code, err := c.coordinatorOf(id, g)
@@ -59,11 +60,11 @@ func TestGroupCoordinatorsAcrossBrokers(t *testing.T) {
 			}
 			owners[first]++
 		}
+		if len(owners) < 3 {
+			return fmt.Errorf("30 groups are coordinated by %d brokers: %v", len(owners), owners)
+		}
 		return nil
 	})
-	if len(owners) < 2 {
-		t.Errorf("12 groups are all coordinated by one broker: %v", owners)
-	}
 
 	const topic, partitions, group = "grouped", 6, "failover-group"
 	kafkatest.CreateTopic(t, c.brokers[0].Addr, topic, partitions)
