@@ -140,7 +140,10 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 		b.log.Warn("this broker leads more partitions than --max-partitions; it creates no more until some are deleted", "partitions", n, "max_partitions", cfg.MaxPartitions)
 	}
 	b.ready.Store(true)
-	b.log.Info("broker serving", "node_id", cfg.NodeID, "incarnation", reg.Incarnation, "topics", len(b.topics), "partitions", len(assignment.GetPartitions()))
+	b.mu.RLock()
+	nTopics := len(b.topics) // the topic watch writes it from now on
+	b.mu.RUnlock()
+	b.log.Info("broker serving", "node_id", cfg.NodeID, "incarnation", reg.Incarnation, "topics", nTopics, "partitions", len(assignment.GetPartitions()))
 	return b, nil
 }
 
