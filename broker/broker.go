@@ -175,6 +175,8 @@ type Broker struct {
 
 	// view is the latest cluster state (cluster.go); nil until Open read it.
 	view atomic.Pointer[meta.ClusterState]
+	// pubs counts takeover publications (takeover.commit), for resignMoved.
+	pubs atomic.Uint64
 	// slots are the group coordinator slots this broker holds (coordinators.go); nil until
 	// known.
 	slots atomic.Pointer[map[int32]bool]
@@ -202,6 +204,9 @@ type topic struct {
 
 // partState pairs a partition's Log with its checkpoint (chains this leadership keeps).
 type partState struct {
+	// pub is the takeover publication (Broker.pubs) that made it served: a fence read
+	// taken before it cannot know its assignment, and must not resign it.
+	pub uint64
 	log *partition.Log
 	cp  *metapb.Checkpoint // guarded by Broker.cpMu after takeover
 }

@@ -163,17 +163,23 @@ func (b *Broker) followAssignment(st *meta.ClusterState) error {
 	defer b.followMu.Unlock()
 	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 	defer cancel()
-	served := make(map[meta.PartitionKey]int32)
-	for _, lp := range b.ledPartitions() {
-		if lp.ps.log.Leader() {
-			_, _, epoch := lp.ps.log.Offsets()
-			served[meta.PartitionKey{TopicID: lp.t.id, Partition: lp.p}] = epoch
-		}
-	}
-	assigned := make(map[meta.PartitionKey]bool)
-	take := make(map[[16]byte][]*metapb.PartitionRef)
 	own := st.Assignments[b.cfg.NodeID]
 	b.setSlots(own) // group writes are fenced: a stale state costs at most a refused write
+	served := make(map[meta.PartitionKey]int32)
+	assigned := make(map[meta.PartitionKey]bool)
+	take := make(map[[16]byte][]*metapb.PartitionRef)
+	// What is served and what is being created are read under one lock: a request
+	// publishes its partitions (under b.mu) before it clears its creating mark, so a
+	// partition is either seen served or seen creating, never taken over twice.
+	b.mu.RLock()
+	for _, t := range b.topics {
+		for p, ps := range t.parts {
+			if ps != nil && ps.log.Leader() {
+				_, _, epoch := ps.log.Offsets()
+				served[meta.PartitionKey{TopicID: t.id, Partition: int32(p)}] = epoch
+			}
+		}
+	}
 	for _, r := range own.GetPartitions() {
 		if isSlot(r) {
 			continue
@@ -188,6 +194,7 @@ func (b *Broker) followAssignment(st *meta.ClusterState) error {
 		}
 		take[pk.TopicID] = append(take[pk.TopicID], r)
 	}
+	b.mu.RUnlock()
 	if len(assigned) < len(served) {
 		if _, err := b.refreshFence(ctx); err != nil {
 			return err

@@ -97,6 +97,7 @@ func partitionRefs(ids []flush.PartitionID) []*metapb.PartitionRef {
 // (recording them in b.gone) and only then adopts the new fence revision. Otherwise it
 // stops serving and returns an error wrapping flush.ErrFenced: a zombie must stop.
 func (b *Broker) refreshFence(ctx context.Context) (*meta.FenceState, error) {
+	published := b.pubs.Load() // partitions published later may be missing from st
 	st, err := b.meta.ReadFence(ctx, b.reg)
 	if err != nil {
 		return nil, err
@@ -105,7 +106,7 @@ func (b *Broker) refreshFence(ctx context.Context) (*meta.FenceState, error) {
 		b.stopServing("this broker incarnation was replaced or lost its session")
 		return nil, fmt.Errorf("broker %d incarnation %d: %w", b.cfg.NodeID, b.reg.Incarnation, flush.ErrFenced)
 	}
-	b.resignMoved(st.Assignment)
+	b.resignMoved(st.Assignment, published)
 	b.setSlots(st.Assignment)
 	b.fenceRev.Store(st.FenceRev)
 	return st, nil
@@ -113,8 +114,9 @@ func (b *Broker) refreshFence(ctx context.Context) (*meta.FenceState, error) {
 
 // resignMoved resigns every partition this broker serves that assignment does not give it
 // at the same leader epoch, and records it in b.gone with the last flush that may hold its
-// batches.
-func (b *Broker) resignMoved(a *metapb.Assignment) {
+// batches. Partitions published after publication number published are newer than the
+// assignment read, which may not list them yet: they stay.
+func (b *Broker) resignMoved(a *metapb.Assignment, published uint64) {
 	led := make(map[flush.PartitionID]bool, len(a.GetPartitions()))
 	for _, r := range a.GetPartitions() {
 		led[flush.PartitionID{TopicID: [16]byte(r.TopicId), Partition: r.Partition, LeaderEpoch: r.LeaderEpoch}] = true
@@ -123,7 +125,7 @@ func (b *Broker) resignMoved(a *metapb.Assignment) {
 	for _, lp := range b.ledPartitions() {
 		_, _, epoch := lp.ps.log.Offsets()
 		id := flush.PartitionID{TopicID: lp.t.id, Partition: lp.p, LeaderEpoch: epoch}
-		if led[id] {
+		if led[id] || lp.ps.pub > published {
 			continue
 		}
 		// Resign first: from now on no batch of it enters a flush, so the open flush is

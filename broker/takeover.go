@@ -217,7 +217,13 @@ func (tk *takeover) commit(ctx context.Context) error {
 	}
 	tk.b.mu.Lock()
 	defer tk.b.mu.Unlock()
+	pub := tk.b.pubs.Add(1)
 	for _, t := range tk.added {
+		for _, ps := range t.parts {
+			if ps != nil && ps.pub == 0 {
+				ps.pub = pub
+			}
+		}
 		if old, ok := tk.b.byID[t.id]; ok {
 			// Keep the partitions already served, and a partition count that grew since
 			// this takeover read the topic (CreatePartitions meanwhile).
