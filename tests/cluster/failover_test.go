@@ -96,10 +96,14 @@ func TestRandomKillsLoseNothing(t *testing.T) {
 	var times []time.Duration
 	for round := range rounds {
 		w.plain.WaitAcks(t, w.plain.Ledger.Len()+200+rng.IntN(800), 30*time.Second)
-		before, err := c.agreed(w.topic, w.partitions)
-		if err != nil {
-			t.Fatalf("round %d, before the kill: %v", round+1, err)
-		}
+		// The restarted broker of the round before gets partitions back by rebalancing,
+		// one move at a time: wait until the leaders settle before killing again.
+		var before view
+		kafkatest.WaitUntil(t, 30*time.Second, fmt.Sprintf("round %d, before the kill: every broker agrees on a live leader for every partition", round+1), func() error {
+			var err error
+			before, err = c.agreed(w.topic, w.partitions)
+			return err
+		})
 		// A broker leading nothing would test membership only: the victim leads something.
 		var leading []int32
 		for id := range int32(len(c.brokers)) {
