@@ -1,9 +1,9 @@
 package broker
 
-// ListGroups: versions 0-5. Groups with members (from the coordinator's memory) and
-// groups with only committed offsets (state Empty, as Kafka lists a group whose members
-// left). v4 filters by state, v5 by type ("classic"; KIP-848 groups are "consumer"); both
-// filters ignore case, as Kafka's parsing does.
+// ListGroups: versions 0-5. Groups in the coordinator's memory (with members, or Empty
+// once their members left) and groups known only from their committed offsets (state
+// Empty, no protocol type). v4 filters by state, v5 by type ("classic"; KIP-848 groups are
+// "consumer"); both filters ignore case, as Kafka's parsing does.
 
 import (
 	"slices"

@@ -7,9 +7,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// ListGroups returns every group: those with members (from memory) and those with only
-// committed offsets (from etcd; state Empty, no protocol type, as Kafka lists a group
-// whose members are gone).
+// ListGroups returns every group: those in memory (with members, or Empty once their
+// members left, with their protocol type) and those known only from their committed
+// offsets (from etcd: after a restart or a coordinator move, or committed without
+// membership; state Empty and no protocol type, as Kafka lists such a group).
 func (c *Coordinator) ListGroups(ctx context.Context) ([]GroupListing, *kerr.Error) {
 	stored, err := c.store.ListGroups(ctx)
 	if err != nil {
@@ -56,8 +57,9 @@ func (c *Coordinator) ListGroups(ctx context.Context) ([]GroupListing, *kerr.Err
 
 // DescribeGroup describes one group. A group that does not exist, or is a KIP-848
 // consumer group (see DescribeConsumerGroup), is described as Dead with no error
-// (DescribeGroups before v6). Members' metadata and assignments are given only while
-// the group is Stable, as Kafka does.
+// (DescribeGroups before v6); one whose members all left is Empty, with its protocol
+// type. Members' metadata and assignments are given only while the group is Stable, as
+// Kafka does.
 func (c *Coordinator) DescribeGroup(ctx context.Context, name string) GroupDescription {
 	if e := c.checkGroupID(name); e != nil {
 		return GroupDescription{Err: e, State: stateDead.String()}
@@ -98,7 +100,8 @@ func (c *Coordinator) DescribeGroup(ctx context.Context, name string) GroupDescr
 }
 
 // DeleteGroup deletes a group without members and its committed offsets
-// (NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND if there is nothing).
+// (NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND when there is neither a group
+// in memory nor committed offsets).
 func (c *Coordinator) DeleteGroup(ctx context.Context, name string) *kerr.Error {
 	if e := c.checkGroupID(name); e != nil {
 		return e

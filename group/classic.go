@@ -7,6 +7,9 @@ package group
 //	Stable/CompletingRebalance --join with new metadata, leave, session expiry--> PreparingRebalance
 //	PreparingRebalance --nobody left--> Empty
 //
+// An Empty group keeps its protocol type and generation (its next member starts the next
+// generation), as Kafka's does, until it is deleted or offset expiry removes it.
+//
 // The first rebalance of an empty group waits group.initial.rebalance.delay.ms for more
 // members (extended while members keep coming, up to the rebalance timeout). Members that
 // do not rejoin within the rebalance timeout are removed (static members are kept until
@@ -95,7 +98,10 @@ type group struct {
 	pendingSync    map[string]bool // members that got their JoinGroup answer but have not synced
 	syncTimer      timer
 	cg             *consumerGroup // non-nil for a KIP-848 consumer group (consumer.go)
-	out            outbox
+	// occupiedAt is when the group last lost a member (of either protocol): once it has
+	// none, its offsets' retention counts from then (expiry.go).
+	occupiedAt time.Time
+	out        outbox
 }
 
 func newGroup(c *Coordinator, name string) *group {
@@ -116,9 +122,29 @@ func (g *group) takeOutbox() outbox {
 	return out
 }
 
-// droppable reports whether the group holds nothing worth keeping. Lock must be held.
-func (g *group) droppable() bool {
+// isEmpty reports whether the group is Empty: no member of either protocol, none pending,
+// no rebalance under way. Lock must be held.
+func (g *group) isEmpty() bool {
 	return g.state == stateEmpty && len(g.pending) == 0 && !g.hasMembers()
+}
+
+// startOver makes an empty group of one protocol a new group of the other, as Kafka
+// deletes an empty group when a member of the other protocol arrives and creates a new
+// one: the classic generation starts again from 0, a consumer group's epoch from 0.
+// Members that only got MEMBER_ID_REQUIRED are forgotten (their next JoinGroup gets
+// UNKNOWN_MEMBER_ID). Lock must be held; the group has no members.
+func (g *group) startOver() {
+	for _, p := range g.pending {
+		stopTimer(p.timer)
+	}
+	clear(g.pending)
+	stopTimer(g.joinTimer)
+	g.joinTimer = nil
+	g.clearPendingSync()
+	g.round++ // a join timer already firing finds its round gone
+	g.state, g.generation, g.protocolType, g.protocol, g.leader = stateEmpty, 0, "", "", ""
+	g.newMemberAdded, g.initialDelay = false, false
+	g.cg = nil
 }
 
 // hasMembers reports whether the group has members of either protocol. Lock must be held.

@@ -3,6 +3,7 @@ package group
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -194,20 +195,70 @@ func TestLeaveGroup(t *testing.T) {
 	}
 }
 
+// TestLastMemberLeavingEmptiesTheGroup: a group that never committed stays, Empty, with
+// its protocol type once its last member leaves (it used to be forgotten, and answered
+// GROUP_ID_NOT_FOUND), as in Kafka.
 func TestLastMemberLeavingEmptiesTheGroup(t *testing.T) {
 	h := newHarness(t)
 	rs := h.stable("g", 1)
 	if r := h.c.Leave("g", []LeaveMember{{MemberID: rs[0].MemberID}}); r.Members[0] != nil {
 		t.Fatalf("LeaveGroup = %+v", r)
 	}
-	if got := h.state("g"); got != "Dead" {
-		t.Fatalf("state of a group without members or offsets = %s, want Dead", got)
+	h.wantEmpty("g", "consumer")
+	if e := h.heartbeat("g", rs[0].MemberID, rs[0].Generation); e != kerr.UnknownMemberID {
+		t.Fatalf("heartbeat of the member that left = %v, want UNKNOWN_MEMBER_ID", e)
 	}
-	// A new member starts over.
+}
+
+// TestSessionExpiryOfTheLastMemberEmptiesTheGroup: as a leave does, the expiry of the
+// last member's session leaves the group Empty, not gone.
+func TestSessionExpiryOfTheLastMemberEmptiesTheGroup(t *testing.T) {
+	h := newHarness(t)
+	h.stable("g", 2)
+	h.clk.Advance(testSession + time.Second) // nobody heartbeats
+	h.wantEmpty("g", "consumer")
+}
+
+// TestMemberJoiningAnEmptiedGroupStartsTheNextGeneration: an Empty group keeps its
+// generation (bumped when it emptied, as Kafka's does), so a new member gets the one
+// after it, and the first rebalance waits the initial delay again.
+func TestMemberJoiningAnEmptiedGroupStartsTheNextGeneration(t *testing.T) {
+	h := newHarness(t)
+	rs := h.stable("g", 1) // generation 1
+	h.c.Leave("g", []LeaveMember{{MemberID: rs[0].MemberID}})
+	// generation 2: the empty one
 	_, w := h.joinNew(joinReq("g", ""))
-	h.clk.Advance(formDelay)
-	if r := w.get(); r.Err != nil || r.Generation != 1 {
-		t.Fatalf("JoinGroup = %+v", r)
+	_, w2 := h.joinNew(joinReq("g", ""))
+	h.clk.Advance(testDelay)
+	w.none() // a second member came during the delay: it is extended
+	h.clk.Advance(testDelay)
+	r, r2 := w.get(), w2.get()
+	if r.Err != nil || r.Generation != 3 || r2.Generation != 3 {
+		t.Fatalf("JoinGroup = %+v, %+v; want generation 3", r, r2)
+	}
+}
+
+// wantEmpty checks that group is described and listed Empty with protocolType and no
+// members, and that DeleteGroups then deletes it although it never committed.
+func (h *harness) wantEmpty(group, protocolType string) {
+	h.t.Helper()
+	ctx := context.Background()
+	if d := h.c.DescribeGroup(ctx, group); d.Err != nil || d.State != "Empty" || d.ProtocolType != protocolType || d.Protocol != "" || len(d.Members) != 0 {
+		h.t.Fatalf("DescribeGroup = %+v, want Empty with protocol type %q and no member", d, protocolType)
+	}
+	gs, e := h.c.ListGroups(ctx)
+	want := GroupListing{Group: group, ProtocolType: protocolType, State: "Empty", Type: "classic"}
+	if e != nil || !slices.Contains(gs, want) {
+		h.t.Fatalf("ListGroups = %+v, %v; want %+v", gs, e, want)
+	}
+	if e := h.c.DeleteGroup(ctx, group); e != nil {
+		h.t.Fatalf("DeleteGroup of the Empty group = %v", e)
+	}
+	if d := h.c.DescribeGroup(ctx, group); d.State != "Dead" {
+		h.t.Fatalf("DescribeGroup after DeleteGroups = %+v, want Dead", d)
+	}
+	if e := h.c.DeleteGroup(ctx, group); e != kerr.GroupIDNotFound {
+		h.t.Fatalf("second DeleteGroup = %v, want GROUP_ID_NOT_FOUND", e)
 	}
 }
 
@@ -304,9 +355,11 @@ func TestBadInputGetsKafkaErrors(t *testing.T) {
 			t.Errorf("DeleteGroups(%.8q) = %v", id, e)
 		}
 	}
-	// None of it left a group behind.
-	if gs, _ := h.c.ListGroups(context.Background()); len(gs) != 0 {
-		t.Fatalf("groups after bad input: %+v", gs)
+	// Only the JoinGroups refused for their protocols left a group behind: Kafka checks
+	// them once the group exists, and keeps the new group, Empty, without a protocol type.
+	gs, _ := h.c.ListGroups(context.Background())
+	if len(gs) != 1 || gs[0] != (GroupListing{Group: "bad", State: "Empty", Type: "classic"}) {
+		t.Fatalf("groups after bad input: %+v, want only bad, Empty", gs)
 	}
 }
 

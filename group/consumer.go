@@ -11,9 +11,10 @@ package group
 // waits, so nothing here blocks a dispatcher.
 //
 // A group id is either a classic or a consumer group. A consumer group without members
-// becomes classic on a JoinGroup and the other way round; with members, the other
-// protocol gets INCONSISTENT_GROUP_PROTOCOL (JoinGroup) or GROUP_ID_NOT_FOUND
-// (ConsumerGroupHeartbeat).
+// becomes classic on a JoinGroup and the other way round (starting over, as a new group);
+// with members, the other protocol gets INCONSISTENT_GROUP_PROTOCOL (JoinGroup) or
+// GROUP_ID_NOT_FOUND (ConsumerGroupHeartbeat). A consumer group whose members all left
+// stays, Empty, like a classic one.
 
 import (
 	"regexp"
@@ -119,10 +120,7 @@ func (c *Coordinator) ConsumerHeartbeat(req ConsumerHeartbeatRequest) ConsumerHe
 		if req.MemberEpoch != 0 {
 			return fail(kerr.UnknownMemberID, "the group has no such member")
 		}
-		for _, p := range g.pending {
-			stopTimer(p.timer)
-		}
-		clear(g.pending)
+		g.startOver() // an empty classic group becomes a consumer group
 		g.cg = newConsumerGroup()
 		g.protocolType = "consumer"
 	}
@@ -554,6 +552,7 @@ func (g *group) removeConsumer(m *cmember, reason string) {
 // dropConsumer forgets m without a new group epoch. Lock must be held.
 func (g *group) dropConsumer(m *cmember) {
 	cg := g.cg
+	g.occupiedAt = g.c.clock.Now()
 	stopTimer(m.timer)
 	stopTimer(m.revokeTimer)
 	cg.release(m)
@@ -637,7 +636,8 @@ func (g *group) subscribedNames() map[string]bool {
 }
 
 // DescribeConsumerGroup answers ConsumerGroupDescribe for one group: GROUP_ID_NOT_FOUND
-// unless it is a consumer group.
+// unless it is a consumer group. A consumer group whose members all left is Empty, with
+// its epochs.
 func (c *Coordinator) DescribeConsumerGroup(name string) ConsumerGroupDescription {
 	if e := c.checkGroupID(name); e != nil {
 		return ConsumerGroupDescription{Err: e, State: "Dead"}

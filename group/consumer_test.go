@@ -502,3 +502,57 @@ func checkAssignment(t *testing.T, ms []assignMember, topics map[[16]byte]int32,
 		t.Fatalf("%d of %d partitions assigned", len(seen), total)
 	}
 }
+
+// TestConsumerGroupWhoseMembersLeftIsEmpty: a KIP-848 group whose members left or expired
+// stays, Empty, with its epochs (it used to be forgotten: GROUP_ID_NOT_FOUND), as in
+// Kafka; DeleteGroups deletes it, and a member joining it later moves the epoch on.
+func TestConsumerGroupWhoseMembersLeftIsEmpty(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.topics.set("t", 4)
+	a, b := h.cjoin("g", "a", "t"), h.cjoin("g", "b", "t")
+	h.settle(a, b)
+	if r := h.c.ConsumerHeartbeat(ConsumerHeartbeatRequest{Group: "g", MemberID: "a", MemberEpoch: -1, RequireMemberID: true}); r.Err != nil {
+		t.Fatalf("leave = %+v", r)
+	}
+	h.clk.Advance(DefaultConsumerSession + time.Second) // b stops heartbeating
+	d := h.c.DescribeConsumerGroup("g")
+	if d.Err != nil || d.State != "Empty" || len(d.Members) != 0 || d.Epoch < b.epoch+2 || d.AssignmentEpoch != d.Epoch {
+		t.Fatalf("ConsumerGroupDescribe = %+v, want Empty at epoch %d or later, no member", d, b.epoch+2)
+	}
+	gs, _ := h.c.ListGroups(ctx)
+	if want := (GroupListing{Group: "g", ProtocolType: "consumer", State: "Empty", Type: "consumer"}); len(gs) != 1 || gs[0] != want {
+		t.Fatalf("ListGroups = %+v, want %+v", gs, want)
+	}
+	c := h.cjoin("g", "c", "t")
+	if c.epoch != d.Epoch+1 {
+		t.Fatalf("a member joining the Empty group got epoch %d, want %d", c.epoch, d.Epoch+1)
+	}
+	h.c.ConsumerHeartbeat(ConsumerHeartbeatRequest{Group: "g", MemberID: "c", MemberEpoch: -1, RequireMemberID: true})
+	if e := h.c.DeleteGroup(ctx, "g"); e != nil {
+		t.Fatalf("DeleteGroups of the Empty consumer group = %v", e)
+	}
+	if d := h.c.DescribeConsumerGroup("g"); d.Err != kerr.GroupIDNotFound {
+		t.Fatalf("ConsumerGroupDescribe after DeleteGroups = %+v, want GROUP_ID_NOT_FOUND", d)
+	}
+}
+
+// TestEmptyGroupTakingTheOtherProtocolStartsOver: an Empty group joined by a member of
+// the other protocol is a new group, as Kafka deletes the empty one and creates another:
+// the classic generation and the consumer epoch start again.
+func TestEmptyGroupTakingTheOtherProtocolStartsOver(t *testing.T) {
+	h := newHarness(t)
+	h.topics.set("t", 2)
+	rs := h.stable("g", 1)
+	h.c.Leave("g", []LeaveMember{{MemberID: rs[0].MemberID}}) // Empty at generation 2
+	m := h.cjoin("g", "m", "t")
+	if m.epoch != 1 {
+		t.Fatalf("first consumer member's epoch = %d, want 1", m.epoch)
+	}
+	h.c.ConsumerHeartbeat(ConsumerHeartbeatRequest{Group: "g", MemberID: "m", MemberEpoch: -1, RequireMemberID: true})
+	_, w := h.joinNew(joinReq("g", ""))
+	h.clk.Advance(testDelay)
+	if r := w.get(); r.Err != nil || r.Generation != 1 {
+		t.Fatalf("JoinGroup = %+v, want generation 1", r)
+	}
+}

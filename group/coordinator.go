@@ -5,7 +5,9 @@
 //
 // Membership lives in memory only: after a restart the coordinator knows no member, so
 // clients get UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION and rejoin, as Kafka's clients do
-// after a coordinator moves. Committed offsets are durable (meta's groups/ keys).
+// after a coordinator moves. Committed offsets are durable (meta's groups/ keys). A group
+// whose members all left stays in memory, Empty, as in Kafka, until DeleteGroups deletes
+// it or ExpireOffsets finds it without committed offsets (expiry.go).
 //
 // Goroutines: requests arrive on the broker's dispatcher goroutines; rebalance and
 // session timers fire on timer goroutines. JoinGroup and SyncGroup answers that must
@@ -77,12 +79,9 @@ type Coordinator struct {
 	// before serving, read-only after.
 	ownsFn func(group string) bool
 
-	// started and occupied date offset expiry (expiry.go): when the coordinator started,
-	// and when it last saw each group with members. occupiedMu is a leaf lock: it may be
-	// taken while holding mu or a group's lock.
-	started    time.Time
-	occupiedMu sync.Mutex
-	occupied   map[string]time.Time
+	// started dates offset expiry (expiry.go): what happened to a group before the
+	// coordinator started is unknown. Read-only.
+	started time.Time
 }
 
 // New returns a coordinator storing offsets in store and assigning the partitions of
@@ -97,7 +96,7 @@ func newCoordinator(cfg Config, store Store, topics Topics, log *slog.Logger, cl
 	}
 	return &Coordinator{
 		cfg: cfg, store: store, topics: topics, log: log, clock: clk, seed: maphash.MakeSeed(),
-		groups: make(map[string]*group), started: clk.Now(), occupied: make(map[string]time.Time),
+		groups: make(map[string]*group), started: clk.Now(),
 	}
 }
 
@@ -164,7 +163,9 @@ func (c *Coordinator) owns(group string) bool { return c.ownsFn == nil || c.owns
 
 // Unload forgets the groups lost reports (their coordination moved to another broker):
 // their waiting JoinGroup and SyncGroup requests get NOT_COORDINATOR, so their members
-// find the new coordinator; their committed offsets stay in the store.
+// find the new coordinator; their committed offsets stay in the store, where the new
+// coordinator finds them. An Empty group without offsets is forgotten for good (its
+// protocol type and generation lived here only).
 func (c *Coordinator) Unload(lost func(group string) bool) {
 	c.mu.Lock()
 	var gone []*group
@@ -211,31 +212,11 @@ func (c *Coordinator) lookup(name string, create bool) (*group, *kerr.Error) {
 	}
 }
 
-// release unlocks g, then sends the answers it queued and drops it if it became empty.
-// Lock must be held.
+// release unlocks g, then sends the answers it queued. Lock must be held.
 func (c *Coordinator) release(g *group) {
 	out := g.takeOutbox()
-	drop := g.droppable()
 	g.mu.Unlock()
 	out.run()
-	if drop {
-		c.maybeDrop(g)
-	}
-}
-
-// maybeDrop forgets g if it still has no member: an empty group holds no state worth
-// keeping (its offsets are in etcd), and a new member starts a new group.
-func (c *Coordinator) maybeDrop(g *group) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.dead || !g.droppable() || c.groups[g.name] != g {
-		return
-	}
-	g.kill()
-	delete(c.groups, g.name)
-	c.noteOccupied(g.name) // it had members until now, as far as offset expiry is concerned
 }
 
 // onTimer runs fn on g, locked, unless g was dropped since the timer was set.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/kafscale/kafscale/meta"
 )
 
@@ -93,9 +95,63 @@ func TestOffsetsOfAGroupWithMembersDoNotExpire(t *testing.T) {
 	if n := h.expireNow(); n != 0 {
 		t.Fatalf("a minute before retention after the leave, %d offsets expired", n)
 	}
+	if got := h.state("g"); got != "Empty" {
+		t.Fatalf("while its offsets are kept, the group is %s, want Empty", got)
+	}
 	h.clk.Advance(time.Minute)
 	if n := h.expireNow(); n != 2 {
 		t.Fatalf("at retention after the leave, %d offsets expired, want 2", n)
+	}
+	if got := h.state("g"); got != "Dead" {
+		t.Fatalf("once its offsets expired, the group is %s, want Dead (removed)", got)
+	}
+}
+
+// TestExpiryRemovesEmptyGroupsWithoutOffsets: as Kafka's periodic cleanup, ExpireOffsets
+// forgets the Empty groups, classic or consumer, that have no committed offsets, so
+// memory holds only what clients left within one check interval; an Empty group with
+// offsets, a group with members and a group with a member waiting to rejoin stay.
+func TestExpiryRemovesEmptyGroupsWithoutOffsets(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.topics.set("t", 2)
+	for _, name := range []string{"classic", "committed"} {
+		rs := h.stable(name, 1)
+		if name == "committed" {
+			h.c.CommitOffsets(ctx, CommitRequest{Group: name, MemberID: rs[0].MemberID, Generation: rs[0].Generation, Offsets: offsets(1)})
+		}
+		h.c.Leave(name, []LeaveMember{{MemberID: rs[0].MemberID}})
+	}
+	h.cjoin("consumer", "m", "t")
+	h.c.ConsumerHeartbeat(ConsumerHeartbeatRequest{Group: "consumer", MemberID: "m", MemberEpoch: -1, RequireMemberID: true})
+	h.stable("live", 1)
+	h.join(joinReq("pending", "")).get() // MEMBER_ID_REQUIRED: a member is on its way
+	if d := h.c.DescribeConsumerGroup("consumer"); d.State != "Empty" {
+		t.Fatalf("before the check, the consumer group is %+v, want Empty", d)
+	}
+
+	if n := h.expireNow(); n != 0 {
+		t.Fatalf("%d offsets expired, want none", n)
+	}
+	for group, want := range map[string]string{"classic": "Dead", "committed": "Empty", "live": "Stable", "pending": "Empty"} {
+		if got := h.state(group); got != want {
+			t.Errorf("after the check, %s is %s, want %s", group, got, want)
+		}
+	}
+	if d := h.c.DescribeConsumerGroup("consumer"); d.Err != kerr.GroupIDNotFound {
+		t.Errorf("after the check, ConsumerGroupDescribe of the Empty consumer group = %+v, want GROUP_ID_NOT_FOUND", d)
+	}
+	gs, _ := h.c.ListGroups(ctx)
+	var names []string
+	for _, g := range gs {
+		names = append(names, g.Group)
+	}
+	if !slices.Equal(names, []string{"committed", "live", "pending"}) {
+		t.Errorf("ListGroups after the check = %+v", gs)
+	}
+	// The Empty group with offsets is still the one in memory: it kept its protocol type.
+	if d := h.c.DescribeGroup(ctx, "committed"); d.ProtocolType != "consumer" {
+		t.Errorf("DescribeGroup of the Empty group with offsets = %+v, want protocol type consumer", d)
 	}
 }
 

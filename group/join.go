@@ -81,7 +81,7 @@ func (g *group) join(req JoinRequest, reply func(JoinResponse)) {
 			fail(kerr.InconsistentGroupProtocol)
 			return
 		}
-		g.cg = nil // an empty consumer group becomes a classic one
+		g.startOver() // an empty consumer group becomes a classic one
 	}
 	if !g.supportsProtocols(req.ProtocolType, req.Protocols) {
 		fail(kerr.InconsistentGroupProtocol)
@@ -226,7 +226,9 @@ func (g *group) newMember(id string, req JoinRequest) *member {
 // be held.
 func (g *group) addMember(m *member, reply func(JoinResponse)) {
 	m.isNew = true
-	if g.state == statePreparingRebalance && g.generation == 0 {
+	if g.state == statePreparingRebalance && g.initialDelay {
+		// Kafka's test is "the rebalance started from Empty": an emptied group's
+		// next first rebalance is delayed too, whatever its generation.
 		g.newMemberAdded = true
 	}
 	if len(g.members) == 0 {

@@ -231,6 +231,7 @@ func (g *group) removeAndRebalance(m *member, reason string) {
 
 // removeMember drops a member with no waiting request. Lock must be held.
 func (g *group) removeMember(m *member) {
+	g.occupiedAt = g.c.clock.Now()
 	stopTimer(m.timer)
 	g.countProtocols(m, -1)
 	delete(g.members, m.id)

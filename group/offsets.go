@@ -12,12 +12,13 @@ import (
 // CommitOffsets validates and stores an OffsetCommit. It returns one error per offset
 // of req (nil: committed). The commit is one etcd transaction (meta.CommitOffsets).
 //
-// As in Kafka: a commit with generation -1, no member id and no instance id comes from a
-// client that assigns partitions itself (assign(), Flink), and is accepted while the group
-// has no members; any other commit must come from a current member at the current
-// generation (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, ILLEGAL_GENERATION), and gets
-// REBALANCE_IN_PROGRESS while the group waits for its leader's assignment. A store
-// failure is COORDINATOR_NOT_AVAILABLE, which clients retry.
+// As in Kafka: a commit with generation -1 comes from a client that assigns partitions
+// itself (assign(), Flink), and is accepted while the group is Empty or unknown (else,
+// without member id and instance id, it gets UNKNOWN_MEMBER_ID); any other commit must
+// come from a current member at the current generation (UNKNOWN_MEMBER_ID,
+// FENCED_INSTANCE_ID, ILLEGAL_GENERATION), and gets REBALANCE_IN_PROGRESS while the
+// group waits for its leader's assignment. A store failure is COORDINATOR_NOT_AVAILABLE,
+// which clients retry.
 func (c *Coordinator) CommitOffsets(ctx context.Context, req CommitRequest) []*kerr.Error {
 	errs := make([]*kerr.Error, len(req.Offsets))
 	all := func(e *kerr.Error) []*kerr.Error {
@@ -75,6 +76,11 @@ func (c *Coordinator) validateCommit(req CommitRequest) *kerr.Error {
 	defer c.release(g)
 	if g.cg != nil {
 		return g.cg.validateCommit(req)
+	}
+	if req.Generation < 0 && g.state == stateEmpty {
+		// Kafka takes a commit without generation into an Empty group whatever member id
+		// it names: the group has no member it could belong to.
+		return nil
 	}
 	if req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil {
 		if e := g.validateMember(req.MemberID, req.InstanceID); e != nil {

@@ -2,6 +2,7 @@ package group
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -195,5 +196,44 @@ func TestListAndDescribeGroups(t *testing.T) {
 	d = h.c.DescribeGroup(ctx, "live")
 	if d.State != "PreparingRebalance" || d.Protocol != "" || len(d.Members) != 2 || d.Members[0].Assignment != nil {
 		t.Fatalf("DescribeGroup during a rebalance = %+v", d)
+	}
+}
+
+// TestCommitsToAnEmptiedGroup: once its members left, a group takes commits without a
+// generation, whatever member id they name, and refuses those with one
+// (UNKNOWN_MEMBER_ID), as Kafka's Empty group does.
+func TestCommitsToAnEmptiedGroup(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	rs := h.stable("g", 1)
+	h.c.Leave("g", []LeaveMember{{MemberID: rs[0].MemberID}})
+	if errs := h.c.CommitOffsets(ctx, CommitRequest{Group: "g", MemberID: rs[0].MemberID, Generation: -1, Offsets: offsets(1)}); errs[0] != nil {
+		t.Fatalf("commit without generation = %v, want it taken", errs[0])
+	}
+	if errs := h.c.CommitOffsets(ctx, CommitRequest{Group: "g", MemberID: rs[0].MemberID, Generation: rs[0].Generation, Offsets: offsets(1)}); errs[0] != kerr.UnknownMemberID {
+		t.Fatalf("commit of the member that left = %v, want UNKNOWN_MEMBER_ID", errs[0])
+	}
+}
+
+// TestOffsetDeleteOfAnEmptiedGroup: the offsets of a group whose members left may be
+// deleted, topics its members subscribed to included; a group that never committed
+// answers every partition without error, as Kafka's Empty group does.
+func TestOffsetDeleteOfAnEmptiedGroup(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	for _, commit := range []bool{true, false} {
+		name := fmt.Sprintf("committed-%v", commit)
+		rs := h.stable(name, 1)
+		if commit {
+			h.c.CommitOffsets(ctx, CommitRequest{Group: name, MemberID: rs[0].MemberID, Generation: rs[0].Generation, Offsets: offsets(1)})
+		}
+		h.c.Leave(name, []LeaveMember{{MemberID: rs[0].MemberID}})
+		top, errs := h.c.DeleteOffsets(ctx, name, []TopicPartition{{Topic: "t", TopicID: topicA}})
+		if top != nil || errs[0] != nil {
+			t.Fatalf("%s: OffsetDelete = %v, %v; want no error", name, top, errs)
+		}
+		if got, _ := h.c.FetchOffsets(ctx, name, nil, -1); len(got) != 0 {
+			t.Fatalf("%s: offsets after OffsetDelete: %+v", name, got)
+		}
 	}
 }

@@ -237,8 +237,8 @@ func testLibrdkafkaKIP848(t *testing.T, assignor string) {
 	waitFor(t, 60*time.Second, "the records produced after the leave consumed", func() bool { return len(s.missing(hw)) == 0 })
 	waitCommitted(t, b.Addr, group, topic, rdkPartitions, hw)
 	first.stop()
-	// Both left: the group has no member and keeps its offsets (docs/groups.md: an empty
-	// group is forgotten from memory and listed from its offsets as Empty).
+	// Both left: the group has no member and keeps its offsets (docs/groups.md: a group
+	// whose members all left stays, Empty).
 	waitFor(t, 30*time.Second, "the group listed Empty after both members left", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 		defer cancel()
