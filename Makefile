@@ -3,14 +3,19 @@
 GOBIN_DIR     ?= $(shell go env GOPATH)/bin
 PROTOC        ?= protoc
 PROTOC_GEN_GO ?= $(GOBIN_DIR)/protoc-gen-go
+PROTOC_GEN_GO_GRPC ?= $(GOBIN_DIR)/protoc-gen-go-grpc
 GO_MODULE     := github.com/kafscale/kafscale
 PROTO_FILES   := meta/metadata.proto meta/groups.proto
+GRPC_FILES    := control/control.proto
 
 .PHONY: proto
-proto: ## Regenerate Go code from .proto files (needs protoc and protoc-gen-go).
+proto: ## Regenerate Go code from .proto files (needs protoc (Debian: protobuf-compiler), protoc-gen-go and protoc-gen-go-grpc).
 	@test -x "$(PROTOC_GEN_GO)" || { echo "protoc-gen-go not found at $(PROTOC_GEN_GO); run: GOBIN=$(GOBIN_DIR) go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12"; exit 1; }
+	@test -x "$(PROTOC_GEN_GO_GRPC)" || { echo "protoc-gen-go-grpc not found at $(PROTOC_GEN_GO_GRPC); run: GOBIN=$(GOBIN_DIR) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2"; exit 1; }
 	$(PROTOC) --plugin=protoc-gen-go=$(PROTOC_GEN_GO) \
 		--go_out=. --go_opt=module=$(GO_MODULE) $(PROTO_FILES)
+	$(PROTOC) --plugin=protoc-gen-go=$(PROTOC_GEN_GO) --plugin=protoc-gen-go-grpc=$(PROTOC_GEN_GO_GRPC) \
+		--go_out=. --go_opt=module=$(GO_MODULE) --go-grpc_out=. --go-grpc_opt=module=$(GO_MODULE) $(GRPC_FILES)
 
 .PHONY: test build
 test: ## Install test dependencies and run every check and test (what CI runs).

@@ -336,38 +336,3 @@ func (b *Broker) markCreating(id [16]byte) (done func()) {
 		}
 	}
 }
-
-// DrainSelf moves this broker's partitions and group coordinator slots to the other
-// brokers before it stops (kafscale broker on SIGTERM): it marks itself draining, which the
-// controller answers by moving everything away at once, and waits until its assignment is
-// empty or ctx ends. With no other broker serving, there is nowhere to drain to and it
-// returns at once. The mark is cleared when the broker registers again.
-func (b *Broker) DrainSelf(ctx context.Context) error {
-	st := b.view.Load()
-	others := 0
-	if st != nil {
-		for id := range st.Brokers {
-			if id != b.cfg.NodeID && !st.Draining[id] {
-				others++
-			}
-		}
-	}
-	if others == 0 {
-		return nil
-	}
-	if err := b.meta.SetDraining(ctx, b.cfg.NodeID, true); err != nil {
-		return err
-	}
-	start := time.Now()
-	for {
-		if st := b.view.Load(); st != nil && st.Draining[b.cfg.NodeID] && len(st.Assignments[b.cfg.NodeID].GetPartitions()) == 0 {
-			b.log.Info("drained: every partition and coordinator slot moved to other brokers", "took", time.Since(start))
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("cannot drain broker %d: %w", b.cfg.NodeID, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}

@@ -134,8 +134,41 @@ func (b *Broker) takeOverPlaced(ctx context.Context, mt *metapb.Topic, first int
 	if len(refs) < len(leaders) {
 		// Partitions placed on other brokers show in this broker's Metadata at once.
 		b.refreshView(ctx)
+		return b.waitServed(ctx, mt, first, int32(len(leaders)))
 	}
 	return nil
+}
+
+// waitServed waits until every partition of mt from first on (count of them) has a
+// takeover checkpoint, which its leader writes just before it serves the partition, so a
+// client that produces once CreateTopics or CreatePartitions answered finds every leader
+// serving (clients that do not retry, such as kafka-go's Writer with MaxAttempts 1, would
+// otherwise get NOT_LEADER_OR_FOLLOWER from a broker that has not seen its assignment
+// yet). As Kafka's CreateTopics waits for the new partitions' leaders, it answers
+// REQUEST_TIMED_OUT when ctx (the request's timeout) ends first; the topic stays created.
+func (b *Broker) waitServed(ctx context.Context, mt *metapb.Topic, first, count int32) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		cps, err := b.meta.ListCheckpoints(ctx, [16]byte(mt.Id))
+		if err == nil {
+			missing := 0
+			for p := first; p < first+count; p++ {
+				if cps[p] == nil {
+					missing++
+				}
+			}
+			if missing == 0 {
+				return nil
+			}
+			err = fmt.Errorf("%d of %d new partitions not yet served by their leaders", missing, count)
+		}
+		select {
+		case <-ctx.Done():
+			return newKafkaError(kerr.RequestTimedOut, "topic %s is created, but %v", mt.Name, err)
+		case <-tick.C:
+		}
+	}
 }
 
 // takeOver runs a takeover of the given partitions of t and publishes them.

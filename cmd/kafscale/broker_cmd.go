@@ -52,6 +52,10 @@ func brokerFlags(cfg *brokerConfig) *flag.FlagSet {
 	fs.DurationVar(&cfg.S3.RequestTimeout, "s3-request-timeout", cfg.S3.RequestTimeout, "bound of one S3 request attempt")
 	fs.IntVar(&cfg.S3.MaxRetries, "s3-max-retries", cfg.S3.MaxRetries, "retries of a failed S3 request inside one attempt of the flusher")
 	serverFlags(fs, &cfg.serverConfig)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), brokerVerbsUsage, "\nflags of a broker:\n")
+		fs.PrintDefaults()
+	}
 	return fs
 }
 
@@ -89,17 +93,20 @@ func (c *brokerConfig) finish() error {
 	return c.serverConfig.finish()
 }
 
-func (c *brokerConfig) endpoints() []string {
+func (c *brokerConfig) endpoints() []string { return splitList(c.EtcdEndpoints) }
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
 	var out []string
-	for _, ep := range strings.Split(c.EtcdEndpoints, ",") {
-		if ep = strings.TrimSpace(ep); ep != "" {
-			out = append(out, ep)
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
 		}
 	}
 	return out
 }
 
-func runBrokerCmd(args []string) error {
+func runBrokerServer(args []string) error {
 	cfg := defaultBrokerConfig()
 	return runServer(brokerFlags(&cfg), args, &cfg.serverConfig, cfg.finish, func(ctx context.Context, log *slog.Logger) error {
 		return serveBroker(ctx, cfg, log)

@@ -19,6 +19,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kafscale/kafscale/broker"
+	"github.com/kafscale/kafscale/control"
 	"github.com/kafscale/kafscale/flush"
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/netio"
@@ -70,10 +71,17 @@ type devConfig struct {
 	// ObjectLatency, if set, wraps the local store in objstore.WithLatency (a simulated S3).
 	ObjectLatency string
 	objectLatency objstore.LatencyConfig // parsed from ObjectLatency by finish
+	childArgs     []string               // the command line's flags that brokers 1.. share
+	// Brokers is how many brokers the command runs (devcluster.go); 1 runs one in this
+	// process.
+	Brokers int
+	// EtcdEndpoints, if set, is an etcd to join instead of embedding one (the other
+	// brokers of a dev cluster).
+	EtcdEndpoints string
 }
 
 func defaultDevConfig() devConfig {
-	return devConfig{serverConfig: defaultServerConfig(), DataDir: "data", EtcdListen: "127.0.0.1:0"}
+	return devConfig{serverConfig: defaultServerConfig(), DataDir: "data", EtcdListen: "127.0.0.1:0", Brokers: 1}
 }
 
 // serverFlags binds the shared flags to cfg.
@@ -126,6 +134,8 @@ func devFlags(cfg *devConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for embedded etcd data and the local object store")
 	fs.StringVar(&cfg.EtcdListen, "etcd-listen", cfg.EtcdListen, "embedded etcd client host:port (port 0 picks a free one)")
+	fs.IntVar(&cfg.Brokers, "brokers", cfg.Brokers, "brokers to run: broker i listens on --listen's port + i and serves metrics on --metrics-listen's port + i (which defaults to 100 above --listen's with more than one broker); brokers 1.. run as child processes sharing the embedded etcd and --data-dir's object store")
+	fs.StringVar(&cfg.EtcdEndpoints, "etcd-endpoints", cfg.EtcdEndpoints, "join this etcd (comma-separated client URLs) instead of embedding one: another dev broker's cluster")
 	fs.StringVar(&cfg.ObjectLatency, "object-latency", cfg.ObjectLatency, "add simulated S3 latency to the local store: a profile (s3-standard, s3-express) or put=p50:30ms,p99:150ms;get=...;list=...;delete=... (default none)")
 	serverFlags(fs, &cfg.serverConfig)
 	return fs
@@ -253,6 +263,22 @@ func (c *devConfig) finish() error {
 	if _, _, err := splitHostPort("etcd-listen", c.EtcdListen); err != nil {
 		return err
 	}
+	if c.Brokers < 1 || c.Brokers > maxDevBrokers {
+		return fmt.Errorf("--brokers must be 1-%d (set to %d)", maxDevBrokers, c.Brokers)
+	}
+	if c.Brokers > 1 && c.EtcdEndpoints != "" {
+		return errors.New("--brokers and --etcd-endpoints exclude each other: the first broker of a dev cluster embeds the etcd the others join")
+	}
+	if c.Brokers > 1 {
+		if err := c.clusterPorts(); err != nil {
+			return err
+		}
+	}
+	for _, ep := range splitList(c.EtcdEndpoints) {
+		if !strings.HasPrefix(ep, "http://") && !strings.HasPrefix(ep, "https://") {
+			return fmt.Errorf("--etcd-endpoints entries must be http:// or https:// URLs (got %q)", ep)
+		}
+	}
 	if c.ObjectLatency != "" {
 		lc, err := objstore.ParseLatency(c.ObjectLatency)
 		if err != nil {
@@ -282,7 +308,11 @@ func parseFlags(fs *flag.FlagSet, args []string, finish func() error) (help bool
 
 func runDev(args []string) error {
 	cfg := defaultDevConfig()
-	return runServer(devFlags(&cfg), args, &cfg.serverConfig, cfg.finish, func(ctx context.Context, log *slog.Logger) error {
+	fs := devFlags(&cfg)
+	return runServer(fs, args, &cfg.serverConfig, cfg.finish, func(ctx context.Context, log *slog.Logger) error {
+		if cfg.Brokers > 1 {
+			cfg.childArgs = devChildArgs(fs, args)
+		}
 		return serveDev(ctx, cfg, log)
 	})
 }
@@ -317,17 +347,45 @@ func serveDev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return fmt.Errorf("cannot create --data-dir %s: %w", dataDir, err)
 	}
-	ecfg := meta.DefaultEmbeddedConfig()
-	ecfg.Dir = filepath.Join(dataDir, "etcd")
-	ecfg.ClientURL = "http://" + cfg.EtcdListen
-	etcd, err := meta.StartEmbedded(ctx, ecfg, log.With("component", "etcd"))
-	if err != nil {
-		return fmt.Errorf("cannot start embedded etcd in %s: %w", ecfg.Dir, err)
+	endpoints := splitList(cfg.EtcdEndpoints)
+	if len(endpoints) == 0 {
+		ecfg := meta.DefaultEmbeddedConfig()
+		ecfg.Dir = filepath.Join(dataDir, "etcd")
+		ecfg.ClientURL = "http://" + cfg.EtcdListen
+		etcd, err := meta.StartEmbedded(ctx, ecfg, log.With("component", "etcd"))
+		if err != nil {
+			return fmt.Errorf("cannot start embedded etcd in %s: %w", ecfg.Dir, err)
+		}
+		defer etcd.Close()
+		log.Info("embedded etcd serving", "endpoints", etcd.Endpoints, "dir", ecfg.Dir)
+		endpoints = etcd.Endpoints
 	}
-	defer etcd.Close()
-	log.Info("embedded etcd serving", "endpoints", etcd.Endpoints, "dir", ecfg.Dir)
+	if cfg.Brokers > 1 {
+		others, err := startDevBrokers(cfg, endpoints, log)
+		if err != nil {
+			return err
+		}
+		// The other brokers stop first, one at a time, each draining to those still
+		// serving, then this one (with nowhere to drain to, at once); etcd, deferred above,
+		// closes last.
+		parent := ctx
+		bctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			select {
+			case <-parent.Done():
+			case <-bctx.Done():
+			}
+			others.stop()
+			cancel()
+		}()
+		defer func() { cancel(); <-stopped }()
+		ctx = bctx
+	}
 	setup := func(ctx context.Context, status *statusNote) (*deps, error) {
-		cli, err := meta.NewClient(etcd.Endpoints, 5*time.Second, log)
+		cli, err := meta.NewClient(endpoints, 5*time.Second, log)
 		if err != nil {
 			return nil, err
 		}
@@ -409,7 +467,9 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 		}
 		return true, ""
 	}
-	srv, maddr, err := startHTTP(cfg.MetricsListen, ready, log)
+	gsrv := control.NewServer(controlBackend{bp: &bp, id: cfg.Broker.NodeID, ready: ready})
+	defer gsrv.Stop()
+	srv, maddr, err := startHTTP(cfg.MetricsListen, ready, gsrv, log)
 	if err != nil {
 		return err
 	}
@@ -518,6 +578,17 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 	log.Info("shut down cleanly")
 	return nil
 }
+
+// controlBackend is what BrokerControl acts on: the current incarnation of the broker.
+type controlBackend struct {
+	bp    *atomic.Pointer[broker.Broker]
+	id    int32
+	ready readiness
+}
+
+func (c controlBackend) Current() *broker.Broker                  { return c.bp.Load() }
+func (c controlBackend) ID() int32                                { return c.id }
+func (c controlBackend) Ready(ctx context.Context) (bool, string) { return c.ready(ctx) }
 
 // openBroker registers a new incarnation and takes its partitions over, retrying with
 // backoff (and a /readyz reason) while etcd or the object store fails.

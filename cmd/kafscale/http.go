@@ -7,16 +7,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"google.golang.org/grpc"
 )
 
 // readiness reports whether the broker serves, and why not.
 type readiness func(ctx context.Context) (bool, string)
 
-// startHTTP serves /metrics (Prometheus text), /healthz (process alive) and /readyz.
-func startHTTP(addr string, ready readiness, log *slog.Logger) (*http.Server, net.Addr, error) {
+// startHTTP serves /metrics (Prometheus text), /healthz (process alive), /readyz and, when
+// grpcSrv is not nil, its gRPC services (BrokerControl) on one port: gRPC speaks HTTP/2
+// without TLS (prior knowledge), the rest HTTP/1.1.
+func startHTTP(addr string, ready readiness, grpcSrv *grpc.Server, log *slog.Logger) (*http.Server, net.Addr, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
 		metrics.WritePrometheus(w, true)
@@ -39,7 +43,19 @@ func startHTTP(addr string, ready readiness, log *slog.Logger) (*http.Server, ne
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot listen on --metrics-listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var h http.Handler = mux
+	if grpcSrv != nil {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+				grpcSrv.ServeHTTP(w, r)
+				return
+			}
+			mux.ServeHTTP(w, r)
+		})
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, Protocols: new(http.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server stopped", "err", err)

@@ -11,7 +11,8 @@ const usage = `usage: kafscale <command> [flags]
 
 commands:
   dev      run one broker with embedded etcd and a local-directory object store
-  broker   run a broker on external etcd and an S3 bucket
+  broker   run a broker on external etcd and an S3 bucket; drain, undrain, status ask a
+           running one (BrokerControl)
   groups   list, describe, delete consumer groups and reset their offsets (any Kafka cluster)
   cluster  describe the live brokers, the controller and the partitions each leads
   version  print the version

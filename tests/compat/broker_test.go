@@ -14,5 +14,13 @@ var realBroker = true
 // directory, stopped by t.Cleanup) and returns its Kafka address as 127.0.0.1:port.
 func startBroker(t *testing.T) (addr string) {
 	t.Helper()
+	if devClusterBrokers > 1 {
+		return startDevCluster(t, devClusterBrokers)
+	}
 	return testbroker.Start(t).Addr
 }
+
+// devClusterBrokers, when above 1, makes startBroker start `kafscale dev --brokers N`
+// instead (TestClientsAgainstDevCluster).
+var devClusterBrokers = 1
+

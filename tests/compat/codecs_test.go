@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"slices"
 	"strings"
 	"testing"
@@ -34,6 +36,7 @@ type storedBatch struct {
 // batch of a small partition is judged.
 func storedBatches(t *testing.T, addr, topic string, partition int32) []storedBatch {
 	t.Helper()
+	addr = leaderAddr(t, addr, topic, partition)
 	w := dialWire(t, addr)
 	raw, hw := fetchFromStart(t, w, brokerVersions(t, addr), topic, partition)
 	var out []storedBatch
@@ -55,6 +58,36 @@ func storedBatches(t *testing.T, addr, topic string, partition int32) []storedBa
 		t.Fatalf("%s/%d: stored batches end at offset %d, high watermark %d", topic, partition, next, hw)
 	}
 	return out
+}
+
+// leaderAddr returns the address of the broker leading topic/partition, as Metadata from
+// the broker at addr says (addr itself on a one-broker cluster).
+func leaderAddr(t *testing.T, addr, topic string, partition int32) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, newClient(t, addr))
+	if err != nil {
+		t.Fatalf("cannot read the metadata of %s: %v", topic, err)
+	}
+	for _, mt := range resp.Topics {
+		for _, mp := range mt.Partitions {
+			if mp.Partition != partition {
+				continue
+			}
+			for _, b := range resp.Brokers {
+				if b.NodeID == mp.Leader {
+					return net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+				}
+			}
+		}
+	}
+	t.Fatalf("Metadata names no live leader of %s/%d: %+v", topic, partition, resp)
+	return ""
 }
 
 // checkStoredCodec fails t unless every batch stored in topic/partition is compressed with
