@@ -23,4 +23,3 @@ func startBroker(t *testing.T) (addr string) {
 // devClusterBrokers, when above 1, makes startBroker start `kafscale dev --brokers N`
 // instead (TestClientsAgainstDevCluster).
 var devClusterBrokers = 1
-

@@ -5,8 +5,8 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
