@@ -122,7 +122,10 @@ var (
 	producedBytes   = metrics.NewCounter(`kafscale_produce_bytes_total`)
 	fetchedBytes    = metrics.NewCounter(`kafscale_fetch_bytes_total`)
 	closedConns     = metrics.NewCounter(`kafscale_broker_closed_bad_requests_total`)
-	cutResponses    = metrics.NewCounter(`kafscale_broker_responses_with_cut_strings_total`)
+	// Requests held, and connections closed, because the session lease was not surely alive.
+	leaseHolds   = metrics.NewCounter(`kafscale_broker_requests_held_for_lease_total`)
+	leaseCloses  = metrics.NewCounter(`kafscale_broker_connections_closed_for_lease_total`)
+	cutResponses = metrics.NewCounter(`kafscale_broker_responses_with_cut_strings_total`)
 )
 
 // Broker serves the Kafka protocol for one broker incarnation.
@@ -273,12 +276,43 @@ func (b *Broker) Serve(req *netio.Request) {
 		b.closeBad(req, hdr, fmt.Errorf("unsupported api %d version %d", hdr.APIKey, hdr.APIVersion))
 		return
 	}
+	if hdr.APIKey != int16(kmsg.ApiVersions) && !b.reg.Valid() && !b.awaitLease(req) {
+		return
+	}
 	kreq, err := codec.DecodeRequest(hdr, body)
 	if err != nil {
 		b.closeBad(req, hdr, err)
 		return
 	}
 	api.handle(b, &call{log: b.log, req: req, hdr: hdr, kreq: kreq})
+}
+
+// awaitLease holds a request while this incarnation's lease is not surely alive (the
+// process was paused, or etcd did not answer its keepalives): another broker may lead its
+// partitions by now, so answering from memory could show a stale high watermark or
+// coordinator. It returns true once a renewal arrives; if the session is lost instead (or
+// not renewed within a TTL), it closes the connection, which clients answer by reconnecting
+// and refreshing their metadata, and returns false.
+func (b *Broker) awaitLease(req *netio.Request) bool {
+	leaseHolds.Inc()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(b.reg.TTL())
+	for {
+		select {
+		case <-tick.C:
+			if b.reg.Valid() {
+				return true
+			}
+			continue
+		case <-b.reg.Lost:
+		case <-b.requests.Done():
+		case <-deadline:
+		}
+		leaseCloses.Inc()
+		req.Close(errors.New("the broker's etcd session lease is not known to be alive"))
+		return false
+	}
 }
 
 // ConnClosed implements netio.Handler.

@@ -36,6 +36,9 @@ type Registration struct {
 	Lost <-chan struct{}
 
 	store     *Store
+	ttl       time.Duration
+	base      time.Time    // monotonic origin of validTo
+	validTo   atomic.Int64 // nanoseconds after base until which the lease surely lives
 	lost      chan struct{}
 	lostOnce  sync.Once
 	replaced  atomic.Bool
@@ -52,6 +55,40 @@ type Registration struct {
 func (r *Registration) Replaced() bool { return r.replaced.Load() }
 
 func (r *Registration) markLost() { r.lostOnce.Do(func() { close(r.lost) }) }
+
+// leaseMargin is how much of the TTL a renewal is not counted on: the time between etcd
+// renewing the lease and this process learning it (the keepalive's way back), and clock
+// rate differences. etcd renews a lease for the TTL when it handles the keepalive, before
+// the answer arrives, so the lease lives at least until answer + TTL - that delay.
+func leaseMargin(ttl time.Duration) time.Duration { return ttl / 4 }
+
+// TTL is the session lease's time to live.
+func (r *Registration) TTL() time.Duration { return r.ttl }
+
+// extend records that the lease was granted or renewed for ttl at or after since.
+func (r *Registration) extend(since time.Time, ttl time.Duration) {
+	to := int64(since.Sub(r.base) + ttl - leaseMargin(ttl))
+	for {
+		cur := r.validTo.Load()
+		if to <= cur || r.validTo.CompareAndSwap(cur, to) {
+			return
+		}
+	}
+}
+
+// Valid reports whether the session lease surely still lives by this process's clock
+// (which runs on while the process is paused): the last renewal it learned of, plus the
+// TTL less a margin, is still ahead. A process paused or cut off from etcd past that may
+// already have lost its partitions to another broker; it must not serve them (not even
+// reads, which would show a stale high watermark) until a renewal arrives or Lost closes.
+func (r *Registration) Valid() bool {
+	select {
+	case <-r.lost:
+		return false
+	default:
+	}
+	return int64(time.Since(r.base)) < r.validTo.Load()
+}
 
 // Register grants a session lease of Config.SessionTTL and, in one
 // transaction, puts brokers/<id> bound to it and bumps fences/<id>. Bumping the
@@ -70,6 +107,7 @@ func (r *Registration) markLost() { r.lostOnce.Do(func() { close(r.lost) }) }
 // alive and watch brokers/<id> until Close or the session is lost.
 func (s *Store) Register(ctx context.Context, brokerID int32, host string, port int32, rack string, rejoin clientv3.LeaseID) (*Registration, error) {
 	ttl := int64((s.cfg.SessionTTL + time.Second - 1) / time.Second)
+	asked := time.Now() // the lease lives at least TTL from here
 	lease, err := s.cli.Grant(ctx, ttl)
 	if err != nil {
 		return nil, fmt.Errorf("cannot grant session lease for broker %d: %w", brokerID, err)
@@ -129,11 +167,14 @@ func (s *Store) Register(ctx context.Context, brokerID int32, host string, port 
 		LeaseID:     lease.ID,
 		Lost:        lost,
 		store:       s,
+		ttl:         time.Duration(ttl) * time.Second,
+		base:        asked,
 		lost:        lost,
 		cancel:      cancel,
 		done:        make(chan struct{}),
 		watchDone:   make(chan struct{}),
 	}
+	reg.extend(asked, reg.ttl)
 	go reg.keepAlive(kaCtx, ka, log)
 	go reg.watch(kaCtx, brokerKey, rev, log)
 	log.Info("registered broker", "host", host, "port", port)
@@ -145,7 +186,8 @@ func (s *Store) Register(ctx context.Context, brokerID int32, host string, port 
 func (r *Registration) keepAlive(kaCtx context.Context, ka <-chan *clientv3.LeaseKeepAliveResponse, log *slog.Logger) {
 	defer close(r.done)
 	defer r.markLost()
-	for range ka {
+	for resp := range ka {
+		r.extend(time.Now(), time.Duration(resp.TTL)*time.Second)
 	}
 	if kaCtx.Err() == nil {
 		log.Error("broker session lost: lease expired or was revoked")

@@ -3,8 +3,13 @@ package meta
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/kafscale/kafscale/internal/tcpfault"
 )
 
 func TestRegisterTwiceFencesFirstIncarnation(t *testing.T) {
@@ -135,4 +140,51 @@ func TestRejoinNeverFencesAReplacement(t *testing.T) {
 		t.Fatalf("rejoin of a free id: %v", err)
 	}
 	_ = again.Close(ctx)
+}
+
+// TestValidLapsesBeforeTheLeaseCanExpire: a registration whose keepalives go unanswered
+// (etcd cut off behind a proxy dropping both ways) stops being Valid before etcd could
+// have expired its lease (TTL after the last renewal it learnt of), and before Lost closes.
+// While keepalives are answered it stays Valid.
+func TestValidLapsesBeforeTheLeaseCanExpire(t *testing.T) {
+	proxy := tcpfault.Start(t, strings.TrimPrefix(testEndpoints[0], "http://"))
+	cli, err := NewClient([]string{"http://" + proxy.Addr}, 5*time.Second, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	cfg := DefaultConfig()
+	cfg.Prefix = fmt.Sprintf("/test/%d/%s", testSeq.Add(1), t.Name())
+	cfg.SessionTTL = 2 * time.Second
+	s := New(cli, cfg, slog.New(slog.DiscardHandler))
+	reg := register(t, s, 1)
+	// Three TTLs with keepalives answered: always valid.
+	for end := time.Now().Add(3 * cfg.SessionTTL); time.Now().Before(end); {
+		if !reg.Valid() {
+			t.Fatal("the registration is not Valid while its keepalives are answered")
+		}
+		select {
+		case <-reg.Lost:
+			t.Fatal("the session was lost while its keepalives are answered")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cutAt := time.Now()
+	proxy.Cut()
+	for deadline := time.Now().Add(5 * time.Second); reg.Valid(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the registration is still Valid 5 s after etcd was cut off")
+		}
+		time.Sleep(5 * time.Millisecond) // polling a clock-based predicate; the deadline bounds it
+	}
+	lapsed := time.Since(cutAt)
+	select {
+	case <-reg.Lost:
+		t.Errorf("Lost closed before Valid lapsed (%s after the cut)", lapsed)
+	default:
+	}
+	if lapsed >= cfg.SessionTTL {
+		t.Errorf("Valid lapsed %s after the cut, not before the TTL (%s)", lapsed, cfg.SessionTTL)
+	}
+	t.Logf("Valid lapsed %s after etcd was cut off (TTL %s)", lapsed, cfg.SessionTTL)
 }

@@ -7,7 +7,6 @@
 package tcpfault
 
 import (
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ type Proxy struct {
 	wg     sync.WaitGroup
 
 	dropReplies atomic.Bool  // server bytes are read and discarded
+	cut         atomic.Bool  // bytes of both directions are read and discarded
 	replyDelay  atomic.Int64 // nanoseconds each server chunk is held back
 	dropped     atomic.Int64 // server bytes discarded
 
@@ -50,6 +50,11 @@ func Start(t testing.TB, target string) *Proxy {
 // answers, on every connection, until Mend.
 func (p *Proxy) DropReplies() { p.dropReplies.Store(true) }
 
+// Cut makes the proxy discard the bytes of both directions, on every connection, until
+// Mend: a network partition between the client and the server, whose connections stay
+// open (nothing tells either side, as when packets are dropped).
+func (p *Proxy) Cut() { p.cut.Store(true) }
+
 // DelayReplies holds every chunk the server sends back for d before delivering it (0
 // delivers at once). Order is kept.
 func (p *Proxy) DelayReplies(d time.Duration) { p.replyDelay.Store(int64(d)) }
@@ -58,6 +63,7 @@ func (p *Proxy) DelayReplies(d time.Duration) { p.replyDelay.Store(int64(d)) }
 // reconnect to a proxy that forwards faithfully.
 func (p *Proxy) Mend() {
 	p.dropReplies.Store(false)
+	p.cut.Store(false)
 	p.replyDelay.Store(0)
 	p.closeConns()
 }
@@ -106,10 +112,10 @@ func (p *Proxy) accept() {
 		p.track(server, true)
 		p.wg.Add(2)
 		go func() {
-			// Requests always go through: the point of dropping replies is a request that
-			// took effect unbeknown to its sender.
+			// Requests go through unless cut: the point of dropping replies is a request
+			// that took effect unbeknown to its sender.
 			defer p.wg.Done()
-			_, _ = io.Copy(server, client)
+			p.requests(server, client)
 			_ = server.Close()
 			_ = client.Close()
 		}()
@@ -121,6 +127,22 @@ func (p *Proxy) accept() {
 			p.track(client, false)
 			p.track(server, false)
 		}()
+	}
+}
+
+// requests copies client -> server, dropping what is sent while the proxy is cut.
+func (p *Proxy) requests(server, client net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 && !p.cut.Load() {
+			if _, werr := server.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 
@@ -149,7 +171,7 @@ func (p *Proxy) replies(client, server net.Conn) {
 	for {
 		n, err := server.Read(buf)
 		if n > 0 {
-			if p.dropReplies.Load() {
+			if p.dropReplies.Load() || p.cut.Load() {
 				p.dropped.Add(int64(n))
 			} else {
 				out <- chunk{at: time.Now().Add(time.Duration(p.replyDelay.Load())), data: append([]byte(nil), buf[:n]...)}

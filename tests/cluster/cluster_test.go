@@ -42,30 +42,41 @@ type cluster struct {
 	minio   *testinfra.MinIO
 	brokers []*testbroker.Broker // brokers[i] runs with broker id i
 	direct  []*kgo.Client        // direct[i] sends requests to brokers[i] and nowhere else
+	paused  map[int32]bool       // brokers stopped with SIGSTOP: running, but not live
 }
 
 // startCluster starts n brokers, one after the other, each ready before the next starts.
 func startCluster(t *testing.T, n int) *cluster {
 	t.Helper()
-	c := &cluster{t: t, etcd: testinfra.StartEtcd(t), minio: testinfra.StartMinIO(t)}
-	s3 := testbroker.S3{Endpoint: c.minio.Endpoint, Region: c.minio.Region, Bucket: c.minio.Bucket,
-		AccessKey: c.minio.AccessKey, SecretKey: c.minio.SecretKey}
-	for id := range n {
-		b := testbroker.StartBroker(t, c.etcd.Endpoints(), s3,
-			"--broker-id", strconv.Itoa(id),
-			"--session-ttl", sessionTTL.String(),
-			// Small, frequent flush objects and short S3 attempts keep acks=all quick.
-			"--flush-interval", "20ms", "--s3-request-timeout", "3s")
-		c.brokers = append(c.brokers, b)
-		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DialTimeout(time.Second))
-		if err != nil {
-			t.Fatalf("cannot create a client for broker %d at %s: %v", id, b.Addr, err)
-		}
-		t.Cleanup(cl.Close)
-		c.direct = append(c.direct, cl)
-		keepLog(t, b, id)
+	c := &cluster{t: t, etcd: testinfra.StartEtcd(t), minio: testinfra.StartMinIO(t), paused: map[int32]bool{}}
+	for range n {
+		c.addBroker(c.etcd.Endpoints())
 	}
 	return c
+}
+
+// addBroker starts the next broker (id len(c.brokers)) on the given etcd endpoints and
+// waits until it is ready.
+func (c *cluster) addBroker(etcdEndpoints []string) *testbroker.Broker {
+	t := c.t
+	t.Helper()
+	id := len(c.brokers)
+	s3 := testbroker.S3{Endpoint: c.minio.Endpoint, Region: c.minio.Region, Bucket: c.minio.Bucket,
+		AccessKey: c.minio.AccessKey, SecretKey: c.minio.SecretKey}
+	b := testbroker.StartBroker(t, etcdEndpoints, s3,
+		"--broker-id", strconv.Itoa(id),
+		"--session-ttl", sessionTTL.String(),
+		// Small, frequent flush objects and short S3 attempts keep acks=all quick.
+		"--flush-interval", "20ms", "--s3-request-timeout", "3s")
+	c.brokers = append(c.brokers, b)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DialTimeout(time.Second))
+	if err != nil {
+		t.Fatalf("cannot create a client for broker %d at %s: %v", id, b.Addr, err)
+	}
+	t.Cleanup(cl.Close)
+	c.direct = append(c.direct, cl)
+	keepLog(t, b, id)
+	return b
 }
 
 // keepLog writes the whole log of broker id into $KAFSCALE_TEST_LOG_DIR if the test fails
@@ -95,11 +106,11 @@ func (c *cluster) addrs() []string {
 	return out
 }
 
-// live returns the ids of the running brokers.
+// live returns the ids of the running brokers, but those paused.
 func (c *cluster) live() []int32 {
 	var out []int32
 	for id, b := range c.brokers {
-		if b.Running() {
+		if b.Running() && !c.paused[int32(id)] {
 			out = append(out, int32(id))
 		}
 	}
@@ -110,6 +121,11 @@ func (c *cluster) live() []int32 {
 func (c *cluster) request(id int32, req kmsg.Request) (kmsg.Response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
+	return c.requestCtx(ctx, id, req)
+}
+
+// requestCtx sends req to broker id alone, bounded by ctx, and returns its answer.
+func (c *cluster) requestCtx(ctx context.Context, id int32, req kmsg.Request) (kmsg.Response, error) {
 	resp, err := c.direct[id].SeedBrokers()[0].Request(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("broker %d: %w", id, err)
