@@ -1,6 +1,10 @@
 package kafkatest
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"regexp"
 	"strconv"
 )
@@ -20,4 +24,22 @@ func MetricValue(promText, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// ScrapeMetrics returns the Prometheus text of http://addr/metrics.
+func ScrapeMetrics(ctx context.Context, addr string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET http://%s/metrics: %s", addr, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }

@@ -5,6 +5,7 @@ package cost
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"sync"
 	"testing"
@@ -27,9 +28,25 @@ type window struct {
 // measure runs a fixed produce load over n partitions and counts etcd write transactions
 // and flush objects in the window. Periodic checkpoints and merges are pushed out of the
 // window: they are separate, bounded costs (see docs/object-lifecycle.md).
-func measure(t *testing.T, partitions int32) window {
+//
+// With brokers > 1 it runs `kafscale dev --brokers N` (brokers 1.. are processes of their
+// own on the following Kafka and metrics ports) and counts the flush objects of all.
+func measure(t *testing.T, partitions int32, brokers int) window {
 	etcdAddr := kafkatest.FreeAddr(t)
-	p := testbroker.Start(t, "--etcd-listen", etcdAddr, "--checkpoint-interval", "1h", "--merge-age", "1h", "--merge-interval", "1h", "--gc-interval", "1h")
+	p := testbroker.Start(t, "--etcd-listen", etcdAddr, "--checkpoint-interval", "1h", "--merge-age", "1h", "--merge-interval", "1h", "--gc-interval", "1h",
+		"--brokers", strconv.Itoa(brokers))
+	if brokers > 1 {
+		t.Cleanup(func() { p.Term(60 * time.Second) })
+	}
+	metricsAddrs := []string{p.MetricsAddr}
+	host, port, err := net.SplitHostPort(p.MetricsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := strconv.Atoi(port)
+	for i := 1; i < brokers; i++ {
+		metricsAddrs = append(metricsAddrs, net.JoinHostPort(host, strconv.Itoa(base+i)))
+	}
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://" + etcdAddr}, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +58,19 @@ func measure(t *testing.T, partitions int32) window {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	if brokers > 1 {
+		kafkatest.WaitUntil(t, 60*time.Second, fmt.Sprintf("%d brokers serving", brokers), func() error {
+			for _, addr := range metricsAddrs {
+				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, err := kafkatest.ScrapeMetrics(sctx, addr)
+				cancel()
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	kafkatest.CreateTopic(t, p.Addr, "cost", partitions)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -53,11 +83,15 @@ func measure(t *testing.T, partitions int32) window {
 		return r.Header.Revision
 	}
 	flushes := func() float64 {
-		m, err := p.Metrics(ctx)
-		if err != nil {
-			t.Fatal(err)
+		sum := 0.0
+		for _, addr := range metricsAddrs {
+			m, err := kafkatest.ScrapeMetrics(ctx, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum += kafkatest.MetricValue(m, "kafscale_flush_objects_total")
 		}
-		return kafkatest.MetricValue(m, "kafscale_flush_objects_total")
+		return sum
 	}
 	// Warm up so every partition has been produced to once (the first produce is not special,
 	// but the warm-up takes client metadata loading out of the window).
@@ -102,7 +136,7 @@ func TestEtcdWritesAndPutsDoNotGrowWithPartitions(t *testing.T) {
 	var base window
 	for _, n := range []int32{1, 100, 1000} {
 		t.Run(fmt.Sprintf("%d partitions", n), func(t *testing.T) {
-			w := measure(t, n)
+			w := measure(t, n, 1)
 			t.Logf("%d partitions: %d etcd writes, %.0f flush objects in %.1fs (%.1f writes/s, %.1f PUTs/s)",
 				n, w.etcdWrites, w.flushes, w.seconds, float64(w.etcdWrites)/w.seconds, w.flushes/w.seconds)
 			if w.flushes == 0 {
@@ -120,5 +154,32 @@ func TestEtcdWritesAndPutsDoNotGrowWithPartitions(t *testing.T) {
 				t.Fatalf("%.1f etcd writes/s at %d partitions vs %.1f at 1 partition", perSec, n, basePerSec)
 			}
 		})
+	}
+}
+
+// TestEtcdWritesPerBrokerDoNotGrowWithBrokers (issue 12, acceptance 9): the same load over
+// 100 partitions on one broker and on three (`kafscale dev --brokers 3`, partitions spread
+// over them) costs one etcd write transaction per flush object in both, and the etcd writes
+// per second of each broker do not grow with the number of brokers: membership, the
+// controller and the cluster watches write nothing while the cluster is steady.
+func TestEtcdWritesPerBrokerDoNotGrowWithBrokers(t *testing.T) {
+	one := measure(t, 100, 1)
+	three := measure(t, 100, 3)
+	for _, c := range []struct {
+		brokers int
+		w       window
+	}{{1, one}, {3, three}} {
+		t.Logf("%d brokers, 100 partitions: %d etcd writes, %.0f flush objects in %.1fs (%.1f writes/s per broker, %.1f PUTs/s)",
+			c.brokers, c.w.etcdWrites, c.w.flushes, c.w.seconds, float64(c.w.etcdWrites)/c.w.seconds/float64(c.brokers), c.w.flushes/c.w.seconds)
+		if c.w.flushes == 0 {
+			t.Fatalf("%d brokers: no flush object in the window", c.brokers)
+		}
+		if float64(c.w.etcdWrites) > c.w.flushes+2 {
+			t.Errorf("%d brokers: %d etcd writes for %.0f flushes: more than one transaction per flush", c.brokers, c.w.etcdWrites, c.w.flushes)
+		}
+	}
+	perBroker, base := float64(three.etcdWrites)/three.seconds/3, float64(one.etcdWrites)/one.seconds
+	if perBroker > 1.5*base+2 {
+		t.Errorf("%.1f etcd writes/s per broker with 3 brokers vs %.1f with 1", perBroker, base)
 	}
 }
