@@ -65,8 +65,11 @@ type Config struct {
 // DefaultConfig returns the default settings.
 func DefaultConfig() Config {
 	return Config{
-		Prefix:             DefaultPrefix,
-		SessionTTL:         10 * time.Second,
+		Prefix: DefaultPrefix,
+		// A killed broker's partitions move once its lease expires: 4 s keeps failover
+		// within 5 s (issue 12; docs/cluster.md), and leaves keepalives (every TTL/3) a
+		// second of slack inside the window a broker trusts its lease (TTL*3/4).
+		SessionTTL:         4 * time.Second,
 		MaxTxnOps:          100,
 		MaxConflictRetries: 100,
 	}

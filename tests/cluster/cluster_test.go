@@ -26,10 +26,12 @@ import (
 	"github.com/kafscale/kafscale/internal/kafkatest"
 	"github.com/kafscale/kafscale/internal/testbroker"
 	"github.com/kafscale/kafscale/internal/testinfra"
+	"github.com/kafscale/kafscale/meta"
 )
 
-// sessionTTL is the brokers' etcd lease: a killed broker's partitions move once it ends.
-const sessionTTL = 3 * time.Second
+// sessionTTL is the brokers' etcd lease, the default one, so that the failover measured is
+// a user's: a killed broker's partitions move once it ends.
+var sessionTTL = meta.DefaultConfig().SessionTTL
 
 // requestTimeout bounds one request the test sends to one broker.
 const requestTimeout = 5 * time.Second
@@ -65,7 +67,6 @@ func (c *cluster) addBroker(etcdEndpoints []string) *testbroker.Broker {
 		AccessKey: c.minio.AccessKey, SecretKey: c.minio.SecretKey}
 	b := testbroker.StartBroker(t, etcdEndpoints, s3,
 		"--broker-id", strconv.Itoa(id),
-		"--session-ttl", sessionTTL.String(),
 		// Small, frequent flush objects and short S3 attempts keep acks=all quick.
 		"--flush-interval", "20ms", "--s3-request-timeout", "3s")
 	c.brokers = append(c.brokers, b)
