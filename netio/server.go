@@ -117,6 +117,13 @@ func (s *Server) Start() error {
 		if err == nil {
 			err = errors.New("gnet engine exited at start")
 		}
+		// gnet reports a port in use as "setsockopt: bad file descriptor"; the standard
+		// listener names the cause a user can act on.
+		if ln, perr := net.Listen("tcp", s.cfg.Listen); perr != nil {
+			err = perr
+		} else {
+			ln.Close()
+		}
 		return fmt.Errorf("cannot listen on %s: %w", s.cfg.Listen, err)
 	}
 }

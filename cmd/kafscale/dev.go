@@ -339,7 +339,7 @@ func runServer(fs *flag.FlagSet, args []string, cfg *serverConfig, finish func()
 }
 
 // serveDev runs embedded etcd, the local object store and the broker until ctx ends.
-func serveDev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
+func serveDev(ctx context.Context, cfg devConfig, log *slog.Logger) (err error) {
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("cannot resolve --data-dir %s: %w", cfg.DataDir, err)
@@ -361,9 +361,9 @@ func serveDev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 		endpoints = etcd.Endpoints
 	}
 	if cfg.Brokers > 1 {
-		others, err := startDevBrokers(cfg, endpoints, log)
-		if err != nil {
-			return err
+		others, serr := startDevBrokers(cfg, endpoints, log)
+		if serr != nil {
+			return serr
 		}
 		// The other brokers stop first, one at a time, each draining to those still
 		// serving, then this one (with nowhere to drain to, at once); etcd, deferred above,
@@ -372,16 +372,25 @@ func serveDev(ctx context.Context, cfg devConfig, log *slog.Logger) error {
 		bctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		stopped := make(chan struct{})
+		var childErr error // written before stopped closes
 		go func() {
 			defer close(stopped)
 			select {
 			case <-parent.Done():
 			case <-bctx.Done():
+			case childErr = <-others.failed:
+				log.Error("stopping the dev cluster: a broker failed", "err", childErr)
 			}
 			others.stop()
 			cancel()
 		}()
-		defer func() { cancel(); <-stopped }()
+		defer func() {
+			cancel()
+			<-stopped
+			if childErr != nil && err == nil {
+				err = fmt.Errorf("dev cluster: %w", childErr)
+			}
+		}()
 		ctx = bctx
 	}
 	setup := func(ctx context.Context, status *statusNote) (*deps, error) {

@@ -7,6 +7,7 @@ package main
 // watch a failover, as in a real cluster (docs/cluster.md).
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -105,6 +106,11 @@ type devBrokers struct {
 	mu    sync.Mutex
 	procs []*exec.Cmd // procs[i] is broker i+1
 	done  []chan struct{}
+	// failed receives the first child that exited with an error of its own (status 1: it
+	// could not start or serve), so that the cluster stops rather than run with fewer
+	// brokers than asked. A child killed by a signal (a user trying failover with kill -9)
+	// is only logged.
+	failed chan error
 }
 
 // startDevBrokers starts brokers 1..cfg.Brokers-1 as child processes joining etcd at
@@ -114,7 +120,7 @@ func startDevBrokers(cfg devConfig, endpoints []string, log *slog.Logger) (*devB
 	if err != nil {
 		return nil, fmt.Errorf("cannot find this program to start the other brokers: %w", err)
 	}
-	d := &devBrokers{log: log}
+	d := &devBrokers{log: log, failed: make(chan error, 1)}
 	addrs := []string{cfg.AdvertisedListener}
 	for i := 1; i < cfg.Brokers; i++ {
 		listen, err := shiftPort("listen", cfg.Listen, i)
@@ -154,6 +160,13 @@ func startDevBrokers(cfg devConfig, endpoints []string, log *slog.Logger) (*devB
 		go func() {
 			err := cmd.Wait()
 			close(done)
+			var exit *exec.ExitError
+			if errors.As(err, &exit) && exit.ExitCode() == 1 {
+				select {
+				case d.failed <- fmt.Errorf("broker %d (pid %d) failed; its log is above", id, cmd.Process.Pid):
+				default:
+				}
+			}
 			if err != nil {
 				log.Warn("dev broker process exited", "broker", id, "pid", cmd.Process.Pid, "err", err)
 			} else {

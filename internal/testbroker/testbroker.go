@@ -8,11 +8,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -141,8 +143,15 @@ func start(t testing.TB, plain bool, args []string) *Process {
 func newProcess(t testing.TB, plain bool, args []string) *Process {
 	t.Helper()
 	p := &Process{t: t, DataDir: t.TempDir(), Args: args, plain: plain}
-	p.Addr = freeAddr(t)
-	p.MetricsAddr = freeAddr(t)
+	if n := brokersFlag(args); n > 1 {
+		// `dev --brokers n` puts broker i on the Kafka and metrics ports of broker 0 plus i.
+		base := freeRange(t, 2*n)
+		p.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(base))
+		p.MetricsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(base+n))
+	} else {
+		p.Addr = freeAddr(t)
+		p.MetricsAddr = freeAddr(t)
+	}
 	t.Cleanup(func() {
 		if p.Running() {
 			p.Kill()
@@ -273,6 +282,49 @@ func (p *Process) LogTail(n int) string {
 		return ""
 	}
 	return p.log.Tail(n)
+}
+
+// brokersFlag returns the value of --brokers in args, or 1.
+func brokersFlag(args []string) int {
+	for i, a := range args {
+		v, ok := strings.CutPrefix(a, "--brokers=")
+		if !ok && a == "--brokers" && i+1 < len(args) {
+			v, ok = args[i+1], true
+		}
+		if ok {
+			n, err := strconv.Atoi(v)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return 1
+}
+
+// freeRange returns a loopback port such that it and the n-1 ports after it were free a
+// moment ago. The ports are taken below the kernel's ephemeral range (32768 and up by
+// default), where no outgoing connection of another test can take one of them between
+// now and the broker's listen: with ports from :0, the port after a free one was often an
+// ephemeral port in use (CI failed once on exactly that).
+func freeRange(t testing.TB, n int) int {
+	t.Helper()
+	for range 200 {
+		base := 20000 + rand.IntN(12000-n)
+		free := true
+		for i := range n {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(base+i)))
+			if err != nil {
+				free = false
+				break
+			}
+			ln.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatalf("cannot find %d consecutive free ports", n)
+	return 0
 }
 
 // freeAddr returns a loopback host:port that was free a moment ago.
