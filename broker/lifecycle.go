@@ -268,13 +268,16 @@ func (b *Broker) writeCheckpoints(ctx context.Context, all bool) error {
 const maxInlineProducerState = 4 << 10
 
 // checkpointOf builds a partition's checkpoint with the given chains: its epoch, log start,
-// next offset and a snapshot of its committed producer state current to the high watermark.
-// A snapshot too large to inline is uploaded, noted in dl: the checkpoint must be committed
-// before dl's deadline.
+// next offset, leader-epoch history and a snapshot of its committed producer state current
+// to the high watermark. A snapshot too large to inline is uploaded, noted in dl: the
+// checkpoint must be committed before dl's deadline.
 func (b *Broker) checkpointOf(ctx context.Context, l *partition.Log, chains []*metapb.Chain, dl *uploadDeadline) (*metapb.Checkpoint, error) {
 	snap, at := l.ProducerSnapshot()
 	logStart, _, epoch := l.Offsets()
 	cp := &metapb.Checkpoint{LeaderEpoch: epoch, LogStart: logStart, NextOffset: at, Chains: chains, ProducerStateNextOffset: at}
+	for _, e := range l.Epochs() {
+		cp.Epochs = append(cp.Epochs, &metapb.EpochStart{LeaderEpoch: e.Epoch, StartOffset: e.StartOffset})
+	}
 	if len(snap) <= maxInlineProducerState {
 		cp.ProducerState = snap
 		return cp, nil

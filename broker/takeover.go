@@ -79,6 +79,7 @@ func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int
 			return nil, fmt.Errorf("cannot load producer state of %s-%d: %w", t.Name, p, err)
 		}
 		st.LogStart = cp.LogStart
+		st.Epochs = epochsOf(cp)
 		chains = cp.Chains
 		next := cp.LogStart
 		segs, err := tk.b.meta.ListSegments(ctx, id, p)
@@ -185,6 +186,22 @@ func (tk *takeover) chainExtents(ctx context.Context, id [16]byte, p int32, ch *
 		}
 	}
 	return out, nil
+}
+
+// epochsOf returns a checkpoint's leader-epoch history. A checkpoint written before the
+// history existed has none (every later one holds at least its own epoch): its history
+// starts with its leader epoch at its next offset, which is at or after the end of every
+// older epoch, so a consumer validating a position read at an older epoch is never told
+// the log was truncated below it (docs/cluster.md, "Leader epochs").
+func epochsOf(cp *metapb.Checkpoint) []partition.EpochStart {
+	if len(cp.Epochs) == 0 {
+		return []partition.EpochStart{{Epoch: cp.LeaderEpoch, StartOffset: cp.NextOffset}}
+	}
+	out := make([]partition.EpochStart, len(cp.Epochs))
+	for i, e := range cp.Epochs {
+		out[i] = partition.EpochStart{Epoch: e.LeaderEpoch, StartOffset: e.StartOffset}
+	}
+	return out
 }
 
 func voided(e *metapb.ObjectEntry, id [16]byte, p, epoch int32) bool {

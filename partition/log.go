@@ -71,6 +71,9 @@ type State struct {
 	Incarnation uint64
 	// Producers is the idempotent producers' state through the last extent.
 	Producers producer.State
+	// Epochs is the leader-epoch history from the checkpoint, oldest first; New drops what
+	// lies below LogStart and adds LeaderEpoch at the log end.
+	Epochs []EpochStart
 }
 
 var (
@@ -104,6 +107,7 @@ type Log struct {
 	dirty     bool                     // changed since the last checkpoint
 	producers producer.State           // committed idempotent-producer state, through hw-1
 	pending   map[int64][]pendingBatch // appended, not yet committed, per producer id, in order
+	epochs    epochHistory             // leader-epoch history; the last entry is epoch's
 }
 
 // pendingBatch is an appended idempotent batch waiting for its flush to commit.
@@ -136,6 +140,13 @@ func New(cfg Config, st State, fl *flush.Flusher, cache *segment.Cache) *Log {
 		}
 	}
 	l.hw = l.next
+	// As Kafka loads a log's epoch cache and then makes it leader: the stored entries,
+	// those below the log start dropped, then this leadership's epoch at the log end.
+	for _, e := range st.Epochs {
+		l.epochs = l.epochs.assign(e)
+	}
+	l.epochs = l.epochs.truncateStart(l.logStart)
+	l.epochs = l.epochs.assign(EpochStart{Epoch: l.epoch, StartOffset: l.next})
 	return l
 }
 
@@ -174,6 +185,30 @@ func (l *Log) checkEpochLocked(epoch int32) error {
 	default:
 		return ErrUnknownEpoch
 	}
+}
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch (KIP-320) after checking current (the
+// client's CurrentLeaderEpoch, -1 for unset) as CheckEpoch does: the largest epoch <= epoch
+// in the partition's history and the offset where it ended (endOffsetFor). The log ends at
+// the high watermark: an offset is in the log once committed, and batches appended but
+// not committed may be voided and their offsets handed out again at the next epoch, whose
+// entry starts at the high watermark of its takeover; so the end given for an epoch never
+// shrinks later.
+func (l *Log) EndOffsetForEpoch(current, epoch int32) (int32, int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.checkEpochLocked(current); err != nil {
+		return UndefinedEpoch, UndefinedEpochOffset, err
+	}
+	e, end := l.epochs.endOffsetFor(epoch, l.hw)
+	return e, end, nil
+}
+
+// Epochs returns a copy of the leader-epoch history, oldest first, for the checkpoint.
+func (l *Log) Epochs() []EpochStart {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]EpochStart(nil), l.epochs...)
 }
 
 // AppendResult is what Append did with a batch.

@@ -364,8 +364,17 @@ type Checkpoint struct {
 	OngoingFirstOffset int64           `protobuf:"varint,8,opt,name=ongoing_first_offset,json=ongoingFirstOffset,proto3" json:"ongoing_first_offset,omitempty"`
 	LastStableOffset   int64           `protobuf:"varint,9,opt,name=last_stable_offset,json=lastStableOffset,proto3" json:"last_stable_offset,omitempty"`
 	Aborted            []*AbortedRange `protobuf:"bytes,10,rep,name=aborted,proto3" json:"aborted,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// epochs is the partition's leader-epoch history, which answers
+	// OffsetForLeaderEpoch (KIP-320): oldest first, epochs and start offsets
+	// both increasing, the last entry leader_epoch's. Each takeover adds its epoch
+	// at the log end, replacing an entry whose leadership wrote nothing. At most
+	// 64 entries (partition.MaxEpochHistory: the oldest are dropped) and none
+	// below log_start (the entry holding log_start starts there). Empty in a
+	// checkpoint written before this field existed: docs/cluster.md, "Leader
+	// epochs", says what the next takeover starts from.
+	Epochs        []*EpochStart `protobuf:"bytes,11,rep,name=epochs,proto3" json:"epochs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Checkpoint) Reset() {
@@ -468,6 +477,67 @@ func (x *Checkpoint) GetAborted() []*AbortedRange {
 	return nil
 }
 
+func (x *Checkpoint) GetEpochs() []*EpochStart {
+	if x != nil {
+		return x.Epochs
+	}
+	return nil
+}
+
+// EpochStart is one entry of a partition's leader-epoch history: the log from
+// start_offset on was written at leader_epoch (until the next entry's start).
+type EpochStart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LeaderEpoch   int32                  `protobuf:"varint,1,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
+	StartOffset   int64                  `protobuf:"varint,2,opt,name=start_offset,json=startOffset,proto3" json:"start_offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EpochStart) Reset() {
+	*x = EpochStart{}
+	mi := &file_meta_metadata_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EpochStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EpochStart) ProtoMessage() {}
+
+func (x *EpochStart) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metadata_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EpochStart.ProtoReflect.Descriptor instead.
+func (*EpochStart) Descriptor() ([]byte, []int) {
+	return file_meta_metadata_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *EpochStart) GetLeaderEpoch() int32 {
+	if x != nil {
+		return x.LeaderEpoch
+	}
+	return 0
+}
+
+func (x *EpochStart) GetStartOffset() int64 {
+	if x != nil {
+		return x.StartOffset
+	}
+	return 0
+}
+
 // ObjectEntry is the value of objects/<broker-id>/<incarnation>/<seq>: one
 // committed flush object. Its footer indexes the extents; etcd holds only this.
 type ObjectEntry struct {
@@ -486,7 +556,7 @@ type ObjectEntry struct {
 
 func (x *ObjectEntry) Reset() {
 	*x = ObjectEntry{}
-	mi := &file_meta_metadata_proto_msgTypes[6]
+	mi := &file_meta_metadata_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -498,7 +568,7 @@ func (x *ObjectEntry) String() string {
 func (*ObjectEntry) ProtoMessage() {}
 
 func (x *ObjectEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metadata_proto_msgTypes[6]
+	mi := &file_meta_metadata_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -511,7 +581,7 @@ func (x *ObjectEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectEntry.ProtoReflect.Descriptor instead.
 func (*ObjectEntry) Descriptor() ([]byte, []int) {
-	return file_meta_metadata_proto_rawDescGZIP(), []int{6}
+	return file_meta_metadata_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ObjectEntry) GetKey() string {
@@ -566,7 +636,7 @@ type Broker struct {
 
 func (x *Broker) Reset() {
 	*x = Broker{}
-	mi := &file_meta_metadata_proto_msgTypes[7]
+	mi := &file_meta_metadata_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +648,7 @@ func (x *Broker) String() string {
 func (*Broker) ProtoMessage() {}
 
 func (x *Broker) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metadata_proto_msgTypes[7]
+	mi := &file_meta_metadata_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +661,7 @@ func (x *Broker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Broker.ProtoReflect.Descriptor instead.
 func (*Broker) Descriptor() ([]byte, []int) {
-	return file_meta_metadata_proto_rawDescGZIP(), []int{7}
+	return file_meta_metadata_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Broker) GetId() int32 {
@@ -648,7 +718,7 @@ type Segment struct {
 
 func (x *Segment) Reset() {
 	*x = Segment{}
-	mi := &file_meta_metadata_proto_msgTypes[8]
+	mi := &file_meta_metadata_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +730,7 @@ func (x *Segment) String() string {
 func (*Segment) ProtoMessage() {}
 
 func (x *Segment) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metadata_proto_msgTypes[8]
+	mi := &file_meta_metadata_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +743,7 @@ func (x *Segment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Segment.ProtoReflect.Descriptor instead.
 func (*Segment) Descriptor() ([]byte, []int) {
-	return file_meta_metadata_proto_rawDescGZIP(), []int{8}
+	return file_meta_metadata_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Segment) GetKey() string {
@@ -767,7 +837,7 @@ const file_meta_metadata_proto_rawDesc = "" +
 	"producerId\x12!\n" +
 	"\ffirst_offset\x18\x02 \x01(\x03R\vfirstOffset\x12\x1f\n" +
 	"\vlast_offset\x18\x03 \x01(\x03R\n" +
-	"lastOffset\"\xd8\x03\n" +
+	"lastOffset\"\x92\x04\n" +
 	"\n" +
 	"Checkpoint\x12!\n" +
 	"\fleader_epoch\x18\x01 \x01(\x05R\vleaderEpoch\x12\x1b\n" +
@@ -781,7 +851,12 @@ const file_meta_metadata_proto_rawDesc = "" +
 	"\x14ongoing_first_offset\x18\b \x01(\x03R\x12ongoingFirstOffset\x12,\n" +
 	"\x12last_stable_offset\x18\t \x01(\x03R\x10lastStableOffset\x12<\n" +
 	"\aaborted\x18\n" +
-	" \x03(\v2\".kafscale.metadata.v1.AbortedRangeR\aaborted\"\xa9\x01\n" +
+	" \x03(\v2\".kafscale.metadata.v1.AbortedRangeR\aaborted\x128\n" +
+	"\x06epochs\x18\v \x03(\v2 .kafscale.metadata.v1.EpochStartR\x06epochs\"R\n" +
+	"\n" +
+	"EpochStart\x12!\n" +
+	"\fleader_epoch\x18\x01 \x01(\x05R\vleaderEpoch\x12!\n" +
+	"\fstart_offset\x18\x02 \x01(\x03R\vstartOffset\"\xa9\x01\n" +
 	"\vObjectEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x1d\n" +
@@ -822,7 +897,7 @@ func file_meta_metadata_proto_rawDescGZIP() []byte {
 	return file_meta_metadata_proto_rawDescData
 }
 
-var file_meta_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_meta_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_meta_metadata_proto_goTypes = []any{
 	(*Topic)(nil),        // 0: kafscale.metadata.v1.Topic
 	(*PartitionRef)(nil), // 1: kafscale.metadata.v1.PartitionRef
@@ -830,22 +905,24 @@ var file_meta_metadata_proto_goTypes = []any{
 	(*Chain)(nil),        // 3: kafscale.metadata.v1.Chain
 	(*AbortedRange)(nil), // 4: kafscale.metadata.v1.AbortedRange
 	(*Checkpoint)(nil),   // 5: kafscale.metadata.v1.Checkpoint
-	(*ObjectEntry)(nil),  // 6: kafscale.metadata.v1.ObjectEntry
-	(*Broker)(nil),       // 7: kafscale.metadata.v1.Broker
-	(*Segment)(nil),      // 8: kafscale.metadata.v1.Segment
-	nil,                  // 9: kafscale.metadata.v1.Topic.ConfigsEntry
+	(*EpochStart)(nil),   // 6: kafscale.metadata.v1.EpochStart
+	(*ObjectEntry)(nil),  // 7: kafscale.metadata.v1.ObjectEntry
+	(*Broker)(nil),       // 8: kafscale.metadata.v1.Broker
+	(*Segment)(nil),      // 9: kafscale.metadata.v1.Segment
+	nil,                  // 10: kafscale.metadata.v1.Topic.ConfigsEntry
 }
 var file_meta_metadata_proto_depIdxs = []int32{
-	9, // 0: kafscale.metadata.v1.Topic.configs:type_name -> kafscale.metadata.v1.Topic.ConfigsEntry
-	1, // 1: kafscale.metadata.v1.Assignment.partitions:type_name -> kafscale.metadata.v1.PartitionRef
-	3, // 2: kafscale.metadata.v1.Checkpoint.chains:type_name -> kafscale.metadata.v1.Chain
-	4, // 3: kafscale.metadata.v1.Checkpoint.aborted:type_name -> kafscale.metadata.v1.AbortedRange
-	1, // 4: kafscale.metadata.v1.ObjectEntry.void:type_name -> kafscale.metadata.v1.PartitionRef
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	10, // 0: kafscale.metadata.v1.Topic.configs:type_name -> kafscale.metadata.v1.Topic.ConfigsEntry
+	1,  // 1: kafscale.metadata.v1.Assignment.partitions:type_name -> kafscale.metadata.v1.PartitionRef
+	3,  // 2: kafscale.metadata.v1.Checkpoint.chains:type_name -> kafscale.metadata.v1.Chain
+	4,  // 3: kafscale.metadata.v1.Checkpoint.aborted:type_name -> kafscale.metadata.v1.AbortedRange
+	6,  // 4: kafscale.metadata.v1.Checkpoint.epochs:type_name -> kafscale.metadata.v1.EpochStart
+	1,  // 5: kafscale.metadata.v1.ObjectEntry.void:type_name -> kafscale.metadata.v1.PartitionRef
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_meta_metadata_proto_init() }
@@ -859,7 +936,7 @@ func file_meta_metadata_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_metadata_proto_rawDesc), len(file_meta_metadata_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

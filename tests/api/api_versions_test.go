@@ -156,6 +156,7 @@ func TestApiVersions(t *testing.T) {
 		&kmsg.MetadataRequest{Version: 13},
 		&kmsg.CreateTopicsRequest{Version: 1},
 		&kmsg.DeleteTopicsRequest{Version: 0},
+		&kmsg.OffsetForLeaderEpochRequest{Version: 1, ReplicaID: -1},
 		&kmsg.DescribeConfigsRequest{Version: 0},
 	}
 	for _, req := range unsupported {
