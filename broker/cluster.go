@@ -286,10 +286,41 @@ func boolOrder(a, b bool) int {
 	}
 }
 
+// self is this broker as Metadata lists it.
+func (b *Broker) self() *metapb.Broker {
+	return &metapb.Broker{Id: b.cfg.NodeID, Host: b.cfg.AdvertisedHost, Port: b.cfg.AdvertisedPort}
+}
+
+// partitionLeader returns partition p of t's leader and leader epoch as Metadata answers
+// them, from this broker's view of the cluster (lv): this broker while it serves p, else
+// the assigned leader if that is another live broker, else -1, -1 (leadership moving, or
+// no such partition).
+func (b *Broker) partitionLeader(t *topic, p int32, lv leaderView) (leader, epoch int32) {
+	if t == nil || p < 0 || int(p) >= len(t.parts) {
+		return -1, -1
+	}
+	if ps := t.parts[p]; ps != nil && ps.log.Leader() {
+		_, _, epoch := ps.log.Offsets()
+		return b.cfg.NodeID, epoch
+	}
+	if lr, ok := lv.leaders[meta.PartitionKey{TopicID: t.id, Partition: p}]; ok && lr.Broker != b.cfg.NodeID && lv.brokers[lr.Broker] != nil {
+		return lr.Broker, lr.Epoch
+	}
+	return -1, -1
+}
+
+// brokerEndpoint returns live broker id (this one included) as Metadata lists it, or nil.
+func (b *Broker) brokerEndpoint(id int32, lv leaderView) *metapb.Broker {
+	if id == b.cfg.NodeID {
+		return b.self()
+	}
+	return lv.brokers[id]
+}
+
 // clusterBrokers returns the live brokers to list in Metadata (this one always) and the
 // controller id.
 func (b *Broker) clusterBrokers() ([]*metapb.Broker, int32) {
-	self := &metapb.Broker{Id: b.cfg.NodeID, Host: b.cfg.AdvertisedHost, Port: b.cfg.AdvertisedPort}
+	self := b.self()
 	st := b.view.Load()
 	if st == nil {
 		return []*metapb.Broker{self}, b.cfg.NodeID

@@ -80,7 +80,7 @@ func (b *Broker) slotOwner(g string) *metapb.Broker {
 		for _, r := range a.GetPartitions() {
 			if isSlot(r) && r.Partition == slot {
 				if id == b.cfg.NodeID {
-					return &metapb.Broker{Id: id, Host: b.cfg.AdvertisedHost, Port: b.cfg.AdvertisedPort}
+					return b.self()
 				}
 				return st.Brokers[id] // nil when not live
 			}

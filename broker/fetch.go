@@ -11,7 +11,9 @@ package broker
 // full fetch (epoch 0 or -1) naming a session is served as Kafka does (which would close that
 // session); an incremental fetch (epoch > 0) of a session we never made gets
 // FETCH_SESSION_ID_NOT_FOUND. CurrentLeaderEpoch is checked
-// (KIP-320). read_committed sees the high watermark (no transactions yet).
+// (KIP-320). read_committed sees the high watermark (no transactions yet). From v16, a
+// partition answered NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH names its current leader
+// (KIP-951, leader_hints.go).
 
 import (
 	"time"
@@ -157,6 +159,9 @@ func (b *Broker) fillFetch(parts []fetchPart, maxBytes int64) (int64, bool) {
 }
 
 func (b *Broker) sendFetch(c *call, resp *codec.FetchResponse) {
+	if c.hdr.APIVersion >= fetchLeaderHintVersion {
+		b.addFetchLeaderHints(resp)
+	}
 	parts, _ := codec.AppendFetchResponse(make([][]byte, 0, 8), make([]byte, 0, 512), c.hdr.APIVersion, c.hdr.CorrelationID, resp)
 	var n int
 	for _, p := range parts {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kafscale/kafscale/meta"
+	"github.com/kafscale/kafscale/meta/metapb"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -87,10 +88,11 @@ func (b *Broker) handleMetadata(c *call) {
 	c.respond(resp)
 }
 
-// leaderView is every partition's assigned leader, for partitions this broker does not lead.
+// leaderView is every partition's assigned leader and every live broker, from one cluster
+// state, for partitions this broker does not lead (partitionLeader).
 type leaderView struct {
 	leaders map[meta.PartitionKey]meta.LeaderRef
-	live    map[int32]bool
+	brokers map[int32]*metapb.Broker // live brokers; read only (shared with b.view)
 }
 
 func (b *Broker) leaderView() leaderView {
@@ -98,11 +100,7 @@ func (b *Broker) leaderView() leaderView {
 	if st == nil {
 		return leaderView{}
 	}
-	lv := leaderView{leaders: st.Leaders(), live: make(map[int32]bool, len(st.Brokers))}
-	for id := range st.Brokers {
-		lv.live[id] = true
-	}
-	return lv
+	return leaderView{leaders: st.Leaders(), brokers: st.Brokers}
 }
 
 func nilIfEmpty(s string) *string {
@@ -117,23 +115,15 @@ func (b *Broker) metadataTopic(t *topic, lv leaderView) kmsg.MetadataResponseTop
 	name := t.meta.Name
 	mt.Topic = &name
 	mt.TopicID = t.id
-	for p, ps := range t.parts {
+	for p := range t.parts {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = int32(p)
-		switch lr, ok := lv.leaders[meta.PartitionKey{TopicID: t.id, Partition: int32(p)}]; {
-		case ps != nil && ps.log.Leader():
-			_, _, epoch := ps.log.Offsets()
-			mp.Leader, mp.LeaderEpoch = b.cfg.NodeID, epoch
-		case ok && lr.Broker != b.cfg.NodeID && lv.live[lr.Broker]:
-			mp.Leader, mp.LeaderEpoch = lr.Broker, lr.Epoch
-		default:
-			mp.ErrorCode = kerr.LeaderNotAvailable.Code
-			mp.Leader = -1
-		}
+		mp.Leader, mp.LeaderEpoch = b.partitionLeader(t, int32(p), lv)
 		if mp.Leader >= 0 {
 			mp.Replicas = []int32{mp.Leader}
 			mp.ISR = []int32{mp.Leader}
 		} else {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
 			mp.Replicas, mp.ISR = []int32{}, []int32{}
 		}
 		mt.Partitions = append(mt.Partitions, mp)

@@ -15,7 +15,8 @@ package broker
 // producer's last five batches gets the original's offsets (after the original is durable)
 // and is not stored again; a gap gets OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch
 // INVALID_PRODUCER_EPOCH. Transactional batches get TRANSACTIONAL_ID_AUTHORIZATION_FAILED
-// (transactions are not supported yet).
+// (transactions are not supported yet). From v10, a partition answered
+// NOT_LEADER_OR_FOLLOWER names its current leader (KIP-951, leader_hints.go).
 
 import (
 	"context"
@@ -138,9 +139,15 @@ func (b *Broker) handleProduce(c *call) {
 		c.req.NoResponse()
 		return
 	}
+	answer := func() {
+		if req.Version >= produceLeaderHintVersion {
+			b.addProduceLeaderHints(resp)
+		}
+		c.respond(resp)
+	}
 	if len(waits) == 0 {
 		cancel()
-		c.respond(resp)
+		answer()
 		return
 	}
 	b.wg.Add(1)
@@ -156,7 +163,7 @@ func (b *Broker) handleProduce(c *call) {
 				}
 			}
 		}
-		c.respond(resp)
+		answer()
 	}()
 }
 
