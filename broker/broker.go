@@ -57,6 +57,9 @@ type Config struct {
 	MaxPartitions int32
 	// CheckpointInterval is checkpoint.interval.
 	CheckpointInterval time.Duration
+	// LoadReportInterval is how often the broker reports its partitions' recent bytes in
+	// to etcd for the controller's balancing (--load-report-interval).
+	LoadReportInterval time.Duration
 	// Partition holds per-partition settings.
 	Partition partition.Config
 	// Merge holds merging and GC settings.
@@ -82,6 +85,7 @@ func DefaultConfig() Config {
 		MaxPartitionsPerTopic: 10000,
 		MaxPartitions:         DefaultMaxPartitions,
 		CheckpointInterval:    30 * time.Second,
+		LoadReportInterval:    30 * time.Second,
 		Partition:             partition.DefaultConfig(),
 		Merge:                 DefaultMergeConfig(),
 		Group:                 group.DefaultConfig(),
@@ -105,6 +109,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--message-max-bytes must be >0 (set to %d)", c.MessageMaxBytes)
 	case c.CheckpointInterval <= 0:
 		return fmt.Errorf("--checkpoint-interval must be >0 (set to %s)", c.CheckpointInterval)
+	case c.LoadReportInterval < time.Second:
+		return fmt.Errorf("--load-report-interval must be at least 1s (set to %s)", c.LoadReportInterval)
 	case c.Partition.ProducerExpiration <= 0:
 		return fmt.Errorf("--producer-id-expiration must be >0 (set to %s)", c.Partition.ProducerExpiration)
 	case c.Partition.TailBytes < 0:
@@ -228,7 +234,8 @@ type Deps struct {
 	LedPartitions func(n int64)
 }
 
-// Ready reports whether the broker serves (takeover done, session alive).
+// Ready reports whether the broker serves (takeover done, session alive and its lease
+// surely valid).
 func (b *Broker) Ready() (bool, string) {
 	if !b.ready.Load() {
 		return false, "broker is not serving: takeover not finished or session lost"
@@ -237,6 +244,9 @@ func (b *Broker) Ready() (bool, string) {
 	case <-b.reg.Lost:
 		return false, "etcd session lost"
 	default:
+	}
+	if !b.reg.Valid() {
+		return false, "etcd session lease not renewed in time: requests are held until it is"
 	}
 	return true, ""
 }

@@ -1,17 +1,21 @@
 // Package ctrl is KafScale's control plane: one broker, elected through etcd, assigns
-// partition leadership (DESIGN.md, "Cluster"; docs/cluster.md). Today it moves the
-// partitions of brokers that are gone (their registration's lease ended) to live brokers,
-// each at its leader epoch plus one, in one transaction that also compares the controller's
-// election key and bumps the fences of the brokers losing partitions, so a deposed
-// controller cannot assign and a zombie leader cannot commit.
+// partition leadership (DESIGN.md, "Cluster"; docs/cluster.md). It moves the partitions of
+// brokers that are gone (their registration's lease ended) or draining to serving brokers,
+// places group coordinator slots, and balances partitions by count and then by recent bytes
+// in (bytes.go). Every move is at the partition's leader epoch plus one, in one transaction
+// that also compares the controller's election key and bumps the fences of the brokers
+// losing partitions, so a deposed controller cannot assign and a zombie leader cannot
+// commit.
 //
 // Goroutines: Run owns its campaign and reconcile loop; it reads cluster states from
-// meta.Store.WatchCluster and writes only through meta.Store.MovePartitions.
+// meta.Store.WatchCluster and load reports with meta.Store.ReadLoads, and writes only
+// through meta.Store.MovePartitions.
 package ctrl
 
 import (
 	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"slices"
@@ -29,6 +33,7 @@ import (
 
 var (
 	partitionMoves = metrics.NewCounter(`kafscale_controller_partition_moves_total`)
+	bytesMoves     = metrics.NewCounter(`kafscale_controller_bytes_in_moves_total`)
 	elections      = metrics.NewCounter(`kafscale_controller_elections_won_total`)
 )
 
@@ -55,7 +60,8 @@ func Run(ctx context.Context, store *meta.Store, lease clientv3.LeaseID, nodeID 
 	}
 	elections.Inc()
 	log.Info("elected controller", "node_id", nodeID)
-	c := &controller{store: store, key: e.Key(), rev: e.Rev(), log: log, tokens: RebalanceMovesPerMinute}
+	c := &controller{store: store, key: e.Key(), rev: e.Rev(), log: log, tokens: RebalanceMovesPerMinute,
+		bytesMoved: make(map[meta.PartitionKey]time.Time)}
 	states := store.WatchCluster(ctx)
 	// A tick brings rate-limited rebalancing forward when no state change arrives.
 	tick := time.NewTicker(time.Second)
@@ -100,6 +106,10 @@ type controller struct {
 	rev    int64  // its create revision
 	log    *slog.Logger
 	tokens int // rebalancing moves allowed now; refilled every second
+
+	rates      map[meta.PartitionKey]int64     // bytes in per second, from the load reports
+	ratesAt    time.Time                       // when rates were read
+	bytesMoved map[meta.PartitionKey]time.Time // partitions moved for bytes, and when
 }
 
 func (c *controller) refill() {
@@ -163,11 +173,23 @@ func (c *controller) reconcile(ctx context.Context, st *meta.ClusterState) error
 			moves = append(moves, meta.Move{TopicID: [16]byte(r.TopicId), Partition: r.Partition, From: id, To: pick(isSlot(r))})
 		}
 	}
-	moves = append(moves, balance(st, live, load[true], true, meta.GroupSlots)...)
+	// Load reports are read only when no partition must move at once (failover, drain):
+	// those moves wait for nothing.
+	urgent := slices.ContainsFunc(moves, func(m meta.Move) bool { return m.TopicID != meta.GroupSlotsTopicID })
+	if !urgent {
+		c.refreshRates(ctx, st)
+	}
+	moves = append(moves, balance(st, live, load[true], true, meta.GroupSlots, nil)...)
+	var byBytes []meta.Move
 	if c.tokens > 0 {
-		rebalance := balance(st, live, load[false], false, c.tokens)
+		rebalance := balance(st, live, load[false], false, c.tokens, c.rates)
 		c.tokens -= len(rebalance)
 		moves = append(moves, rebalance...)
+		if !urgent && len(rebalance) == 0 {
+			byBytes = balanceBytes(live, holdings(st, live), load[false], c.rates, c.frozen, c.tokens)
+			c.tokens -= len(byBytes)
+			moves = append(moves, byBytes...)
+		}
 	}
 	if len(moves) == 0 {
 		return nil
@@ -179,7 +201,38 @@ func (c *controller) reconcile(ctx context.Context, st *meta.ClusterState) error
 	}
 	partitionMoves.Add(len(moves))
 	c.log.Info("placed or moved partitions and coordinator slots", "moves", len(moves), "took", time.Since(start))
+	for _, m := range byBytes {
+		k := meta.PartitionKey{TopicID: m.TopicID, Partition: m.Partition}
+		c.bytesMoved[k] = time.Now()
+		bytesMoves.Inc()
+		c.log.Info("moved a partition to even out bytes in", "topic_id", hex.EncodeToString(m.TopicID[:]),
+			"partition", m.Partition, "from", m.From, "to", m.To, "bytes_in_per_sec", c.rates[k])
+	}
 	return nil
+}
+
+// frozen reports whether a partition moved for bytes less than BytesMoveCooldown ago,
+// forgetting those moved longer ago.
+func (c *controller) frozen(k meta.PartitionKey) bool {
+	at, ok := c.bytesMoved[k]
+	if ok && time.Since(at) >= BytesMoveCooldown {
+		delete(c.bytesMoved, k)
+		return false
+	}
+	return ok
+}
+
+// holdings returns the partitions (not coordinator slots) each serving broker leads.
+func holdings(st *meta.ClusterState, live []int32) map[int32][]meta.PartitionKey {
+	out := make(map[int32][]meta.PartitionKey, len(live))
+	for _, id := range live {
+		for _, r := range st.Assignments[id].GetPartitions() {
+			if !isSlot(r) {
+				out[id] = append(out[id], meta.PartitionKey{TopicID: [16]byte(r.TopicId), Partition: r.Partition})
+			}
+		}
+	}
+	return out
 }
 
 // isSlot reports whether an assignment entry is a group coordinator slot.
@@ -187,11 +240,13 @@ func isSlot(r *metapb.PartitionRef) bool { return [16]byte(r.TopicId) == meta.Gr
 
 // balance moves at most limit partitions (slots false) or group coordinator slots (slots
 // true) from the serving brokers holding the most to those holding the fewest until they
-// differ by at most one (load counts them after the moves already planned). A slot moves
+// differ by at most one (load counts them after the moves already planned). Of the
+// partitions it could move, it takes the one whose bytes in (rates, when known) best even
+// out the two brokers' bytes in. A slot moves
 // without data (its groups' members rejoin at the new coordinator, offsets stay in etcd); a
 // partition moves by a takeover at the new leader. So a broker that joins, or comes back
 // from a restart or a drain, gets its share.
-func balance(st *meta.ClusterState, live []int32, load map[int32]int, slots bool, limit int) []meta.Move {
+func balance(st *meta.ClusterState, live []int32, load map[int32]int, slots bool, limit int, rates map[meta.PartitionKey]int64) []meta.Move {
 	if len(live) < 2 {
 		return nil
 	}
@@ -203,6 +258,12 @@ func balance(st *meta.ClusterState, live []int32, load map[int32]int, slots bool
 			}
 		}
 	}
+	bytesIn := make(map[int32]int64, len(live))
+	for id, rs := range movable {
+		for _, r := range rs {
+			bytesIn[id] += rates[meta.PartitionKey{TopicID: [16]byte(r.TopicId), Partition: r.Partition}]
+		}
+	}
 	var moves []meta.Move
 	for len(moves) < limit {
 		most := slices.MaxFunc(live, func(a, b int32) int { return cmp.Or(cmp.Compare(load[a], load[b]), cmp.Compare(b, a)) })
@@ -210,8 +271,27 @@ func balance(st *meta.ClusterState, live []int32, load map[int32]int, slots bool
 		if load[most]-load[least] <= 1 || len(movable[most]) == 0 {
 			break
 		}
-		r := movable[most][len(movable[most])-1]
-		movable[most] = movable[most][:len(movable[most])-1]
+		// The last one unless bytes say otherwise: the one leaving the two brokers' bytes in
+		// nearest each other.
+		i := len(movable[most]) - 1
+		if len(rates) > 0 {
+			spread := func(i int) int64 {
+				r := movable[most][i]
+				d := rates[meta.PartitionKey{TopicID: [16]byte(r.TopicId), Partition: r.Partition}]
+				after := (bytesIn[most] - d) - (bytesIn[least] + d)
+				return max(after, -after)
+			}
+			for j := len(movable[most]) - 2; j >= 0; j-- {
+				if spread(j) < spread(i) {
+					i = j
+				}
+			}
+		}
+		r := movable[most][i]
+		movable[most] = slices.Delete(movable[most], i, i+1)
+		d := rates[meta.PartitionKey{TopicID: [16]byte(r.TopicId), Partition: r.Partition}]
+		bytesIn[most] -= d
+		bytesIn[least] += d
 		moves = append(moves, meta.Move{TopicID: [16]byte(r.TopicId), Partition: r.Partition, From: most, To: least})
 		load[most]--
 		load[least]++

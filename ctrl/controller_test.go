@@ -16,7 +16,7 @@ func TestBalanceSpreadsTheFirstBrokersSlots(t *testing.T) {
 	}
 	st := &meta.ClusterState{Assignments: map[int32]*metapb.Assignment{0: a}}
 	load := map[int32]int{0: meta.GroupSlots, 1: 0, 2: 0}
-	moves := balance(st, []int32{0, 1, 2}, load, true, meta.GroupSlots)
+	moves := balance(st, []int32{0, 1, 2}, load, true, meta.GroupSlots, nil)
 	got := map[int32]int{0: meta.GroupSlots}
 	for _, m := range moves {
 		if m.From != 0 || m.TopicID != meta.GroupSlotsTopicID {
@@ -30,7 +30,7 @@ func TestBalanceSpreadsTheFirstBrokersSlots(t *testing.T) {
 			t.Errorf("broker %d holds %d slots after balancing, want %d or %d: %v", id, n, meta.GroupSlots/3, meta.GroupSlots/3+1, got)
 		}
 	}
-	if again := balance(st, []int32{0, 1, 2}, got, true, meta.GroupSlots); len(again) != 0 {
+	if again := balance(st, []int32{0, 1, 2}, got, true, meta.GroupSlots, nil); len(again) != 0 {
 		t.Errorf("balanced slots moved again: %v", again)
 	}
 }

@@ -16,7 +16,10 @@ import (
 //	fences/<broker-id>                             empty value; its mod revision is the fence
 //	assignments/<broker-id>                        Assignment
 //	brokers/<broker-id>                            Broker, bound to the session lease
-//	groups/...                                     consumer groups (later)
+//	draining/<broker-id>                           empty value: the broker is being drained
+//	load/<broker-id>                               BrokerLoad, bound to the session lease
+//	controller/...                                 the controller election
+//	groups/...                                     consumer groups
 //
 // Seq and offsets are zero-padded to 20 digits so that etcd's lexical key order
 // is numeric order: a range read from a seq or an offset needs no sorting.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -108,6 +109,8 @@ type Log struct {
 	producers producer.State           // committed idempotent-producer state, through hw-1
 	pending   map[int64][]pendingBatch // appended, not yet committed, per producer id, in order
 	epochs    epochHistory             // leader-epoch history; the last entry is epoch's
+	bytesIn   atomic.Int64             // bytes of the batches appended (duplicates not)
+	opened    time.Time                // when New made it, for the rate of bytesIn
 }
 
 // pendingBatch is an appended idempotent batch waiting for its flush to commit.
@@ -125,7 +128,7 @@ func New(cfg Config, st State, fl *flush.Flusher, cache *segment.Cache) *Log {
 		flusher: fl, cache: cache,
 		epoch: st.LeaderEpoch, leader: true, logStart: st.LogStart,
 		extents: st.Extents, moved: make(chan struct{}), maxTs: -1, maxTsBase: -1,
-		producers: st.Producers, pending: make(map[int64][]pendingBatch),
+		producers: st.Producers, pending: make(map[int64][]pendingBatch), opened: time.Now(),
 	}
 	if l.producers == nil {
 		l.producers = producer.State{}
@@ -204,6 +207,11 @@ func (l *Log) EndOffsetForEpoch(current, epoch int32) (int32, int64, error) {
 	return e, end, nil
 }
 
+// BytesIn returns the bytes of every batch appended to this log since it was opened
+// (duplicates of an idempotent producer not counted), the load the controller balances,
+// and when it was opened.
+func (l *Log) BytesIn() (int64, time.Time) { return l.bytesIn.Load(), l.opened }
+
 // Epochs returns a copy of the leader-epoch history, oldest first, for the checkpoint.
 func (l *Log) Epochs() []EpochStart {
 	l.mu.Lock()
@@ -267,6 +275,7 @@ func (l *Log) Append(batch []byte, h codec.BatchHeader) (AppendResult, error) {
 		b.Idempotent, b.ProducerID, b.ProducerEpoch, b.FirstSeq, b.LastSeq = true, h.ProducerID, h.ProducerEpoch, h.BaseSequence, lastSeq
 	}
 	fl := l.flusher.Append(l, flush.PartitionID{TopicID: l.topicID, Partition: l.partition, LeaderEpoch: l.epoch}, b)
+	l.bytesIn.Add(int64(len(batch)))
 	if idem {
 		l.pending[h.ProducerID] = append(l.pending[h.ProducerID], pendingBatch{epoch: h.ProducerEpoch,
 			Batch: producer.Batch{FirstSeq: h.BaseSequence, LastSeq: lastSeq, BaseOffset: base, LastOffset: l.next - 1}, flush: fl})

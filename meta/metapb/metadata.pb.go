@@ -802,6 +802,126 @@ func (x *Segment) GetCreatedUnixMs() int64 {
 	return 0
 }
 
+// BrokerLoad is the value of load/<broker-id>, bound to the broker's session
+// lease: the recent bytes in of the partitions it leads, which the controller
+// balances (docs/cluster.md, "Balancing"). Written every load report interval
+// while any partition received bytes; partitions that received none are left
+// out.
+type BrokerLoad struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// window_ms is the length of the window the rates were measured over.
+	WindowMs      int64            `protobuf:"varint,1,opt,name=window_ms,json=windowMs,proto3" json:"window_ms,omitempty"`
+	Partitions    []*PartitionLoad `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BrokerLoad) Reset() {
+	*x = BrokerLoad{}
+	mi := &file_meta_metadata_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BrokerLoad) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BrokerLoad) ProtoMessage() {}
+
+func (x *BrokerLoad) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metadata_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BrokerLoad.ProtoReflect.Descriptor instead.
+func (*BrokerLoad) Descriptor() ([]byte, []int) {
+	return file_meta_metadata_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *BrokerLoad) GetWindowMs() int64 {
+	if x != nil {
+		return x.WindowMs
+	}
+	return 0
+}
+
+func (x *BrokerLoad) GetPartitions() []*PartitionLoad {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+// PartitionLoad is one partition's produced bytes per second over a load
+// report's window (or since its takeover, when that is shorter).
+type PartitionLoad struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TopicId       []byte                 `protobuf:"bytes,1,opt,name=topic_id,json=topicId,proto3" json:"topic_id,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	BytesInPerSec int64                  `protobuf:"varint,3,opt,name=bytes_in_per_sec,json=bytesInPerSec,proto3" json:"bytes_in_per_sec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionLoad) Reset() {
+	*x = PartitionLoad{}
+	mi := &file_meta_metadata_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionLoad) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionLoad) ProtoMessage() {}
+
+func (x *PartitionLoad) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metadata_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionLoad.ProtoReflect.Descriptor instead.
+func (*PartitionLoad) Descriptor() ([]byte, []int) {
+	return file_meta_metadata_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PartitionLoad) GetTopicId() []byte {
+	if x != nil {
+		return x.TopicId
+	}
+	return nil
+}
+
+func (x *PartitionLoad) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PartitionLoad) GetBytesInPerSec() int64 {
+	if x != nil {
+		return x.BytesInPerSec
+	}
+	return 0
+}
+
 var File_meta_metadata_proto protoreflect.FileDescriptor
 
 const file_meta_metadata_proto_rawDesc = "" +
@@ -883,7 +1003,17 @@ const file_meta_metadata_proto_rawDesc = "" +
 	"\n" +
 	"footer_len\x18\x06 \x01(\x03R\tfooterLen\x12#\n" +
 	"\rmax_timestamp\x18\a \x01(\x03R\fmaxTimestamp\x12&\n" +
-	"\x0fcreated_unix_ms\x18\b \x01(\x03R\rcreatedUnixMsB*Z(github.com/kafscale/kafscale/meta/metapbb\x06proto3"
+	"\x0fcreated_unix_ms\x18\b \x01(\x03R\rcreatedUnixMs\"n\n" +
+	"\n" +
+	"BrokerLoad\x12\x1b\n" +
+	"\twindow_ms\x18\x01 \x01(\x03R\bwindowMs\x12C\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\v2#.kafscale.metadata.v1.PartitionLoadR\n" +
+	"partitions\"q\n" +
+	"\rPartitionLoad\x12\x19\n" +
+	"\btopic_id\x18\x01 \x01(\fR\atopicId\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12'\n" +
+	"\x10bytes_in_per_sec\x18\x03 \x01(\x03R\rbytesInPerSecB*Z(github.com/kafscale/kafscale/meta/metapbb\x06proto3"
 
 var (
 	file_meta_metadata_proto_rawDescOnce sync.Once
@@ -897,32 +1027,35 @@ func file_meta_metadata_proto_rawDescGZIP() []byte {
 	return file_meta_metadata_proto_rawDescData
 }
 
-var file_meta_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_meta_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_meta_metadata_proto_goTypes = []any{
-	(*Topic)(nil),        // 0: kafscale.metadata.v1.Topic
-	(*PartitionRef)(nil), // 1: kafscale.metadata.v1.PartitionRef
-	(*Assignment)(nil),   // 2: kafscale.metadata.v1.Assignment
-	(*Chain)(nil),        // 3: kafscale.metadata.v1.Chain
-	(*AbortedRange)(nil), // 4: kafscale.metadata.v1.AbortedRange
-	(*Checkpoint)(nil),   // 5: kafscale.metadata.v1.Checkpoint
-	(*EpochStart)(nil),   // 6: kafscale.metadata.v1.EpochStart
-	(*ObjectEntry)(nil),  // 7: kafscale.metadata.v1.ObjectEntry
-	(*Broker)(nil),       // 8: kafscale.metadata.v1.Broker
-	(*Segment)(nil),      // 9: kafscale.metadata.v1.Segment
-	nil,                  // 10: kafscale.metadata.v1.Topic.ConfigsEntry
+	(*Topic)(nil),         // 0: kafscale.metadata.v1.Topic
+	(*PartitionRef)(nil),  // 1: kafscale.metadata.v1.PartitionRef
+	(*Assignment)(nil),    // 2: kafscale.metadata.v1.Assignment
+	(*Chain)(nil),         // 3: kafscale.metadata.v1.Chain
+	(*AbortedRange)(nil),  // 4: kafscale.metadata.v1.AbortedRange
+	(*Checkpoint)(nil),    // 5: kafscale.metadata.v1.Checkpoint
+	(*EpochStart)(nil),    // 6: kafscale.metadata.v1.EpochStart
+	(*ObjectEntry)(nil),   // 7: kafscale.metadata.v1.ObjectEntry
+	(*Broker)(nil),        // 8: kafscale.metadata.v1.Broker
+	(*Segment)(nil),       // 9: kafscale.metadata.v1.Segment
+	(*BrokerLoad)(nil),    // 10: kafscale.metadata.v1.BrokerLoad
+	(*PartitionLoad)(nil), // 11: kafscale.metadata.v1.PartitionLoad
+	nil,                   // 12: kafscale.metadata.v1.Topic.ConfigsEntry
 }
 var file_meta_metadata_proto_depIdxs = []int32{
-	10, // 0: kafscale.metadata.v1.Topic.configs:type_name -> kafscale.metadata.v1.Topic.ConfigsEntry
+	12, // 0: kafscale.metadata.v1.Topic.configs:type_name -> kafscale.metadata.v1.Topic.ConfigsEntry
 	1,  // 1: kafscale.metadata.v1.Assignment.partitions:type_name -> kafscale.metadata.v1.PartitionRef
 	3,  // 2: kafscale.metadata.v1.Checkpoint.chains:type_name -> kafscale.metadata.v1.Chain
 	4,  // 3: kafscale.metadata.v1.Checkpoint.aborted:type_name -> kafscale.metadata.v1.AbortedRange
 	6,  // 4: kafscale.metadata.v1.Checkpoint.epochs:type_name -> kafscale.metadata.v1.EpochStart
 	1,  // 5: kafscale.metadata.v1.ObjectEntry.void:type_name -> kafscale.metadata.v1.PartitionRef
-	6,  // [6:6] is the sub-list for method output_type
-	6,  // [6:6] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	11, // 6: kafscale.metadata.v1.BrokerLoad.partitions:type_name -> kafscale.metadata.v1.PartitionLoad
+	7,  // [7:7] is the sub-list for method output_type
+	7,  // [7:7] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_meta_metadata_proto_init() }
@@ -936,7 +1069,7 @@ func file_meta_metadata_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_metadata_proto_rawDesc), len(file_meta_metadata_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -45,12 +45,14 @@ type cluster struct {
 	brokers []*testbroker.Broker // brokers[i] runs with broker id i
 	direct  []*kgo.Client        // direct[i] sends requests to brokers[i] and nowhere else
 	paused  map[int32]bool       // brokers stopped with SIGSTOP: running, but not live
+	args    []string             // extra flags of every broker added
 }
 
-// startCluster starts n brokers, one after the other, each ready before the next starts.
-func startCluster(t *testing.T, n int) *cluster {
+// startCluster starts n brokers, one after the other, each ready before the next starts,
+// each with the extra flags args.
+func startCluster(t *testing.T, n int, args ...string) *cluster {
 	t.Helper()
-	c := &cluster{t: t, etcd: testinfra.StartEtcd(t), minio: testinfra.StartMinIO(t), paused: map[int32]bool{}}
+	c := &cluster{t: t, etcd: testinfra.StartEtcd(t), minio: testinfra.StartMinIO(t), paused: map[int32]bool{}, args: args}
 	for range n {
 		c.addBroker(c.etcd.Endpoints())
 	}
@@ -65,10 +67,10 @@ func (c *cluster) addBroker(etcdEndpoints []string) *testbroker.Broker {
 	id := len(c.brokers)
 	s3 := testbroker.S3{Endpoint: c.minio.Endpoint, Region: c.minio.Region, Bucket: c.minio.Bucket,
 		AccessKey: c.minio.AccessKey, SecretKey: c.minio.SecretKey}
-	b := testbroker.StartBroker(t, etcdEndpoints, s3,
+	b := testbroker.StartBroker(t, etcdEndpoints, s3, append([]string{
 		"--broker-id", strconv.Itoa(id),
 		// Small, frequent flush objects and short S3 attempts keep acks=all quick.
-		"--flush-interval", "20ms", "--s3-request-timeout", "3s")
+		"--flush-interval", "20ms", "--s3-request-timeout", "3s"}, c.args...)...)
 	c.brokers = append(c.brokers, b)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DialTimeout(time.Second))
 	if err != nil {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -410,6 +411,21 @@ func TestBrokerCutOffFromEtcdStopsServing(t *testing.T) {
 	cutAt := time.Now()
 	proxy.Cut()
 	c.paused[victim] = true // not live for agreed: the others must take its partitions
+	// It reports not ready before its lease can expire (acceptance 1), so that Kubernetes
+	// takes it out of the bootstrap Service while the others take its partitions over.
+	kafkatest.WaitUntil(t, sessionTTL, fmt.Sprintf("broker %d's /readyz to answer 503", victim), func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		code, body, err := c.brokers[victim].Readyz(ctx)
+		if err != nil {
+			return err
+		}
+		if code != http.StatusServiceUnavailable {
+			return fmt.Errorf("/readyz %d %s", code, body)
+		}
+		return nil
+	})
+	notReadyAfter := time.Since(cutAt)
 	kafkatest.WaitUntil(t, 30*time.Second, fmt.Sprintf("the others to lead broker %d's partitions", victim), func() error {
 		_, err := c.agreed(topic, partitions)
 		return err
@@ -431,8 +447,8 @@ func TestBrokerCutOffFromEtcdStopsServing(t *testing.T) {
 	mu.Lock()
 	ackFor, readFor := lastAck.Sub(cutAt), lastRead.Sub(cutAt)
 	mu.Unlock()
-	t.Logf("CUTOFF: broker %d cut off from etcd: last produce acknowledged %s after the cut, last ListOffsets answered %s after it (lease TTL %s); the others led its %d partitions after %s",
-		victim, ackFor.Round(time.Millisecond), readFor.Round(time.Millisecond), sessionTTL, len(owned), movedAfter.Round(time.Millisecond))
+	t.Logf("CUTOFF: broker %d cut off from etcd: last produce acknowledged %s after the cut, last ListOffsets answered %s after it (lease TTL %s); the others led its %d partitions after %s; /readyz answered 503 after %s",
+		victim, ackFor.Round(time.Millisecond), readFor.Round(time.Millisecond), sessionTTL, len(owned), movedAfter.Round(time.Millisecond), notReadyAfter.Round(time.Millisecond))
 	if ackFor >= sessionTTL {
 		t.Errorf("broker %d acknowledged a produce %s after it was cut off from etcd (lease TTL %s)", victim, ackFor, sessionTTL)
 	}
