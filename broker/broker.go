@@ -294,6 +294,7 @@ func (b *Broker) Serve(req *netio.Request) {
 		b.closeBad(req, hdr, err)
 		return
 	}
+	api.requests.Inc()
 	api.handle(b, &call{log: b.log, req: req, hdr: hdr, kreq: kreq})
 }
 
@@ -365,6 +366,9 @@ type api struct {
 	// client needs to see lower versions that are still refused (see advertiseFrom).
 	advertisedMin int16
 	handle        func(*Broker, *call)
+	// requests counts the requests served, as kafscale_requests_total{api="<name>"}
+	// (Kafka's kafka.network:type=RequestMetrics,name=RequestsPerSec,request=<name>).
+	requests *metrics.Counter
 }
 
 // apis is filled by each handler file's init, and feeds ApiVersions: it advertises exactly
@@ -372,7 +376,15 @@ type api struct {
 var apis = map[int16]api{}
 
 func register(key kmsg.Key, min, max int16, h func(*Broker, *call)) {
-	apis[int16(key)] = api{min: min, max: max, advertisedMin: min, handle: h}
+	apis[int16(key)] = api{min: min, max: max, advertisedMin: min, handle: h,
+		requests: metrics.NewCounter(fmt.Sprintf(`kafscale_requests_total{api=%q}`, kafkaAPIName(key)))}
+}
+
+// kafkaAPIName is Kafka's name of an API (ApiKeys): franz-go's, with "ID" written "Id" as
+// Kafka writes it (InitProducerId), so that dashboards built for Kafka's request metrics
+// find the same names.
+func kafkaAPIName(key kmsg.Key) string {
+	return strings.ReplaceAll(kmsg.NameForKey(int16(key)), "ID", "Id")
 }
 
 // advertiseFrom makes ApiVersions list key from version v while versions below the

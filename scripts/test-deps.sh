@@ -13,6 +13,10 @@
 #   etcd             etcd and etcdctl server binaries (~1 min to build once), for the tests
 #                    that run `kafscale broker` on a real etcd server (internal/testinfra)
 #   MinIO            the MinIO server (~2.5 min and 150 MB to build once), for the S3 tests
+#   Maven Central    the jars of the Java test programs (tests/jvm): kafka-clients at each
+#                    version of KAFKA_CLIENT_VERSIONS with their dependencies, copied into
+#                    jvm/clients-<version>/ (Maven's own repository is m2/); needs java,
+#                    javac and mvn (Debian: openjdk-17-jdk-headless maven if missing)
 #
 # --with-etcd and --with-minio are accepted and ignored (both are always installed now).
 #
@@ -25,6 +29,9 @@ readonly KAFKAJS_VERSION=2.2.4      # must match tests/compat/kafkajs/package-lo
 readonly ETCD_VERSION=v3.5.35
 readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c # newest on the Go proxy, 2026-02
 readonly APT_PACKAGES=(kcat librdkafka-dev python3-confluent-kafka prometheus gcc libc6-dev)
+# The newest 4.x kafka-clients Maven Central serves and the last 3.x; tests/jvm lists the
+# same versions.
+readonly KAFKA_CLIENT_VERSIONS=(4.4.0 3.9.2)
 
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -98,6 +105,8 @@ for p in "${APT_PACKAGES[@]}"; do
 done
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || missing+=(maven)
 if ((${#missing[@]} > 0)); then
 	begin "apt-get install ${missing[*]}"
 	command -v apt-get >/dev/null || {
@@ -168,6 +177,25 @@ else
 	stamp minio "$MINIO_VERSION"
 	done_step "minio $MINIO_VERSION"
 fi
+
+# --- Maven Central: the Java test programs' jars ---------------------------------------
+# Maven resolves them (into $cache/m2) and copies each version's set into its own folder,
+# which the Go tests compile and run the programs against (internal/jvm).
+pom=$repo/tests/jvm/clients/pom.xml
+pom_sum=$(sha256sum "$pom" | cut -c1-16)
+for v in "${KAFKA_CLIENT_VERSIONS[@]}"; do
+	dir=$cache/jvm/clients-$v
+	if [[ -f $dir/kafka-clients-$v.jar ]] && stamped "jvm-clients-$v" "$v $pom_sum"; then
+		skip "kafka-clients $v jars"
+	else
+		begin "mvn dependency:copy-dependencies (kafka-clients $v)"
+		rm -rf "$dir"
+		mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$cache/m2" -f "$pom" -Dkafka.version="$v" \
+			dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir"
+		stamp "jvm-clients-$v" "$v $pom_sum"
+		done_step "kafka-clients $v jars"
+	fi
+done
 
 us=$(($(now_us) - t_all))
 if ((${#installed[@]} > 0)); then

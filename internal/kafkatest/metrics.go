@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // metricLine matches a sample in the Prometheus text format: name, optional labels, value,
@@ -24,6 +25,21 @@ func MetricValue(promText, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// MetricSample returns the value of the one sample written exactly as series (a name with
+// its labels, such as `kafscale_requests_total{api="Fetch"}`) in Prometheus text, or 0 if
+// there is none.
+func MetricSample(promText, series string) float64 {
+	for line := range strings.Lines(promText) {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				v, _ := strconv.ParseFloat(f[0], 64)
+				return v
+			}
+		}
+	}
+	return 0
 }
 
 // ScrapeMetrics returns the Prometheus text of http://addr/metrics.

@@ -1,68 +1,15 @@
 package compat
 
 import (
-	"context"
-	"fmt"
-	"net"
-	"net/http"
-	"strconv"
 	"testing"
-	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/kafscale/kafscale/internal/kafkatest"
 	"github.com/kafscale/kafscale/internal/testbroker"
 )
 
-// startDevCluster starts `kafscale dev --brokers n` (broker i on the Kafka and metrics
-// ports of broker 0 plus i), waits until every broker is ready and lists all n in its
-// Metadata, stops it with SIGTERM when the test ends (the brokers drain to each other in
-// turn and exit), and returns broker 0's address: clients find the others through
-// Metadata.
+// startDevCluster starts `kafscale dev --brokers n` and returns broker 0's address.
 func startDevCluster(t *testing.T, n int) string {
 	t.Helper()
-	p := testbroker.Start(t, "--brokers", strconv.Itoa(n), "--flush-interval", "20ms")
-	t.Cleanup(func() {
-		if p.Running() {
-			p.Term(60 * time.Second)
-		}
-	})
-	host, mport, err := net.SplitHostPort(p.MetricsAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, _ := strconv.Atoi(mport)
-	hc := &http.Client{Timeout: time.Second}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	kafkatest.WaitUntil(t, 60*time.Second, fmt.Sprintf("%d dev brokers ready and listed in Metadata", n), func() error {
-		for i := 1; i < n; i++ {
-			resp, err := hc.Get("http://" + net.JoinHostPort(host, strconv.Itoa(base+i)) + "/readyz")
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("broker %d: /readyz %s", i, resp.Status)
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
-		if err != nil {
-			return err
-		}
-		if len(resp.Brokers) != n {
-			return fmt.Errorf("Metadata lists %d brokers", len(resp.Brokers))
-		}
-		return nil
-	})
-	return p.Addr
+	return testbroker.StartDevCluster(t, n, "--flush-interval", "20ms").Addr
 }
 
 // TestClientsAgainstDevCluster runs the client tests of this package against `kafscale dev
