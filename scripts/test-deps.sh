@@ -15,8 +15,10 @@
 #   MinIO            the MinIO server (~2.5 min and 150 MB to build once), for the S3 tests
 #   Maven Central    the jars of the Java test programs (tests/jvm): kafka-clients at each
 #                    version of KAFKA_CLIENT_VERSIONS with their dependencies, copied into
-#                    jvm/clients-<version>/ (Maven's own repository is m2/); needs java,
-#                    javac and mvn (Debian: openjdk-17-jdk-headless maven if missing)
+#                    jvm/clients-<version>/, and Apache Kafka KAFKA_VERSION (the broker and
+#                    its command line tools, 91 jars, 54 MB) into jvm/kafka-<version>/
+#                    (Maven's own repository is m2/); needs java, javac and mvn (Debian:
+#                    openjdk-17-jdk-headless maven if missing)
 #
 # --with-etcd and --with-minio are accepted and ignored (both are always installed now).
 #
@@ -32,6 +34,9 @@ readonly APT_PACKAGES=(kcat librdkafka-dev python3-confluent-kafka prometheus gc
 # The newest 4.x kafka-clients Maven Central serves and the last 3.x; tests/jvm lists the
 # same versions.
 readonly KAFKA_CLIENT_VERSIONS=(4.4.0 3.9.2)
+# Apache Kafka itself (tests/jvm/kafka/pom.xml): the broker as an oracle and benchmark
+# target, and its CLI tools; internal/jvm names the same version.
+readonly KAFKA_VERSION=4.4.0
 
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -179,23 +184,29 @@ else
 fi
 
 # --- Maven Central: the Java test programs' jars ---------------------------------------
-# Maven resolves them (into $cache/m2) and copies each version's set into its own folder,
-# which the Go tests compile and run the programs against (internal/jvm).
-pom=$repo/tests/jvm/clients/pom.xml
-pom_sum=$(sha256sum "$pom" | cut -c1-16)
-for v in "${KAFKA_CLIENT_VERSIONS[@]}"; do
-	dir=$cache/jvm/clients-$v
-	if [[ -f $dir/kafka-clients-$v.jar ]] && stamped "jvm-clients-$v" "$v $pom_sum"; then
-		skip "kafka-clients $v jars"
-	else
-		begin "mvn dependency:copy-dependencies (kafka-clients $v)"
-		rm -rf "$dir"
-		mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$cache/m2" -f "$pom" -Dkafka.version="$v" \
-			dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir"
-		stamp "jvm-clients-$v" "$v $pom_sum"
-		done_step "kafka-clients $v jars"
+# Maven resolves them (into $cache/m2) and copies each set into its own folder, which the
+# Go tests compile and run the programs against (internal/jvm).
+# jvm_jars NAME POM VERSION ARTIFACT copies POM's dependencies at -Dkafka.version=VERSION
+# into $cache/jvm/NAME-VERSION unless they are there for this POM already.
+jvm_jars() {
+	local name=$1 pom=$2 v=$3 artifact=$4
+	local dir=$cache/jvm/$name-$v key
+	key="$v $(sha256sum "$pom" | cut -c1-16)"
+	if [[ -f $dir/$artifact-$v.jar ]] && stamped "jvm-$name-$v" "$key"; then
+		skip "$name $v jars"
+		return
 	fi
+	begin "mvn dependency:copy-dependencies ($name $v)"
+	rm -rf "$dir"
+	mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$cache/m2" -f "$pom" -Dkafka.version="$v" \
+		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir"
+	stamp "jvm-$name-$v" "$key"
+	done_step "$name $v jars"
+}
+for v in "${KAFKA_CLIENT_VERSIONS[@]}"; do
+	jvm_jars clients "$repo/tests/jvm/clients/pom.xml" "$v" kafka-clients
 done
+jvm_jars kafka "$repo/tests/jvm/kafka/pom.xml" "$KAFKA_VERSION" kafka_2.13
 
 us=$(($(now_us) - t_all))
 if ((${#installed[@]} > 0)); then
