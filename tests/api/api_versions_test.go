@@ -158,6 +158,9 @@ func TestApiVersions(t *testing.T) {
 		&kmsg.DeleteTopicsRequest{Version: 0},
 		&kmsg.OffsetForLeaderEpochRequest{Version: 1, ReplicaID: -1},
 		&kmsg.DescribeConfigsRequest{Version: 0},
+		&kmsg.DescribeACLsRequest{Version: 0, ResourceType: 1, ResourcePatternType: 3, Operation: 1, PermissionType: 1},
+		&kmsg.DescribeLogDirsRequest{Version: 0},
+		&kmsg.DescribeTopicPartitionsRequest{Version: 1},
 	}
 	for _, req := range unsupported {
 		name := fmt.Sprintf("%s v%d closes the connection", kmsg.NameForKey(req.Key()), req.GetVersion())

@@ -1,0 +1,18 @@
+package broker
+
+// ListPartitionReassignments: version 0. KafScale moves a partition by handing its
+// leadership to another broker (the controller's balancing, docs/cluster.md), never by
+// copying replicas, so no reassignment is ever in progress: the answer lists no topic, as a
+// Kafka controller answers when none is (ReplicationControlManager.listPartitionReassignments
+// lists only reassigning partitions and skips topics it does not know, without an error).
+
+import "github.com/twmb/franz-go/pkg/kmsg"
+
+func init() {
+	register(kmsg.ListPartitionReassignments, 0, 0, (*Broker).handleListPartitionReassignments)
+}
+
+func (b *Broker) handleListPartitionReassignments(c *call) {
+	req := c.kreq.(*kmsg.ListPartitionReassignmentsRequest)
+	c.respond(req.ResponseKind())
+}
