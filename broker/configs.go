@@ -29,44 +29,55 @@ type configDef struct {
 	def  string
 	kind configKind
 	enum []string // allowed values of a string config, when fixed
-	doc  string
+	// synonym is the broker config that sets this topic config's default (Kafka's
+	// ServerTopicConfigSynonyms, as Kafka 4.4 lists it in DescribeConfigs synonyms), or ""
+	// if Kafka lists none.
+	synonym string
+	doc     string
 }
 
-// topicConfigs are Kafka's topic-level configs with Kafka's defaults. KafScale accepts and
-// stores them all so tools that set them keep working; the ones the broker acts on are
+// topicConfigs are Kafka 4.4's topic-level configs with Kafka's defaults. KafScale accepts
+// and stores them all so tools that set them keep working; the ones the broker acts on are
 // max.message.bytes and the retention settings (retention is enforced by a later issue).
+// The docs say what each means in KafScale.
 var topicConfigs = map[string]configDef{
-	"cleanup.policy":                          {def: "delete", kind: kindList, enum: []string{"delete", "compact", "compact,delete", "delete,compact"}, doc: "Retention policy for old log segments."},
-	"compression.type":                        {def: "producer", kind: kindString, enum: []string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}, doc: "Final compression type; KafScale stores batches as the producer compressed them."},
-	"delete.retention.ms":                     {def: "86400000", kind: kindLong},
-	"file.delete.delay.ms":                    {def: "60000", kind: kindLong},
-	"flush.messages":                          {def: "9223372036854775807", kind: kindLong},
-	"flush.ms":                                {def: "9223372036854775807", kind: kindLong},
-	"follower.replication.throttled.replicas": {def: "", kind: kindList},
-	"index.interval.bytes":                    {def: "4096", kind: kindInt},
-	"leader.replication.throttled.replicas":   {def: "", kind: kindList},
-	"local.retention.bytes":                   {def: "-2", kind: kindLong},
-	"local.retention.ms":                      {def: "-2", kind: kindLong},
-	"max.compaction.lag.ms":                   {def: "9223372036854775807", kind: kindLong},
-	"max.message.bytes":                       {def: "1048588", kind: kindInt, doc: "Largest record batch size allowed."},
-	"message.downconversion.enable":           {def: "true", kind: kindBoolean},
-	"message.format.version":                  {def: "3.0-IV1", kind: kindString},
-	"message.timestamp.after.max.ms":          {def: "9223372036854775807", kind: kindLong},
-	"message.timestamp.before.max.ms":         {def: "9223372036854775807", kind: kindLong},
-	"message.timestamp.difference.max.ms":     {def: "9223372036854775807", kind: kindLong},
-	"message.timestamp.type":                  {def: "CreateTime", kind: kindString, enum: []string{"CreateTime"}, doc: "Only CreateTime is supported."},
-	"min.cleanable.dirty.ratio":               {def: "0.5", kind: kindDouble},
-	"min.compaction.lag.ms":                   {def: "0", kind: kindLong},
-	"min.insync.replicas":                     {def: "1", kind: kindInt},
-	"preallocate":                             {def: "false", kind: kindBoolean},
-	"remote.storage.enable":                   {def: "false", kind: kindBoolean},
-	"retention.bytes":                         {def: "-1", kind: kindLong, doc: "Bytes to keep per partition; -1 keeps all."},
-	"retention.ms":                            {def: "604800000", kind: kindLong, doc: "Milliseconds to keep data; -1 keeps all."},
-	"segment.bytes":                           {def: "1073741824", kind: kindInt},
-	"segment.index.bytes":                     {def: "10485760", kind: kindInt},
-	"segment.jitter.ms":                       {def: "0", kind: kindLong},
-	"segment.ms":                              {def: "604800000", kind: kindLong},
-	"unclean.leader.election.enable":          {def: "false", kind: kindBoolean},
+	"cleanup.policy":                          {def: "delete", kind: kindList, enum: []string{"delete", "compact", "compact,delete", "delete,compact"}, synonym: "log.cleanup.policy", doc: "What happens to old data: delete drops it after retention.ms or retention.bytes; compact keeps the latest record of each key."},
+	"compression.gzip.level":                  {def: "-1", kind: kindInt, synonym: "compression.gzip.level", doc: "Level for gzip when compression.type is gzip; KafScale stores batches as the producer compressed them."},
+	"compression.lz4.level":                   {def: "9", kind: kindInt, synonym: "compression.lz4.level", doc: "Level for lz4 when compression.type is lz4; KafScale stores batches as the producer compressed them."},
+	"compression.type":                        {def: "producer", kind: kindString, enum: []string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}, synonym: "compression.type", doc: "Final compression codec of the topic's batches; KafScale stores batches as the producer compressed them (producer)."},
+	"compression.zstd.level":                  {def: "3", kind: kindInt, synonym: "compression.zstd.level", doc: "Level for zstd when compression.type is zstd; KafScale stores batches as the producer compressed them."},
+	"delete.retention.ms":                     {def: "86400000", kind: kindLong, synonym: "log.cleaner.delete.retention.ms", doc: "How long tombstones (null-value records) of a compacted topic stay readable."},
+	"errors.deadletterqueue.group.enable":     {def: "false", kind: kindBoolean, doc: "Whether share groups may use the topic as a dead-letter queue (share groups are not served)."},
+	"file.delete.delay.ms":                    {def: "60000", kind: kindLong, synonym: "log.segment.delete.delay.ms", doc: "Delay before a deleted segment's data is removed."},
+	"flush.messages":                          {def: "9223372036854775807", kind: kindLong, synonym: "log.flush.interval.messages", doc: "Records between forced flushes to disk; KafScale acknowledges a batch once it is in the object store."},
+	"flush.ms":                                {def: "9223372036854775807", kind: kindLong, doc: "Milliseconds between forced flushes to disk; KafScale acknowledges a batch once it is in the object store."},
+	"follower.replication.throttled.replicas": {def: "", kind: kindList, doc: "Replicas whose follower-side replication is throttled; KafScale does not replicate (one replica per partition)."},
+	"index.interval.bytes":                    {def: "4096", kind: kindInt, synonym: "log.index.interval.bytes", doc: "Bytes between offset index entries."},
+	"leader.replication.throttled.replicas":   {def: "", kind: kindList, doc: "Replicas whose leader-side replication is throttled; KafScale does not replicate (one replica per partition)."},
+	"local.retention.bytes":                   {def: "-2", kind: kindLong, synonym: "log.local.retention.bytes", doc: "Bytes kept locally under tiered storage; -2 means retention.bytes. All KafScale data is in the object store."},
+	"local.retention.ms":                      {def: "-2", kind: kindLong, synonym: "log.local.retention.ms", doc: "Milliseconds data is kept locally under tiered storage; -2 means retention.ms. All KafScale data is in the object store."},
+	"max.compaction.lag.ms":                   {def: "9223372036854775807", kind: kindLong, synonym: "log.cleaner.max.compaction.lag.ms", doc: "Longest time a record stays ineligible for compaction."},
+	"max.decompressed.message.bytes":          {def: "2147483639", kind: kindInt, synonym: "max.decompressed.message.bytes", doc: "Largest decompressed size of one record accepted."},
+	"max.message.bytes":                       {def: "1048588", kind: kindInt, synonym: "message.max.bytes", doc: "Largest record batch accepted, in bytes, after compression."},
+	"message.timestamp.after.max.ms":          {def: "3600000", kind: kindLong, synonym: "log.message.timestamp.after.max.ms", doc: "How far a record's timestamp may lie ahead of the broker's clock."},
+	"message.timestamp.before.max.ms":         {def: "9223372036854775807", kind: kindLong, synonym: "log.message.timestamp.before.max.ms", doc: "How far a record's timestamp may lie behind the broker's clock."},
+	"message.timestamp.type":                  {def: "CreateTime", kind: kindString, enum: []string{"CreateTime"}, synonym: "log.message.timestamp.type", doc: "Which timestamp records carry; only CreateTime (the producer's) is supported."},
+	"min.cleanable.dirty.ratio":               {def: "0.5", kind: kindDouble, synonym: "log.cleaner.min.cleanable.ratio", doc: "Share of uncompacted data that makes a compacted topic eligible for compaction."},
+	"min.compaction.lag.ms":                   {def: "0", kind: kindLong, synonym: "log.cleaner.min.compaction.lag.ms", doc: "Shortest time a record stays uncompacted."},
+	"min.insync.replicas":                     {def: "1", kind: kindInt, synonym: "min.insync.replicas", doc: "Replicas that must acknowledge an acks=all write; a KafScale partition has one, and the object store keeps it durable."},
+	"preallocate":                             {def: "false", kind: kindBoolean, synonym: "log.preallocate", doc: "Whether segment files are preallocated on disk; KafScale writes objects, not segment files."},
+	"remote.copy.lag.bytes":                   {def: "-1", kind: kindLong, synonym: "log.remote.copy.lag.bytes", doc: "Tiered storage upload lag in bytes; all KafScale data is in the object store."},
+	"remote.copy.lag.ms":                      {def: "0", kind: kindLong, synonym: "log.remote.copy.lag.ms", doc: "Tiered storage upload lag in milliseconds; all KafScale data is in the object store."},
+	"remote.log.copy.disable":                 {def: "false", kind: kindBoolean, doc: "Whether tiered storage stops uploading the topic's data; all KafScale data is in the object store."},
+	"remote.log.delete.on.disable":            {def: "false", kind: kindBoolean, doc: "Whether tiered data is deleted when tiered storage is disabled; all KafScale data is in the object store."},
+	"remote.storage.enable":                   {def: "false", kind: kindBoolean, doc: "Whether the topic uses Kafka's tiered storage; all KafScale data is in the object store anyway."},
+	"retention.bytes":                         {def: "-1", kind: kindLong, synonym: "log.retention.bytes", doc: "Bytes to keep per partition before old data is deleted; -1 keeps all."},
+	"retention.ms":                            {def: "604800000", kind: kindLong, doc: "Milliseconds to keep data before it is deleted; -1 keeps all."},
+	"segment.bytes":                           {def: "1073741824", kind: kindInt, synonym: "log.segment.bytes", doc: "Size of a log segment, the unit of retention."},
+	"segment.index.bytes":                     {def: "10485760", kind: kindInt, synonym: "log.index.size.max.bytes", doc: "Largest offset index of a segment."},
+	"segment.jitter.ms":                       {def: "0", kind: kindLong, doc: "Random time subtracted from segment.ms so that segments do not all roll at once."},
+	"segment.ms":                              {def: "604800000", kind: kindLong, doc: "Time after which a segment is rolled even if not full."},
+	"unclean.leader.election.enable":          {def: "false", kind: kindBoolean, synonym: "unclean.leader.election.enable", doc: "Whether a replica out of the ISR may become leader; a KafScale partition has one replica, its leader."},
 }
 
 // validateTopicConfigs rejects unknown names and values of the wrong type (INVALID_CONFIG).

@@ -1,11 +1,25 @@
 package broker
 
-// DescribeConfigs: versions 1-4. Topic resources list every topic config with its effective
-// value and source (DYNAMIC_TOPIC_CONFIG for overrides, DEFAULT_CONFIG otherwise); broker
-// resources (name "" or this node's id) list the broker settings KafScale has. Synonyms
-// (v1+) and types and docs (v3+) are filled when asked for.
+// DescribeConfigs: versions 1-4, answered as Kafka 4.4 answers (ConfigHelper.describeConfigs).
+//
+// Topic resources list every topic config of Kafka 4.4 (configs.go) with its effective
+// value, none read-only. The source is DYNAMIC_TOPIC_CONFIG for a topic override; otherwise
+// that of the broker setting giving the default (the config's synonym, such as
+// message.max.bytes for max.message.bytes): STATIC_BROKER_CONFIG when a flag set it to
+// other than Kafka's default, else DEFAULT_CONFIG; DEFAULT_CONFIG when there is no synonym.
+// With IncludeSynonyms, synonyms list every value in order of precedence: the override,
+// the broker setting, and Kafka's default when a flag changed it.
+//
+// Broker resources: this broker's id lists its settings, read-only since none can change
+// while it runs, each DEFAULT_CONFIG at its default and STATIC_BROKER_CONFIG when set (by a
+// flag; Kafka's STATIC_BROKER_CONFIG is server.properties), with the default as a synonym
+// then. The empty name is the cluster-wide dynamic default, which Kafka lists only when set
+// dynamically: KafScale has none, so it lists nothing. Another broker's id is
+// INVALID_REQUEST, as in Kafka (ask that broker). ConfigNames null or empty means all.
+// ConfigType (v3+) is always filled, Documentation (v3+) when IncludeDocumentation asks.
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -14,6 +28,12 @@ import (
 
 func init() { register(kmsg.DescribeConfigs, 1, 4, (*Broker).handleDescribeConfigs) }
 
+// configValue is one value of a config from one source, a synonym in DescribeConfigs.
+type configValue struct {
+	name, value string
+	source      kmsg.ConfigSource
+}
+
 func (b *Broker) handleDescribeConfigs(c *call) {
 	req := c.kreq.(*kmsg.DescribeConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
@@ -21,100 +41,148 @@ func (b *Broker) handleDescribeConfigs(c *call) {
 		out := kmsg.NewDescribeConfigsResponseResource()
 		out.ResourceType = rr.ResourceType
 		out.ResourceName = rr.ResourceName
-		want := func(name string) bool {
-			if len(rr.ConfigNames) == 0 { // null or empty: all, as in Kafka
-				return true
-			}
-			for _, n := range rr.ConfigNames {
-				if n == name {
-					return true
-				}
-			}
-			return false
-		}
-		add := func(name, value string, source kmsg.ConfigSource, kind configKind, doc string) {
-			if !want(name) {
+		out.ErrorMessage = kmsg.StringPtr("") // Kafka answers an empty message, not null
+		// add lists a config whose values (its synonyms) are in precedence order: the
+		// first is in effect, or the default def when there are none.
+		add := func(name string, kind configKind, doc string, readOnly bool, def configValue, values []configValue) {
+			if len(rr.ConfigNames) > 0 && !slices.Contains(rr.ConfigNames, name) {
 				return
 			}
 			cfg := kmsg.NewDescribeConfigsResponseResourceConfig()
 			cfg.Name = name
-			v := value
-			cfg.Value = &v
-			cfg.Source = source
-			cfg.IsDefault = source == kmsg.ConfigSourceDefaultConfig
-			cfg.ReadOnly = rr.ResourceType == kmsg.ConfigResourceTypeBroker
+			eff := def
+			if len(values) > 0 {
+				eff = values[0]
+			}
+			cfg.Value = &eff.value
+			cfg.Source = eff.source
+			cfg.IsDefault = cfg.Source == kmsg.ConfigSourceDefaultConfig
+			cfg.ReadOnly = readOnly
 			if req.IncludeSynonyms {
-				syn := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-				syn.Name = name
-				syn.Value = &v
-				syn.Source = source
-				cfg.ConfigSynonyms = append(cfg.ConfigSynonyms, syn)
+				for _, v := range values {
+					syn := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+					syn.Name, syn.Value, syn.Source = v.name, kmsg.StringPtr(v.value), v.source
+					cfg.ConfigSynonyms = append(cfg.ConfigSynonyms, syn)
+				}
 			}
 			cfg.ConfigType = kmsg.ConfigType(kind)
-			if req.IncludeDocumentation && doc != "" {
-				d := doc
-				cfg.Documentation = &d
+			if req.IncludeDocumentation {
+				cfg.Documentation = kmsg.StringPtr(doc)
 			}
 			out.Configs = append(out.Configs, cfg)
 		}
+		var err error
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
-			if err := validTopicName(rr.ResourceName); err != nil {
-				out.ErrorCode = kerr.InvalidTopicException.Code
-				out.ErrorMessage = errMessage(err)
-				break
-			}
-			t := b.topicByName(rr.ResourceName)
-			if t == nil {
-				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				break
-			}
-			for _, name := range sortedConfigNames() {
-				def := topicConfigs[name]
-				v, set := t.meta.Configs[name]
-				src := kmsg.ConfigSourceDynamicTopicConfig
-				if !set {
-					v, src = def.def, kmsg.ConfigSourceDefaultConfig
-					if name == "max.message.bytes" {
-						v = strconv.Itoa(int(b.cfg.MessageMaxBytes))
-					}
-				}
-				add(name, v, src, def.kind, def.doc)
-			}
+			err = b.describeTopicConfigs(rr.ResourceName, add)
 		case kmsg.ConfigResourceTypeBroker:
-			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(b.cfg.NodeID)) {
-				out.ErrorCode = kerr.InvalidRequest.Code
-				msg := "broker " + rr.ResourceName + " is not this broker"
-				out.ErrorMessage = &msg
-				break
-			}
-			for _, bc := range b.brokerConfigs() {
-				add(bc.name, bc.value, kmsg.ConfigSourceStaticBrokerConfig, bc.kind, "")
-			}
+			err = b.describeBrokerConfigs(rr.ResourceName, add)
 		default:
-			out.ErrorCode = kerr.InvalidRequest.Code
-			msg := "only topic and broker resources are supported"
-			out.ErrorMessage = &msg
+			err = newKafkaError(kerr.InvalidRequest, "only topic and broker resources are supported")
+		}
+		if err != nil {
+			out.ErrorCode, out.ErrorMessage = errCodeOf(err), errText(err)
+			out.Configs = nil
 		}
 		resp.Resources = append(resp.Resources, out)
 	}
 	c.respond(resp)
 }
 
-type brokerConfig struct {
-	name, value string
-	kind        configKind
+// describeTopicConfigs lists topic name's configs through add.
+func (b *Broker) describeTopicConfigs(name string, add func(string, configKind, string, bool, configValue, []configValue)) error {
+	if err := validTopicName(name); err != nil {
+		return newKafkaError(kerr.InvalidTopicException, "%v", err)
+	}
+	t := b.topicByName(name)
+	if t == nil {
+		return newKafkaError(kerr.UnknownTopicOrPartition, "Topic %s does not exist.", name)
+	}
+	for _, cn := range sortedConfigNames() {
+		def := topicConfigs[cn]
+		var values []configValue
+		if v, set := t.meta.Configs[cn]; set {
+			values = append(values, configValue{cn, v, kmsg.ConfigSourceDynamicTopicConfig})
+		}
+		if def.synonym != "" {
+			values = append(values, b.brokerSetting(def.synonym, def.def)...)
+		}
+		add(cn, def.kind, def.doc, false, configValue{cn, def.def, kmsg.ConfigSourceDefaultConfig}, values)
+	}
+	return nil
 }
 
+// describeBrokerConfigs lists broker name's configs through add.
+func (b *Broker) describeBrokerConfigs(name string, add func(string, configKind, string, bool, configValue, []configValue)) error {
+	switch name {
+	case "":
+		return nil // no dynamic cluster-wide defaults
+	case strconv.Itoa(int(b.cfg.NodeID)):
+	default:
+		return newKafkaError(kerr.InvalidRequest, "Unexpected broker id, expected %d or empty string, but received %s", b.cfg.NodeID, name)
+	}
+	for _, bc := range b.brokerConfigs() {
+		vs := bc.values()
+		add(bc.name, bc.kind, bc.doc, true, vs[0], vs)
+	}
+	return nil
+}
+
+// brokerSetting returns the values of broker setting name in precedence order: this
+// broker's, then the default when a flag changed it; fallback is the default of a setting
+// KafScale does not have (Kafka's, for a topic config's synonym).
+func (b *Broker) brokerSetting(name, fallback string) []configValue {
+	for _, bc := range b.brokerConfigs() {
+		if bc.name == name {
+			return bc.values()
+		}
+	}
+	return []configValue{{name, fallback, kmsg.ConfigSourceDefaultConfig}}
+}
+
+// brokerConfig is one broker setting DescribeConfigs lists.
+type brokerConfig struct {
+	name, value string
+	// def is the default ("" if there is none: the setting is always given).
+	def  string
+	kind configKind
+	doc  string
+}
+
+// values returns the setting's values in precedence order.
+func (bc brokerConfig) values() []configValue {
+	if bc.def != "" && bc.value == bc.def {
+		return []configValue{{bc.name, bc.value, kmsg.ConfigSourceDefaultConfig}}
+	}
+	vs := []configValue{{bc.name, bc.value, kmsg.ConfigSourceStaticBrokerConfig}}
+	if bc.def != "" {
+		vs = append(vs, configValue{bc.name, bc.def, kmsg.ConfigSourceDefaultConfig})
+	}
+	return vs
+}
+
+// brokerConfigs lists the broker settings KafScale has, by their Kafka names, with
+// Kafka's defaults.
 func (b *Broker) brokerConfigs() []brokerConfig {
+	id := strconv.Itoa(int(b.cfg.NodeID))
 	return []brokerConfig{
-		{"auto.create.topics.enable", strconv.FormatBool(b.cfg.AutoCreateTopics), kindBoolean},
-		{"broker.id", strconv.Itoa(int(b.cfg.NodeID)), kindInt},
-		{"default.replication.factor", "1", kindInt},
-		{"log.retention.ms", topicConfigs["retention.ms"].def, kindLong},
-		{"message.max.bytes", strconv.Itoa(int(b.cfg.MessageMaxBytes)), kindInt},
-		{"min.insync.replicas", "1", kindInt},
-		{"node.id", strconv.Itoa(int(b.cfg.NodeID)), kindInt},
-		{"num.partitions", strconv.Itoa(int(b.cfg.DefaultPartitions)), kindInt},
+		{"advertised.listeners", "PLAINTEXT://" + b.cfg.AdvertisedHost + ":" + strconv.Itoa(int(b.cfg.AdvertisedPort)), "", kindList,
+			"The listener clients are told to connect to (--advertised-listener)."},
+		{"auto.create.topics.enable", strconv.FormatBool(b.cfg.AutoCreateTopics), "true", kindBoolean,
+			"Whether Metadata requests create missing topics (--auto-create-topics)."},
+		{"broker.id", id, "-1", kindInt, "This broker's id (--broker-id)."},
+		{"default.replication.factor", "1", "1", kindInt,
+			"Replicas of an auto-created topic: always 1, the object store keeps the data durable."},
+		{"log.dirs", b.logDir(), "", kindList,
+			"Where partitions' data is kept: the object store (DescribeLogDirs lists it)."},
+		{"log.retention.ms", topicConfigs["retention.ms"].def, topicConfigs["retention.ms"].def, kindLong,
+			"Default retention.ms of topics."},
+		{"message.max.bytes", strconv.Itoa(int(b.cfg.MessageMaxBytes)), topicConfigs["max.message.bytes"].def, kindInt,
+			"Largest record batch accepted, the default max.message.bytes of topics (--message-max-bytes)."},
+		{"min.insync.replicas", "1", "1", kindInt,
+			"Replicas that must acknowledge an acks=all write: 1, the object store keeps the data durable."},
+		{"node.id", id, "", kindInt, "This broker's id (--node-id)."},
+		{"num.partitions", strconv.Itoa(int(b.cfg.DefaultPartitions)), "1", kindInt,
+			"Partitions of an auto-created topic, and of CreateTopics asking for -1 (--num-partitions)."},
 	}
 }
