@@ -208,6 +208,28 @@ for v in "${KAFKA_CLIENT_VERSIONS[@]}"; do
 done
 jvm_jars kafka "$repo/tests/jvm/kafka/pom.xml" "$KAFKA_VERSION" kafka_2.13
 
+# --- PyPI: the Python clients of tests/pyclients (issue 15) ---------------------------
+# confluent-kafka (with its own librdkafka), kafka-python and aiokafka, as users install
+# them: a venv made with the machine's python3, pip's downloads cached in $cache/pip. The
+# venv is stamped with the requirements file's hash and the interpreter's version
+# (tests/pyclients checks the same stamp) and made anew when either changes.
+pyclients_reqs=$repo/tests/pyclients/requirements.txt
+pyclients_venv=$cache/pyclients-venv
+pyclients_key="$(sha256sum "$pyclients_reqs" | cut -d' ' -f1) $(python3 -c 'import sys; print(sys.version.split()[0])')"
+if [[ -x $pyclients_venv/bin/python && -f $pyclients_venv/requirements.stamp &&
+	$(<"$pyclients_venv/requirements.stamp") == "$pyclients_key" ]]; then
+	skip "Python clients venv ($pyclients_venv)"
+else
+	begin "pip install -r tests/pyclients/requirements.txt into $pyclients_venv"
+	rm -rf "$pyclients_venv"
+	python3 -m venv "$pyclients_venv"
+	"$pyclients_venv/bin/pip" install -q --cache-dir "$cache/pip" --disable-pip-version-check \
+		--no-input -r "$pyclients_reqs"
+	echo "$pyclients_key" >"$pyclients_venv/requirements.stamp"
+	done_step "Python clients ($(grep -E '^(confluent-kafka|kafka-python|aiokafka)==' "$pyclients_reqs" | cut -d' ' -f1 | paste -sd' '))"
+fi
+# --- end of PyPI: the Python clients of tests/pyclients ---------------------------------
+
 us=$(($(now_us) - t_all))
 if ((${#installed[@]} > 0)); then
 	what=$(IFS=,; echo "${installed[*]}")
