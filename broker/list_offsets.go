@@ -4,7 +4,8 @@ package broker
 // watermark), -3 the record with the largest timestamp (KIP-734), -4 the local log start
 // (the same as the log start here), and t >= 0 the first offset whose record timestamp is
 // >= t (offset -1 when none). CurrentLeaderEpoch is checked (KIP-320); the leader epoch is
-// returned from v4. read_committed sees the high watermark (no transactions yet).
+// returned from v4, -1 when -3 or t >= 0 finds no record, as in Kafka. read_committed sees
+// the high watermark (no transactions yet).
 
 import (
 	"time"
@@ -42,19 +43,23 @@ func (b *Broker) handleListOffsets(c *call) {
 			logStart, hw, epoch := l.Offsets()
 			op.LeaderEpoch = epoch
 			var err error
+			found := true
 			switch rp.Timestamp {
 			case -2, -4:
 				op.Offset = logStart
 			case -1:
 				op.Offset = hw
 			case -3:
-				op.Offset, op.Timestamp, _, err = l.MaxTimestamp(ctx)
+				op.Offset, op.Timestamp, found, err = l.MaxTimestamp(ctx)
 			default:
 				if rp.Timestamp < 0 {
 					op.ErrorCode = kerr.InvalidRequest.Code
 					break
 				}
-				op.Offset, op.Timestamp, _, err = l.OffsetForTimestamp(ctx, rp.Timestamp)
+				op.Offset, op.Timestamp, found, err = l.OffsetForTimestamp(ctx, rp.Timestamp)
+			}
+			if !found {
+				op.LeaderEpoch = -1 // no record, no epoch: Kafka's answer (tests/oracle)
 			}
 			if err != nil {
 				op.ErrorCode = errCode(err)

@@ -40,6 +40,13 @@ func KafkaClasspath(t testing.TB) string {
 // class on Kafka's jars, logging errors only.
 func KafkaCommand(t testing.TB, tool string, args ...string) *exec.Cmd {
 	t.Helper()
+	return KafkaCommandJVM(t, nil, tool, args...)
+}
+
+// KafkaCommandJVM is KafkaCommand with extra JVM flags (such as -Xmx512m or
+// -Dlog4j2.configurationFile=...), placed after the defaults so that they override them.
+func KafkaCommandJVM(t testing.TB, jvmFlags []string, tool string, args ...string) *exec.Cmd {
+	t.Helper()
 	main, ok := kafkaTools[tool]
 	if !ok {
 		t.Fatalf("jvm: unknown Kafka tool %s", tool)
@@ -50,6 +57,6 @@ func KafkaCommand(t testing.TB, tool string, args ...string) *exec.Cmd {
 		// broker gets the JVM's defaults, as bin/kafka-server-start.sh gives it.
 		jargs = append(jargs, "-XX:TieredStopAtLevel=1")
 	}
-	jargs = append(append(jargs, main), args...)
+	jargs = append(append(append(jargs, jvmFlags...), main), args...)
 	return exec.Command(Tool(t, "java"), jargs...)
 }

@@ -3,8 +3,11 @@
 // Each can be stopped and started again on the same data and ports, to test what the broker
 // does while one of them is away. The binaries come from scripts/test-deps.sh's cache
 // (${XDG_CACHE_HOME:-$HOME/.cache}/kafscale/bin) or PATH; a missing one fails the test.
+// It also runs an Apache Kafka node (StartKafka, from the jars in the same cache), the
+// oracle for what Kafka answers (tests/oracle).
 //
-// testinfra imports no KafScale package, so any package's tests may use it.
+// testinfra imports no KafScale package but two helpers that import none (internal/logbuf,
+// internal/jvm), so any package's tests may use it.
 package testinfra
 
 import (
