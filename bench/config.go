@@ -60,7 +60,22 @@ type Load struct {
 	// Drain bounds how long, after the window, producers may take to finish and consumers
 	// to catch up.
 	Drain time.Duration
+	// Sync, when > 0, replaces the producers with the synchronous-producer load: Sync
+	// goroutines sharing one client whose buffer holds SyncBufferedBytes, each producing
+	// one record to partition 0 and waiting for its acknowledgement before the next (an
+	// application's producer.send(record).get()). Producers is then ignored; Rate,
+	// Consumers and Linger must be 0. 0 runs the asynchronous load above.
+	Sync int
 }
+
+// The synchronous-producer load (Load.Sync).
+const (
+	// SyncBufferedBytes is the client's buffer, kgo.MaxBufferedBytes, in the sync load.
+	SyncBufferedBytes = 5000
+	// DefaultSyncRecordSize is kbench's -record-size under -sync: 50 records of it fill
+	// the client's buffer, so each of 50 synchronous producers can have its record buffered.
+	DefaultSyncRecordSize = 100
+)
 
 // DefaultLoad returns a small, short load.
 func DefaultLoad() Load {
@@ -98,6 +113,16 @@ func (l Load) Validate() error {
 		return fmt.Errorf("-inflight must be >= 0 (set to %d)", l.Inflight)
 	case l.Idempotent && (l.Acks != "all" || l.Inflight != 0):
 		return fmt.Errorf("-idempotent (the default) needs -acks all and no -inflight; add -idempotent=false for acks=%s, inflight %d", l.Acks, l.Inflight)
+	case l.Sync < 0:
+		return fmt.Errorf("-sync must be >= 0 (set to %d)", l.Sync)
+	case l.Sync > 0 && l.Rate > 0:
+		return fmt.Errorf("-sync sends each record when the last is acknowledged, at no set rate: drop -rate (set to %g)", l.Rate)
+	case l.Sync > 0 && l.Consumers > 0:
+		return fmt.Errorf("-sync runs no consumers: drop -consumers (set to %d)", l.Consumers)
+	case l.Sync > 0 && l.Linger > 0:
+		return fmt.Errorf("-sync produces with ProduceSync, which sends without lingering: drop -linger (set to %s)", l.Linger)
+	case l.Sync > 0 && l.RecordSize > SyncBufferedBytes:
+		return fmt.Errorf("-record-size must be <= %d, the client's buffer, with -sync (set to %d)", SyncBufferedBytes, l.RecordSize)
 	}
 	if _, err := compression(l.Codec); err != nil {
 		return err

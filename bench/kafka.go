@@ -162,30 +162,12 @@ func createTopic(ctx context.Context, addr, topic string, partitions int32) erro
 // runKafka creates a fresh topic at addr, runs the load against it and fills res. probe,
 // if not nil, reads the broker at the window's edges.
 func runKafka(ctx context.Context, l Load, addr string, probe *prober, res *Result) error {
-	topic := fmt.Sprintf("kbench-%d", time.Now().UnixNano())
-	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	err := createTopic(cctx, addr, topic, l.Partitions)
-	cancel()
+	topic, err := newTopic(ctx, addr, l.Partitions)
 	if err != nil {
 		return err
 	}
 	k := &kafkaLoad{l: l, addr: addr, topic: topic}
-	codec, _ := compression(l.Codec)
-	popts := []kgo.Opt{
-		kgo.SeedBrokers(addr),
-		kgo.RequiredAcks(acks(l.Acks)),
-		kgo.ProducerBatchCompression(codec),
-		kgo.MaxBufferedBytes(64 << 20),
-	}
-	if l.Linger > 0 {
-		popts = append(popts, kgo.ProducerLinger(l.Linger))
-	}
-	if !l.Idempotent {
-		popts = append(popts, kgo.DisableIdempotentWrite())
-	}
-	if l.Inflight > 0 {
-		popts = append(popts, kgo.MaxProduceRequestsInflightPerBroker(l.Inflight))
-	}
+	popts := producerOpts(l, addr, 64<<20)
 	producers := make([]*kgo.Client, l.Producers)
 	for i := range producers {
 		if producers[i], err = kgo.NewClient(popts...); err != nil {
@@ -215,21 +197,7 @@ func runKafka(ctx context.Context, l Load, addr string, probe *prober, res *Resu
 
 	k.clk = newClock(l)
 	harnessCPU := selfCPU(&k.clk)
-	var sampled struct {
-		a, b       snapshot
-		errA, errB error
-	}
-	var swg sync.WaitGroup
-	if probe != nil {
-		swg.Go(func() {
-			time.Sleep(time.Until(k.clk.winStart))
-			sampled.a, sampled.errA = probe.snapshot(ctx)
-			probe.sampleRSS()
-			time.Sleep(time.Until(k.clk.winEnd))
-			probe.stopRSS()
-			sampled.b, sampled.errB = probe.snapshot(ctx)
-		})
-	}
+	sampled := probeWindow(ctx, probe, &k.clk)
 
 	var pwg sync.WaitGroup
 	for _, cl := range producers {
@@ -250,7 +218,7 @@ func runKafka(ctx context.Context, l Load, addr string, probe *prober, res *Resu
 	}
 	stopConsumers()
 	cwg.Wait()
-	swg.Wait()
+	sampled.wait()
 
 	res.HarnessCPUPercent = harnessCPU()
 	win := l.Duration.Seconds()
@@ -269,12 +237,75 @@ func runKafka(ctx context.Context, l Load, addr string, probe *prober, res *Resu
 	if k.firstErr.err != nil {
 		res.FirstErr = k.firstErr.err.Error()
 	}
-	if probe != nil {
-		if err := errors.Join(sampled.errA, sampled.errB); err != nil {
-			return fmt.Errorf("cannot read the broker's counters: %w", err)
-		}
-		fillBrokerFigures(res, l, probe, sampled.a, sampled.b)
+	return sampled.fill(res, l)
+}
+
+// newTopic creates a fresh benchmark topic at addr and returns its name.
+func newTopic(ctx context.Context, addr string, partitions int32) (string, error) {
+	topic := fmt.Sprintf("kbench-%d", time.Now().UnixNano())
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	return topic, createTopic(cctx, addr, topic, partitions)
+}
+
+// producerOpts are a producer client's options under l, with a buffer of bufferedBytes.
+func producerOpts(l Load, addr string, bufferedBytes int) []kgo.Opt {
+	codec, _ := compression(l.Codec)
+	popts := []kgo.Opt{
+		kgo.SeedBrokers(addr),
+		kgo.RequiredAcks(acks(l.Acks)),
+		kgo.ProducerBatchCompression(codec),
+		kgo.MaxBufferedBytes(bufferedBytes),
 	}
+	if l.Linger > 0 {
+		popts = append(popts, kgo.ProducerLinger(l.Linger))
+	}
+	if !l.Idempotent {
+		popts = append(popts, kgo.DisableIdempotentWrite())
+	}
+	if l.Inflight > 0 {
+		popts = append(popts, kgo.MaxProduceRequestsInflightPerBroker(l.Inflight))
+	}
+	return popts
+}
+
+// windowSamples reads a broker's counters at the edges of a measured window, from its own
+// goroutine; wait and then fill are called from the load's goroutine.
+type windowSamples struct {
+	probe      *prober // nil: nothing is read
+	wg         sync.WaitGroup
+	a, b       snapshot // written by the sampling goroutine, read after wait
+	errA, errB error
+}
+
+// probeWindow starts reading probe (if not nil) at clk's window edges.
+func probeWindow(ctx context.Context, probe *prober, clk *clock) *windowSamples {
+	s := &windowSamples{probe: probe}
+	if probe != nil {
+		s.wg.Go(func() {
+			time.Sleep(time.Until(clk.winStart))
+			s.a, s.errA = probe.snapshot(ctx)
+			probe.sampleRSS()
+			time.Sleep(time.Until(clk.winEnd))
+			probe.stopRSS()
+			s.b, s.errB = probe.snapshot(ctx)
+		})
+	}
+	return s
+}
+
+// wait waits for the window's end snapshot.
+func (s *windowSamples) wait() { s.wg.Wait() }
+
+// fill puts the broker figures over the window in res; call it after wait.
+func (s *windowSamples) fill(res *Result, l Load) error {
+	if s.probe == nil {
+		return nil
+	}
+	if err := errors.Join(s.errA, s.errB); err != nil {
+		return fmt.Errorf("cannot read the broker's counters: %w", err)
+	}
+	fillBrokerFigures(res, l, s.probe, s.a, s.b)
 	return nil
 }
 

@@ -78,6 +78,10 @@ func num(v float64, format string) string {
 
 // WriteReport prints the results, one block per target, then the ratio tables.
 func WriteReport(w io.Writer, load Load, results []*Result) {
+	if load.Sync > 0 {
+		writeSyncReport(w, load, results)
+		return
+	}
 	rate := "max"
 	if load.Rate > 0 {
 		rate = fmt.Sprintf("%.0f rec/s", load.Rate)
@@ -101,7 +105,18 @@ func WriteReport(w io.Writer, load Load, results []*Result) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	writeBrokerTable(w, results)
+	if len(results) < 2 {
+		return
+	}
+	ratioTable(w, "produce throughput, row / column", results, func(r *Result) float64 { return r.RecordsPerS })
+	ratioTable(w, "e2e p50, row / column", results, func(r *Result) float64 { return float64(r.E2E.P50) })
+	ratioTable(w, "e2e p99, row / column", results, func(r *Result) float64 { return float64(r.E2E.P99) })
+}
+
+// writeBrokerTable prints the broker and harness figures of each target, then what ran.
+func writeBrokerTable(w io.Writer, results []*Result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\tkbench CPU %\tbroker CPU s/GB\tbroker CPU %\tmax RSS MiB\tpeak RSS MiB\tPUT/s\tGET/s\tetcd commits/s\tetcd writes/s\t")
 	for _, r := range results {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Target, num(r.HarnessCPUPercent, "%.0f"), num(r.CPUSecPerGB, "%.1f"), num(r.CPUPercent, "%.0f"),
@@ -117,12 +132,6 @@ func WriteReport(w io.Writer, load Load, results []*Result) {
 			fmt.Fprintln(w)
 		}
 	}
-	if len(results) < 2 {
-		return
-	}
-	ratioTable(w, "produce throughput, row / column", results, func(r *Result) float64 { return r.RecordsPerS })
-	ratioTable(w, "e2e p50, row / column", results, func(r *Result) float64 { return float64(r.E2E.P50) })
-	ratioTable(w, "e2e p99, row / column", results, func(r *Result) float64 { return float64(r.E2E.P99) })
 }
 
 func mib(b int64) string {

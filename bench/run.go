@@ -38,7 +38,12 @@ func Run(ctx context.Context, tb testing.TB, cfg Config, progress io.Writer) ([]
 		fmt.Fprintf(progress, "kbench: %s: starting\n", target)
 		if target == TargetSink {
 			res.About = "loopback TCP sink in this process (length-prefixed batches, 1-byte acks)"
-			if err := runSink(ctx, cfg.Load, res); err != nil {
+			run := runSink
+			if cfg.Sync > 0 {
+				res.About = "loopback TCP sink in this process (one connection, a frame per record, 1-byte acks)"
+				run = runSinkSync
+			}
+			if err := run(ctx, cfg.Load, res); err != nil {
 				return results, fmt.Errorf("%s: %w", target, err)
 			}
 		} else {
@@ -54,7 +59,11 @@ func Run(ctx context.Context, tb testing.TB, cfg Config, progress io.Writer) ([]
 				return results, fmt.Errorf("%s: %w", target, err)
 			}
 		}
-		fmt.Fprintf(progress, "kbench: %s: %.0f rec/s, %.1f MB/s, ack p99 %s ms, e2e p99 %s ms\n", target, res.RecordsPerS, res.MBPerS, ms(res.Ack.P99), ms(res.E2E.P99))
+		if cfg.Sync > 0 {
+			fmt.Fprintf(progress, "kbench: %s: %.0f acks/s, round trip p50 %s ms, p99 %s ms\n", target, res.RecordsPerS, ms(res.Ack.P50), ms(res.Ack.P99))
+		} else {
+			fmt.Fprintf(progress, "kbench: %s: %.0f rec/s, %.1f MB/s, ack p99 %s ms, e2e p99 %s ms\n", target, res.RecordsPerS, res.MBPerS, ms(res.Ack.P99), ms(res.E2E.P99))
+		}
 		results = append(results, res)
 	}
 	return results, nil
@@ -69,6 +78,9 @@ func runEndpoint(ctx context.Context, l Load, ep *endpoint, res *Result) error {
 		}
 		defer p.close()
 		probe = p
+	}
+	if l.Sync > 0 {
+		return runKafkaSync(ctx, l, ep.addr, probe, res)
 	}
 	return runKafka(ctx, l, ep.addr, probe, res)
 }

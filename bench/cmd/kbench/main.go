@@ -6,6 +6,17 @@
 //	go run ./bench/cmd/kbench                                  # all three, max rate, 20 s each
 //	go run ./bench/cmd/kbench -targets kafscale-dev,kafscale-dev/s3sim -rate 20480 -duration 20s
 //	go run ./bench/cmd/kbench -brokers host:9092 -metrics http://host:9093/metrics
+//
+// -sync N runs the synchronous-producer load instead: N goroutines share one client with a
+// 5,000-byte buffer (kgo.MaxBufferedBytes(5000), otherwise franz-go's defaults: idempotent,
+// acks=all), each producing one record (100 B unless -record-size says otherwise) to
+// partition 0 and waiting for its acknowledgement before the next, as an application doing
+// producer.send(record).get(). It reports acknowledgements per second and the round trip
+// (send to ack) p50/p90/p99/p99.9/max of each target, and their ratios. -rate, -producers,
+// -consumers and -linger do not apply to it and are refused.
+//
+//	go run ./bench/cmd/kbench -sync 1 -targets kafscale-dev,kfake -duration 10s
+//	go run ./bench/cmd/kbench -sync 50 -targets kafscale-dev,kafscale-dev/minio,kfake
 package main
 
 import (
@@ -30,6 +41,34 @@ func main() {
 }
 
 func run(args []string) error {
+	cfg, err := parseFlags(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	tb := bench.NewCommandTB(os.Stderr)
+	defer tb.Close()
+	var results []*bench.Result
+	err = tb.Guard(func() error {
+		var err error
+		results, err = bench.Run(ctx, tb, cfg, os.Stderr)
+		return err
+	})
+	fmt.Println()
+	bench.WriteReport(os.Stdout, cfg.Load, results)
+	return err
+}
+
+// syncConflicts are the flags that do not apply to -sync.
+var syncConflicts = []string{"rate", "producers", "consumers", "linger"}
+
+// parseFlags returns the run that args ask for, validated.
+func parseFlags(args []string) (bench.Config, error) {
 	cfg := bench.DefaultConfig()
 	fs := flag.NewFlagSet("kbench", flag.ContinueOnError)
 	targets := strings.Join(cfg.Targets, ",")
@@ -45,7 +84,7 @@ func run(args []string) error {
 	fs.IntVar(&cfg.Consumers, "consumers", cfg.Consumers, "consumer clients (C); partitions are split among them")
 	rate := "max"
 	fs.StringVar(&rate, "rate", rate, "total records/s, or max")
-	fs.IntVar(&cfg.RecordSize, "record-size", cfg.RecordSize, "record value bytes")
+	fs.IntVar(&cfg.RecordSize, "record-size", cfg.RecordSize, fmt.Sprintf("record value bytes (%d with -sync)", bench.DefaultSyncRecordSize))
 	partitions := int(cfg.Partitions)
 	fs.IntVar(&partitions, "partitions", partitions, "partitions of the benchmark topic")
 	fs.StringVar(&cfg.Acks, "acks", cfg.Acks, "all, 1 or 0")
@@ -56,17 +95,30 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "load before the measured window, not counted")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured window per target")
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "bound on finishing produces and consuming after the window")
+	fs.IntVar(&cfg.Sync, "sync", cfg.Sync, fmt.Sprintf("N synchronous producers instead of the asynchronous load: N goroutines sharing one client (MaxBufferedBytes %d), each producing one record to partition 0 and waiting for its ack before the next; refuses -%s", bench.SyncBufferedBytes, strings.Join(syncConflicts, ", -")))
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return cfg, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if cfg.Sync > 0 {
+		var conflicts []string
+		for _, name := range syncConflicts {
+			if given[name] {
+				conflicts = append(conflicts, "-"+name)
+			}
+		}
+		if len(conflicts) > 0 {
+			return cfg, fmt.Errorf("-sync %d cannot be combined with %s: its goroutines share one client, send each record when the last is acknowledged and run no consumers", cfg.Sync, strings.Join(conflicts, ", "))
+		}
+		cfg.Consumers = 0
+		if !given["record-size"] {
+			cfg.RecordSize = bench.DefaultSyncRecordSize
+		}
+	}
 	if cfg.Brokers != "" && !given["targets"] && !given["target"] {
 		targets = bench.TargetBrokers
 	}
@@ -76,25 +128,9 @@ func run(args []string) error {
 	if rate != "max" {
 		r, err := strconv.ParseFloat(rate, 64)
 		if err != nil || r <= 0 {
-			return fmt.Errorf("-rate must be a positive number of records/s or max (set to %q)", rate)
+			return cfg, fmt.Errorf("-rate must be a positive number of records/s or max (set to %q)", rate)
 		}
 		cfg.Rate = r
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	tb := bench.NewCommandTB(os.Stderr)
-	defer tb.Close()
-	var results []*bench.Result
-	err := tb.Guard(func() error {
-		var err error
-		results, err = bench.Run(ctx, tb, cfg, os.Stderr)
-		return err
-	})
-	fmt.Println()
-	bench.WriteReport(os.Stdout, cfg.Load, results)
-	return err
+	return cfg, cfg.Validate()
 }
