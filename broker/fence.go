@@ -54,16 +54,60 @@ func (c committer) Commit(ctx context.Context, seq uint64, obj flush.Object) (fl
 	return flush.Committed{}, fmt.Errorf("cannot commit object %s seq %d: the fence kept moving", obj.Key, seq)
 }
 
+// CommitGroup makes one attempt to commit objs at seqs in one transaction under the current
+// fence, each with its void list computed as Commit computes it. Any failure (the fence
+// moved, a key committed by an earlier attempt, a transport error) is returned as is: the
+// flusher then commits them one by one with Commit, which handles each case.
+func (c committer) CommitGroup(ctx context.Context, seqs []uint64, objs []flush.Object) ([]flush.Committed, error) {
+	b := c.b
+	rev := b.fenceRev.Load() // before the gone set is read, as in Commit
+	entries := make([]*metapb.ObjectEntry, len(objs))
+	for i, obj := range objs {
+		entries[i] = &metapb.ObjectEntry{Key: obj.Key, Size: obj.Size, FooterPos: obj.FooterPos, FooterLen: obj.FooterLen,
+			Void: partitionRefs(b.voidListOf(seqs[i], obj))}
+	}
+	ok, err := b.meta.CommitObjects(ctx, b.reg, rev, seqs, entries)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("group commit of seqs %d-%d: a compare failed", seqs[0], seqs[len(seqs)-1])
+	}
+	b.pruneGone(seqs[len(seqs)-1] + 1)
+	out := make([]flush.Committed, len(objs))
+	for i, obj := range objs {
+		out[i] = flush.Committed{Key: obj.Key, Voided: voidedIn(entries[i], obj.Partitions)}
+	}
+	return out, nil
+}
+
+// MaxCommitGroup is the most objects one group commit holds (meta.Store.MaxCommitGroup).
+func (c committer) MaxCommitGroup() int { return c.b.meta.MaxCommitGroup() }
+
 // voidList returns the partitions of obj whose batches must be committed as void: those
 // already voided by an earlier commit, and those this broker no longer leads.
 func (b *Broker) voidList(seq uint64, obj flush.Object) []flush.PartitionID {
+	b.pruneGone(seq)
+	return b.voidListOf(seq, obj)
+}
+
+// pruneGone forgets the moved partitions whose batches no flush from seq on can hold. Only
+// a commit of seq (or of a group ending before seq) may prune: a group commit that fails
+// is committed again one by one from its first seq, which still needs them.
+func (b *Broker) pruneGone(seq uint64) {
 	b.goneMu.Lock()
 	defer b.goneMu.Unlock()
 	for id, last := range b.gone {
 		if last < seq {
-			delete(b.gone, id) // no flush from seq on can hold its batches
+			delete(b.gone, id)
 		}
 	}
+}
+
+// voidListOf is voidList without pruning.
+func (b *Broker) voidListOf(seq uint64, obj flush.Object) []flush.PartitionID {
+	b.goneMu.Lock()
+	defer b.goneMu.Unlock()
 	var out []flush.PartitionID
 	for _, p := range obj.Partitions {
 		if _, gone := b.gone[p]; gone || slices.Contains(obj.Void, p) {

@@ -181,14 +181,16 @@ type commitCall struct {
 // fakeCommitter records attempts. decide, when set, answers each attempt (attempt counts
 // from 0 per seq); gate, when set, is received from before each attempt.
 type fakeCommitter struct {
-	decide func(seq uint64, attempt int, obj Object) ([]PartitionID, error)
-	gate   chan struct{}
+	decide  func(seq uint64, attempt int, obj Object) ([]PartitionID, error)
+	gate    chan struct{}
+	entered atomic.Int64 // Commit calls started, counted before the gate
 
 	mu    sync.Mutex
 	calls []commitCall
 }
 
 func (c *fakeCommitter) Commit(ctx context.Context, seq uint64, obj Object) (Committed, error) {
+	c.entered.Add(1)
 	if c.gate != nil {
 		select {
 		case <-c.gate:
@@ -334,4 +336,38 @@ func (m *memStore) List(ctx context.Context, prefix string) ([]objstore.ObjectIn
 	}
 	slices.SortFunc(out, func(a, b objstore.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
+}
+
+// fakeGroupCommitter is a fakeCommitter that also commits groups: each CommitGroup call is
+// recorded, answered by failGroup when set (an error fails the whole group).
+type fakeGroupCommitter struct {
+	fakeCommitter
+	failGroup func(seqs []uint64) error
+
+	gmu    sync.Mutex
+	groups [][]uint64
+}
+
+func (c *fakeGroupCommitter) CommitGroup(ctx context.Context, seqs []uint64, objs []Object) ([]Committed, error) {
+	c.gmu.Lock()
+	c.groups = append(c.groups, slices.Clone(seqs))
+	c.gmu.Unlock()
+	if c.failGroup != nil {
+		if err := c.failGroup(seqs); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Committed, len(objs))
+	for i, o := range objs {
+		out[i] = Committed{Key: o.Key}
+	}
+	return out, nil
+}
+
+func (c *fakeGroupCommitter) MaxCommitGroup() int { return 10 }
+
+func (c *fakeGroupCommitter) groupCalls() [][]uint64 {
+	c.gmu.Lock()
+	defer c.gmu.Unlock()
+	return slices.Clone(c.groups)
 }

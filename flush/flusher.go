@@ -131,6 +131,17 @@ type Committer interface {
 	Commit(ctx context.Context, seq uint64, obj Object) (Committed, error)
 }
 
+// GroupCommitter is a Committer that can also commit consecutive objects at once.
+// CommitGroup makes one attempt to commit objs[i] at seqs[i], all or none; it returns one
+// Committed per object when all were committed, and an error otherwise (the flusher then
+// commits them one by one with Commit, so CommitGroup need not tell a fence from an
+// earlier commit). MaxCommitGroup bounds len(seqs).
+type GroupCommitter interface {
+	Committer
+	CommitGroup(ctx context.Context, seqs []uint64, objs []Object) ([]Committed, error)
+	MaxCommitGroup() int
+}
+
 // Committed is what a Committer committed for one seq.
 type Committed struct {
 	// Key is the object the committed entry names: obj.Key, or the key of an earlier
@@ -224,6 +235,10 @@ var (
 	commitErrors     = metrics.NewCounter(`kafscale_flush_commit_errors_total`)
 	commitDurationMs = metrics.NewHistogram(`kafscale_flush_commit_duration_ms`)
 	flushLatencyMs   = metrics.NewHistogram(`kafscale_flush_append_to_commit_ms`)
+	// Group commits: transactions that committed several flush objects at once, and
+	// groups that did not commit whole and went one by one.
+	groupCommits         = metrics.NewCounter(`kafscale_flush_group_commits_total`)
+	groupCommitFallbacks = metrics.NewCounter(`kafscale_flush_group_commit_fallbacks_total`)
 )
 
 // Flusher collects, uploads and commits flush objects for one broker incarnation.
@@ -525,97 +540,207 @@ func (f *Flusher) upload(fl *Flush) bool {
 	return err == nil
 }
 
+// commitLoop is the committer goroutine: it commits the cut flushes strictly in cut order.
+// When several are uploaded and waiting, and the Committer can (GroupCommitter), it
+// commits them in one group (an etcd transaction and fsync for all, where one by one each
+// waits for the previous: under many producers with one request in flight each, that round
+// trip, not the upload, is what bounds acknowledgements per second); a group that does
+// not commit whole is committed one by one, which tells fences, earlier commits and
+// transient errors apart.
 func (f *Flusher) commitLoop() {
 	defer f.wg.Done()
-	for fl := range f.commitQ {
+	gc, _ := f.committer.(GroupCommitter)
+	var held *Flush // received from commitQ, not yet committed
+	for {
+		fl := held
+		held = nil
+		if fl == nil {
+			var ok bool
+			if fl, ok = <-f.commitQ; !ok {
+				return
+			}
+		}
 		<-fl.uploadDone
-		if !fl.uploadOK {
-			f.fail(fl, ErrClosed)
+		group := []*Flush{fl}
+		if gc != nil && fl.uploadOK {
+			group, held = f.gather(group, gc.MaxCommitGroup())
+		}
+		if len(group) > 1 && f.commitGroup(gc, group) {
 			continue
 		}
-		start := time.Now()
-		obj := Object{Key: fl.key, Size: fl.size, FooterPos: fl.footer.FooterPos, FooterLen: fl.footer.FooterLen}
-		for _, g := range fl.groups {
-			obj.Partitions = append(obj.Partitions, g.id)
-			if _, ok := f.voided[g.id]; ok {
-				obj.Void = append(obj.Void, g.id)
-			}
+		for _, g := range group {
+			f.commitOne(g)
 		}
-		var res Committed
-		err := f.retry("commit", fl, func(ctx context.Context) error {
-			if f.cfg.MaxCommitDelay > 0 {
-				if time.Since(fl.uploaded) >= f.cfg.MaxCommitDelay {
-					// Too late to commit this upload safely: GC may delete it. Upload anew.
-					key := f.keyFn()
-					uploaded := time.Now()
-					if err := f.store.Put(ctx, key, fl.parts, fl.size); err != nil && !errors.Is(err, objstore.ErrExists) {
-						return fmt.Errorf("cannot upload flush object again as %s: %w", key, err)
-					}
-					fl.key, obj.Key, fl.uploaded = key, key, uploaded
-				}
-				// No attempt may still be running (and land) after the deadline.
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithDeadline(ctx, fl.uploaded.Add(f.cfg.MaxCommitDelay))
-				defer cancel()
-			}
-			var err error
-			res, err = f.committer.Commit(ctx, fl.seq, obj)
-			if err != nil {
-				commitErrors.Inc()
-			}
-			if errors.Is(err, ErrFenced) {
-				return permanent{err}
-			}
-			return err
-		})
-		commitDurationMs.Update(float64(time.Since(start).Milliseconds()))
-		if err != nil {
-			f.mu.Lock()
-			if f.failed == nil {
-				f.failed = err
-			}
-			f.mu.Unlock()
-			f.fail(fl, err)
-			continue
-		}
-		// The committed entry may name an earlier upload of the same bytes.
-		fl.key = res.Key
-		flushObjects.Inc()
-		flushBytes.Add(int(fl.size))
-		flushLatencyMs.Update(float64(time.Since(fl.opened).Milliseconds()))
-		var newlyVoided []PartitionID
-		for _, id := range res.Voided {
-			if _, ok := f.voided[id]; !ok {
-				newlyVoided = append(newlyVoided, id)
-				f.voided[id] = fl.seq
-			}
-		}
-		for i, g := range fl.groups {
-			if _, ok := f.voided[g.id]; ok {
-				if fl.failed == nil {
-					fl.failed = make(map[Sink]error)
-				}
-				fl.failed[g.sink] = ErrVoided
-				g.sink.Failed(g.batches, ErrVoided)
-				continue
-			}
-			g.sink.Committed(fl.key, fl.seq, fl.footer.Extents[i], g.batches)
-		}
-		if len(newlyVoided) > 0 {
-			// Their Logs resigned in Failed above: no batch of theirs enters a flush cut
-			// from now on, so the open flush is the last that can hold one.
-			last := f.NextSeq()
-			for _, id := range newlyVoided {
-				f.voided[id] = last
-			}
-		}
-		for id, last := range f.voided {
-			if last <= fl.seq {
-				delete(f.voided, id)
-			}
-		}
-		f.finish(fl, nil)
 	}
+}
+
+// gather adds to group the flushes queued behind it whose uploads succeeded already, up to
+// limit, without waiting; it returns the first flush it received but could not add (its
+// upload unfinished or failed), which the caller commits next.
+func (f *Flusher) gather(group []*Flush, limit int) ([]*Flush, *Flush) {
+	for len(group) < limit {
+		select {
+		case next, ok := <-f.commitQ:
+			if !ok {
+				return group, nil
+			}
+			select {
+			case <-next.uploadDone:
+				if next.uploadOK {
+					group = append(group, next)
+					continue
+				}
+			default:
+			}
+			return group, next
+		default:
+			return group, nil
+		}
+	}
+	return group, nil
+}
+
+// objectOf describes fl's uploaded object for the Committer, with the partitions voided by
+// earlier commits.
+func (f *Flusher) objectOf(fl *Flush) Object {
+	obj := Object{Key: fl.key, Size: fl.size, FooterPos: fl.footer.FooterPos, FooterLen: fl.footer.FooterLen}
+	for _, g := range fl.groups {
+		obj.Partitions = append(obj.Partitions, g.id)
+		if _, ok := f.voided[g.id]; ok {
+			obj.Void = append(obj.Void, g.id)
+		}
+	}
+	return obj
+}
+
+// commitGroup makes one attempt to commit group (in cut order, uploads done) at once and
+// completes each flush if it succeeded. It makes none when any flush is near its
+// MaxCommitDelay (the one-by-one path uploads those again first), and bounds the attempt
+// by the earliest deadline.
+func (f *Flusher) commitGroup(gc GroupCommitter, group []*Flush) bool {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(f.stopCtx, f.cfg.AttemptTimeout)
+	defer cancel()
+	seqs := make([]uint64, len(group))
+	objs := make([]Object, len(group))
+	for i, fl := range group {
+		if f.cfg.MaxCommitDelay > 0 {
+			deadline := fl.uploaded.Add(f.cfg.MaxCommitDelay)
+			if time.Until(deadline) < f.cfg.MaxCommitDelay/2 {
+				return false
+			}
+			var c context.CancelFunc
+			ctx, c = context.WithDeadline(ctx, deadline)
+			defer c()
+		}
+		seqs[i], objs[i] = fl.seq, f.objectOf(fl)
+	}
+	res, err := gc.CommitGroup(ctx, seqs, objs)
+	if err != nil || len(res) != len(group) {
+		groupCommitFallbacks.Inc()
+		if err != nil && f.stopCtx.Err() == nil {
+			f.log.Debug("group commit failed; committing one by one", "objects", len(group), "err", err)
+		}
+		return false
+	}
+	took := float64(time.Since(start).Milliseconds())
+	groupCommits.Inc()
+	for i, fl := range group {
+		commitDurationMs.Update(took)
+		f.complete(fl, res[i])
+	}
+	return true
+}
+
+// commitOne commits fl alone, retrying with backoff (uploading it again past
+// MaxCommitDelay), and completes it or fails it.
+func (f *Flusher) commitOne(fl *Flush) {
+	if !fl.uploadOK {
+		f.fail(fl, ErrClosed)
+		return
+	}
+	start := time.Now()
+	obj := f.objectOf(fl)
+	var res Committed
+	err := f.retry("commit", fl, func(ctx context.Context) error {
+		if f.cfg.MaxCommitDelay > 0 {
+			if time.Since(fl.uploaded) >= f.cfg.MaxCommitDelay {
+				// Too late to commit this upload safely: GC may delete it. Upload anew.
+				key := f.keyFn()
+				uploaded := time.Now()
+				if err := f.store.Put(ctx, key, fl.parts, fl.size); err != nil && !errors.Is(err, objstore.ErrExists) {
+					return fmt.Errorf("cannot upload flush object again as %s: %w", key, err)
+				}
+				fl.key, obj.Key, fl.uploaded = key, key, uploaded
+			}
+			// No attempt may still be running (and land) after the deadline.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, fl.uploaded.Add(f.cfg.MaxCommitDelay))
+			defer cancel()
+		}
+		var err error
+		res, err = f.committer.Commit(ctx, fl.seq, obj)
+		if err != nil {
+			commitErrors.Inc()
+		}
+		if errors.Is(err, ErrFenced) {
+			return permanent{err}
+		}
+		return err
+	})
+	commitDurationMs.Update(float64(time.Since(start).Milliseconds()))
+	if err != nil {
+		f.mu.Lock()
+		if f.failed == nil {
+			f.failed = err
+		}
+		f.mu.Unlock()
+		f.fail(fl, err)
+		return
+	}
+	f.complete(fl, res)
+}
+
+// complete tells fl's partitions that their batches are committed (or voided, as res
+// says) and finishes it.
+func (f *Flusher) complete(fl *Flush, res Committed) {
+	// The committed entry may name an earlier upload of the same bytes.
+	fl.key = res.Key
+	flushObjects.Inc()
+	flushBytes.Add(int(fl.size))
+	flushLatencyMs.Update(float64(time.Since(fl.opened).Milliseconds()))
+	var newlyVoided []PartitionID
+	for _, id := range res.Voided {
+		if _, ok := f.voided[id]; !ok {
+			newlyVoided = append(newlyVoided, id)
+			f.voided[id] = fl.seq
+		}
+	}
+	for i, g := range fl.groups {
+		if _, ok := f.voided[g.id]; ok {
+			if fl.failed == nil {
+				fl.failed = make(map[Sink]error)
+			}
+			fl.failed[g.sink] = ErrVoided
+			g.sink.Failed(g.batches, ErrVoided)
+			continue
+		}
+		g.sink.Committed(fl.key, fl.seq, fl.footer.Extents[i], g.batches)
+	}
+	if len(newlyVoided) > 0 {
+		// Their Logs resigned in Failed above: no batch of theirs enters a flush cut
+		// from now on, so the open flush is the last that can hold one.
+		last := f.NextSeq()
+		for _, id := range newlyVoided {
+			f.voided[id] = last
+		}
+	}
+	for id, last := range f.voided {
+		if last <= fl.seq {
+			delete(f.voided, id)
+		}
+	}
+	f.finish(fl, nil)
 }
 
 func (f *Flusher) fail(fl *Flush, err error) {

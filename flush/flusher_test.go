@@ -740,3 +740,90 @@ func sinkNames(events []sinkEvent) []string {
 	}
 	return out
 }
+
+// groupCommitSetup commits flush 0 alone behind a gate while flushes 1-3 are cut and
+// uploaded, then opens the gate: the committer finds 1-3 waiting together. It returns the
+// flushes and the sinks' event log.
+func groupCommitSetup(t *testing.T, c *fakeGroupCommitter) ([]*Flush, *eventLog) {
+	t.Helper()
+	gate := make(chan struct{})
+	c.gate = gate
+	cfg := testConfig()
+	cfg.UploadConcurrency = 4
+	f := newTestFlusher(t, cfg, newMemStore(false), c)
+	events := &eventLog{}
+	a := &fakeSink{name: "a", log: events}
+	id := partitionID(1, 0, 1)
+	var fls []*Flush
+	for i := range 4 {
+		appendReserved(t, f, a, id, testBatch('a', int64(i), int64(i), 10))
+		fls = append(fls, cutNow(t, f))
+		if i == 0 {
+			waitFor(t, "flush 0's commit to reach the gate", func() bool { return c.entered.Load() == 1 })
+		}
+	}
+	waitFor(t, "uploads of flushes 1-3", func() bool {
+		for _, fl := range fls[1:] {
+			select {
+			case <-fl.uploadDone:
+			default:
+				return false
+			}
+		}
+		return true
+	})
+	// The committer holds flush 0 at the gate; 1-3 are queued. A closed gate holds
+	// nothing back.
+	close(gate)
+	for _, fl := range fls {
+		if err := waitDone(t, fl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fls, events
+}
+
+// checkCommittedInOrder fails unless sink "a" saw offsets 0-3 committed in order.
+func checkCommittedInOrder(t *testing.T, events *eventLog) {
+	t.Helper()
+	var offs []int64
+	for _, e := range events.of("a") {
+		if !e.committed {
+			t.Fatalf("sink a Failed: %v", e.err)
+		}
+		for _, bt := range e.batches {
+			offs = append(offs, bt.BaseOffset)
+		}
+	}
+	if !slices.Equal(offs, []int64{0, 1, 2, 3}) {
+		t.Errorf("sink a committed offsets %v, want [0 1 2 3]", offs)
+	}
+}
+
+// TestGroupCommitCommitsWaitingFlushesAtOnce: flushes uploaded while an earlier commit
+// runs are committed in one group, in cut order, and their sinks told in that order.
+func TestGroupCommitCommitsWaitingFlushesAtOnce(t *testing.T) {
+	c := &fakeGroupCommitter{}
+	_, events := groupCommitSetup(t, c)
+	if got := c.attempts(); !slices.Equal(got, []uint64{0}) {
+		t.Errorf("one-by-one commits %v, want [0] (the gated first)", got)
+	}
+	if got := c.groupCalls(); len(got) != 1 || !slices.Equal(got[0], []uint64{1, 2, 3}) {
+		t.Errorf("group commits %v, want [[1 2 3]]", got)
+	}
+	checkCommittedInOrder(t, events)
+}
+
+// TestFailedGroupCommitGoesOneByOne: a group that does not commit whole is committed again
+// one by one, in order, and every batch is committed once.
+func TestFailedGroupCommitGoesOneByOne(t *testing.T) {
+	c := &fakeGroupCommitter{failGroup: func([]uint64) error { return errInjected }}
+	_, events := groupCommitSetup(t, c)
+	if got := c.groupCalls(); len(got) != 1 {
+		t.Errorf("group commit attempts %v, want one", got)
+	}
+	if got := c.attempts(); !slices.Equal(got, []uint64{0, 1, 2, 3}) {
+		t.Errorf("one-by-one commits %v, want [0 1 2 3]", got)
+	}
+	checkCommittedInOrder(t, events)
+}

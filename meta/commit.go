@@ -91,6 +91,45 @@ func (s *Store) CommitObject(ctx context.Context, reg *Registration, fenceRev in
 		e.GetKey(), key, fence, fenceRev, current, ErrFenced)
 }
 
+// CommitObjects commits several flush objects of one incarnation, entries[i] at seqs[i], in
+// one transaction fenced as CommitObject fences each: the fence at fenceRev and every key
+// still absent. It returns true when all were committed, false (and no error) when a
+// compare failed: the fence moved or a key exists (an earlier attempt whose reply was lost
+// committed it); the caller then commits them one by one with CommitObject, which tells
+// those cases apart. A group commit costs one etcd round trip and one fsync for all of
+// them, where one by one each waits for the previous. len(seqs) must be at most
+// MaxCommitGroup.
+func (s *Store) CommitObjects(ctx context.Context, reg *Registration, fenceRev int64, seqs []uint64, entries []*metapb.ObjectEntry) (bool, error) {
+	if len(seqs) != len(entries) || len(seqs) == 0 || len(seqs) > s.MaxCommitGroup() {
+		return false, fmt.Errorf("BUG: CommitObjects of %d seqs and %d entries (at most %d)", len(seqs), len(entries), s.MaxCommitGroup())
+	}
+	start := time.Now()
+	fence := s.keys.Fence(reg.BrokerID)
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(fence), "=", fenceRev)}
+	var puts []clientv3.Op
+	for i, seq := range seqs {
+		key := s.keys.Object(reg.BrokerID, reg.Incarnation, seq)
+		val, err := marshal(entries[i])
+		if err != nil {
+			return false, fmt.Errorf("cannot encode object entry %s: %w", key, err)
+		}
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
+		puts = append(puts, clientv3.OpPut(key, string(val)))
+	}
+	resp, err := s.kv.Txn(ctx).If(cmps...).Then(puts...).Commit()
+	if err != nil {
+		return false, fmt.Errorf("cannot commit %d objects from seq %d: %w", len(seqs), seqs[0], err)
+	}
+	if resp.Succeeded {
+		commitDuration.Update(msSince(start))
+	}
+	return resp.Succeeded, nil
+}
+
+// MaxCommitGroup is the most objects CommitObjects commits in one transaction: each costs
+// a compare and a put, within etcd's --max-txn-ops (Config.MaxTxnOps).
+func (s *Store) MaxCommitGroup() int { return max((s.cfg.MaxTxnOps-1)/2, 1) }
+
 // listPage bounds the keys read per range request, so a long chain never
 // builds one huge response.
 const listPage = 1000

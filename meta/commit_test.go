@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+
+	"github.com/kafscale/kafscale/meta/metapb"
 )
 
 func TestCommitObject(t *testing.T) {
@@ -191,5 +193,47 @@ func TestDeleteObjectsOfAReplacedIncarnationIsFenced(t *testing.T) {
 	}
 	if got, err := s.ListObjects(ctx, 1, repl.Incarnation, 0); err != nil || len(got) != 1 {
 		t.Fatalf("left %v (%v), want the new incarnation's entry", got, err)
+	}
+}
+
+// TestCommitObjectsAllOrNone: a group commit puts every entry at once; it commits nothing
+// when one key exists already or the fence moved, and each entry can then be committed
+// one by one as CommitObject decides.
+func TestCommitObjectsAllOrNone(t *testing.T) {
+	s := newTestStore(t)
+	ctx := testCtx(t)
+	reg := register(t, s, 1)
+	ok, err := s.CommitObjects(ctx, reg, reg.FenceRev, []uint64{0, 1, 2}, []*metapb.ObjectEntry{entry("a"), entry("b"), entry("c")})
+	if err != nil || !ok {
+		t.Fatalf("group commit of seqs 0-2: %v, %v", ok, err)
+	}
+	got, err := s.ListObjects(ctx, 1, reg.Incarnation, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, e := range got {
+		keys = append(keys, fmt.Sprintf("%d=%s", e.Seq, e.Entry.GetKey()))
+	}
+	if want := "0=a 1=b 2=c"; strings.Join(keys, " ") != want {
+		t.Fatalf("committed %v, want %s", keys, want)
+	}
+	// Seq 2 exists: nothing of the group 2-3 is committed.
+	ok, err = s.CommitObjects(ctx, reg, reg.FenceRev, []uint64{2, 3}, []*metapb.ObjectEntry{entry("c"), entry("d")})
+	if err != nil || ok {
+		t.Fatalf("group commit over a committed seq: %v, %v; want false, nil", ok, err)
+	}
+	if got, _ := s.ListObjects(ctx, 1, reg.Incarnation, 3); len(got) != 0 {
+		t.Fatalf("seq 3 committed by a group that failed: %v", got)
+	}
+	if _, _, err := s.BumpEpochs(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	ok, err = s.CommitObjects(ctx, reg, reg.FenceRev, []uint64{3, 4}, []*metapb.ObjectEntry{entry("d"), entry("e")})
+	if err != nil || ok {
+		t.Fatalf("group commit under a moved fence: %v, %v; want false, nil", ok, err)
+	}
+	if _, err := s.CommitObject(ctx, reg, reg.FenceRev, 3, entry("d")); !errors.Is(err, ErrFenced) {
+		t.Fatalf("one-by-one commit after the group failed: %v, want ErrFenced", err)
 	}
 }

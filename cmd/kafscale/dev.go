@@ -70,6 +70,10 @@ type devConfig struct {
 	EtcdListen string
 	// ObjectLatency, if set, wraps the local store in objstore.WithLatency (a simulated S3).
 	ObjectLatency string
+	// flags are the parsed flags (devFlags): finish tells from them whether
+	// --flush-interval (or KAFSCALE_FLUSH_INTERVAL, set through them) was given; if not, a
+	// simulated S3 gets the S3 default interval rather than devFlushInterval.
+	flags         *flag.FlagSet
 	objectLatency objstore.LatencyConfig // parsed from ObjectLatency by finish
 	childArgs     []string               // the command line's flags that brokers 1.. share
 	// Brokers is how many brokers the command runs (devcluster.go); 1 runs one in this
@@ -81,8 +85,18 @@ type devConfig struct {
 }
 
 func defaultDevConfig() devConfig {
-	return devConfig{serverConfig: defaultServerConfig(), DataDir: "data", EtcdListen: "127.0.0.1:0", Brokers: 1}
+	c := devConfig{serverConfig: defaultServerConfig(), DataDir: "data", EtcdListen: "127.0.0.1:0", Brokers: 1}
+	c.Flush.FlushInterval = devFlushInterval
+	return c
 }
+
+// devFlushInterval is `kafscale dev`'s --flush-interval on its local directory store. The
+// interval bounds the PUTs per second, which cost money on S3 (hence 100 ms for `kafscale
+// broker` and for dev with --object-latency); a local file costs nothing, and an
+// application that waits for each acknowledgement (`producer.send(record).get()`) waits
+// about one interval per record: 1 ms keeps its round trip within a few milliseconds
+// (docs/benchmarks.md, "Synchronous producers").
+const devFlushInterval = time.Millisecond
 
 // serverFlags binds the shared flags to cfg.
 func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
@@ -139,6 +153,7 @@ func devFlags(cfg *devConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.EtcdEndpoints, "etcd-endpoints", cfg.EtcdEndpoints, "join this etcd (comma-separated client URLs) instead of embedding one: another dev broker's cluster")
 	fs.StringVar(&cfg.ObjectLatency, "object-latency", cfg.ObjectLatency, "add simulated S3 latency to the local store: a profile (s3-standard, s3-express) or put=p50:30ms,p99:150ms;get=...;list=...;delete=... (default none)")
 	serverFlags(fs, &cfg.serverConfig)
+	cfg.flags = fs
 	return fs
 }
 
@@ -286,6 +301,13 @@ func (c *devConfig) finish() error {
 			return fmt.Errorf("--object-latency is invalid (set to %q): %w", c.ObjectLatency, err)
 		}
 		c.objectLatency = lc
+		given := false
+		if c.flags != nil {
+			c.flags.Visit(func(f *flag.Flag) { given = given || f.Name == "flush-interval" })
+		}
+		if !given {
+			c.Flush.FlushInterval = flush.DefaultConfig().FlushInterval
+		}
 	}
 	return c.serverConfig.finish()
 }

@@ -15,6 +15,7 @@ func TestNoFlagsEqualsDefaults(t *testing.T) {
 	if err := fs.Parse(nil); err != nil {
 		t.Fatal(err)
 	}
+	cfg.flags = nil
 	if want := defaultDevConfig(); !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("parsing no flags changed the config:\n got %+v\nwant %+v", cfg, want)
 	}
@@ -25,6 +26,36 @@ func TestNoFlagsEqualsDefaults(t *testing.T) {
 	}
 	if want := defaultBrokerConfig(); !reflect.DeepEqual(bcfg, want) {
 		t.Fatalf("parsing no broker flags changed the config:\n got %+v\nwant %+v", bcfg, want)
+	}
+}
+
+// TestDevFlushIntervalDefault: dev's local store cuts every millisecond; a simulated S3
+// (--object-latency) keeps the S3 default of 100 ms unless --flush-interval or
+// KAFSCALE_FLUSH_INTERVAL says otherwise.
+func TestDevFlushIntervalDefault(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want time.Duration
+	}{
+		{nil, "", time.Millisecond},
+		{[]string{"--object-latency", "s3-standard"}, "", 100 * time.Millisecond},
+		{[]string{"--object-latency", "s3-standard", "--flush-interval", "1ms"}, "", time.Millisecond},
+		{[]string{"--object-latency", "s3-standard"}, "5ms", 5 * time.Millisecond},
+		{[]string{"--flush-interval", "20ms"}, "", 20 * time.Millisecond},
+	} {
+		t.Run(strings.Join(tc.args, " ")+" env="+tc.env, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("KAFSCALE_FLUSH_INTERVAL", tc.env)
+			}
+			cfg := defaultDevConfig()
+			if _, err := parseFlags(devFlags(&cfg), tc.args, cfg.finish); err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Flush.FlushInterval != tc.want {
+				t.Errorf("flush interval %s, want %s", cfg.Flush.FlushInterval, tc.want)
+			}
+		})
 	}
 }
 

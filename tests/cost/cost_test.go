@@ -33,8 +33,10 @@ type window struct {
 // own on the following Kafka and metrics ports) and counts the flush objects of all.
 func measure(t *testing.T, partitions int32, brokers int) window {
 	etcdAddr := kafkatest.FreeAddr(t)
+	// The cost rule is S3's: at most one PUT per flush interval below flush.bytes, with the
+	// default interval of `kafscale broker` (dev's local store cuts every millisecond).
 	p := testbroker.Start(t, "--etcd-listen", etcdAddr, "--checkpoint-interval", "1h", "--merge-age", "1h", "--merge-interval", "1h", "--gc-interval", "1h",
-		"--brokers", strconv.Itoa(brokers))
+		"--flush-interval", "100ms", "--brokers", strconv.Itoa(brokers))
 	if brokers > 1 {
 		t.Cleanup(func() { p.Term(60 * time.Second) })
 	}
