@@ -20,6 +20,7 @@ import (
 	"github.com/kafscale/kafscale/internal/ackcheck"
 	"github.com/kafscale/kafscale/internal/jvm"
 	"github.com/kafscale/kafscale/internal/kafkatest"
+	"github.com/kafscale/kafscale/internal/logbuf"
 	"github.com/kafscale/kafscale/internal/testbroker"
 )
 
@@ -94,8 +95,8 @@ func TestJavaConsumerValidatesPositionAfterLeaderChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &syncWriter{w: &stderr}
+	var stderr logbuf.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("cannot start java: %v", err)
 	}
@@ -119,9 +120,9 @@ func TestJavaConsumerValidatesPositionAfterLeaderChange(t *testing.T) {
 	case <-paused:
 	case <-copied:
 		_ = cmd.Wait()
-		t.Fatalf("the Java consumer exited before pausing:\n%s\n%s", stdout.String(), stderr.String())
+		t.Fatalf("the Java consumer exited before pausing:\n%s\n%s", stdout.String(), stderr.Tail(8<<10))
 	case <-time.After(90 * time.Second):
-		t.Fatalf("the Java consumer did not pause within 90 s:\n%s", stderr.String())
+		t.Fatalf("the Java consumer did not pause within 90 s:\n%s", stderr.Tail(8<<10))
 	}
 
 	var drained struct {
@@ -136,7 +137,7 @@ func TestJavaConsumerValidatesPositionAfterLeaderChange(t *testing.T) {
 	}
 	<-copied
 	_ = cmd.Wait()
-	jvm.Check(t, stdout.String(), stderr.String(), "follow-leader")
+	jvm.Check(t, stdout.String(), stderr.Tail(64<<10), "follow-leader")
 
 	var validations float64
 	for i := range 3 {
@@ -170,16 +171,4 @@ func drain(t *testing.T, admin string, out any, args ...string) {
 	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatalf("kafscale broker drain printed %q: %v", b, err)
 	}
-}
-
-// syncWriter serializes writes from the goroutines exec starts.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
