@@ -218,6 +218,9 @@ type partState struct {
 	pub uint64
 	log *partition.Log
 	cp  *metapb.Checkpoint // guarded by Broker.cpMu after takeover
+	// trimmed is the log start up to which segments were deleted (trimPartition); owned
+	// by the merging goroutine.
+	trimmed int64
 }
 
 // Deps are the parts a Broker is assembled from.

@@ -68,6 +68,10 @@ var (
 	mergedSegments = metrics.NewCounter(`kafscale_merge_segments_total`)
 	mergedBytes    = metrics.NewCounter(`kafscale_merge_bytes_total`)
 	mergeErrors    = metrics.NewCounter(`kafscale_merge_errors_total`)
+	// Segments deleted because they lie wholly below their partition's log start
+	// (DeleteRecords, retention), and failures to delete them.
+	segmentsTrimmed = metrics.NewCounter(`kafscale_segments_deleted_below_log_start_total`)
+	trimErrors      = metrics.NewCounter(`kafscale_segment_trim_errors_total`)
 )
 
 type ledPartition struct {
@@ -108,7 +112,53 @@ func (b *Broker) mergeAll() {
 				break
 			}
 		}
+		if err := b.trimPartition(b.ctx, lp); err != nil && b.ctx.Err() == nil {
+			trimErrors.Inc()
+			b.log.Warn("cannot delete segments below the log start", "topic", lp.t.meta.Name, "partition", lp.p, "err", err)
+		}
 	}
+}
+
+// trimPartition deletes the segment keys of the partition wholly below its durable log
+// start (the one its last written checkpoint holds: a takeover reading that checkpoint
+// never looks for them) and drops them from the index; GC deletes the segment objects once
+// they have been unreferenced for gc.grace. Segments straddling the log start stay, as
+// Kafka keeps a log segment until all of it is below. It lists the partition's segments
+// only when the log start moved since the last trim, or merging made a segment below it
+// (of flush extents that were below it already).
+func (b *Broker) trimPartition(ctx context.Context, lp ledPartition) error {
+	if !lp.ps.log.Leader() {
+		return nil
+	}
+	b.cpMu.Lock()
+	start := lp.ps.cp.GetLogStart()
+	b.cpMu.Unlock()
+	if start <= lp.ps.trimmed && !lp.ps.log.SegmentBelow(start) {
+		return nil
+	}
+	segs, err := b.meta.ListSegments(ctx, lp.t.id, lp.p)
+	if err != nil {
+		return err
+	}
+	var below []int64
+	for _, s := range segs {
+		if s.LastOffset < start {
+			below = append(below, s.LastOffset)
+		}
+	}
+	if len(below) > 0 {
+		pk := meta.PartitionKey{TopicID: lp.t.id, Partition: lp.p}
+		if err := b.meta.DeleteSegments(ctx, b.cfg.NodeID, b.fenceRev.Load(), pk, below); err != nil {
+			if errors.Is(err, meta.ErrFenced) {
+				_, _ = b.refreshFence(ctx)
+			}
+			return err
+		}
+		segmentsTrimmed.Add(len(below))
+	}
+	lp.ps.log.DropSegmentsBelow(start)
+	lp.ps.trimmed = start
+	return nil
 }
 
 // mergePartition merges the partition's oldest flush extents into one segment when they

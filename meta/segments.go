@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -57,6 +58,29 @@ func (s *Store) CommitSegment(ctx context.Context, brokerID int32, fenceRev int6
 		current = kvs[0].ModRevision
 	}
 	return nil, fmt.Errorf("cannot commit segment %s: fence %s at %d, expected %d: %w", segKey, fence, current, fenceRev, ErrFenced)
+}
+
+// DeleteSegments deletes the segment keys of a partition ending at lastOffsets (retention,
+// DeleteRecords: segments wholly below the log start), each transaction of at most
+// Config.MaxTxnOps deletes fenced on mod_revision(fences/<brokerID>) == fenceRev, so a broker
+// that lost the partition deletes nothing. Absent keys are no error. The objects they name
+// are deleted by GC once unreferenced for gc.grace.
+func (s *Store) DeleteSegments(ctx context.Context, brokerID int32, fenceRev int64, pk PartitionKey, lastOffsets []int64) error {
+	fence := s.keys.Fence(brokerID)
+	for batch := range slices.Chunk(lastOffsets, s.cfg.MaxTxnOps) {
+		var ops []clientv3.Op
+		for _, last := range batch {
+			ops = append(ops, clientv3.OpDelete(s.keys.Segment(pk.TopicID, pk.Partition, last)))
+		}
+		resp, err := s.kv.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(fence), "=", fenceRev)).Then(ops...).Commit()
+		if err != nil {
+			return fmt.Errorf("cannot delete %d segments of %x-%d: %w", len(batch), pk.TopicID, pk.Partition, err)
+		}
+		if !resp.Succeeded {
+			return fmt.Errorf("cannot delete segments of %x-%d: fence %s moved from %d: %w", pk.TopicID, pk.Partition, fence, fenceRev, ErrFenced)
+		}
+	}
+	return nil
 }
 
 // ListSegments returns a partition's segments in offset order (linearizable).

@@ -207,6 +207,67 @@ func (l *Log) EndOffsetForEpoch(current, epoch int32) (int32, int64, error) {
 	return e, end, nil
 }
 
+// DeleteBefore moves the log start to offset (DeleteRecords; HighWatermark -1 means the
+// high watermark), as Kafka's deleteRecords does: an offset below the log start changes
+// nothing, one above the high watermark (or below -1) is ErrOffsetRange. The log start may
+// fall inside a batch: reads from it return that whole batch, and the client skips the
+// records before it. It returns the log start after the call. The move is durable once
+// the next checkpoint is written (the caller writes it before answering); the objects
+// below it are deleted by merging and GC (docs/object-lifecycle.md, "Deleting records").
+func (l *Log) DeleteBefore(offset int64) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.leader {
+		return 0, ErrNotLeader
+	}
+	if offset == HighWatermark {
+		offset = l.hw
+	}
+	if offset < 0 || offset > l.hw {
+		return l.logStart, ErrOffsetRange
+	}
+	if offset > l.logStart {
+		l.logStart = offset
+		l.epochs = l.epochs.truncateStart(offset)
+		l.dirty = true
+	}
+	return l.logStart, nil
+}
+
+// MarkDirty makes the next checkpoint include this partition (after a failed write of one
+// that took its dirty mark).
+func (l *Log) MarkDirty() {
+	l.mu.Lock()
+	l.dirty = true
+	l.mu.Unlock()
+}
+
+// DropSegmentsBelow removes from the index the leading segment extents that end below
+// offset (their segments were deleted: retention, DeleteRecords). Only the merging
+// goroutine calls it, as it does ReplaceMerged: the index's segment prefix is its own.
+func (l *Log) DropSegmentsBelow(offset int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := 0
+	for i < len(l.extents) && l.extents[i].Segment && l.extents[i].LastOffset < offset {
+		i++
+	}
+	if i > 0 {
+		l.extents = append([]Extent(nil), l.extents[i:]...)
+	}
+}
+
+// SegmentBelow reports whether the index starts with a segment extent ending below offset:
+// merging turned flush extents below the log start into a segment that can go.
+func (l *Log) SegmentBelow(offset int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.extents) > 0 && l.extents[0].Segment && l.extents[0].LastOffset < offset
+}
+
+// HighWatermark is DeleteRecords' offset -1: delete up to the high watermark.
+const HighWatermark = -1
+
 // BytesIn returns the bytes of every batch appended to this log since it was opened
 // (duplicates of an idempotent producer not counted), the load the controller balances,
 // and when it was opened.

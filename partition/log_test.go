@@ -424,3 +424,69 @@ func TestSequentialReadPrefetchesTheNextRange(t *testing.T) {
 		t.Errorf("%s fetched %d times; want 1, by the read-ahead: the sequential Read was not served from the cache", keys[1], started)
 	}
 }
+
+// TestDeleteBeforeMovesTheLogStart: DeleteRecords' rules, as Kafka's: the log start moves
+// forward only, -1 means the high watermark, an offset past it is out of range; reads below
+// the new start are out of range and a read at it returns the batch holding it.
+func TestDeleteBeforeMovesTheLogStart(t *testing.T) {
+	h := newHarness(t)
+	l := h.newLog(DefaultConfig(), testState())
+	_, fl := h.append(t, l, buildBatch(t, 1000, 1001, 1002))
+	if err := h.commit(t, l, fl); err != nil {
+		t.Fatal(err)
+	}
+	_, fl = h.append(t, l, buildBatch(t, 1003, 1004))
+	if err := h.commit(t, l, fl); err != nil {
+		t.Fatal(err)
+	}
+	l.TakeDirty()
+	for _, tt := range []struct {
+		offset, want int64
+		wantErr      error
+	}{
+		{1, 1, nil},
+		{0, 1, nil}, // below the log start: nothing changes
+		{6, 1, ErrOffsetRange},
+		{-2, 1, ErrOffsetRange},
+		{4, 4, nil},
+		{HighWatermark, 5, nil},
+	} {
+		got, err := l.DeleteBefore(tt.offset)
+		if got != tt.want || !errors.Is(err, tt.wantErr) {
+			t.Errorf("DeleteBefore(%d) = %d, %v; want %d, %v", tt.offset, got, err, tt.want, tt.wantErr)
+		}
+	}
+	if !l.TakeDirty() {
+		t.Error("a moved log start does not mark the partition for its next checkpoint")
+	}
+	if start, hw, _ := l.Offsets(); start != 5 || hw != 5 {
+		t.Errorf("offsets %d-%d, want 5-5", start, hw)
+	}
+	ctx := context.Background()
+	if _, err := l.Read(ctx, 4, 1<<20); !errors.Is(err, ErrOffsetRange) {
+		t.Errorf("Read below the log start: %v, want ErrOffsetRange", err)
+	}
+	if got, err := l.Read(ctx, 5, 1<<20); err != nil || len(got) != 0 {
+		t.Errorf("Read at the log start = high watermark: %d batches, %v; want none", len(got), err)
+	}
+}
+
+// TestDeleteBeforeInsideABatch: a log start inside a batch serves that batch from it.
+func TestDeleteBeforeInsideABatch(t *testing.T) {
+	h := newHarness(t)
+	l := h.newLog(DefaultConfig(), testState())
+	_, fl := h.append(t, l, buildBatch(t, 1000, 1001, 1002))
+	if err := h.commit(t, l, fl); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := l.DeleteBefore(1); got != 1 || err != nil {
+		t.Fatalf("DeleteBefore(1) = %d, %v", got, err)
+	}
+	got, err := l.Read(context.Background(), 1, 1<<20)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Read(1) = %d batches, %v; want the batch holding offset 1", len(got), err)
+	}
+	if _, err := l.Read(context.Background(), 0, 1<<20); !errors.Is(err, ErrOffsetRange) {
+		t.Errorf("Read(0) below the log start: %v, want ErrOffsetRange", err)
+	}
+}

@@ -6,6 +6,8 @@ package kafkacli
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -187,4 +189,21 @@ func TestKafkaPerfTests(t *testing.T) {
 		t.Errorf("kafka-consumer-perf-test consumed %s records, want %d:\n%s", got, n, out)
 	}
 	t.Logf("kafka-consumer-perf-test: %s MB/s, %s records/s", col["MB.sec"], col["nMsg.sec"])
+}
+
+// TestKafkaDeleteRecords: kafka-delete-records moves a partition's log start with an
+// offsets JSON file, as the user guide runs it; kafka-get-offsets then gives the new
+// earliest offset.
+func TestKafkaDeleteRecords(t *testing.T) {
+	p := testbroker.Start(t)
+	b := []string{"--bootstrap-server", p.Addr}
+	tool(t, "", "kafka-topics", append(b, "--create", "--topic", "del", "--partitions", "1")...)
+	tool(t, strings.Repeat("x\n", 10), "kafka-console-producer", append(b, "--topic", "del")...)
+	file := filepath.Join(t.TempDir(), "offsets.json")
+	if err := os.WriteFile(file, []byte(`{"partitions":[{"topic":"del","partition":0,"offset":6}],"version":1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := tool(t, "", "kafka-delete-records", append(b, "--offset-json-file", file)...)
+	requireLines(t, "kafka-delete-records", out, `^Records delete operation completed:$`, `^partition: del-0\s+low_watermark: 6$`)
+	requireLines(t, "kafka-get-offsets --time -2", tool(t, "", "kafka-get-offsets", append(b, "--topic", "del", "--time", "-2")...), `^del:0:6$`)
 }

@@ -88,6 +88,12 @@ func facts(s *server, resp kmsg.Response) []string {
 		for _, rc := range r.Coordinators {
 			add("key %q %s node=%s", rc.Key, errName(rc.ErrorCode), node(rc.NodeID))
 		}
+	case *kmsg.DeleteRecordsResponse:
+		for _, rt := range r.Topics {
+			for _, rp := range rt.Partitions {
+				add("%s/%d %s lowWatermark=%d", rt.Topic, rp.Partition, errName(rp.ErrorCode), rp.LowWatermark)
+			}
+		}
 	case *kmsg.InitProducerIDResponse:
 		add("%s producerID=%s epoch=%d", errName(r.ErrorCode), set(r.ProducerID >= 0), r.ProducerEpoch)
 	default:

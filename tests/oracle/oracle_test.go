@@ -115,6 +115,14 @@ func cases() []oracleCase {
 		{name: "Produce to an unknown topic", request: func(*server) kmsg.Request { return produceReq(unknownTopic, 0) }},
 		{name: "Produce to partition 99", setup: empty, request: func(*server) kmsg.Request { return produceReq(emptyTopic, 99) }},
 
+		// DeleteRecords v2 (on the empty partition: its log start and high watermark are 0).
+		{name: "DeleteRecords to the high watermark of an empty partition", setup: empty, request: func(*server) kmsg.Request { return deleteRecordsReq(emptyTopic, 0, -1) }},
+		{name: "DeleteRecords to offset 0 of an empty partition", setup: empty, request: func(*server) kmsg.Request { return deleteRecordsReq(emptyTopic, 0, 0) }},
+		{name: "DeleteRecords past the high watermark", setup: empty, request: func(*server) kmsg.Request { return deleteRecordsReq(emptyTopic, 0, 5) }},
+		{name: "DeleteRecords to offset -2", setup: empty, request: func(*server) kmsg.Request { return deleteRecordsReq(emptyTopic, 0, -2) }},
+		{name: "DeleteRecords of partition 99", setup: empty, request: func(*server) kmsg.Request { return deleteRecordsReq(emptyTopic, 99, 0) }},
+		{name: "DeleteRecords of an unknown topic", request: func(*server) kmsg.Request { return deleteRecordsReq(unknownTopic, 0, 0) }},
+
 		// DescribeConfigs v4.
 		{name: "DescribeConfigs of an unknown topic", request: func(*server) kmsg.Request {
 			return describeConfigsReq(kmsg.ConfigResourceTypeTopic, unknownTopic)

@@ -307,6 +307,20 @@ func produceReq(topic string, partition int32) *kmsg.ProduceRequest {
 	return req
 }
 
+// deleteRecordsReq asks DeleteRecords v2 to move one partition's log start to offset.
+func deleteRecordsReq(topic string, partition int32, offset int64) *kmsg.DeleteRecordsRequest {
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	req.Version = 2
+	req.TimeoutMillis = 10000
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	rp.Partition, rp.Offset = partition, offset
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
 func describeConfigsReq(resourceType kmsg.ConfigResourceType, name string, configs ...string) *kmsg.DescribeConfigsRequest {
 	req := kmsg.NewPtrDescribeConfigsRequest()
 	req.Version = 4

@@ -29,6 +29,7 @@ import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -394,6 +395,12 @@ public final class Clients {
             Config bc = admin.describeConfigs(List.of(br)).all().get().get(br);
             check(!bc.entries().isEmpty(), "describeConfigs of broker %s: no entries", br.name());
 
+            TopicPartition p0 = new TopicPartition(topic, 0);
+            long low = admin.deleteRecords(Map.of(p0, RecordsToDelete.beforeOffset(5))).lowWatermarks().get(p0).get().lowWatermark();
+            check(low == 5, "deleteRecords before 5: low watermark %d", low);
+            long earliestAfter = admin.listOffsets(Map.of(p0, OffsetSpec.earliest())).all().get().get(p0).offset();
+            check(earliestAfter == 5, "listOffsets earliest after deleteRecords: %d, want 5", earliestAfter);
+
             admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(5))).all().get();
             waitFor("describeTopics to show 5 partitions", () -> {
                 try {
@@ -411,7 +418,7 @@ public final class Clients {
                     return false;
                 }
             }, null);
-            return String.format("createTopics, describeTopics, describeCluster (%d nodes, id %s), listOffsets, listConsumerGroups, describeConsumerGroups, listConsumerGroupOffsets, describeConfigs (topic and broker), createPartitions, deleteTopics",
+            return String.format("createTopics, describeTopics, describeCluster (%d nodes, id %s), listOffsets, listConsumerGroups, describeConsumerGroups, listConsumerGroupOffsets, describeConfigs (topic and broker), deleteRecords, createPartitions, deleteTopics",
                     nodes, clusterId);
         }
     }
