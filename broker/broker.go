@@ -60,6 +60,9 @@ type Config struct {
 	// LoadReportInterval is how often the broker reports its partitions' recent bytes in
 	// to etcd for the controller's balancing (--load-report-interval).
 	LoadReportInterval time.Duration
+	// RetentionCheckInterval is log.retention.check.interval.ms: how often retention.ms
+	// and retention.bytes are applied.
+	RetentionCheckInterval time.Duration
 	// Partition holds per-partition settings.
 	Partition partition.Config
 	// Merge holds merging and GC settings.
@@ -76,19 +79,20 @@ type Config struct {
 // DefaultConfig returns Kafka's defaults where Kafka has one.
 func DefaultConfig() Config {
 	return Config{
-		NodeID:                0,
-		AdvertisedHost:        "127.0.0.1",
-		AdvertisedPort:        9092,
-		AutoCreateTopics:      true,
-		DefaultPartitions:     1,
-		MessageMaxBytes:       1048588,
-		MaxPartitionsPerTopic: 10000,
-		MaxPartitions:         DefaultMaxPartitions,
-		CheckpointInterval:    30 * time.Second,
-		LoadReportInterval:    30 * time.Second,
-		Partition:             partition.DefaultConfig(),
-		Merge:                 DefaultMergeConfig(),
-		Group:                 group.DefaultConfig(),
+		NodeID:                 0,
+		AdvertisedHost:         "127.0.0.1",
+		AdvertisedPort:         9092,
+		AutoCreateTopics:       true,
+		DefaultPartitions:      1,
+		MessageMaxBytes:        1048588,
+		MaxPartitionsPerTopic:  10000,
+		MaxPartitions:          DefaultMaxPartitions,
+		CheckpointInterval:     30 * time.Second,
+		LoadReportInterval:     30 * time.Second,
+		RetentionCheckInterval: 5 * time.Minute,
+		Partition:              partition.DefaultConfig(),
+		Merge:                  DefaultMergeConfig(),
+		Group:                  group.DefaultConfig(),
 	}
 }
 
@@ -109,6 +113,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--message-max-bytes must be >0 (set to %d)", c.MessageMaxBytes)
 	case c.CheckpointInterval <= 0:
 		return fmt.Errorf("--checkpoint-interval must be >0 (set to %s)", c.CheckpointInterval)
+	case c.RetentionCheckInterval <= 0:
+		return fmt.Errorf("--retention-check-interval must be >0 (set to %s)", c.RetentionCheckInterval)
 	case c.LoadReportInterval < time.Second:
 		return fmt.Errorf("--load-report-interval must be at least 1s (set to %s)", c.LoadReportInterval)
 	case c.Partition.ProducerExpiration <= 0:

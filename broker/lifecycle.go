@@ -134,6 +134,7 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	b.every(cfg.CheckpointInterval, b.checkpointOnce)
 	loads := newLoadReporter(b)
 	b.every(cfg.LoadReportInterval, loads.report)
+	b.every(cfg.RetentionCheckInterval, b.retentionOnce)
 	b.every(cfg.Merge.Interval, b.mergeAll)
 	b.every(cfg.Merge.GCInterval, b.gcOnce)
 	b.every(cfg.Group.OffsetsRetentionCheckInterval, b.expireOffsetsOnce)

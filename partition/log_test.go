@@ -490,3 +490,42 @@ func TestDeleteBeforeInsideABatch(t *testing.T) {
 		t.Errorf("Read(0) below the log start: %v, want ErrOffsetRange", err)
 	}
 }
+
+// TestRetentionStart: whole extents go from the oldest while too old or while the rest
+// still holds retention.bytes; the newest always stays; -1 disables each limit.
+func TestRetentionStart(t *testing.T) {
+	h := newHarness(t)
+	l := h.newLog(DefaultConfig(), testState())
+	// Three extents of 3 records each, with timestamps 1000, 2000 and 3000.
+	for i := range 3 {
+		ts := int64(1000 * (i + 1))
+		_, fl := h.append(t, l, buildBatch(t, ts, ts, ts))
+		if err := h.commit(t, l, fl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := l.StoredBytes() / 3
+	for _, tc := range []struct {
+		name           string
+		now, ms, bytes int64
+		want           int64
+	}{
+		{"no limits", 10000, -1, -1, 0},
+		{"none expired", 3500, 3000, -1, 0},
+		{"the first expired", 3500, 2000, -1, 3},
+		{"all expired: the newest stays", 100000, 0, -1, 6},
+		{"two extents fit", 0, -1, 2 * size, 3},
+		{"one extent fits", 0, -1, size, 6},
+		{"zero bytes: the newest stays", 0, -1, 0, 6},
+	} {
+		if got := l.RetentionStart(tc.now, tc.ms, tc.bytes); got != tc.want {
+			t.Errorf("%s: RetentionStart(now %d, ms %d, bytes %d) = %d, want %d", tc.name, tc.now, tc.ms, tc.bytes, got, tc.want)
+		}
+	}
+	if _, err := l.DeleteBefore(4); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.RetentionStart(3500, 2000, -1); got != 4 {
+		t.Errorf("after the log start moved inside the second extent, RetentionStart = %d, want 4 (never below it)", got)
+	}
+}

@@ -123,6 +123,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.Func("message-max-bytes", fmt.Sprintf("default max.message.bytes of topics (default %d)", cfg.Broker.MessageMaxBytes), intFlag(&cfg.Broker.MessageMaxBytes))
 	fs.BoolVar(&cfg.Broker.AutoCreateTopics, "auto-create-topics", cfg.Broker.AutoCreateTopics, "create topics on first Metadata request (auto.create.topics.enable)")
 	fs.DurationVar(&cfg.Broker.CheckpointInterval, "checkpoint-interval", cfg.Broker.CheckpointInterval, "how often changed partitions are checkpointed (checkpoint.interval)")
+	fs.DurationVar(&cfg.Broker.RetentionCheckInterval, "retention-check-interval", cfg.Broker.RetentionCheckInterval, "how often retention.ms and retention.bytes are applied (log.retention.check.interval.ms)")
 	fs.DurationVar(&cfg.Broker.LoadReportInterval, "load-report-interval", cfg.Broker.LoadReportInterval, "how often the broker reports its partitions' recent bytes in, which the controller balances (one etcd write each while any partition receives data)")
 	g := &cfg.Broker.Group
 	fs.DurationVar(&g.InitialRebalanceDelay, "group-initial-rebalance-delay", g.InitialRebalanceDelay, "wait for more members before the first rebalance of a group (group.initial.rebalance.delay.ms)")
