@@ -242,6 +242,45 @@ func (s *Store) AddPartitions(ctx context.Context, name string, newCount int32, 
 	return out, nil
 }
 
+// AlterTopicConfigs replaces topic name's config overrides with what change returns from
+// a copy of the current ones (retried while another change lands in between: a compare of
+// the topic key's mod revision). change may refuse with an error, which is returned as is.
+// Returns the topic as written, or ErrTopicNotFound.
+func (s *Store) AlterTopicConfigs(ctx context.Context, name string, change func(configs map[string]string) (map[string]string, error)) (*metapb.Topic, error) {
+	topicKey := s.keys.Topic(name)
+	var out *metapb.Topic
+	err := s.conflictRetry(ctx, "alter the configs of topic "+name, func() (bool, error) {
+		t, topicRev, err := s.getTopic(ctx, name)
+		if err != nil {
+			return false, err
+		}
+		current := make(map[string]string, len(t.Configs))
+		for k, v := range t.Configs {
+			current[k] = v
+		}
+		next, err := change(current)
+		if err != nil {
+			return false, err
+		}
+		t.Configs = next
+		val, err := marshal(t)
+		if err != nil {
+			return false, fmt.Errorf("cannot encode topic %s: %w", name, err)
+		}
+		resp, err := s.kv.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(topicKey), "=", topicRev)).
+			Then(clientv3.OpPut(topicKey, string(val))).Commit()
+		if err != nil {
+			return false, fmt.Errorf("cannot alter the configs of topic %s: %w", name, err)
+		}
+		out = t
+		return resp.Succeeded, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DeleteTopic deletes topics/<name>, range-deletes its partitions/ and
 // segments/ keys, and removes its partitions from every assignment holding
 // them, bumping those brokers' fences (their partitions moved off: pending

@@ -207,3 +207,27 @@ func TestKafkaDeleteRecords(t *testing.T) {
 	requireLines(t, "kafka-delete-records", out, `^Records delete operation completed:$`, `^partition: del-0\s+low_watermark: 6$`)
 	requireLines(t, "kafka-get-offsets --time -2", tool(t, "", "kafka-get-offsets", append(b, "--topic", "del", "--time", "-2")...), `^del:0:6$`)
 }
+
+// TestKafkaConfigsAlter: kafka-configs --alter adds and deletes a topic's config (through
+// IncrementalAlterConfigs), --describe shows each change, and altering a broker setting
+// fails with Kafka's message.
+func TestKafkaConfigsAlter(t *testing.T) {
+	p := testbroker.Start(t)
+	b := []string{"--bootstrap-server", p.Addr}
+	tool(t, "", "kafka-topics", append(b, "--create", "--topic", "alt", "--partitions", "1")...)
+	topic := append(b, "--entity-type", "topics", "--entity-name", "alt")
+	out := tool(t, "", "kafka-configs", append(topic, "--alter", "--add-config", "retention.ms=3600000,retention.bytes=1048576")...)
+	requireLines(t, "kafka-configs --alter --add-config", out, `^Completed updating config for topic alt\.$`)
+	requireLines(t, "kafka-configs --describe after --add-config", tool(t, "", "kafka-configs", append(topic, "--describe")...),
+		`^\s+retention\.ms=3600000 sensitive=false synonyms=\{DYNAMIC_TOPIC_CONFIG:retention\.ms=3600000`,
+		`^\s+retention\.bytes=1048576 sensitive=false`)
+	tool(t, "", "kafka-configs", append(topic, "--alter", "--delete-config", "retention.bytes")...)
+	out = tool(t, "", "kafka-configs", append(topic, "--describe")...)
+	if strings.Contains(out, "retention.bytes") {
+		t.Errorf("kafka-configs --describe after --delete-config still lists retention.bytes:\n%s", out)
+	}
+	stdout, stderr, err := runTool(t, "", "kafka-configs", append(b, "--entity-type", "brokers", "--entity-name", "0", "--alter", "--add-config", "num.partitions=3")...)
+	if err == nil || !strings.Contains(stdout+stderr, "Cannot update these configs dynamically") {
+		t.Errorf("kafka-configs --alter of a broker setting: %v\n%s%s", err, stdout, stderr)
+	}
+}

@@ -88,6 +88,14 @@ func facts(s *server, resp kmsg.Response) []string {
 		for _, rc := range r.Coordinators {
 			add("key %q %s node=%s", rc.Key, errName(rc.ErrorCode), node(rc.NodeID))
 		}
+	case *kmsg.IncrementalAlterConfigsResponse:
+		for _, rr := range r.Resources {
+			add("resource %s %q %s", rr.ResourceType, rr.ResourceName, errName(rr.ErrorCode))
+		}
+	case *kmsg.AlterConfigsResponse:
+		for _, rr := range r.Resources {
+			add("resource %s %q %s", rr.ResourceType, rr.ResourceName, errName(rr.ErrorCode))
+		}
 	case *kmsg.DeleteRecordsResponse:
 		for _, rt := range r.Topics {
 			for _, rp := range rt.Partitions {

@@ -123,6 +123,33 @@ func cases() []oracleCase {
 		{name: "DeleteRecords of partition 99", setup: empty, request: func(*server) kmsg.Request { return deleteRecordsReq(emptyTopic, 99, 0) }},
 		{name: "DeleteRecords of an unknown topic", request: func(*server) kmsg.Request { return deleteRecordsReq(unknownTopic, 0, 0) }},
 
+		// IncrementalAlterConfigs v1 on the empty topic.
+		{name: "IncrementalAlterConfigs SET retention.ms", setup: empty, request: func(*server) kmsg.Request {
+			return incrementalAlterReq(emptyTopic, alterConfigOp{"retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("3600000")})
+		}},
+		{name: "IncrementalAlterConfigs APPEND to cleanup.policy", setup: empty, request: func(*server) kmsg.Request {
+			return incrementalAlterReq(emptyTopic, alterConfigOp{"cleanup.policy", kmsg.IncrementalAlterConfigOpAppend, kmsg.StringPtr("compact")})
+		}},
+		{name: "IncrementalAlterConfigs DELETE of an override", setup: empty, request: func(*server) kmsg.Request {
+			return incrementalAlterReq(emptyTopic, alterConfigOp{"cleanup.policy", kmsg.IncrementalAlterConfigOpDelete, nil})
+		}},
+		{name: "IncrementalAlterConfigs of an unknown config", setup: empty, request: func(*server) kmsg.Request {
+			return incrementalAlterReq(emptyTopic, alterConfigOp{"no.such.config", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1")})
+		}},
+		{name: "IncrementalAlterConfigs with a bad value", setup: empty, request: func(*server) kmsg.Request {
+			return incrementalAlterReq(emptyTopic, alterConfigOp{"retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("soon")})
+		}},
+		{name: "IncrementalAlterConfigs APPEND to a non-list config", setup: empty, request: func(*server) kmsg.Request {
+			return incrementalAlterReq(emptyTopic, alterConfigOp{"retention.ms", kmsg.IncrementalAlterConfigOpAppend, kmsg.StringPtr("1")})
+		}},
+		{name: "IncrementalAlterConfigs naming a config twice", setup: empty, request: func(*server) kmsg.Request {
+			return incrementalAlterReq(emptyTopic, alterConfigOp{"retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1")},
+				alterConfigOp{"retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("2")})
+		}},
+		{name: "IncrementalAlterConfigs of an unknown topic", request: func(*server) kmsg.Request {
+			return incrementalAlterReq(unknownTopic, alterConfigOp{"retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1")})
+		}},
+
 		// DescribeConfigs v4.
 		{name: "DescribeConfigs of an unknown topic", request: func(*server) kmsg.Request {
 			return describeConfigsReq(kmsg.ConfigResourceTypeTopic, unknownTopic)

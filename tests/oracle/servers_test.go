@@ -307,6 +307,29 @@ func produceReq(topic string, partition int32) *kmsg.ProduceRequest {
 	return req
 }
 
+// incrementalAlterReq asks IncrementalAlterConfigs v1 to apply ops (name, op, value
+// triples; a nil value for DELETE) to one topic.
+func incrementalAlterReq(topic string, ops ...alterConfigOp) *kmsg.IncrementalAlterConfigsRequest {
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	req.Version = 1
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+	for _, o := range ops {
+		rc := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		rc.Name, rc.Op, rc.Value = o.name, o.op, o.value
+		rr.Configs = append(rr.Configs, rc)
+	}
+	req.Resources = append(req.Resources, rr)
+	return req
+}
+
+// alterConfigOp is one change of incrementalAlterReq.
+type alterConfigOp struct {
+	name  string
+	op    kmsg.IncrementalAlterConfigOp
+	value *string
+}
+
 // deleteRecordsReq asks DeleteRecords v2 to move one partition's log start to offset.
 func deleteRecordsReq(topic string, partition int32, offset int64) *kmsg.DeleteRecordsRequest {
 	req := kmsg.NewPtrDeleteRecordsRequest()

@@ -19,6 +19,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
@@ -391,6 +392,11 @@ public final class Clients {
             ConfigEntry retention = tc.get("retention.ms");
             check(retention != null && retention.value().equals("3600000"), "describeConfigs: retention.ms %s, want 3600000", retention);
             check(retention.source() == ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG, "describeConfigs: retention.ms source %s, want DYNAMIC_TOPIC_CONFIG", retention.source());
+            admin.incrementalAlterConfigs(Map.of(tr, List.of(new AlterConfigOp(new ConfigEntry("retention.ms", "7200000"), AlterConfigOp.OpType.SET))))
+                    .all().get();
+            ConfigEntry altered = admin.describeConfigs(List.of(tr)).all().get().get(tr).get("retention.ms");
+            check(altered.value().equals("7200000") && altered.source() == ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG,
+                    "incrementalAlterConfigs: retention.ms %s (%s), want 7200000", altered.value(), altered.source());
             ConfigResource br = new ConfigResource(ConfigResource.Type.BROKER, String.valueOf(td.partitions().get(0).leader().id()));
             Config bc = admin.describeConfigs(List.of(br)).all().get().get(br);
             check(!bc.entries().isEmpty(), "describeConfigs of broker %s: no entries", br.name());
@@ -418,7 +424,7 @@ public final class Clients {
                     return false;
                 }
             }, null);
-            return String.format("createTopics, describeTopics, describeCluster (%d nodes, id %s), listOffsets, listConsumerGroups, describeConsumerGroups, listConsumerGroupOffsets, describeConfigs (topic and broker), deleteRecords, createPartitions, deleteTopics",
+            return String.format("createTopics, describeTopics, describeCluster (%d nodes, id %s), listOffsets, listConsumerGroups, describeConsumerGroups, listConsumerGroupOffsets, describeConfigs (topic and broker), incrementalAlterConfigs, deleteRecords, createPartitions, deleteTopics",
                     nodes, clusterId);
         }
     }
