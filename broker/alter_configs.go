@@ -164,4 +164,3 @@ func editList(list string, value *string, add bool) string {
 	}
 	return strings.Join(items, ",")
 }
-
