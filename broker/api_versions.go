@@ -29,7 +29,7 @@ func apiTable() []codec.APIRange {
 
 func (b *Broker) handleAPIVersions(c *call) {
 	buf := codec.AppendAPIVersionsResponse(make([]byte, 0, 512), c.hdr.APIVersion, c.hdr.CorrelationID, 0, apiTable(), 0)
-	c.req.Respond([][]byte{buf}, nil)
+	c.send([][]byte{buf})
 }
 
 func (b *Broker) answerUnsupportedAPIVersions(req *netio.Request, hdr codec.RequestHeader) {

@@ -304,7 +304,7 @@ func (b *Broker) Serve(req *netio.Request) {
 		return
 	}
 	api.requests.Inc()
-	api.handle(b, &call{log: b.log, req: req, hdr: hdr, kreq: kreq})
+	api.handle(b, &call{log: b.log, req: req, hdr: hdr, kreq: kreq, start: time.Now(), duration: api.duration})
 }
 
 // awaitLease holds a request while this incarnation's lease is not surely alive (the
@@ -349,6 +349,18 @@ type call struct {
 	req  *netio.Request
 	hdr  codec.RequestHeader
 	kreq kmsg.Request
+	// start is when the request was decoded, for its API's duration histogram.
+	start    time.Time
+	duration *metrics.PrometheusHistogram
+}
+
+// send sends a response's encoded parts and records the request's duration (from decoding
+// to the response queued for the connection, waits for acks and long polls included).
+func (c *call) send(parts [][]byte) {
+	if c.duration != nil {
+		c.duration.UpdateDuration(c.start)
+	}
+	c.req.Respond(parts, nil)
 }
 
 // respond encodes resp (of the request's version) and sends it. A string the version
@@ -365,7 +377,7 @@ func (c *call) respond(resp kmsg.Response) {
 			c.log.Warn("response strings cut to the longest the version can carry", "api", kmsg.NameForKey(c.hdr.APIKey), "version", c.hdr.APIVersion, "fields", cut, "remote", c.req.Conn.RemoteAddr())
 		}
 	}
-	c.req.Respond([][]byte{buf}, nil)
+	c.send([][]byte{buf})
 }
 
 // api is one row of the supported-API table.
@@ -378,7 +390,14 @@ type api struct {
 	// requests counts the requests served, as kafscale_requests_total{api="<name>"}
 	// (Kafka's kafka.network:type=RequestMetrics,name=RequestsPerSec,request=<name>).
 	requests *metrics.Counter
+	// duration is kafscale_request_duration_seconds{api="<name>"}, a Prometheus histogram
+	// (Kafka's RequestMetrics TotalTimeMs): exported from the start, at zero.
+	duration *metrics.PrometheusHistogram
 }
+
+// requestDurationBuckets are the upper bounds of the request duration histograms, in
+// seconds: from a cached read to a long poll or a slow object store.
+var requestDurationBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
 // apis is filled by each handler file's init, and feeds ApiVersions: it advertises exactly
 // what is implemented, except for the lower bounds advertiseFrom lowers.
@@ -386,7 +405,8 @@ var apis = map[int16]api{}
 
 func register(key kmsg.Key, min, max int16, h func(*Broker, *call)) {
 	apis[int16(key)] = api{min: min, max: max, advertisedMin: min, handle: h,
-		requests: metrics.NewCounter(fmt.Sprintf(`kafscale_requests_total{api=%q}`, kafkaAPIName(key)))}
+		requests: metrics.NewCounter(fmt.Sprintf(`kafscale_requests_total{api=%q}`, kafkaAPIName(key))),
+		duration: metrics.NewPrometheusHistogramExt(fmt.Sprintf(`kafscale_request_duration_seconds{api=%q}`, kafkaAPIName(key)), requestDurationBuckets)}
 }
 
 // kafkaAPIName is Kafka's name of an API (ApiKeys): franz-go's, with "ID" written "Id" as

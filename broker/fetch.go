@@ -168,5 +168,5 @@ func (b *Broker) sendFetch(c *call, resp *codec.FetchResponse) {
 		n += len(p)
 	}
 	fetchedBytes.Add(n)
-	c.req.Respond(parts, nil)
+	c.send(parts)
 }
