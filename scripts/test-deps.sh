@@ -5,8 +5,8 @@
 #
 #   Debian packages  kcat librdkafka-dev python3-confluent-kafka prometheus (for promtool),
 #                    gcc libc6-dev (cgo, for the librdkafka test tool in tests/groups/rdkafka),
-#                    and nodejs npm if node is missing; apt-get update runs only when a
-#                    package is missing
+#                    postgresql (tests/connect), and nodejs npm if node is missing;
+#                    apt-get update runs only when a package is missing
 #   npm              kafkajs 2.2.4 into tests/compat/kafkajs/node_modules (npm ci, from
 #                    the committed package-lock.json)
 #   Go               the module's dependencies, and staticcheck
@@ -30,7 +30,7 @@ readonly STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.2.2
 readonly KAFKAJS_VERSION=2.2.4      # must match tests/compat/kafkajs/package-lock.json
 readonly ETCD_VERSION=v3.5.35
 readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c # newest on the Go proxy, 2026-02
-readonly APT_PACKAGES=(kcat librdkafka-dev python3-confluent-kafka prometheus gcc libc6-dev)
+readonly APT_PACKAGES=(kcat librdkafka-dev python3-confluent-kafka prometheus gcc libc6-dev postgresql)
 # The newest 4.x kafka-clients Maven Central serves and the last 3.x; tests/jvm lists the
 # same versions.
 readonly KAFKA_CLIENT_VERSIONS=(4.4.0 3.9.2)
@@ -207,6 +207,22 @@ for v in "${KAFKA_CLIENT_VERSIONS[@]}"; do
 	jvm_jars clients "$repo/tests/jvm/clients/pom.xml" "$v" kafka-clients
 done
 jvm_jars kafka "$repo/tests/jvm/kafka/pom.xml" "$KAFKA_VERSION" kafka_2.13
+
+# --- Kafka Connect and Debezium for tests/connect (issue 15, acceptance 4) -------------
+# The distributed worker (connect-runtime), the file connectors and the Debezium
+# PostgreSQL connector (tests/connect/pom.xml) into jvm/connect-<version>/, for each
+# Connect version tests/connect runs: Kafka's newest and the 4.3 that Debezium is built
+# against. The PostgreSQL server comes from Debian (postgresql, in APT_PACKAGES); as root
+# the test runs it as the package's postgres user, which must therefore exist.
+readonly CONNECT_VERSIONS=("$KAFKA_VERSION" 4.3.1)
+for v in "${CONNECT_VERSIONS[@]}"; do
+	jvm_jars connect "$repo/tests/connect/pom.xml" "$v" connect-runtime
+done
+if [[ $EUID -eq 0 ]] && ! id -u postgres >/dev/null 2>&1; then
+	echo "test-deps: Debian's postgresql package left no postgres user; tests/connect needs one" >&2
+	exit 1
+fi
+# --- end of Kafka Connect and Debezium for tests/connect --------------------------------
 
 # --- PyPI: the Python clients of tests/pyclients (issue 15) ---------------------------
 # confluent-kafka (with its own librdkafka), kafka-python and aiokafka, as users install
