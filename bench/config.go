@@ -19,6 +19,7 @@ const (
 	TargetKfake    = "kfake"        // github.com/twmb/franz-go/pkg/kfake, in this process
 	TargetSink     = "tcp-sink"     // a TCP sink that discards batches and acks them
 	TargetBrokers  = "brokers"      // an external Kafka-compatible cluster (Config.Brokers)
+	TargetKafka    = "kafka"        // Apache Kafka 4.4.0, one KRaft node, as a process (testinfra.StartKafka)
 )
 
 // Object-store backends of the kafscale-dev target.
@@ -169,7 +170,7 @@ func (c Config) Validate() error {
 	for _, t := range c.Targets {
 		name, backend, _ := strings.Cut(t, "/")
 		switch name {
-		case TargetKfake, TargetSink:
+		case TargetKfake, TargetSink, TargetKafka:
 		case TargetBrokers:
 			if c.Brokers == "" {
 				return errors.New("-brokers must be set for the brokers target")
@@ -182,7 +183,7 @@ func (c Config) Validate() error {
 				return fmt.Errorf("-backend must be local, s3sim or minio (set to %q in target %q)", backend, t)
 			}
 		default:
-			return fmt.Errorf("-targets: unknown target %q (want kafscale-dev[/backend], kfake, tcp-sink or brokers)", t)
+			return fmt.Errorf("-targets: unknown target %q (want kafscale-dev[/backend], kafka, kfake, tcp-sink or brokers)", t)
 		}
 	}
 	return nil

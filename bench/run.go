@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/kafscale/kafscale/internal/jvm"
 	"github.com/kafscale/kafscale/internal/testbroker"
 	"github.com/kafscale/kafscale/internal/testinfra"
 )
@@ -97,6 +98,12 @@ func startTarget(tb testing.TB, cfg Config, target string) (*endpoint, error) {
 		return &endpoint{about: "franz-go kfake, 1 broker, in this process", addr: c.ListenAddrs()[0], stop: c.Close}, nil
 	case TargetBrokers:
 		return &endpoint{about: "external cluster at " + cfg.Brokers, addr: cfg.Brokers, metricsURL: cfg.MetricsURL, stop: func() {}}, nil
+	case TargetKafka:
+		k := testinfra.StartKafka(tb, testinfra.KafkaBenchmarkJVM())
+		return &endpoint{
+			about: "Apache Kafka " + jvm.KafkaVersion + ", one KRaft node (broker and controller), its log on local disk (page cache, no fsync per write: Kafka's default), JVM flags of kafka-server-start.sh",
+			addr:  k.Addr, pid: k.Pid(), stop: k.Kill,
+		}, nil
 	}
 	if backend == "" {
 		backend = cfg.Backend

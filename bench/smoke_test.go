@@ -82,3 +82,34 @@ func TestCommandTBTurnsFatalIntoError(t *testing.T) {
 		t.Fatal("cleanup did not run")
 	}
 }
+
+// TestKafkaTargetSmoke runs the harness for two seconds against Apache Kafka (the kafka
+// target: one KRaft node from the test deps, its own process), so that the side-by-side
+// comparison of issue 20 cannot rot: every record produced and consumed at the paced rate,
+// and the node's CPU and RSS read from its process.
+func TestKafkaTargetSmoke(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Targets = []string{TargetKafka}
+	cfg.Load = Load{
+		Producers: 1, Consumers: 1, Rate: 2000, RecordSize: 256, Partitions: 4,
+		Acks: "all", Codec: "none", Idempotent: true, Warmup: 500 * time.Millisecond, Duration: 2 * time.Second,
+		Drain: 10 * time.Second,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var progress strings.Builder
+	results, err := Run(ctx, t, cfg, &progress)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	if len(results) != 1 {
+		t.Fatalf("%d results, want 1", len(results))
+	}
+	r := results[0]
+	if r.RecordsPerS < 1000 || r.RecordsPerS > 2500 || r.ProduceErrs != 0 || r.Missing != 0 || r.Consumed != r.Records {
+		t.Errorf("kafka: %.0f records/s, %d errors, %d missing, %d of %d consumed", r.RecordsPerS, r.ProduceErrs, r.Missing, r.Consumed, r.Records)
+	}
+	if math.IsNaN(r.CPUPercent) || r.CPUPercent <= 0 || r.MaxRSSBytes <= 0 {
+		t.Errorf("kafka: broker CPU %v%%, RSS %v bytes; want both read from its process", r.CPUPercent, r.MaxRSSBytes)
+	}
+}

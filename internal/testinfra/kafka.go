@@ -72,12 +72,29 @@ type Kafka struct {
 }
 
 // KafkaOption changes how StartKafka configures the node.
-type KafkaOption func(props map[string]string)
+type KafkaOption func(s *kafkaSettings)
+
+// kafkaSettings are what options change: server.properties and the JVM's flags.
+type kafkaSettings struct {
+	props    map[string]string
+	jvmFlags []string
+}
 
 // KafkaProperty sets a server.properties entry, overriding the helper's value. The node
 // id, listeners and log.dirs are the helper's to set: the Kafka fields describe them.
 func KafkaProperty(name, value string) KafkaOption {
-	return func(props map[string]string) { props[name] = value }
+	return func(s *kafkaSettings) { s.props[name] = value }
+}
+
+// KafkaBenchmarkJVM runs the node with the JVM flags Kafka's own bin/kafka-server-start.sh
+// and kafka-run-class.sh give it (a 1 GiB heap, G1 with 20 ms pause goals, both compilers),
+// rather than the quick-start flags an oracle uses: for benchmarks (bench/, kbench's kafka
+// target), where Kafka must run as its users run it.
+func KafkaBenchmarkJVM() KafkaOption {
+	return func(s *kafkaSettings) {
+		s.jvmFlags = []string{"-Xmx1G", "-Xms1G", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+			"-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent", "-Djava.awt.headless=true"}
+	}
 }
 
 // StartKafka formats a log directory in a new t.TempDir() with kafka-storage and starts
@@ -114,14 +131,15 @@ func StartKafka(t testing.TB, opts ...KafkaOption) *Kafka {
 		"group.initial.rebalance.delay.ms":                 "0",
 		"num.partitions":                                   "1",
 	}
+	settings := &kafkaSettings{props: props, jvmFlags: kafkaJVMFlags}
 	for _, o := range opts {
-		o(props)
+		o(settings)
 	}
 	propsFile := filepath.Join(k.ConfigDir, "server.properties")
 	writeFile(t, propsFile, propertiesText(props))
 	log4j := filepath.Join(k.ConfigDir, "log4j2.properties")
 	writeFile(t, log4j, kafkaLog4j(filepath.Join(k.ConfigDir, "server.log")))
-	flags := append([]string{"-Dlog4j2.configurationFile=" + log4j}, kafkaJVMFlags...)
+	flags := append([]string{"-Dlog4j2.configurationFile=" + log4j}, settings.jvmFlags...)
 
 	format := jvm.KafkaCommandJVM(t, flags, "kafka-storage", "format",
 		"--config", propsFile, "--cluster-id", k.ClusterID, "--standalone")
@@ -167,6 +185,14 @@ func (k *Kafka) Stop() {
 	case <-time.After(kafkaStopTimeout):
 		k.p.kill()
 	}
+}
+
+// Pid returns the node's process id (0 when it does not run), for CPU and RSS probes.
+func (k *Kafka) Pid() int {
+	if !k.p.running() {
+		return 0
+	}
+	return k.p.cmd.Process.Pid
 }
 
 // Kill stops the node with SIGKILL; its data stays for Start.

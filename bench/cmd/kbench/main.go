@@ -72,7 +72,7 @@ func parseFlags(args []string) (bench.Config, error) {
 	cfg := bench.DefaultConfig()
 	fs := flag.NewFlagSet("kbench", flag.ContinueOnError)
 	targets := strings.Join(cfg.Targets, ",")
-	fs.StringVar(&targets, "targets", targets, "comma-separated targets, run in turn: kafscale-dev[/local|/s3sim|/minio], kfake, tcp-sink, brokers")
+	fs.StringVar(&targets, "targets", targets, "comma-separated targets, run in turn: kafscale-dev[/local|/s3sim|/minio], kafka (Apache Kafka 4.4.0 from the test deps), kfake, tcp-sink, brokers")
 	fs.StringVar(&targets, "target", targets, "alias of -targets")
 	fs.StringVar(&cfg.Brokers, "brokers", cfg.Brokers, "bootstrap host:port of an external cluster; alone, it makes -targets brokers")
 	fs.StringVar(&cfg.MetricsURL, "metrics", cfg.MetricsURL, "/metrics URL of the external cluster (optional)")
