@@ -207,6 +207,11 @@ for v in "${KAFKA_CLIENT_VERSIONS[@]}"; do
 	jvm_jars clients "$repo/tests/jvm/clients/pom.xml" "$v" kafka-clients
 done
 jvm_jars kafka "$repo/tests/jvm/kafka/pom.xml" "$KAFKA_VERSION" kafka_2.13
+# Spring Boot 4.0.7 with spring-kafka (tests/jvm/spring/pom.xml), at the kafka-clients
+# version that Spring Boot manages, and Kafka Streams at the newest kafka-clients tested
+# (tests/jvm/streams/pom.xml).
+jvm_jars spring "$repo/tests/jvm/spring/pom.xml" 4.1.2 kafka-clients
+jvm_jars streams "$repo/tests/jvm/streams/pom.xml" "${KAFKA_CLIENT_VERSIONS[0]}" kafka-streams
 
 # --- Kafka Connect and Debezium for tests/connect (issue 15, acceptance 4) -------------
 # The distributed worker (connect-runtime), the file connectors and the Debezium
