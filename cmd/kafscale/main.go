@@ -1,5 +1,6 @@
 // Command kafscale runs a KafScale broker (`dev`: all-in-one with embedded etcd and a local
-// object store), `broker` (external etcd and S3) and the admin verbs (`groups`, `cluster`).
+// object store), `broker` (external etcd and S3) and the admin verbs (`groups`, `cluster`,
+// `topics`).
 package main
 
 import (
@@ -15,6 +16,8 @@ commands:
            running one (BrokerControl)
   groups   list, describe, delete consumer groups and reset their offsets (any Kafka cluster)
   cluster  describe the live brokers, the controller and the partitions each leads
+  topics   create, list, describe, delete topics, alter their configs, delete records
+           (any Kafka cluster)
   version  print the version
 
 Run 'kafscale <command> -h' for the flags of a command. Every flag can also be set with a
@@ -39,6 +42,8 @@ func main() {
 		err = runGroups(os.Args[2:])
 	case "cluster":
 		err = runCluster(os.Args[2:])
+	case "topics":
+		err = runTopics(os.Args[2:])
 	case "version", "--version":
 		fmt.Println("kafscale", version)
 	case "-h", "--help", "help":
@@ -49,6 +54,6 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kafscale %s: %v\n", os.Args[1], err)
-		os.Exit(1)
+		os.Exit(exitCode(err)) // 2 for bad usage, 1 for a failed operation
 	}
 }
