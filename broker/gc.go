@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -110,14 +109,14 @@ func (b *Broker) collectGarbage(ctx context.Context) error {
 		_, inc, _, err := segment.ParseFlushKey(key)
 		return err != nil || inc > self
 	}
-	if err := b.deleteUnreferenced(ctx, "flush/"+strconv.Itoa(int(b.cfg.NodeID))+"/", referenced, newer); err != nil {
+	if err := b.deleteUnreferenced(ctx, segment.FlushPrefixOf(b.cfg.NodeID), referenced, newer); err != nil {
 		return err
 	}
 	segs, err := b.meta.ListAllSegmentKeys(ctx)
 	if err != nil {
 		return err
 	}
-	if err := b.deleteUnreferenced(ctx, "segments/", segs, nil); err != nil {
+	if err := b.deleteUnreferenced(ctx, segment.SegmentPrefix, segs, nil); err != nil {
 		return err
 	}
 	snaps := make(map[string]bool)
@@ -126,7 +125,7 @@ func (b *Broker) collectGarbage(ctx context.Context) error {
 			snaps[cp.ProducerStateObject] = true
 		}
 	}
-	return b.deleteUnreferenced(ctx, "producer-state/", snaps, nil)
+	return b.deleteUnreferenced(ctx, segment.ProducerStatePrefix, snaps, nil)
 }
 
 // deleteUnreferenced deletes objects under prefix that referenced lacks (and keep, if set,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -316,5 +315,5 @@ func (b *Broker) loadProducerSnapshot(ctx context.Context, cp *metapb.Checkpoint
 
 // producerStateKey names a new producer-state snapshot object.
 func producerStateKey(id [16]byte, p int32) string {
-	return "producer-state" + strings.TrimPrefix(segment.SegmentKey(id, p, time.Now()), "segments")
+	return segment.ProducerStateKey(id, p, time.Now())
 }

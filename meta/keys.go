@@ -85,10 +85,13 @@ func (k Keys) ParsePartition(key string) (PartitionKey, error) {
 	return pk, nil
 }
 
+// AllSegmentsPrefix returns segments/, the prefix of every partition's segment keys.
+func (k Keys) AllSegmentsPrefix() string { return k.root + "segments/" }
+
 // TopicSegmentsPrefix returns segments/<topic-id>/, the prefix of all the
 // topic's segments.
 func (k Keys) TopicSegmentsPrefix(id [16]byte) string {
-	return k.root + "segments/" + hex.EncodeToString(id[:]) + "/"
+	return k.AllSegmentsPrefix() + hex.EncodeToString(id[:]) + "/"
 }
 
 // SegmentsPrefix returns segments/<topic-id>/<p>/, the prefix of one

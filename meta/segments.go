@@ -100,7 +100,7 @@ func (s *Store) ListSegments(ctx context.Context, topicID [16]byte, p int32) ([]
 
 // ListAllSegmentKeys returns the object keys of every segment of every partition (GC).
 func (s *Store) ListAllSegmentKeys(ctx context.Context) (map[string]bool, error) {
-	prefix := s.keys.Root() + "segments/"
+	prefix := s.keys.AllSegmentsPrefix()
 	out := make(map[string]bool)
 	err := s.rangePaged(ctx, prefix, clientv3.GetPrefixRangeEnd(prefix), func(kv *mvccpb.KeyValue) error {
 		seg := &metapb.Segment{}

@@ -10,11 +10,25 @@ import (
 	"time"
 )
 
-// Flush object keys are flush/<broker-id>/<incarnation, 20 digits>/<ULID>: the zero-padded
-// incarnation and the ULID (48-bit millisecond time, then 80 random bits, in Crockford
-// base32) make a broker's keys list in (incarnation, time) order, and the creation time can
-// be read from the key without a request (for gc.grace).
-const flushKeyPrefix = "flush/"
+// The object store holds three kinds of objects, each under its prefix, defined here
+// once (GC lists each prefix; docs/object-format.md):
+//
+//	flush/<broker-id>/<incarnation, 20 digits>/<ULID>          flush objects (FlushKey)
+//	segments/<topic-id hex>/<partition>/<ULID>                 merged segments (SegmentKey)
+//	producer-state/<topic-id hex>/<partition>/<ULID>           producer-state snapshots
+//	                                                           too large for a checkpoint
+//
+// The zero-padded incarnation and the ULID (48-bit millisecond time, then 80 random bits,
+// in Crockford base32) make a broker's flush keys list in (incarnation, time) order, and
+// the creation time can be read from the key without a request (for gc.grace).
+const (
+	FlushPrefix         = "flush/"
+	SegmentPrefix       = "segments/"
+	ProducerStatePrefix = "producer-state/"
+)
+
+// flushKeyPrefix is FlushPrefix, the name the key codec below uses.
+const flushKeyPrefix = FlushPrefix
 
 // crockford is the ULID alphabet: base32 without I, L, O, U.
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -148,8 +162,23 @@ func ParseFlushKey(key string) (brokerID int32, incarnation uint64, t time.Time,
 // SegmentKey returns a new key for a merged segment of one partition:
 // segments/<topic-id hex>/<partition>/<ULID of t>. Keys of one partition sort by time.
 func SegmentKey(topicID [16]byte, partition int32, t time.Time) string {
+	return partitionObjectKey(SegmentPrefix, topicID, partition, t)
+}
+
+// ProducerStateKey returns a new key for a producer-state snapshot of one partition:
+// producer-state/<topic-id hex>/<partition>/<ULID of t>.
+func ProducerStateKey(topicID [16]byte, partition int32, t time.Time) string {
+	return partitionObjectKey(ProducerStatePrefix, topicID, partition, t)
+}
+
+// FlushPrefixOf is the prefix of every flush object key of a broker id.
+func FlushPrefixOf(brokerID int32) string {
+	return FlushPrefix + strconv.Itoa(int(brokerID)) + "/"
+}
+
+func partitionObjectKey(prefix string, topicID [16]byte, partition int32, t time.Time) string {
 	var r [10]byte
 	rand.Read(r[:])
-	dst := fmt.Appendf(nil, "segments/%x/%d/", topicID, partition)
+	dst := fmt.Appendf(nil, "%s%x/%d/", prefix, topicID, partition)
 	return string(appendULID(dst, ulidMillis(t), r))
 }

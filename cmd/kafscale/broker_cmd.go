@@ -11,6 +11,7 @@ import (
 
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/objstore"
+	"github.com/kafscale/kafscale/segment"
 )
 
 // brokerConfig is everything `kafscale broker` is configured with.
@@ -129,7 +130,7 @@ func serveBroker(ctx context.Context, cfg brokerConfig, log *slog.Logger) error 
 		}
 		lctx, cancel := context.WithTimeout(ctx, cfg.S3.RequestTimeout)
 		defer cancel()
-		if _, err := store.List(lctx, "flush/0/0/"); err != nil {
+		if _, err := store.List(lctx, segment.FlushPrefix+"0/0/"); err != nil {
 			cli.Close()
 			return nil, fmt.Errorf("cannot reach S3 bucket %s at %q: %w", cfg.S3.Bucket, cfg.S3.Endpoint, err)
 		}
