@@ -40,7 +40,7 @@ func (b *Broker) handleIncrementalAlterConfigs(c *call) {
 		for i, rc := range rr.Configs {
 			changes[i] = configChange{name: rc.Name, op: rc.Op, value: rc.Value}
 		}
-		err := b.alterConfigs(rr.ResourceType, rr.ResourceName, req.ValidateOnly, false, changes)
+		err := b.alterConfigs(c, rr.ResourceType, rr.ResourceName, req.ValidateOnly, false, changes)
 		out := kmsg.NewIncrementalAlterConfigsResponseResource()
 		out.ResourceType, out.ResourceName = rr.ResourceType, rr.ResourceName
 		out.ErrorCode, out.ErrorMessage = errCodeOf(err), errText(err)
@@ -57,7 +57,7 @@ func (b *Broker) handleAlterConfigs(c *call) {
 		for i, rc := range rr.Configs {
 			changes[i] = configChange{name: rc.Name, op: kmsg.IncrementalAlterConfigOpSet, value: rc.Value}
 		}
-		err := b.alterConfigs(rr.ResourceType, rr.ResourceName, req.ValidateOnly, true, changes)
+		err := b.alterConfigs(c, rr.ResourceType, rr.ResourceName, req.ValidateOnly, true, changes)
 		out := kmsg.NewAlterConfigsResponseResource()
 		out.ResourceType, out.ResourceName = rr.ResourceType, rr.ResourceName
 		out.ErrorCode, out.ErrorMessage = errCodeOf(err), errText(err)
@@ -68,7 +68,7 @@ func (b *Broker) handleAlterConfigs(c *call) {
 
 // alterConfigs applies changes to one resource: a topic's overrides (replacing all of them
 // when replace is set, as AlterConfigs does).
-func (b *Broker) alterConfigs(typ kmsg.ConfigResourceType, name string, validateOnly, replace bool, changes []configChange) error {
+func (b *Broker) alterConfigs(c *call, typ kmsg.ConfigResourceType, name string, validateOnly, replace bool, changes []configChange) error {
 	switch typ {
 	case kmsg.ConfigResourceTypeTopic:
 	case kmsg.ConfigResourceTypeBroker:
@@ -138,7 +138,7 @@ func (b *Broker) alterConfigs(typ kmsg.ConfigResourceType, name string, validate
 		return err
 	}
 	b.upsertTopic(t)
-	b.log.Info("topic configs changed", "topic", name, "configs", t.Configs)
+	c.adminAction("topic configs changed", "topic", name, "configs", t.Configs)
 	return nil
 }
 

@@ -354,6 +354,13 @@ type call struct {
 	duration *metrics.PrometheusHistogram
 }
 
+// adminAction logs one administrative change a request made (a topic created or deleted,
+// partitions added, configs altered, records or groups deleted): one line per change,
+// naming the client, so that an operator can tell who changed what.
+func (c *call) adminAction(msg string, args ...any) {
+	c.log.Info(msg, append(args, "client_id", c.hdr.ClientID, "remote", c.req.Conn.RemoteAddr().String())...)
+}
+
 // send sends a response's encoded parts and records the request's duration (from decoding
 // to the response queued for the connection, waits for acks and long polls included).
 func (c *call) send(parts [][]byte) {

@@ -44,7 +44,9 @@ func (b *Broker) handleCreatePartitions(c *call) {
 				release()
 			}
 		default:
-			err = b.addPartitions(ctx, rt.Topic, rt.Count)
+			if err = b.addPartitions(ctx, rt.Topic, rt.Count); err == nil {
+				c.adminAction("partitions added", "topic", rt.Topic, "partitions", rt.Count)
+			}
 		}
 		if err != nil {
 			rr.ErrorCode = errCodeOf(err)

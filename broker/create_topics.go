@@ -47,6 +47,8 @@ func (b *Broker) handleCreateTopics(c *call) {
 		if err != nil {
 			rr.ErrorCode = errCodeOf(err)
 			rr.ErrorMessage = errMessage(err)
+		} else if !req.ValidateOnly {
+			c.adminAction("topic created", "topic", rt.Topic, "partitions", rr.NumPartitions)
 		}
 		resp.Topics = append(resp.Topics, rr)
 	}

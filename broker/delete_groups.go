@@ -19,6 +19,9 @@ func (b *Broker) handleDeleteGroups(c *call) {
 		rg := kmsg.NewDeleteGroupsResponseGroup()
 		rg.Group = name
 		rg.ErrorCode = groupCode(b.groups.DeleteGroup(ctx, name))
+		if rg.ErrorCode == 0 {
+			c.adminAction("group deleted", "group", name)
+		}
 		resp.Groups = append(resp.Groups, rg)
 	}
 	c.respond(resp)

@@ -11,6 +11,7 @@ package broker
 // NOT_LEADER_OR_FOLLOWER, unknown ones UNKNOWN_TOPIC_OR_PARTITION.
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -26,6 +27,7 @@ func (b *Broker) handleDeleteRecords(c *call) {
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
 	var moved []*kmsg.DeleteRecordsResponseTopicPartition
 	var logs []*partition.Log
+	var done []string // topic-partition@log start, for the log line
 	for _, rt := range req.Topics {
 		ot := kmsg.NewDeleteRecordsResponseTopic()
 		ot.Topic = rt.Topic
@@ -43,6 +45,7 @@ func (b *Broker) handleDeleteRecords(c *call) {
 				} else {
 					op.LowWatermark = start
 					logs = append(logs, l)
+					done = append(done, fmt.Sprintf("%s-%d@%d", rt.Topic, rp.Partition, start))
 				}
 			}
 			ot.Partitions = append(ot.Partitions, op)
@@ -73,7 +76,7 @@ func (b *Broker) handleDeleteRecords(c *call) {
 				b.log.Warn("cannot write the checkpoints of DeleteRecords", "partitions", len(logs), "err", err)
 			}
 		} else {
-			b.log.Info("records deleted: log start moved", "partitions", len(logs))
+			c.adminAction("records deleted: log start moved", "partitions", done)
 		}
 	}
 	c.respond(resp)

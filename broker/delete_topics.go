@@ -55,6 +55,8 @@ func (b *Broker) handleDeleteTopics(c *call) {
 			if err := b.deleteTopic(ctx, name); err != nil {
 				rr.ErrorCode = errCodeOf(err)
 				rr.ErrorMessage = errMessage(err)
+			} else {
+				c.adminAction("topic deleted", "topic", name)
 			}
 		}
 		resp.Topics = append(resp.Topics, rr)
