@@ -202,6 +202,20 @@ func testFilePipeline(t *testing.T, w *worker, adm *kadm.Client, run connectRun,
 	})
 	w.waitRunning(t, "file-sink", 30*time.Second)
 	waitOut("the first 100 lines in out.txt")
+	// Offsets are flushed every second (worker_test.go); the stop flushes them again, but a
+	// stop slowed down by a loaded machine may give up on that last flush, after which
+	// Connect, at least once, would deliver again. So the stop comes once both are stored.
+	total := 0
+	for _, l := range lines {
+		total += len(l) + 1
+	}
+	kafkatest.WaitUntil(t, 30*time.Second, "the source position and the sink offset to be stored", func() error {
+		pos, off := storedPosition(t, addr, "file-source"), committedOffset(t, adm, "connect-file-sink", topic)
+		if pos != int64(total) || off != int64(len(lines)) {
+			return fmt.Errorf("file-source at byte %d of %d, connect-file-sink at offset %d of %d", pos, total, off, len(lines))
+		}
+		return nil
+	})
 
 	w.stop(t)
 	// What the worker stored on its way down: the source's file position in

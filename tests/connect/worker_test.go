@@ -64,7 +64,7 @@ func startWorker(t *testing.T, bootstrap string, run connectRun) *worker {
 		"offset.storage.replication.factor=3",
 		"status.storage.topic=connect-status",
 		"status.storage.replication.factor=-1",
-		"offset.flush.interval.ms=10000",
+		"offset.flush.interval.ms=1000",
 		"listeners=http://" + restAddr,
 		"rest.advertised.host.name=127.0.0.1",
 		"rest.advertised.port=" + port,
