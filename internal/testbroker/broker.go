@@ -54,7 +54,10 @@ func StartPlainBroker(t testing.TB, etcdEndpoints []string, s3 S3, args ...strin
 func startBroker(t testing.TB, etcdEndpoints []string, s3 S3, plain bool, args []string) *Broker {
 	t.Helper()
 	b := newBroker(t, etcdEndpoints, s3, plain, args)
-	b.Restart()
+	startFresh(t, b.Process, b.Launch, func() {
+		b.Addr = freeAddr(t)
+		b.MetricsAddr = freeAddr(t)
+	})
 	return b
 }
 

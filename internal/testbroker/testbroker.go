@@ -134,8 +134,37 @@ func StartPlain(t testing.TB, args ...string) *Process {
 func start(t testing.TB, plain bool, args []string) *Process {
 	t.Helper()
 	p := newProcess(t, plain, args)
-	p.Restart()
+	startFresh(t, p, p.launch, func() {
+		p.DataDir = t.TempDir()
+		p.choosePorts()
+	})
 	return p
+}
+
+// startRetries bounds the starts of a new process whose port another process took between
+// the test choosing it and the broker binding it.
+const startRetries = 3
+
+// startFresh launches a new process and waits until it is ready; when it exits because a
+// port it was given is in use meanwhile (a free port is only free a moment; a busy CI
+// machine's outgoing connections take them too), reset gives it new ports and it starts
+// again, up to startRetries times. Only a first start does this: a restart keeps its
+// ports, which the test knows.
+func startFresh(t testing.TB, p *Process, launch, reset func()) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		launch()
+		err := p.waitReady(60 * time.Second)
+		if err == nil {
+			return
+		}
+		if attempt < startRetries && !p.Running() && strings.Contains(p.LogTail(4<<10), "address already in use") {
+			t.Logf("testbroker: a port was taken before the broker bound it (%s, %s); starting on new ports", p.Addr, p.MetricsAddr)
+			reset()
+			continue
+		}
+		t.Fatalf("%v", err)
+	}
 }
 
 // newProcess prepares a `kafscale dev` on free ports with a fresh data directory, stopped
@@ -143,15 +172,7 @@ func start(t testing.TB, plain bool, args []string) *Process {
 func newProcess(t testing.TB, plain bool, args []string) *Process {
 	t.Helper()
 	p := &Process{t: t, DataDir: t.TempDir(), Args: args, plain: plain}
-	if n := brokersFlag(args); n > 1 {
-		// `dev --brokers n` puts broker i on the Kafka and metrics ports of broker 0 plus i.
-		base := freeRange(t, 2*n)
-		p.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(base))
-		p.MetricsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(base+n))
-	} else {
-		p.Addr = freeAddr(t)
-		p.MetricsAddr = freeAddr(t)
-	}
+	p.choosePorts()
 	t.Cleanup(func() {
 		if p.Running() {
 			p.Kill()
@@ -194,15 +215,36 @@ func (p *Process) launch() {
 	go func() { _ = cmd.Wait(); close(p.exited) }()
 }
 
+// choosePorts picks the process's Kafka and metrics addresses.
+func (p *Process) choosePorts() {
+	p.t.Helper()
+	if n := brokersFlag(p.Args); n > 1 {
+		// `dev --brokers n` puts broker i on the Kafka and metrics ports of broker 0 plus i.
+		base := freeRange(p.t, 2*n)
+		p.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(base))
+		p.MetricsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(base+n))
+	} else {
+		p.Addr = freeAddr(p.t)
+		p.MetricsAddr = freeAddr(p.t)
+	}
+}
+
 // WaitReady polls /readyz until it answers 200, failing the test after timeout.
 func (p *Process) WaitReady(timeout time.Duration) {
 	p.t.Helper()
+	if err := p.waitReady(timeout); err != nil {
+		p.t.Fatalf("%v", err)
+	}
+}
+
+// waitReady polls /readyz until it answers 200, or the process exits, or timeout passes.
+func (p *Process) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: time.Second}
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.exited:
-			p.t.Fatalf("kafscale exited before it was ready:\n%s", p.LogTail(8<<10))
+			return fmt.Errorf("kafscale exited before it was ready:\n%s", p.LogTail(8<<10))
 		default:
 		}
 		resp, err := client.Get("http://" + p.MetricsAddr + "/readyz")
@@ -210,12 +252,12 @@ func (p *Process) WaitReady(timeout time.Duration) {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	p.t.Fatalf("kafscale not ready after %s:\n%s", timeout, p.LogTail(8<<10))
+	return fmt.Errorf("kafscale not ready after %s:\n%s", timeout, p.LogTail(8<<10))
 }
 
 // Running reports whether the process is alive.
