@@ -25,7 +25,6 @@ func init() { register(kmsg.DeleteRecords, 0, 2, (*Broker).handleDeleteRecords) 
 func (b *Broker) handleDeleteRecords(c *call) {
 	req := c.kreq.(*kmsg.DeleteRecordsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
-	var moved []*kmsg.DeleteRecordsResponseTopicPartition
 	var logs []*partition.Log
 	var done []string // topic-partition@log start, for the log line
 	for _, rt := range req.Topics {
@@ -52,13 +51,6 @@ func (b *Broker) handleDeleteRecords(c *call) {
 		}
 		resp.Topics = append(resp.Topics, ot)
 	}
-	for i := range resp.Topics {
-		for j := range resp.Topics[i].Partitions {
-			if op := &resp.Topics[i].Partitions[j]; op.ErrorCode == 0 {
-				moved = append(moved, op)
-			}
-		}
-	}
 	if len(logs) > 0 {
 		timeout := time.Duration(max(req.TimeoutMillis, 1000)) * time.Millisecond
 		ctx, cancel := b.requestContext(timeout)
@@ -69,8 +61,12 @@ func (b *Broker) handleDeleteRecords(c *call) {
 			for _, l := range logs {
 				l.MarkDirty()
 			}
-			for _, op := range moved {
-				op.ErrorCode, op.LowWatermark = errCode(err), -1
+			for i := range resp.Topics {
+				for j := range resp.Topics[i].Partitions {
+					if op := &resp.Topics[i].Partitions[j]; op.ErrorCode == 0 {
+						op.ErrorCode, op.LowWatermark = errCode(err), -1
+					}
+				}
 			}
 			if !b.shuttingDown() {
 				b.log.Warn("cannot write the checkpoints of DeleteRecords", "partitions", len(logs), "err", err)

@@ -1,5 +1,7 @@
 package partition
 
+import "sort"
+
 // RetentionStart returns where retention would move the log start, now, for retention.ms
 // retentionMs and retention.bytes retentionBytes (-1: no limit; the caller applies it with
 // DeleteBefore). As Kafka deletes whole log segments, it deletes whole extents of the
@@ -12,13 +14,13 @@ func (l *Log) RetentionStart(nowMs, retentionMs, retentionBytes int64) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	start := l.logStart
-	var live []Extent // extents holding offsets at or above the log start
+	// The index is in offset order: live are the extents holding offsets at or above the
+	// log start.
+	first := sort.Search(len(l.extents), func(i int) bool { return l.extents[i].LastOffset >= l.logStart })
+	live := l.extents[first:]
 	var size int64
-	for _, e := range l.extents {
-		if e.LastOffset >= l.logStart {
-			live = append(live, e)
-			size += e.Len
-		}
+	for _, e := range live {
+		size += e.Len
 	}
 	for i := 0; i+1 < len(live); i++ { // never the newest
 		e := live[i]
