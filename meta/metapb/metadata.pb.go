@@ -712,6 +712,17 @@ type Segment struct {
 	FooterLen     int64                  `protobuf:"varint,6,opt,name=footer_len,json=footerLen,proto3" json:"footer_len,omitempty"`
 	MaxTimestamp  int64                  `protobuf:"varint,7,opt,name=max_timestamp,json=maxTimestamp,proto3" json:"max_timestamp,omitempty"`
 	CreatedUnixMs int64                  `protobuf:"varint,8,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	// compacted_unix_ms is when log compaction first rewrote (or passed over) the
+	// segment's offset range; 0 for a segment never compacted (the dirty part of a
+	// compacted topic's log). A compacted segment may have offset gaps between and
+	// inside its chunks, but always holds the batch ending at last_offset.
+	// Tombstones in it are dropped delete.retention.ms after this time
+	// (docs/compaction.md).
+	CompactedUnixMs int64 `protobuf:"varint,9,opt,name=compacted_unix_ms,json=compactedUnixMs,proto3" json:"compacted_unix_ms,omitempty"`
+	// tombstones is true when a compacted segment still holds tombstones (records
+	// with a key and a null value): such a segment is never grouped with others,
+	// so that its tombstones' horizon stays its own.
+	Tombstones    bool `protobuf:"varint,10,opt,name=tombstones,proto3" json:"tombstones,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -800,6 +811,20 @@ func (x *Segment) GetCreatedUnixMs() int64 {
 		return x.CreatedUnixMs
 	}
 	return 0
+}
+
+func (x *Segment) GetCompactedUnixMs() int64 {
+	if x != nil {
+		return x.CompactedUnixMs
+	}
+	return 0
+}
+
+func (x *Segment) GetTombstones() bool {
+	if x != nil {
+		return x.Tombstones
+	}
+	return false
 }
 
 // BrokerLoad is the value of load/<broker-id>, bound to the broker's session
@@ -990,7 +1015,7 @@ const file_meta_metadata_proto_rawDesc = "" +
 	"\x04host\x18\x02 \x01(\tR\x04host\x12\x12\n" +
 	"\x04port\x18\x03 \x01(\x05R\x04port\x12 \n" +
 	"\vincarnation\x18\x04 \x01(\x04R\vincarnation\x12\x12\n" +
-	"\x04rack\x18\x05 \x01(\tR\x04rack\"\xfc\x01\n" +
+	"\x04rack\x18\x05 \x01(\tR\x04rack\"\xc8\x02\n" +
 	"\aSegment\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1f\n" +
 	"\vbase_offset\x18\x02 \x01(\x03R\n" +
@@ -1003,7 +1028,12 @@ const file_meta_metadata_proto_rawDesc = "" +
 	"\n" +
 	"footer_len\x18\x06 \x01(\x03R\tfooterLen\x12#\n" +
 	"\rmax_timestamp\x18\a \x01(\x03R\fmaxTimestamp\x12&\n" +
-	"\x0fcreated_unix_ms\x18\b \x01(\x03R\rcreatedUnixMs\"n\n" +
+	"\x0fcreated_unix_ms\x18\b \x01(\x03R\rcreatedUnixMs\x12*\n" +
+	"\x11compacted_unix_ms\x18\t \x01(\x03R\x0fcompactedUnixMs\x12\x1e\n" +
+	"\n" +
+	"tombstones\x18\n" +
+	" \x01(\bR\n" +
+	"tombstones\"n\n" +
 	"\n" +
 	"BrokerLoad\x12\x1b\n" +
 	"\twindow_ms\x18\x01 \x01(\x03R\bwindowMs\x12C\n" +
