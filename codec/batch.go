@@ -182,3 +182,38 @@ func SetBaseOffset(b []byte, off int64) {
 func SetPartitionLeaderEpoch(b []byte, e int32) {
 	binary.BigEndian.PutUint32(b[posLeaderEpoch:posLeaderEpoch+4], uint32(e))
 }
+
+// RebuildBatch appends to dst a copy of batch holding only n of its records,
+// whose encoded bytes (as ForEachRawRecord hands them out, in offset order)
+// are concatenated in records. Everything else of the header stays: base
+// offset, last offset delta (so the batch still ends where it did, and a
+// compacted log keeps its offsets, gaps included, as Kafka's cleaner does),
+// base and max timestamp (records keep their deltas, hence their timestamps),
+// producer fields and leader epoch. The records are compressed again with the
+// batch's codec; a batch left with no records is written uncompressed, as
+// Kafka writes an empty batch. The CRC is computed afresh.
+func RebuildBatch(dst, batch, records []byte, n int32) ([]byte, error) {
+	h, err := ParseBatchHeader(batch)
+	if err != nil {
+		return dst, err
+	}
+	attrs := h.Attributes
+	body := records
+	if n == 0 {
+		attrs &^= attrCompressionMask
+		body = nil
+	} else if c := h.Compression(); c != CompressionNone {
+		if body, err = Compress(c, nil, records); err != nil {
+			return dst, fmt.Errorf("cannot compress the records kept of batch at offset %d: %w", h.BaseOffset, err)
+		}
+	}
+	start := len(dst)
+	dst = append(dst, batch[:BatchHeaderLen]...)
+	dst = append(dst, body...)
+	out := dst[start:]
+	binary.BigEndian.PutUint32(out[posBatchLength:], uint32(len(out)-batchLengthOverhead))
+	binary.BigEndian.PutUint16(out[posAttributes:], uint16(attrs))
+	binary.BigEndian.PutUint32(out[posNumRecords:], uint32(n))
+	binary.BigEndian.PutUint32(out[posCRC:], crc32.Checksum(out[posAttributes:], castagnoli))
+	return dst, nil
+}

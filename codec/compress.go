@@ -229,8 +229,9 @@ func grow(dst []byte, n int) []byte {
 }
 
 // Compress appends src compressed with c to dst, the way producers write a
-// batch's records (snappy as a raw block, lz4 as a frame). It builds fresh
-// encoders and is meant for tests and benchmarks, not the broker's hot path.
+// batch's records (snappy as a raw block, lz4 as a frame). Tests, benchmarks
+// and log compaction use it, not the produce path: apart from zstd's shared
+// encoder it builds fresh encoders.
 func Compress(c Compression, dst, src []byte) ([]byte, error) {
 	switch c {
 	case CompressionNone:
@@ -246,11 +247,10 @@ func Compress(c Compression, dst, src []byte) ([]byte, error) {
 		w := lz4.NewWriter(buf)
 		return closeWriter(buf, w, src)
 	case CompressionZstd:
-		enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+		enc, err := zstdEncoder()
 		if err != nil {
-			return dst, fmt.Errorf("cannot create zstd encoder: %w", err)
+			return dst, err
 		}
-		defer enc.Close()
 		return enc.EncodeAll(src, dst), nil
 	}
 	return dst, fmt.Errorf("cannot compress with %s: %w", c, ErrUnsupportedCompression)
@@ -266,3 +266,13 @@ func closeWriter(buf *bytes.Buffer, w io.WriteCloser, src []byte) ([]byte, error
 	}
 	return buf.Bytes(), nil
 }
+
+// zstdEncoder returns the one zstd encoder Compress shares: EncodeAll is safe
+// for concurrent use, and building an encoder costs far more than a batch.
+var zstdEncoder = sync.OnceValues(func() (*zstd.Encoder, error) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return nil, fmt.Errorf("BUG: cannot create zstd encoder: %w", err)
+	}
+	return enc, nil
+})

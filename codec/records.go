@@ -31,6 +31,13 @@ type RecordHeader struct {
 // differs from the header's, a malformed record or trailing bytes return
 // ErrInvalidRecord, after fn has seen the records before the fault.
 func ForEachRecord(batch []byte, maxDecompressed int, fn func(*Record) bool) error {
+	return ForEachRawRecord(batch, maxDecompressed, func(r *Record, _ []byte) bool { return fn(r) })
+}
+
+// ForEachRawRecord is ForEachRecord that also hands fn each record's encoded
+// bytes (its length varint included, decompressed), which RebuildBatch copies
+// unchanged into a batch keeping some of the records (log compaction).
+func ForEachRawRecord(batch []byte, maxDecompressed int, fn func(r *Record, raw []byte) bool) error {
 	h, err := ParseBatchHeader(batch)
 	if err != nil {
 		return err
@@ -53,11 +60,12 @@ func ForEachRecord(batch []byte, maxDecompressed int, fn func(*Record) bool) err
 			return fmt.Errorf("cannot read records of batch at offset %d: %d trailing bytes after %d records: %w",
 				h.BaseOffset, len(recs), seen, ErrInvalidRecord)
 		}
+		start := recs
 		if recs, err = parseRecord(recs, &h, &r); err != nil {
 			return fmt.Errorf("cannot read record %d of batch at offset %d: %w", seen, h.BaseOffset, err)
 		}
 		seen++
-		if !fn(&r) {
+		if !fn(&r, start[:len(start)-len(recs)]) {
 			return nil
 		}
 	}
