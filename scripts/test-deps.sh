@@ -17,7 +17,8 @@
 #                    version of KAFKA_CLIENT_VERSIONS with their dependencies, copied into
 #                    jvm/clients-<version>/, and Apache Kafka KAFKA_VERSION (the broker and
 #                    its command line tools, 91 jars, 54 MB) into jvm/kafka-<version>/
-#                    (Maven's own repository is m2/); needs java, javac and mvn (Debian:
+#                    (Maven's own repository is m2/), and Flink FLINK_VERSION with its Kafka
+#                    connector into jvm/flink-<version>/ (tests/flink); needs java, javac and mvn (Debian:
 #                    openjdk-17-jdk-headless maven if missing)
 #
 # --with-etcd and --with-minio are accepted and ignored (both are always installed now).
@@ -186,10 +187,11 @@ fi
 # --- Maven Central: the Java test programs' jars ---------------------------------------
 # Maven resolves them (into $cache/m2) and copies each set into its own folder, which the
 # Go tests compile and run the programs against (internal/jvm).
-# jvm_jars NAME POM VERSION ARTIFACT copies POM's dependencies at -Dkafka.version=VERSION
-# into $cache/jvm/NAME-VERSION unless they are there for this POM already.
+# jvm_jars NAME POM VERSION ARTIFACT [PROPERTY] copies POM's dependencies at
+# -DPROPERTY=VERSION (kafka.version unless given) into $cache/jvm/NAME-VERSION unless
+# they are there for this POM already.
 jvm_jars() {
-	local name=$1 pom=$2 v=$3 artifact=$4
+	local name=$1 pom=$2 v=$3 artifact=$4 property=${5:-kafka.version}
 	local dir=$cache/jvm/$name-$v key
 	key="$v $(sha256sum "$pom" | cut -c1-16)"
 	if [[ -f $dir/$artifact-$v.jar ]] && stamped "jvm-$name-$v" "$key"; then
@@ -198,7 +200,7 @@ jvm_jars() {
 	fi
 	begin "mvn dependency:copy-dependencies ($name $v)"
 	rm -rf "$dir"
-	mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$cache/m2" -f "$pom" -Dkafka.version="$v" \
+	mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$cache/m2" -f "$pom" -D"$property=$v" \
 		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir"
 	stamp "jvm-$name-$v" "$key"
 	done_step "$name $v jars"
@@ -228,6 +230,14 @@ if [[ $EUID -eq 0 ]] && ! id -u postgres >/dev/null 2>&1; then
 	exit 1
 fi
 # --- end of Kafka Connect and Debezium for tests/connect --------------------------------
+
+# --- Flink for tests/flink (issue 15, acceptance 5) ------------------------------------
+# flink-streaming-java and flink-clients (the local mini cluster) with the
+# flink-connector-kafka built for that Flink line (tests/flink/pom.xml): 48 jars, 83 MB,
+# into jvm/flink-<version>/; tests/flink names the same version.
+readonly FLINK_VERSION=2.2.1
+jvm_jars flink "$repo/tests/flink/pom.xml" "$FLINK_VERSION" flink-streaming-java flink.version
+# --- end of Flink for tests/flink --------------------------------------------------------
 
 # --- PyPI: the Python clients of tests/pyclients (issue 15) ---------------------------
 # confluent-kafka (with its own librdkafka), kafka-python and aiokafka, as users install
