@@ -13,6 +13,7 @@ import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.kafka.sink.HeaderProvider;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
+import org.apache.flink.connector.kafka.sink.KafkaSinkBuilder;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
 import org.apache.flink.core.execution.JobClient;
@@ -27,7 +28,10 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
  * guide's producer line {@code enable.idempotence=false} is left out: the sink's producer
  * runs with the Kafka client's defaults.
  *
- * <p>Usage: OrderJob BOOTSTRAP INPUT OUTPUT GROUP CHECKPOINT_DIR TMP_DIR RUN [RESTORE_PATH]
+ * <p>Usage: OrderJob BOOTSTRAP INPUT OUTPUT GROUP CHECKPOINT_DIR TMP_DIR RUN GUARANTEE [RESTORE_PATH]
+ *
+ * <p>GUARANTEE is the sink's delivery guarantee: AT_LEAST_ONCE, as the guide's job, or
+ * EXACTLY_ONCE, which needs transactions (KafScale refuses them: the job must fail).
  *
  * <p>Each output record carries a header {@code flink-run: RUN}, so that the test can tell
  * which run wrote it: a record both runs wrote is one the restarted job emitted again.
@@ -67,12 +71,13 @@ public final class OrderJob {
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 7 && args.length != 8) {
-            System.err.println("usage: OrderJob BOOTSTRAP INPUT OUTPUT GROUP CHECKPOINT_DIR TMP_DIR RUN [RESTORE_PATH]");
+        if (args.length != 8 && args.length != 9) {
+            System.err.println("usage: OrderJob BOOTSTRAP INPUT OUTPUT GROUP CHECKPOINT_DIR TMP_DIR RUN GUARANTEE [RESTORE_PATH]");
             System.exit(2);
         }
         String bootstrap = args[0], input = args[1], output = args[2], group = args[3];
         String checkpoints = args[4], tmp = args[5], run = args[6];
+        DeliveryGuarantee guarantee = DeliveryGuarantee.valueOf(args[7]);
 
         // Set as users set them in Flink's config.yaml.
         Map<String, String> settings = new HashMap<>();
@@ -86,8 +91,8 @@ public final class OrderJob {
         // The mini cluster's RPC system, blobs and local state unpack into this folder
         // rather than /tmp, which a SIGKILL would leave behind.
         settings.put("io.tmp.dirs", tmp);
-        if (args.length == 8) {
-            settings.put("execution.state-recovery.path", args[7]);
+        if (args.length == 9) {
+            settings.put("execution.state-recovery.path", args[8]);
         }
         StreamExecutionEnvironment env =
                 StreamExecutionEnvironment.getExecutionEnvironment(Configuration.fromMap(settings));
@@ -101,16 +106,18 @@ public final class OrderJob {
                 .build();
         DataStream<String> stream = env.fromSource(source, WatermarkStrategy.noWatermarks(), "KafScale Source");
 
-        KafkaSink<String> sink = KafkaSink.<String>builder()
+        KafkaSinkBuilder<String> sink = KafkaSink.<String>builder()
                 .setBootstrapServers(bootstrap)
                 .setRecordSerializer(KafkaRecordSerializationSchema.builder()
                         .setTopic(output)
                         .setValueSerializationSchema(new SimpleStringSchema())
                         .setHeaderProvider(new RunHeader(run))
                         .build())
-                .setDeliveryGuarantee(DeliveryGuarantee.AT_LEAST_ONCE)
-                .build();
-        stream.map(new ProcessOrder()).name("Process Order").sinkTo(sink).name("KafScale Sink");
+                .setDeliveryGuarantee(guarantee);
+        if (guarantee == DeliveryGuarantee.EXACTLY_ONCE) {
+            sink.setTransactionalIdPrefix("orders-" + run);
+        }
+        stream.map(new ProcessOrder()).name("Process Order").sinkTo(sink.build()).name("KafScale Sink");
 
         JobClient job = env.executeAsync("Order Processing");
         System.out.println("JOB " + job.getJobID());
