@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // Defaults for Config; DefaultConfig and New take their values from here.
@@ -17,6 +18,19 @@ const (
 	// DefaultMaxOutboundBytes bounds response bytes queued for one connection before
 	// reading pauses; a client that does not read its responses stops being served.
 	DefaultMaxOutboundBytes = 32 << 20
+	// DefaultQueuedMaxRequestBytes bounds the request bytes held broker-wide (Kafka's
+	// queued.max.request.bytes, which Kafka leaves unbounded): room for two maximal
+	// requests and many ordinary ones.
+	DefaultQueuedMaxRequestBytes = 256 << 20
+	// DefaultMaxConnections is max.connections (unbounded in Kafka).
+	DefaultMaxConnections = 10000
+	// DefaultMaxConnectionsPerIP is max.connections.per.ip (unbounded in Kafka).
+	DefaultMaxConnectionsPerIP = 1000
+	// DefaultRequestReadTimeout is how long one request's bytes may take to arrive: the
+	// 30 s of a client's request.timeout.ms, after which the client has given up anyway.
+	DefaultRequestReadTimeout = 30 * time.Second
+	// DefaultConnectionsMaxIdle is Kafka's connections.max.idle.ms.
+	DefaultConnectionsMaxIdle = 10 * time.Minute
 )
 
 // Config holds the transport settings.
@@ -39,6 +53,22 @@ type Config struct {
 	// unread bytes exceed this is closed. It must be at least MaxRequestBytes+4, so that one
 	// maximal frame sent while paused is never a reason to close. 0 means MaxRequestBytes+4.
 	MaxPausedInboundBytes int
+	// QueuedMaxRequestBytes (queued.max.request.bytes) bounds, broker-wide, the bytes of
+	// requests being received, queued or served: a request's announced size is reserved
+	// when its size prefix is read and released once its response is written. A
+	// connection whose next request does not fit is not read until enough is released.
+	// It must be at least MaxRequestBytes.
+	QueuedMaxRequestBytes int64
+	// MaxConnections (max.connections): connections accepted beyond it are closed at once.
+	MaxConnections int
+	// MaxConnectionsPerIP (max.connections.per.ip): the same, per client address.
+	MaxConnectionsPerIP int
+	// RequestReadTimeout closes a connection whose request has started to arrive but has
+	// not arrived whole within it (time spent paused by netio does not count).
+	RequestReadTimeout time.Duration
+	// ConnectionsMaxIdle (connections.max.idle.ms) closes a connection that has neither
+	// sent a byte nor had a response written for this long and awaits no answer.
+	ConnectionsMaxIdle time.Duration
 }
 
 // DefaultConfig returns the default settings.
@@ -50,6 +80,11 @@ func DefaultConfig() Config {
 		EventLoops:            runtime.NumCPU(),
 		MaxOutboundBytes:      DefaultMaxOutboundBytes,
 		MaxPausedInboundBytes: 0, // MaxRequestBytes+4, whatever MaxRequestBytes is set to
+		QueuedMaxRequestBytes: DefaultQueuedMaxRequestBytes,
+		MaxConnections:        DefaultMaxConnections,
+		MaxConnectionsPerIP:   DefaultMaxConnectionsPerIP,
+		RequestReadTimeout:    DefaultRequestReadTimeout,
+		ConnectionsMaxIdle:    DefaultConnectionsMaxIdle,
 	}
 }
 
@@ -71,6 +106,21 @@ func (c Config) withDefaults() Config {
 	if c.MaxOutboundBytes == 0 {
 		c.MaxOutboundBytes = d.MaxOutboundBytes
 	}
+	if c.QueuedMaxRequestBytes == 0 {
+		c.QueuedMaxRequestBytes = max(d.QueuedMaxRequestBytes, int64(c.MaxRequestBytes))
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = d.MaxConnections
+	}
+	if c.MaxConnectionsPerIP == 0 {
+		c.MaxConnectionsPerIP = d.MaxConnectionsPerIP
+	}
+	if c.RequestReadTimeout == 0 {
+		c.RequestReadTimeout = d.RequestReadTimeout
+	}
+	if c.ConnectionsMaxIdle == 0 {
+		c.ConnectionsMaxIdle = d.ConnectionsMaxIdle
+	}
 	if c.MaxPausedInboundBytes == 0 && c.MaxRequestBytes > 0 {
 		c.MaxPausedInboundBytes = c.MaxRequestBytes + 4
 	}
@@ -91,6 +141,18 @@ func (c Config) Validate() error {
 	case c.MaxPausedInboundBytes != 0 && c.MaxPausedInboundBytes < c.MaxRequestBytes+4:
 		return fmt.Errorf("MaxPausedInboundBytes must be >= MaxRequestBytes+4 = %d (set to %d)",
 			c.MaxRequestBytes+4, c.MaxPausedInboundBytes)
+	case c.QueuedMaxRequestBytes < int64(c.MaxRequestBytes):
+		// A request larger than the whole budget could never be read.
+		return fmt.Errorf("QueuedMaxRequestBytes must be >= MaxRequestBytes = %d (set to %d)",
+			c.MaxRequestBytes, c.QueuedMaxRequestBytes)
+	case c.MaxConnections <= 0:
+		return fmt.Errorf("MaxConnections must be > 0 (set to %d)", c.MaxConnections)
+	case c.MaxConnectionsPerIP <= 0:
+		return fmt.Errorf("MaxConnectionsPerIP must be > 0 (set to %d)", c.MaxConnectionsPerIP)
+	case c.RequestReadTimeout <= 0:
+		return fmt.Errorf("RequestReadTimeout must be > 0 (set to %s)", c.RequestReadTimeout)
+	case c.ConnectionsMaxIdle <= 0:
+		return fmt.Errorf("ConnectionsMaxIdle must be > 0 (set to %s)", c.ConnectionsMaxIdle)
 	}
 	return nil
 }

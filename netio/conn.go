@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
 )
@@ -32,6 +34,7 @@ const maxFramesPerEvent = 64
 type Conn struct {
 	id     uint64
 	remote net.Addr
+	ip     netip.Addr // remote's address, as counted for MaxConnectionsPerIP
 	srv    *Server
 	// gc is used off its event loop only through its concurrency-safe methods
 	// (AsyncWritev, Wake, Close), only while mu is held and closed is false: after onClose
@@ -58,6 +61,29 @@ type Conn struct {
 	// so not guarded by mu. See directReadMin.
 	partial  *Request
 	partialN int
+
+	// Owned by the event loop as well. headSize is the size of the request whose size
+	// prefix is still in gnet's buffer and for which the budget was reserved (headAdmitted).
+	// readOff says netio stopped reading the socket (readControl); lastInbound is
+	// gnet's buffered byte count when onTraffic last returned, to tell new bytes from a
+	// Wake.
+	headSize     int64
+	headAdmitted bool
+	readOff      bool
+	lastInbound  int
+
+	// Written on the event loop, read by the sweeps (Server.sweep): when bytes last
+	// arrived or a response was last handed to gnet, when the request now arriving began
+	// to arrive (0: none), and whether reading is paused (which stops that clock).
+	lastActive atomic.Int64
+	readStart  atomic.Int64
+	paused     atomic.Bool
+
+	// Guarded by budget.mu: the connection waits in line for need bytes, or was handed
+	// grant bytes for its next request (see budget).
+	waiting bool
+	need    int64
+	grant   int64
 }
 
 // directReadMin is the smallest frame read into its own buffer before all of it has
@@ -99,12 +125,17 @@ const (
 	pauseInFlight
 	pauseOutbound
 	pauseClosing
+	pauseMemory // the next request does not fit in QueuedMaxRequestBytes
 )
 
 // onTraffic runs on the event loop: it takes complete frames out of gnet's inbound buffer
 // and hands them to the dispatcher. It never blocks.
 func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 	s := c.srv
+	now := s.clock.now()
+	if gc.InboundBuffered() > c.lastInbound {
+		c.lastActive.Store(now)
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -137,6 +168,7 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 				break // the rest has not arrived yet
 			}
 			c.partial, c.partialN = nil, 0
+			c.readStart.Store(0)
 			frames[n] = r
 			n++
 			continue
@@ -159,12 +191,22 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 			}
 			return gnet.Close
 		}
+		if !c.headAdmitted {
+			// Reserve before reading or allocating the body; what does not fit stays
+			// in the kernel, whose flow control then stops the client.
+			if !s.budget.acquire(c, int64(size)) {
+				pause = pauseMemory
+				break
+			}
+			c.headSize, c.headAdmitted = int64(size), true
+		}
 		complete := buffered-4 >= int(size)
 		if !complete && (size < directReadMin || buffered-4 < int(size)/4) {
 			break // a truncated frame waits for the rest in gnet's buffer
 		}
 		_, _ = gc.Discard(4)
-		r := &Request{Conn: c}
+		r := &Request{Conn: c, reserved: c.headSize}
+		c.headSize, c.headAdmitted = 0, false
 		if r.fb = s.pool.get(int(size)); r.fb != nil {
 			r.Frame = r.fb.b[:size]
 		} else {
@@ -186,6 +228,7 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 			s.recycle(r)
 			return gnet.Close
 		}
+		c.readStart.Store(0)
 		frames[n] = r
 		n++
 	}
@@ -227,8 +270,23 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 	}
 	c.mu.Unlock()
 
+	in := gc.InboundBuffered()
+	c.lastInbound = in
+	if (in > 0 || c.partial != nil) && c.readStart.Load() == 0 {
+		c.readStart.Store(now)
+	}
+	switch {
+	case pause != pauseNone:
+		// Always, not only on a change: gnet may have registered reading again.
+		c.setReading(gc, false)
+	case c.readOff:
+		c.setReading(gc, true)
+		if c.readStart.Load() != 0 {
+			c.readStart.Store(now) // the time paused does not count
+		}
+	}
 	if pause != pauseNone {
-		if in := gc.InboundBuffered(); in > s.cfg.MaxPausedInboundBytes {
+		if in > s.cfg.MaxPausedInboundBytes {
 			s.log.Warn("closing paused connection: too many unread bytes", "conn", c.id,
 				"remote", c.remote, "buffered", in, "max", s.cfg.MaxPausedInboundBytes)
 			return gnet.Close
@@ -241,14 +299,33 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
+// setReading stops or resumes reading the socket (readControl). Called on the event loop.
+func (c *Conn) setReading(gc gnet.Conn, on bool) {
+	if err := c.srv.readCtl.set(gc, on); err != nil {
+		readControlErrorsTotal.Inc()
+		if c.srv.readErrs.CompareAndSwap(false, true) {
+			c.srv.log.Error("cannot stop or resume reading a connection; paused connections are bounded by their unread bytes only",
+				"conn", c.id, "remote", c.remote, "err", err)
+		}
+	}
+	c.readOff = !on
+	c.paused.Store(!on)
+}
+
 // onClose runs on the event loop when the connection is gone. It finishes every response
-// gnet will not write, and lets the dispatcher call Handler.ConnClosed after the last Serve.
+// gnet will not write, returns its share of the request budget, and lets the dispatcher
+// call Handler.ConnClosed after the last Serve.
 func (c *Conn) onClose() {
 	s := c.srv
 	if c.partial != nil {
 		s.recycle(c.partial)
 		c.partial, c.partialN = nil, 0
 	}
+	if c.headAdmitted {
+		c.headAdmitted = false
+		s.budget.release(c.headSize)
+	}
+	s.budget.forget(c)
 	c.mu.Lock()
 	c.closed = true
 	var finish []*Request

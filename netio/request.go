@@ -36,6 +36,7 @@ type Request struct {
 
 	fb       *frameBuf // pooled backing of Frame; nil if allocated plainly or detached
 	detached bool      // written by the handler before it answers
+	reserved int64     // request budget held for this request, released by Server.recycle
 
 	// Guarded by Conn.mu.
 	state uint8
@@ -248,6 +249,7 @@ func (c *Conn) sendLocked(b *writeBatch) {
 // written is the AsyncWritev callback. It runs on the event loop and never blocks.
 func (b *writeBatch) written(gc gnet.Conn, err error) error {
 	c := b.c
+	c.lastActive.Store(c.srv.clock.now())
 	c.mu.Lock()
 	var reqs, discarded []*Request
 	if !b.finished {

@@ -71,6 +71,16 @@ type Server struct {
 	stalledMu sync.Mutex
 	stalled   map[*Conn]struct{} // connections paused on outbound bytes, woken by OnTick
 	spare     map[*Conn]struct{} // the other half of a double buffer, used by OnTick only
+
+	budget   *budget      // QueuedMaxRequestBytes
+	table    *connTable   // MaxConnections, MaxConnectionsPerIP, and the sweeps' list
+	readCtl  *readControl // stops reading paused connections
+	clock    clock
+	readErrs atomic.Bool // a read-control failure was logged
+
+	// Used by OnTick only.
+	lastSweep int64
+	sweepBuf  []*Conn
 }
 
 // New returns a Server for cfg (zero fields take their defaults) that passes requests to h.
@@ -78,15 +88,22 @@ func New(cfg Config, h Handler, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{
-		cfg:     cfg.withDefaults(),
+	cfg = cfg.withDefaults()
+	s := &Server{
+		cfg:     cfg,
 		h:       h,
 		log:     log.With("component", "netio"),
 		ready:   make(chan struct{}),
 		runDone: make(chan struct{}),
 		stalled: make(map[*Conn]struct{}),
 		spare:   make(map[*Conn]struct{}),
+		budget:  newBudget(cfg.QueuedMaxRequestBytes),
+		table:   newConnTable(),
+		readCtl: newReadControl(),
 	}
+	s.clock.set(time.Now())
+	s.lastSweep = s.clock.now()
+	return s
 }
 
 // Start listens and starts the event loops; it returns once connections are accepted.
@@ -110,7 +127,10 @@ func (s *Server) Start() error {
 	}()
 	select {
 	case <-s.ready:
-		s.log.Info("listening", "addr", s.addr, "event_loops", s.cfg.EventLoops)
+		s.log.Info("listening", "addr", s.addr, "event_loops", s.cfg.EventLoops,
+			"queued_max_request_bytes", s.cfg.QueuedMaxRequestBytes,
+			"max_connections", s.cfg.MaxConnections, "max_connections_per_ip", s.cfg.MaxConnectionsPerIP,
+			"request_read_timeout", s.cfg.RequestReadTimeout, "connections_max_idle", s.cfg.ConnectionsMaxIdle)
 		return nil
 	case <-s.runDone:
 		err := errors.Join(s.bootErr, s.runErr)
@@ -181,8 +201,14 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 }
 
-// recycle returns r's frame buffer to the pool unless the handler detached it.
+// recycle releases r's share of the request budget and returns its frame buffer to the
+// pool unless the handler detached it. It runs once per request, when its frame is no
+// longer needed by netio.
 func (s *Server) recycle(r *Request) {
+	if n := r.reserved; n > 0 {
+		r.reserved = 0
+		s.budget.release(n)
+	}
 	if r.detached || r.fb == nil {
 		return
 	}
@@ -282,10 +308,23 @@ func listenerAddr(eng gnet.Engine) (net.Addr, error) {
 	return ln.Addr(), nil
 }
 
-// OnOpen allocates the connection's state.
+// OnOpen allocates the connection's state, or closes it at once over MaxConnections or
+// MaxConnectionsPerIP.
 func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := e.s
-	c := &Conn{id: s.nextID.Add(1), remote: cloneAddr(gc.RemoteAddr()), srv: s, gc: gc}
+	remote := cloneAddr(gc.RemoteAddr())
+	c := &Conn{id: s.nextID.Add(1), remote: remote, ip: ipOf(remote), srv: s, gc: gc}
+	if reason := s.table.add(c, &s.cfg); reason != "" {
+		refusedConnsTotal(reason).Inc()
+		if counts, ok := s.table.noteRefusal(reason, time.Now()); ok {
+			s.log.Warn("refusing connections over the connection limits", "remote", remote,
+				"reason", reason, "refused_max_connections", counts[refuseMaxConnections],
+				"refused_max_connections_per_ip", counts[refuseMaxPerIP],
+				"max_connections", s.cfg.MaxConnections, "max_connections_per_ip", s.cfg.MaxConnectionsPerIP)
+		}
+		return nil, gnet.Close
+	}
+	c.lastActive.Store(s.clock.now())
 	gc.SetContext(c)
 	connectionsGauge.Inc()
 	s.log.Debug("connection opened", "conn", c.id, "remote", c.remote)
@@ -300,6 +339,7 @@ func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	connectionsGauge.Dec()
 	e.s.log.Debug("connection closed", "conn", c.id, "remote", c.remote, "err", err)
+	e.s.table.remove(c)
 	c.onClose()
 	return gnet.None
 }
@@ -315,10 +355,17 @@ func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
 }
 
 // OnTick runs on gnet's ticker goroutine: its first call says the event loops run; then it
-// wakes connections paused on outbound bytes.
+// advances the coarse clock, wakes connections paused on outbound bytes, and once a
+// second closes connections over RequestReadTimeout or ConnectionsMaxIdle.
 func (e *events) OnTick() (time.Duration, gnet.Action) {
-	e.s.readyOnce.Do(func() { close(e.s.ready) })
-	e.s.wakeStalled()
+	s := e.s
+	s.readyOnce.Do(func() { close(s.ready) })
+	s.clock.set(time.Now())
+	s.wakeStalled()
+	if now := s.clock.now(); now-s.lastSweep >= sweepInterval.Nanoseconds() {
+		s.lastSweep = now
+		s.sweep(now)
+	}
 	return tickInterval, gnet.None
 }
 

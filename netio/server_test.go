@@ -322,37 +322,6 @@ func TestMaxInFlightPausesAndResumes(t *testing.T) {
 	}
 }
 
-// TestPausedClientOverInboundLimitIsClosed guards against a client that keeps writing to a
-// connection that is no longer read: gnet still buffers its bytes, so netio closes it.
-func TestPausedClientOverInboundLimitIsClosed(t *testing.T) {
-	cfg := testConfig()
-	cfg.MaxInFlight = 1
-	cfg.MaxRequestBytes = 64 << 10
-	cfg.MaxPausedInboundBytes = 0
-	h := &recorder{} // never answers
-	s, logs := startServer(t, cfg, h)
-	c := dial(t, s)
-	chunk := frame(bytes.Repeat([]byte("p"), 32<<10))
-	closed := false
-	for range 100 { // 3.2 MiB, far above the 64 KiB limit
-		if err := c.conn.SetWriteDeadline(time.Now().Add(testTimeout)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.conn.Write(chunk); err != nil {
-			closed = true
-			break
-		}
-	}
-	if !closed {
-		c.expectClosed()
-	}
-	waitFor(t, "the close to be logged", func() bool { return containsAll(logs.String(), "too many unread bytes") })
-	// The one request admitted may or may not reach Serve before the close drops it.
-	if n := h.numServed(); n > cfg.MaxInFlight {
-		t.Fatalf("served %d requests, want at most MaxInFlight = %d", n, cfg.MaxInFlight)
-	}
-}
-
 func TestPanicInHandlerClosesOnlyThatConnection(t *testing.T) {
 	before := handlerPanicsTotal.Get()
 	h := &recorder{serveFn: func(r *Request) {
