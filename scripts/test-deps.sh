@@ -13,6 +13,9 @@
 #   etcd             etcd and etcdctl server binaries (~1 min to build once), for the tests
 #                    that run `kafscale broker` on a real etcd server (internal/testinfra)
 #   MinIO            the MinIO server (~2.5 min and 150 MB to build once), for the S3 tests
+#   kube-apiserver   Kubernetes' API server (~5 min and 170 MB to build once), which with
+#                    the etcd above is what the operator's envtest tests run against
+#                    (KUBEBUILDER_ASSETS=bin/)
 #   Maven Central    the jars of the Java test programs (tests/jvm): kafka-clients at each
 #                    version of KAFKA_CLIENT_VERSIONS with their dependencies, copied into
 #                    jvm/clients-<version>/, and Apache Kafka KAFKA_VERSION (the broker and
@@ -30,6 +33,7 @@ set -euo pipefail
 readonly STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.2.2
 readonly KAFKAJS_VERSION=2.2.4      # must match tests/compat/kafkajs/package-lock.json
 readonly ETCD_VERSION=v3.5.35
+readonly KUBE_VERSION=v1.37.2 # k8s.io/kubernetes; its staging modules at v0.37.2
 readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c # newest on the Go proxy, 2026-02
 readonly APT_PACKAGES=(kcat librdkafka-dev python3-confluent-kafka prometheus gcc libc6-dev postgresql)
 # The newest 4.x kafka-clients Maven Central serves and the last 3.x; tests/jvm lists the
@@ -182,6 +186,41 @@ else
 	GOBIN=$bin GOWORK=off go install "github.com/minio/minio@$MINIO_VERSION"
 	stamp minio "$MINIO_VERSION"
 	done_step "minio $MINIO_VERSION"
+fi
+
+# --- kube-apiserver for the operator's envtest tests (issue 17) -------------------------
+# k8s.io/kubernetes requires its staging modules (k8s.io/api, k8s.io/apiserver, ...) at
+# v0.0.0 and replaces them with ./staging/..., which only works inside its own repository:
+# a scratch module replaces each one with its published v0.<minor>.<patch> instead, read
+# from k8s.io/kubernetes' own go.mod so that the list never goes stale. The version is
+# stamped into the binary as Kubernetes' release build does (the API server refuses to
+# start as v0.0.0).
+if stamped kube-apiserver "$KUBE_VERSION" "$bin/kube-apiserver"; then
+	skip "kube-apiserver $KUBE_VERSION"
+else
+	begin "build kube-apiserver $KUBE_VERSION (about 5 minutes)"
+	src=$cache/src/kube-$KUBE_VERSION
+	rm -rf "$src"
+	mkdir -p "$src"
+	(
+		cd "$src"
+		export GOWORK=off
+		staging=v0.${KUBE_VERSION#v1.}
+		go mod init kafscale.local/kube-tools
+		kube_mod=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+		for m in $(sed -n 's#^[[:space:]]*\(k8s\.io/[^ ]*\) => \./staging/.*#\1#p' "$kube_mod"); do
+			go mod edit -replace="$m=$m@$staging"
+		done
+		go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION"
+		minor=${KUBE_VERSION#v1.}
+		minor=${minor%%.*}
+		go build -o "$bin/kube-apiserver" -ldflags "-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION \
+-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor \
+-X k8s.io/component-base/version.gitTreeState=clean" k8s.io/kubernetes/cmd/kube-apiserver
+	)
+	"$bin/kube-apiserver" --version
+	stamp kube-apiserver "$KUBE_VERSION"
+	done_step "kube-apiserver $KUBE_VERSION"
 fi
 
 # --- Maven Central: the Java test programs' jars ---------------------------------------
