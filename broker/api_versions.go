@@ -13,6 +13,7 @@ import (
 
 	"github.com/kafscale/kafscale/codec"
 	"github.com/kafscale/kafscale/netio"
+	"github.com/kafscale/kafscale/reqmetrics"
 )
 
 func init() { register(kmsg.ApiVersions, 0, 4, (*Broker).handleAPIVersions) }
@@ -34,5 +35,6 @@ func (b *Broker) handleAPIVersions(c *call) {
 
 func (b *Broker) answerUnsupportedAPIVersions(req *netio.Request, hdr codec.RequestHeader) {
 	buf := codec.AppendAPIVersionsResponse(make([]byte, 0, 512), 0, hdr.CorrelationID, kerr.UnsupportedVersion.Code, apiTable(), 0)
+	reqmetrics.Count(int16(kmsg.ApiVersions), kerr.UnsupportedVersion.Code)
 	req.Respond([][]byte{buf}, nil)
 }

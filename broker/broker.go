@@ -28,12 +28,15 @@ import (
 	"github.com/kafscale/kafscale/codec"
 	"github.com/kafscale/kafscale/flush"
 	"github.com/kafscale/kafscale/group"
+	"github.com/kafscale/kafscale/grouplag"
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
 	"github.com/kafscale/kafscale/netio"
 	"github.com/kafscale/kafscale/objstore"
 	"github.com/kafscale/kafscale/partition"
+	"github.com/kafscale/kafscale/reqmetrics"
 	"github.com/kafscale/kafscale/segment"
+	"github.com/kafscale/kafscale/topicmetrics"
 )
 
 // Config holds the broker's Kafka-facing settings.
@@ -69,6 +72,10 @@ type Config struct {
 	Merge MergeConfig
 	// Group holds the consumer-group coordinator's settings.
 	Group group.Config
+	// Lag holds the consumer-group lag export's settings (grouplag).
+	Lag grouplag.Config
+	// TopicMetrics bounds the per-topic traffic series (topicmetrics).
+	TopicMetrics topicmetrics.Config
 	// Rejoin is the lease of this process's previous registration when it registers again
 	// after its session was lost (0 at start): it then registers only if no other process
 	// holds the broker id, so that it never fences a replacement that registered meanwhile
@@ -93,6 +100,8 @@ func DefaultConfig() Config {
 		Partition:              partition.DefaultConfig(),
 		Merge:                  DefaultMergeConfig(),
 		Group:                  group.DefaultConfig(),
+		Lag:                    grouplag.DefaultConfig(),
+		TopicMetrics:           topicmetrics.DefaultConfig(),
 	}
 }
 
@@ -123,6 +132,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--tail-bytes must be >=0 (set to %d)", c.Partition.TailBytes)
 	}
 	if err := c.Merge.Validate(); err != nil {
+		return err
+	}
+	if err := c.Lag.Validate(); err != nil {
+		return err
+	}
+	if err := c.TopicMetrics.Validate(); err != nil {
 		return err
 	}
 	return c.Group.Validate()
@@ -378,6 +393,7 @@ func (c *call) respond(resp kmsg.Response) {
 	resp.SetVersion(c.hdr.APIVersion)
 	buf := codec.AppendResponseHeader(make([]byte, 0, 256), c.hdr.APIKey, c.hdr.APIVersion, c.hdr.CorrelationID)
 	buf, cut := codec.AppendResponse(buf, resp)
+	reqmetrics.CountResponse(resp)
 	if cut != nil {
 		cutResponses.Inc()
 		if slices.ContainsFunc(cut, func(f string) bool { return !strings.HasSuffix(f, "ErrorMessage") }) {
@@ -412,15 +428,8 @@ var apis = map[int16]api{}
 
 func register(key kmsg.Key, min, max int16, h func(*Broker, *call)) {
 	apis[int16(key)] = api{min: min, max: max, advertisedMin: min, handle: h,
-		requests: metrics.NewCounter(fmt.Sprintf(`kafscale_requests_total{api=%q}`, kafkaAPIName(key))),
-		duration: metrics.NewPrometheusHistogramExt(fmt.Sprintf(`kafscale_request_duration_seconds{api=%q}`, kafkaAPIName(key)), requestDurationBuckets)}
-}
-
-// kafkaAPIName is Kafka's name of an API (ApiKeys): franz-go's, with "ID" written "Id" as
-// Kafka writes it (InitProducerId), so that dashboards built for Kafka's request metrics
-// find the same names.
-func kafkaAPIName(key kmsg.Key) string {
-	return strings.ReplaceAll(kmsg.NameForKey(int16(key)), "ID", "Id")
+		requests: metrics.NewCounter(fmt.Sprintf(`kafscale_requests_total{api=%q}`, reqmetrics.APIName(int16(key)))),
+		duration: metrics.NewPrometheusHistogramExt(fmt.Sprintf(`kafscale_request_duration_seconds{api=%q}`, reqmetrics.APIName(int16(key))), requestDurationBuckets)}
 }
 
 // advertiseFrom makes ApiVersions list key from version v while versions below the

@@ -26,6 +26,7 @@ import (
 
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
+	"github.com/kafscale/kafscale/topicmetrics"
 )
 
 // notServedCode is what a request for partition p of t gets when this broker does not lead
@@ -73,12 +74,13 @@ func (b *Broker) dropTopic(name string, id [16]byte) {
 	delete(b.byID, id)
 	if cur, ok := b.topics[name]; ok && cur.id == id {
 		delete(b.topics, name)
+		topicmetrics.Forget(name)
 	}
 	b.mu.Unlock()
 	if t != nil {
 		for _, ps := range t.parts {
 			if ps != nil {
-				ps.log.Resign()
+				b.resign(ps.log, "topic deleted")
 			}
 		}
 	}

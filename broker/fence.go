@@ -174,7 +174,7 @@ func (b *Broker) resignMoved(a *metapb.Assignment, published uint64) {
 		}
 		// Resign first: from now on no batch of it enters a flush, so the open flush is
 		// the last that can hold one.
-		lp.ps.log.Resign()
+		b.resign(lp.ps.log, "no longer assigned to this broker at this leader epoch")
 		moved = append(moved, id)
 	}
 	if len(moved) == 0 {
@@ -200,7 +200,7 @@ func (b *Broker) stopServing(why string) {
 	}
 	b.stopped.Store(true)
 	for _, lp := range b.ledPartitions() {
-		lp.ps.log.Resign()
+		b.resign(lp.ps.log, why)
 	}
 }
 

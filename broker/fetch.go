@@ -23,6 +23,8 @@ import (
 
 	"github.com/kafscale/kafscale/codec"
 	"github.com/kafscale/kafscale/partition"
+	"github.com/kafscale/kafscale/reqmetrics"
+	"github.com/kafscale/kafscale/topicmetrics"
 )
 
 func init() { register(kmsg.Fetch, 4, 16, (*Broker).handleFetch) }
@@ -162,6 +164,7 @@ func (b *Broker) sendFetch(c *call, resp *codec.FetchResponse) {
 	if c.hdr.APIVersion >= fetchLeaderHintVersion {
 		b.addFetchLeaderHints(resp)
 	}
+	countFetch(resp)
 	parts, _ := codec.AppendFetchResponse(make([][]byte, 0, 8), make([]byte, 0, 512), c.hdr.APIVersion, c.hdr.CorrelationID, resp)
 	var n int
 	for _, p := range parts {
@@ -169,4 +172,25 @@ func (b *Broker) sendFetch(c *call, resp *codec.FetchResponse) {
 	}
 	fetchedBytes.Add(n)
 	c.send(parts)
+}
+
+// countFetch records a fetch answer's error codes and each topic's bytes and records out.
+func countFetch(resp *codec.FetchResponse) {
+	key := int16(kmsg.Fetch)
+	reqmetrics.Count(key, resp.ErrorCode)
+	for i := range resp.Topics {
+		ft := &resp.Topics[i]
+		var tr *topicmetrics.Traffic
+		for j := range ft.Partitions {
+			fp := &ft.Partitions[j]
+			reqmetrics.Count(key, fp.ErrorCode)
+			for _, r := range fp.Records {
+				if tr == nil {
+					tr = topicmetrics.For(ft.Topic)
+				}
+				tr.BytesOut.Add(len(r))
+				tr.RecordsOut.Add(topicmetrics.CountRecords(r))
+			}
+		}
+	}
 }

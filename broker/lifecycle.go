@@ -16,6 +16,7 @@ import (
 	"github.com/kafscale/kafscale/partition"
 	"github.com/kafscale/kafscale/producer"
 	"github.com/kafscale/kafscale/segment"
+	"github.com/kafscale/kafscale/topicmetrics"
 )
 
 // Open registers this broker incarnation in etcd (fencing any previous one), bumps the leader
@@ -25,6 +26,7 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, &ConfigError{err}
 	}
+	topicmetrics.Configure(cfg.TopicMetrics)
 	b := &Broker{
 		cfg: cfg, log: d.Log, meta: d.Meta, store: d.Store, cache: d.Cache, clusterID: d.ClusterID,
 		topics: make(map[string]*topic), byID: make(map[[16]byte]*topic),
@@ -99,9 +101,11 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 			return nil, err
 		}
 	}
+	taken := tk.pending()
 	if err := tk.commit(ctx); err != nil {
 		return nil, err
 	}
+	b.logTaken(taken)
 	// Every topic of the cluster, with the partitions led elsewhere left nil.
 	for _, t := range topics {
 		b.upsertTopic(t)
@@ -137,6 +141,7 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	b.every(cfg.Merge.Interval, b.mergeAll)
 	b.every(cfg.Merge.GCInterval, b.gcOnce)
 	b.every(cfg.Group.OffsetsRetentionCheckInterval, b.expireOffsetsOnce)
+	b.runLag()
 	b.noteLed()
 	if n := b.countLedPartitions(); n > int64(cfg.MaxPartitions) {
 		b.log.Warn("this broker leads more partitions than --max-partitions; it creates no more until some are deleted", "partitions", n, "max_partitions", cfg.MaxPartitions)

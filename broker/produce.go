@@ -29,6 +29,8 @@ import (
 
 	"github.com/kafscale/kafscale/codec"
 	"github.com/kafscale/kafscale/flush"
+	"github.com/kafscale/kafscale/reqmetrics"
+	"github.com/kafscale/kafscale/topicmetrics"
 )
 
 func init() {
@@ -133,6 +135,9 @@ func (b *Broker) handleProduce(c *call) {
 	if req.Acks == 0 {
 		cancel()
 		if anyErr {
+			// No answer carries the codes; they count as answered, since the client
+			// learns of them (its connection is closed).
+			reqmetrics.CountResponse(resp)
 			c.req.Close(fmt.Errorf("acks=0 produce failed for at least one partition"))
 			return
 		}
@@ -233,6 +238,9 @@ func (b *Broker) appendPartition(t *topic, rp kmsg.ProduceRequestTopicPartition,
 		}
 		if !res.Duplicate {
 			used += int64(len(bt))
+			tr := topicmetrics.For(t.meta.Name)
+			tr.BytesIn.Add(len(bt))
+			tr.RecordsIn.Add(int(headers[i].NumRecords))
 		}
 		if i == 0 {
 			op.BaseOffset = res.BaseOffset

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
+	"github.com/kafscale/kafscale/topicmetrics"
 )
 
 // validTopicName applies Kafka's topic name rules.
@@ -177,7 +178,12 @@ func (b *Broker) takeOver(ctx context.Context, t *metapb.Topic, refs []*metapb.P
 	if err := tk.add(ctx, t, refs); err != nil {
 		return err
 	}
-	return tk.commit(ctx)
+	taken := tk.pending()
+	if err := tk.commit(ctx); err != nil {
+		return err
+	}
+	b.logTaken(taken)
+	return nil
 }
 
 // deleteTopic removes a topic; its partitions stop serving at once.
@@ -191,10 +197,11 @@ func (b *Broker) deleteTopic(ctx context.Context, name string) error {
 	delete(b.topics, name)
 	delete(b.byID, [16]byte(mt.Id))
 	b.mu.Unlock()
+	topicmetrics.Forget(name)
 	if t != nil {
 		for _, ps := range t.parts {
 			if ps != nil {
-				ps.log.Resign()
+				b.resign(ps.log, "topic deleted")
 			}
 		}
 	}

@@ -125,6 +125,9 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.DurationVar(&cfg.Broker.CheckpointInterval, "checkpoint-interval", cfg.Broker.CheckpointInterval, "how often changed partitions are checkpointed (checkpoint.interval)")
 	fs.DurationVar(&cfg.Broker.RetentionCheckInterval, "retention-check-interval", cfg.Broker.RetentionCheckInterval, "how often retention.ms and retention.bytes are applied (log.retention.check.interval.ms)")
 	fs.DurationVar(&cfg.Broker.LoadReportInterval, "load-report-interval", cfg.Broker.LoadReportInterval, "how often the broker reports its partitions' recent bytes in, which the controller balances (one etcd write each while any partition receives data)")
+	fs.DurationVar(&cfg.Broker.Lag.Interval, "lag-interval", cfg.Broker.Lag.Interval, "how often the group coordinator computes consumer lag for kafscale_consumer_group_lag")
+	fs.IntVar(&cfg.Broker.Lag.MaxPartitions, "lag-max-partitions", cfg.Broker.Lag.MaxPartitions, "most group x partition lag series exported; groups past it are left out whole (0: no lag export)")
+	fs.IntVar(&cfg.Broker.TopicMetrics.MaxTopics, "metrics-max-topics", cfg.Broker.TopicMetrics.MaxTopics, `most topics with traffic series of their own; the traffic of others is exported under topic="(other)"`)
 	g := &cfg.Broker.Group
 	fs.DurationVar(&g.InitialRebalanceDelay, "group-initial-rebalance-delay", g.InitialRebalanceDelay, "wait for more members before the first rebalance of a group (group.initial.rebalance.delay.ms)")
 	fs.DurationVar(&g.MinSessionTimeout, "group-min-session-timeout", g.MinSessionTimeout, "smallest session timeout a member may ask for (group.min.session.timeout.ms)")

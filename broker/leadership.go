@@ -1,0 +1,54 @@
+package broker
+
+// Leadership changes are logged one line per partition (docs/operations.md, "Logs"), with
+// the leader epoch, so that an operator can follow a partition from broker to broker:
+// "partition taken over" when this broker starts leading it, "partition resigned" when it
+// stops (moved, deleted, or the broker stopped serving).
+
+import "github.com/kafscale/kafscale/partition"
+
+// takenPart is a partition a takeover is about to publish.
+type takenPart struct {
+	topic string
+	p     int32
+	log   *partition.Log
+}
+
+// pending returns the partitions the takeover built, before commit publishes them (commit
+// merges them with partitions already served, which must not be logged again).
+func (tk *takeover) pending() []takenPart {
+	var out []takenPart
+	for _, t := range tk.added {
+		for p, ps := range t.parts {
+			if ps != nil {
+				out = append(out, takenPart{t.meta.Name, int32(p), ps.log})
+			}
+		}
+	}
+	return out
+}
+
+// logTaken logs each partition of a committed takeover that serves (commit resigns, and
+// does not publish, those moved away meanwhile: neither taken nor resigned is logged).
+func (b *Broker) logTaken(parts []takenPart) {
+	for _, tp := range parts {
+		if !tp.log.Leader() {
+			continue
+		}
+		logStart, hw, epoch := tp.log.Offsets()
+		b.log.Info("partition taken over", "topic", tp.topic, "partition", tp.p, "leader_epoch", epoch, "log_start", logStart, "high_watermark", hw, "node_id", b.cfg.NodeID)
+	}
+}
+
+// resign stops serving l and logs it, with why, unless it was resigned already (a
+// partition stays in its topic's parts until the assignment drops it, and each fence
+// refresh meanwhile resigns it again).
+func (b *Broker) resign(l *partition.Log, why string) {
+	if !l.Leader() {
+		l.Resign()
+		return
+	}
+	l.Resign()
+	logStart, hw, epoch := l.Offsets()
+	b.log.Info("partition resigned", "topic", l.Topic(), "partition", l.Partition(), "leader_epoch", epoch, "log_start", logStart, "high_watermark", hw, "node_id", b.cfg.NodeID, "reason", why)
+}
