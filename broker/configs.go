@@ -38,8 +38,8 @@ type configDef struct {
 
 // topicConfigs are Kafka 4.4's topic-level configs with Kafka's defaults. KafScale accepts
 // and stores them all so tools that set them keep working; the ones the broker acts on are
-// max.message.bytes, cleanup.policy's delete, retention.ms and retention.bytes
-// (retention.go).
+// max.message.bytes, cleanup.policy, retention.ms and retention.bytes (retention.go), and
+// the compaction settings (compact.go).
 // The docs say what each means in KafScale.
 var topicConfigs = map[string]configDef{
 	"cleanup.policy":                          {def: "delete", kind: kindList, enum: []string{"delete", "compact", "compact,delete", "delete,compact"}, synonym: "log.cleanup.policy", doc: "What happens to old data: delete drops it after retention.ms or retention.bytes; compact keeps the latest record of each key."},

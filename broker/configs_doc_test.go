@@ -14,10 +14,14 @@ const topicConfigsDoc = "../docs/topic-configs.md"
 // enforcedTopicConfigs are the topic configs the broker acts on; every other one is
 // accepted, stored and reported so that tools setting it keep working, and changes nothing.
 var enforcedTopicConfigs = map[string]string{
-	"cleanup.policy":    "`delete` applies retention.ms and retention.bytes; `compact` is stored, nothing is compacted yet",
-	"max.message.bytes": "enforced on Produce (MESSAGE_TOO_LARGE)",
-	"retention.bytes":   "enforced (`object-lifecycle.md`, \"Retention\")",
-	"retention.ms":      "enforced (`object-lifecycle.md`, \"Retention\")",
+	"cleanup.policy":            "enforced: `delete` applies retention.ms and retention.bytes, `compact` compacts (`compaction.md`); keyless records refused on compacted topics (INVALID_RECORD)",
+	"delete.retention.ms":       "enforced, counted from the first compaction that kept the tombstone (`compaction.md`)",
+	"max.compaction.lag.ms":     "enforced, measured from the newest record of the oldest uncompacted segment (`compaction.md`)",
+	"min.cleanable.dirty.ratio": "enforced (`compaction.md`)",
+	"min.compaction.lag.ms":     "enforced per merged segment: by its newest record's timestamp (`compaction.md`)",
+	"max.message.bytes":         "enforced on Produce (MESSAGE_TOO_LARGE)",
+	"retention.bytes":           "enforced (`object-lifecycle.md`, \"Retention\")",
+	"retention.ms":              "enforced (`object-lifecycle.md`, \"Retention\")",
 }
 
 // renderTopicConfigsDoc renders docs/topic-configs.md.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/kafscale/kafscale/compact"
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
 	"github.com/kafscale/kafscale/objstore"
@@ -31,6 +32,9 @@ type MergeConfig struct {
 	// GCGrace is how old an unreferenced object must be before GC deletes it (gc.grace):
 	// it protects objects uploaded but not yet committed.
 	GCGrace time.Duration
+	// CompactionBufferBytes bounds the key map of one compaction pass (Kafka's
+	// log.cleaner.dedupe.buffer.size): compact.EntryBytes per key of the dirty segments.
+	CompactionBufferBytes int64
 }
 
 // DefaultMergeConfig returns the defaults.
@@ -42,6 +46,8 @@ func DefaultMergeConfig() MergeConfig {
 		ChunkBytes:   segment.DefaultChunkBytes,
 		GCInterval:   time.Minute,
 		GCGrace:      10 * time.Minute,
+		// 32 MiB: about 700,000 keys per pass (Kafka's cleaner has 128 MiB for all its threads).
+		CompactionBufferBytes: 32 << 20,
 	}
 }
 
@@ -60,6 +66,8 @@ func (c MergeConfig) Validate() error {
 		return fmt.Errorf("--gc-interval must be >0 (set to %s)", c.GCInterval)
 	case c.GCGrace <= 0:
 		return fmt.Errorf("--gc-grace must be >0 (set to %s)", c.GCGrace)
+	case c.CompactionBufferBytes < compact.EntryBytes:
+		return fmt.Errorf("--compaction-buffer-bytes must be at least %d (set to %d)", compact.EntryBytes, c.CompactionBufferBytes)
 	}
 	return nil
 }
@@ -115,6 +123,10 @@ func (b *Broker) mergeAll() {
 		if err := b.trimPartition(b.ctx, lp); err != nil && b.ctx.Err() == nil {
 			trimErrors.Inc()
 			b.log.Warn("cannot delete segments below the log start", "topic", lp.t.meta.Name, "partition", lp.p, "err", err)
+		}
+		if _, err := b.compactPartition(b.ctx, lp); err != nil && b.ctx.Err() == nil {
+			compactionErrors.Inc()
+			b.log.Warn("cannot compact partition", "topic", lp.t.meta.Name, "partition", lp.p, "err", err)
 		}
 	}
 }

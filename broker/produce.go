@@ -190,6 +190,7 @@ func (b *Broker) appendPartition(t *topic, rp kmsg.ProduceRequestTopicPartition,
 	}
 	headers := make([]codec.BatchHeader, len(batches))
 	maxBytes := t.maxMessageBytes
+	keyed := compacted(t.meta)
 	for i, bt := range batches {
 		if len(bt) > maxBytes {
 			// Kafka limits each batch, not the partition's whole records field.
@@ -212,7 +213,11 @@ func (b *Broker) appendPartition(t *topic, rp kmsg.ProduceRequestTopicPartition,
 		}
 		// Every record is walked (compressed ones through a bounded stream) before anything
 		// is stored, as Kafka's LogValidator does: nothing a consumer cannot decode is kept.
-		if err := codec.ValidateRecords(bt, codec.DecompressedLimit(maxBytes)); err != nil {
+		validate := codec.ValidateRecords
+		if keyed {
+			validate = codec.ValidateKeyedRecords
+		}
+		if err := validate(bt, codec.DecompressedLimit(maxBytes)); err != nil {
 			code := kerr.InvalidRecord
 			switch {
 			case errors.Is(err, codec.ErrDecompressedTooLarge):

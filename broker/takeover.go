@@ -95,15 +95,24 @@ func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int
 			if err != nil {
 				return nil, fmt.Errorf("cannot read footer of segment %s of %s-%d: %w", seg.Key, t.Name, p, err)
 			}
+			// A compacted segment may skip offsets between and inside its chunks, but it
+			// starts within the log and always holds the batch ending at its last offset.
+			compacted := seg.CompactedUnixMs > 0
+			if compacted && seg.BaseOffset > next {
+				return nil, fmt.Errorf("BUG: %s-%d has a gap: next offset %d, compacted segment %s starts at %d", t.Name, p, next, seg.Key, seg.BaseOffset)
+			}
 			for _, e := range f.Extents {
 				if e.LastOffset < next {
 					continue
 				}
-				if e.BaseOffset > next {
+				if e.BaseOffset > next && !compacted {
 					return nil, fmt.Errorf("BUG: %s-%d has a gap: next offset %d, segment %s chunk starts at %d", t.Name, p, next, seg.Key, e.BaseOffset)
 				}
 				st.Extents = append(st.Extents, partition.Extent{Key: seg.Key, Extent: e, Segment: true})
 				next = e.LastOffset + 1
+			}
+			if compacted && next != seg.LastOffset+1 {
+				return nil, fmt.Errorf("BUG: %s-%d: compacted segment %s ends at %d, its chunks at %d", t.Name, p, seg.Key, seg.LastOffset, next-1)
 			}
 		}
 		var live []*metapb.Chain

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/VictoriaMetrics/metrics"
 )
@@ -21,6 +22,8 @@ var (
 	ErrCorruptBatch = errors.New("corrupt record batch")
 	// ErrInvalidRecord means a batch's counts or a record's encoding are inconsistent.
 	ErrInvalidRecord = errors.New("invalid record")
+	// ErrMissingKey means a record for a compacted topic has no key (Kafka: INVALID_RECORD).
+	ErrMissingKey = fmt.Errorf("record without a key: %w", ErrInvalidRecord)
 	// ErrUnsupportedCompression means a batch names a compression codec that does not exist.
 	ErrUnsupportedCompression = errors.New("unsupported compression codec")
 	// ErrDecompressedTooLarge means decompressing would exceed the caller's cap.

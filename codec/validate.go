@@ -45,7 +45,13 @@ func DecompressedLimit(maxMessageBytes int) int {
 // held whole, so a bomb costs at most maxDecompressed bytes of decompression work and no
 // memory beyond the decoder's. Uncompressed batches are walked in place, without allocating.
 func ValidateRecords(batch []byte, maxDecompressed int) error {
-	return walkRecords(batch, maxDecompressed, true, nil)
+	return walkRecords(batch, maxDecompressed, true, false, nil)
+}
+
+// ValidateKeyedRecords is ValidateRecords for a compacted topic, which also refuses a record
+// without a key (ErrMissingKey), as Kafka's LogValidator does.
+func ValidateKeyedRecords(batch []byte, maxDecompressed int) error {
+	return walkRecords(batch, maxDecompressed, true, true, nil)
 }
 
 // ScanRecords calls fn with the offset and timestamp of each record of a stored batch, in
@@ -53,12 +59,13 @@ func ValidateRecords(batch []byte, maxDecompressed int) error {
 // one: offset deltas need only increase within the batch's range, as compaction leaves them.
 // Keys, values and headers are skipped, not read.
 func ScanRecords(batch []byte, maxDecompressed int, fn func(offset, timestamp int64) bool) error {
-	return walkRecords(batch, maxDecompressed, false, fn)
+	return walkRecords(batch, maxDecompressed, false, false, fn)
 }
 
 // walkRecords walks batch's records; strict demands offset delta i for record i (a batch
 // from a client) rather than increasing deltas (a stored batch).
-func walkRecords(batch []byte, limit int, strict bool, fn func(offset, timestamp int64) bool) error {
+// keyed refuses null keys.
+func walkRecords(batch []byte, limit int, strict, keyed bool, fn func(offset, timestamp int64) bool) error {
 	h, err := ParseBatchHeader(batch)
 	if err != nil {
 		return err
@@ -72,7 +79,7 @@ func walkRecords(batch []byte, limit int, strict bool, fn func(offset, timestamp
 	recs := batch[BatchHeaderLen:h.Size()]
 	c := h.Compression()
 	if c == CompressionNone {
-		s := recordStream{buf: recs, end: len(recs), err: io.EOF, strict: strict}
+		s := recordStream{buf: recs, end: len(recs), err: io.EOF, strict: strict, keyed: keyed}
 		return s.walk(&h, fn)
 	}
 	if c > CompressionZstd {
@@ -83,6 +90,7 @@ func walkRecords(batch []byte, limit int, strict bool, fn func(offset, timestamp
 	s := recordStreams.Get().(*recordStream)
 	defer s.release()
 	s.strict = strict
+	s.keyed = keyed
 	if err := s.open(c, recs, limit); err != nil {
 		return fmt.Errorf("cannot decompress records of batch at offset %d: %w", h.BaseOffset, err)
 	}
@@ -113,6 +121,7 @@ type recordStream struct {
 	limit    int64
 	err      error // sticky: io.EOF at the end of the records, or why they cannot be read
 	strict   bool  // record i must have offset delta i
+	keyed    bool  // a null key is ErrMissingKey
 	delta    int64 // offset delta of the last record read, -1 before the first
 
 	window []byte
@@ -234,10 +243,18 @@ func (s *recordStream) record(h *BatchHeader, i int32) (offset, timestamp int64,
 		return 0, 0, fmt.Errorf("offset delta %d after %d, last offset delta %d: %w", offDelta, s.delta, h.LastOffsetDelta, ErrInvalidRecord)
 	}
 	s.delta = offDelta
-	for _, what := range [2]string{"key", "value"} {
-		if err := s.skipBytes(what, -1, end); err != nil {
-			return 0, 0, err
-		}
+	keyLen, err := s.varint()
+	if err != nil {
+		return 0, 0, err
+	}
+	if s.keyed && keyLen == -1 {
+		return 0, 0, fmt.Errorf("compacted topic cannot accept a record without a key: %w", ErrMissingKey)
+	}
+	if err := s.skipLen("key", keyLen, -1, end); err != nil {
+		return 0, 0, err
+	}
+	if err := s.skipBytes("value", -1, end); err != nil {
+		return 0, 0, err
 	}
 	count, err := s.varint()
 	if err != nil {
@@ -272,6 +289,11 @@ func (s *recordStream) skipBytes(what string, minLen, end int64) error {
 	if err != nil {
 		return err
 	}
+	return s.skipLen(what, n, minLen, end)
+}
+
+// skipLen is skipBytes once the field's length n is read.
+func (s *recordStream) skipLen(what string, n, minLen, end int64) error {
 	if left := end - s.consumed(); n < minLen || n > left {
 		return fmt.Errorf("%s length %d with %d bytes left in the record: %w", what, n, max(left, 0), ErrInvalidRecord)
 	}

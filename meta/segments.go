@@ -185,3 +185,36 @@ func (s *Store) rangePaged(ctx context.Context, from, end string, fn func(*mvccp
 		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
 }
+
+// ReplaceSegments swaps segments of a partition for the one log compaction wrote in their
+// place (seg, covering their offsets) in one transaction fenced on
+// mod_revision(fences/<brokerID>) == fenceRev: the keys of the replaced segments ending at
+// lastOffsets are deleted, and seg is put under the key of its last offset (which is the last
+// replaced segment's). Repeating it after a lost reply is harmless. At most
+// Config.MaxTxnOps-1 segments are replaced at once.
+func (s *Store) ReplaceSegments(ctx context.Context, brokerID int32, fenceRev int64, pk PartitionKey, lastOffsets []int64, seg *metapb.Segment) error {
+	if len(lastOffsets)+1 > s.cfg.MaxTxnOps {
+		return fmt.Errorf("cannot replace %d segments of %x-%d in one transaction of at most %d operations", len(lastOffsets), pk.TopicID, pk.Partition, s.cfg.MaxTxnOps)
+	}
+	if len(lastOffsets) == 0 || lastOffsets[len(lastOffsets)-1] != seg.LastOffset {
+		return fmt.Errorf("BUG: segment ending at %d replaces segments ending at %v", seg.LastOffset, lastOffsets)
+	}
+	val, err := marshal(seg)
+	if err != nil {
+		return err
+	}
+	key := s.keys.Segment(pk.TopicID, pk.Partition, seg.LastOffset)
+	ops := []clientv3.Op{clientv3.OpPut(key, string(val))}
+	for _, last := range lastOffsets[:len(lastOffsets)-1] {
+		ops = append(ops, clientv3.OpDelete(s.keys.Segment(pk.TopicID, pk.Partition, last)))
+	}
+	fence := s.keys.Fence(brokerID)
+	resp, err := s.kv.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(fence), "=", fenceRev)).Then(ops...).Commit()
+	if err != nil {
+		return fmt.Errorf("cannot replace segments of %x-%d ending at %v: %w", pk.TopicID, pk.Partition, lastOffsets, err)
+	}
+	if !resp.Succeeded {
+		return fmt.Errorf("cannot replace segments of %x-%d: fence %s moved from %d: %w", pk.TopicID, pk.Partition, fence, fenceRev, ErrFenced)
+	}
+	return nil
+}

@@ -65,7 +65,7 @@ type State struct {
 	Partition   int32
 	LeaderEpoch int32
 	LogStart    int64
-	Extents     []Extent // ascending, contiguous with each other
+	Extents     []Extent // ascending; contiguous but for gaps inside compacted segments
 	// Broker and Incarnation name this leadership's own chain: extents committed from now
 	// on belong to it.
 	Broker      int32
@@ -594,6 +594,43 @@ func (l *Log) ReplaceMerged(merged, seg []Extent) error {
 	out = append(out, l.extents[i+len(merged):]...)
 	l.extents = out
 	return nil
+}
+
+// ReplaceCompacted swaps the extents of the segments named by oldKeys for exts, the chunks
+// of the segment log compaction wrote in their place (offsets ascending, within the replaced
+// range, with gaps); chunks wholly below the log start are left out, as DropSegmentsBelow
+// would. The in-memory tail forgets batches up to the replaced range's end, so that a fetch
+// there reads what compaction kept, as one from the segment would. Only the merging
+// goroutine calls it, as it does ReplaceMerged.
+func (l *Log) ReplaceCompacted(oldKeys []string, exts []Extent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := make(map[string]bool, len(oldKeys))
+	for _, k := range oldKeys {
+		old[k] = true
+	}
+	out := make([]Extent, 0, len(l.extents)+len(exts))
+	for _, e := range l.extents {
+		if !old[e.Key] {
+			out = append(out, e)
+		}
+	}
+	var end int64 = -1
+	for _, e := range exts {
+		end = max(end, e.LastOffset)
+		if e.LastOffset >= l.logStart {
+			out = append(out, e)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].BaseOffset < out[j].BaseOffset })
+	l.extents = out
+	drop := 0
+	for drop < len(l.tail) && l.tail[drop].LastOffset <= end {
+		l.tailBytes -= int64(len(l.tail[drop].Data))
+		l.tail[drop] = flush.Batch{}
+		drop++
+	}
+	l.tail = l.tail[drop:]
 }
 
 // ProducerSnapshot returns the committed producer state (expired producers dropped) encoded

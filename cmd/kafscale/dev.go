@@ -151,6 +151,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 // devFlags binds the flags of `dev` to cfg.
 func devFlags(cfg *devConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.Int64Var(&cfg.Broker.Merge.CompactionBufferBytes, "compaction-buffer-bytes", cfg.Broker.Merge.CompactionBufferBytes, "memory for the key map of one log compaction pass (log.cleaner.dedupe.buffer.size)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for embedded etcd data and the local object store")
 	fs.StringVar(&cfg.EtcdListen, "etcd-listen", cfg.EtcdListen, "embedded etcd client host:port (port 0 picks a free one)")
 	fs.IntVar(&cfg.Brokers, "brokers", cfg.Brokers, "brokers to run: broker i listens on --listen's port + i and serves metrics on --metrics-listen's port + i (which defaults to 100 above --listen's with more than one broker); brokers 1.. run as child processes sharing the embedded etcd and --data-dir's object store")
