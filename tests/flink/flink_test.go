@@ -76,7 +76,16 @@ func TestFlinkAtLeastOnceRestoresFromCheckpoint(t *testing.T) {
 	t.Logf("run 1: the first part written and checkpoint %d completed after it, %.1fs after the start", covering.id, time.Since(began).Seconds())
 
 	writeOrders(t, p.Addr, part, part)
-	waitOutput(t, run1, p.Addr, "run 1 to write some of the second part", func(o outputState) bool { return o.byRun["1"] > part })
+	// Kill as soon as the output grows: watching its end offsets is quicker than reading it.
+	watch, err := kgo.NewClient(kgo.SeedBrokers(p.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+	kafkatest.WaitFor(t, 60*time.Second, "run 1 to write some of the second part", func() bool {
+		run1.failIfExited(t)
+		return topicSize(t, watch, output) > part
+	})
 	run1.kill(t)
 	writeOrders(t, p.Addr, 2*part, part)
 	restore := newestCheckpoint(t, checkpoints)
@@ -88,7 +97,10 @@ func TestFlinkAtLeastOnceRestoresFromCheckpoint(t *testing.T) {
 	run2 := startJob(t, cp, p.Addr, checkpoints, "2", "AT_LEAST_ONCE", restore.dir)
 	waitOutput(t, run2, p.Addr, "every order in the output", func(o outputState) bool { return len(o.missing) == 0 })
 	// Offsets are committed once a checkpoint completes, and the sink flushes its writes
-	// before: committed to the end, run 2 has written all it will.
+	// before: committed to the end, run 2 has written all it will. This takes about 10 s:
+	// the source's fetcher thread runs the commit only once its consumer's poll returns,
+	// and on a partition with nothing more to read that poll waits for its full 10 s
+	// (KafkaPartitionSplitReader's POLL_TIMEOUT), against any broker.
 	kafkatest.WaitUntil(t, 30*time.Second, "the group's offsets committed to the input's end", func() error {
 		run2.failIfExited(t)
 		return committedToEnd(p.Addr)
@@ -155,10 +167,11 @@ func orderName(i int) string { return fmt.Sprintf("order-%05d", i) }
 func mapped(order string) string { return "processed:" + strings.ToUpper(order) }
 
 // writeOrders writes orders [from, from+n) to the input, with the Kafka client's defaults
-// (idempotent, acks=all), keyless, spread over the partitions.
+// (idempotent, acks=all), keyless, one partition after the other: each of the job's two
+// source readers gets data.
 func writeOrders(t *testing.T, addr string, from, n int) {
 	t.Helper()
-	cl := kafkatest.NewIdempotentProducer(t, addr, kgo.DefaultProduceTopic(input))
+	cl := kafkatest.NewIdempotentProducer(t, addr, kgo.DefaultProduceTopic(input), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	defer cl.Close()
 	records := make([]*kgo.Record, 0, n)
 	for i := from; i < from+n; i++ {
