@@ -23,3 +23,8 @@ test: ## Install test dependencies and run every check and test (what CI runs).
 
 build: ## Build the kafscale binary into bin/.
 	go build -o bin/kafscale ./cmd/kafscale
+
+.PHONY: crds
+crds: ## Regenerate the operator's deepcopy code and CRDs (deploy/crds) from operator/api (controller-gen, a go tool of go.mod).
+	go tool controller-gen object paths=./operator/api/...
+	go tool controller-gen crd:crdVersions=v1 paths=./operator/api/... output:crd:dir=deploy/crds
