@@ -171,8 +171,15 @@ func TestCompactionKeepsTheLatestValueOfEachKey(t *testing.T) {
 // live one) with franz-go.
 func readAll(t *testing.T, ctx context.Context, addr, topic string, end int64) []entry {
 	t.Helper()
+	return readPartition(t, ctx, addr, topic, 0, end)
+}
+
+// readPartition reads a partition from the start up to end (whose last record, end-1, is a
+// live one) with franz-go.
+func readPartition(t *testing.T, ctx context.Context, addr, topic string, partition int32, end int64) []entry {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().AtStart()}}))
 	if err != nil {
 		t.Fatal(err)
 	}
