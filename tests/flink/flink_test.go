@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,8 +48,9 @@ const (
 //     as the output holds some of it: mid-stream, with records emitted after the last
 //     checkpoint;
 //   - the third part is written while no job runs; run 2 restores the newest retained
-//     checkpoint (execution.state-recovery.path) and runs until the output holds every
-//     order and the group's offsets are committed to the input's end.
+//     checkpoint that is surely complete (restorableCheckpoint) through
+//     execution.state-recovery.path, and runs until the output holds every order and the
+//     group's offsets are committed to the input's end.
 //
 // At least once: every order's mapped value must be in the output, duplicates allowed.
 // Restored, not restarted: the source starts from the earliest offset when it has no
@@ -88,10 +90,7 @@ func TestFlinkAtLeastOnceRestoresFromCheckpoint(t *testing.T) {
 	})
 	run1.kill(t)
 	writeOrders(t, p.Addr, 2*part, part)
-	restore := newestCheckpoint(t, checkpoints)
-	if restore.id < covering.id {
-		t.Fatalf("BUG: the newest checkpoint is %d, older than %d seen before", restore.id, covering.id)
-	}
+	restore := restorableCheckpoint(t, checkpoints, covering)
 	t.Logf("run 1 killed; restoring checkpoint %d (%s)", restore.id, restore.dir)
 
 	run2 := startJob(t, cp, p.Addr, checkpoints, "2", "AT_LEAST_ONCE", restore.dir)
@@ -306,16 +305,49 @@ func newestCheckpoint(t *testing.T, dir string) checkpoint {
 	}
 	var newest checkpoint
 	for _, f := range found {
-		chk := filepath.Dir(f)
-		id, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(chk), "chk-"))
-		if err != nil {
-			t.Fatalf("unexpected checkpoint folder %s: %v", chk, err)
-		}
-		if id > newest.id {
-			newest = checkpoint{id: id, dir: chk}
+		if c := checkpointOf(t, filepath.Dir(f)); c.id > newest.id {
+			newest = c
 		}
 	}
 	return newest
+}
+
+// restorableCheckpoint returns the checkpoint to restore after the kill: the newest
+// completed one, unless a newer one than covering (seen completed long before the kill)
+// is the newest, whose _metadata the kill may have cut short: Flink writes that file in
+// place. Then the one before it, complete since a checkpoint is only triggered once the
+// previous one completed (one at a time, the default), and retained (num-retained 3).
+func restorableCheckpoint(t *testing.T, dir string, covering checkpoint) checkpoint {
+	t.Helper()
+	found, err := filepath.Glob(filepath.Join(dir, "*", "chk-*", "_metadata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []checkpoint
+	for _, f := range found {
+		all = append(all, checkpointOf(t, filepath.Dir(f)))
+	}
+	slices.SortFunc(all, func(a, b checkpoint) int { return b.id - a.id })
+	switch {
+	case len(all) == 0 || all[0].id < covering.id:
+		t.Fatalf("BUG: the newest checkpoint is %v, older than checkpoint %d seen before", all, covering.id)
+	case all[0].id == covering.id:
+		return all[0]
+	}
+	if len(all) < 2 || all[1].id < covering.id {
+		t.Fatalf("checkpoints %v retained, want one from %d to %d", all, covering.id, all[0].id-1)
+	}
+	return all[1]
+}
+
+// checkpointOf returns the checkpoint in folder chk (<checkpoint folder>/<job id>/chk-<id>).
+func checkpointOf(t *testing.T, chk string) checkpoint {
+	t.Helper()
+	id, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(chk), "chk-"))
+	if err != nil {
+		t.Fatalf("unexpected checkpoint folder %s: %v", chk, err)
+	}
+	return checkpoint{id: id, dir: chk}
 }
 
 // jobRun is one JVM running the job.
