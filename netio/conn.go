@@ -55,6 +55,8 @@ type Conn struct {
 	closeNotified  bool          // Handler.ConnClosed was called (or is being called)
 	wakeOnSlot     bool          // paused on MaxInFlight: Wake when answers free slots
 	wakeOnOut      bool          // paused on MaxOutboundBytes: Wake when writes drain
+	waitDrain      bool          // more to write once gnet's outbound buffer is empty (writeChunk)
+	dispatchWait   bool          // the dispatcher stopped at MaxOutboundBytes unwritten (drain)
 
 	// partial is a large frame being read straight into its own buffer as its bytes
 	// arrive, and partialN how many it holds; owned by the event loop (onTraffic, onClose),
@@ -141,10 +143,24 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 		c.mu.Unlock()
 		return gnet.Close
 	}
+	var discarded []*Request
+	draining := false
+	if c.waitDrain && !c.closing {
+		if gc.OutboundBuffered() == 0 {
+			c.waitDrain = false
+			discarded = c.flushLocked()
+		} else {
+			draining = true
+		}
+	}
 	inFlight := c.inFlight
 	outBytes := c.pendingOut + gc.OutboundBuffered()
 	stop := c.closeRequested || c.closing
 	c.mu.Unlock()
+	s.finish(discarded)
+	if draining {
+		s.addStalled(c) // the ticker looks again
+	}
 
 	var frames [maxFramesPerEvent]*Request
 	n := 0
@@ -350,7 +366,7 @@ func (c *Conn) onClose() {
 		}
 	}
 	c.pendingOut = 0
-	c.wakeOnSlot, c.wakeOnOut = false, false
+	c.wakeOnSlot, c.wakeOnOut, c.waitDrain, c.dispatchWait = false, false, false, false
 	if !c.running {
 		c.running = true
 		s.dispatchers.Add(1)
@@ -384,6 +400,15 @@ func (c *Conn) drain() {
 		var dropped []*Request
 		if c.closed || c.closeRequested {
 			dropped = c.dropMailboxLocked()
+		}
+		if !c.closed && !c.closeRequested && c.mailbox.front() != nil && c.pendingOut > s.cfg.MaxOutboundBytes {
+			// Serving more would only pile up responses the client does not read, each
+			// holding on to the partition data it refers to; the write callback that
+			// brings pendingOut back under the limit starts a dispatcher again.
+			c.dispatchWait = true
+			c.running = false
+			c.mu.Unlock()
+			return
 		}
 		r := c.mailbox.pop()
 		if r == nil {

@@ -133,7 +133,9 @@ func (s *Server) sweep(now int64) {
 			c.mu.Unlock()
 			continue
 		}
-		if !c.closed && !c.closeRequested && !c.closing {
+		// A connection that asked to close after responses its client never reads closes
+		// here too.
+		if !c.closed && (reason == closeIdle || !c.closeRequested && !c.closing) {
 			c.closeRequested = true
 			_ = c.gc.Close()
 			c.mu.Unlock()

@@ -190,3 +190,34 @@ func budgetFree(s *Server) int64 {
 	defer s.budget.mu.Unlock()
 	return s.budget.free
 }
+
+// TestClientThatNeverReadsStopsBeingServed guards against a client that pipelines requests
+// with large responses and never reads them: once MaxOutboundBytes of its responses are
+// unwritten, its other requests wait unserved instead of each building a response.
+func TestClientThatNeverReadsStopsBeingServed(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxOutboundBytes = 16 << 20
+	big := make([]byte, 8<<20)
+	h := &recorder{serveFn: func(r *Request) { r.Respond([][]byte{big}, nil) }}
+	s, _ := startServer(t, cfg, h)
+	c := dial(t, s)
+	for range 20 {
+		c.send("give me 8 MiB")
+	}
+	// Responses of 8 MiB: the third puts more than 16 MiB unwritten (less what the
+	// kernel took), so at most four are served.
+	waitFor(t, "the first responses to be served", func() bool { return h.numServed() >= 3 })
+	other := dial(t, s)
+	other.send("x")
+	if got := other.recv(); len(got) != len(big) {
+		t.Fatalf("another connection got %d bytes, want %d", len(got), len(big))
+	}
+	if n := h.numServed(); n > 5 {
+		t.Fatalf("served %d requests of a client that reads nothing, want at most 5 (4 + the other connection's)", n)
+	}
+	for i := range 20 {
+		if got := c.recv(); len(got) != len(big) {
+			t.Fatalf("response %d: %d bytes, want %d", i, len(got), len(big))
+		}
+	}
+}

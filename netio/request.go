@@ -44,6 +44,8 @@ type Request struct {
 	done  func()
 	size  int     // response bytes without the prefix
 	hdr   [4]byte // the response's size prefix, written out as its own iovec
+	wpos  int     // the piece (0: hdr, i: parts[i-1]) the next write starts in
+	woff  int     // bytes of that piece already handed to gnet
 }
 
 // Detach hands Frame to the handler for good: netio will not recycle its buffer (for
@@ -167,48 +169,74 @@ func putBatch(b *writeBatch) {
 	batchPool.Put(b)
 }
 
-// flushLocked pops every answered request at the head of the response queue and writes the
-// ready ones with as few AsyncWritev calls as IOV_MAX allows. It returns requests discarded
-// because a Close slot was reached, for the caller to finish outside the lock.
+// writeChunk bounds the response bytes handed to gnet at a time. gnet copies what the
+// socket does not take at once into a buffer of its own; handing it more only once that
+// buffer is empty keeps a client that does not read from costing the broker more than
+// this (plus the kernel's socket buffer), while the responses themselves, mostly slices
+// of partition data shared with other readers, stay where they are.
+const writeChunk = 512 << 10
+
+// flushLocked writes the answered requests at the head of the response queue, in one
+// AsyncWritev of up to writeChunk bytes and IOV_MAX slices, a response possibly split
+// over several. It returns requests discarded because a Close slot was reached, for the
+// caller to finish outside the lock.
 //
-// While earlier writes are still queued in gnet it does nothing: the last of their
-// callbacks flushes again. So a connection has one write outstanding at a time, and the
+// While an earlier write is still queued in gnet, or gnet still holds bytes of one
+// (waitDrain), it does nothing: the write's callback, or the ticker once gnet's buffer is
+// empty, flushes again. So a connection has one write outstanding at a time, and the
 // responses answered meanwhile leave together in the next writev, which is what makes
 // pipelined small responses cheap.
 // Conn.mu must be held; the connection must not be closed or closing.
 func (c *Conn) flushLocked() (discarded []*Request) {
-	if len(c.writes) > 0 {
+	if len(c.writes) > 0 || c.waitDrain {
 		return nil
 	}
 	var b *writeBatch
-	add := func(p []byte) {
+	room := writeChunk
+	// add queues p (or the part of it that fits) and reports whether all of it did.
+	add := func(p []byte) (int, bool) {
 		if len(p) == 0 {
-			return
+			return 0, true
 		}
 		if b == nil {
 			b = getBatch(c)
-		} else if len(b.iov) == iovMax {
-			c.sendLocked(b)
-			b = getBatch(c)
 		}
-		b.iov = append(b.iov, p)
+		if len(b.iov) == iovMax || room == 0 {
+			return 0, false
+		}
+		n := min(len(p), room)
+		b.iov = append(b.iov, p[:n])
+		b.bytes += n
+		room -= n
+		return n, n == len(p)
 	}
+loop:
 	for {
 		r := c.slots.front()
 		if r == nil || r.state == statePending {
 			break
 		}
-		c.slots.pop()
 		switch r.state {
 		case stateReady:
-			add(r.hdr[:])
-			for _, p := range r.parts {
-				add(p)
+			// r.wpos indexes the response's pieces, the size prefix first, and r.woff is
+			// how much of that piece earlier writes took.
+			for r.wpos <= len(r.parts) {
+				piece := r.hdr[:]
+				if r.wpos > 0 {
+					piece = r.parts[r.wpos-1]
+				}
+				n, whole := add(piece[r.woff:])
+				if !whole {
+					r.woff += n
+					break loop
+				}
+				r.wpos, r.woff = r.wpos+1, 0
 			}
+			c.slots.pop()
 			r.parts = nil
 			b.reqs = append(b.reqs, r)
-			b.bytes += r.size + 4
 		case stateClose:
+			c.slots.pop()
 			c.closing = true
 			for _, later := range c.slots.reset() {
 				if later.state == stateReady {
@@ -225,11 +253,15 @@ func (c *Conn) flushLocked() (discarded []*Request) {
 			// before the close; gnet's close also flushes what it still buffers.
 			_ = c.gc.Close()
 			return discarded
+		default:
+			// stateNoResponse and stateDropped: nothing to write.
+			c.slots.pop()
 		}
-		// stateNoResponse and stateDropped: nothing to write.
 	}
-	if b != nil {
+	if b != nil && len(b.iov) > 0 {
 		c.sendLocked(b)
+	} else if b != nil {
+		putBatch(b)
 	}
 	return nil
 }
@@ -252,6 +284,7 @@ func (b *writeBatch) written(gc gnet.Conn, err error) error {
 	c.lastActive.Store(c.srv.clock.now())
 	c.mu.Lock()
 	var reqs, discarded []*Request
+	stall := false
 	if !b.finished {
 		b.finished = true
 		reqs = b.reqs
@@ -261,7 +294,20 @@ func (b *writeBatch) written(gc gnet.Conn, err error) error {
 		c.removeWriteLocked(b)
 		c.pendingOut -= b.bytes
 		if !c.closed && !c.closing {
-			discarded = c.flushLocked()
+			if gc.OutboundBuffered() == 0 {
+				discarded = c.flushLocked()
+			} else {
+				// The client reads slower than we write: wait for gnet's buffer to
+				// empty before handing it more (writeChunk); the ticker checks.
+				c.waitDrain = true
+				stall = true
+			}
+		}
+		if c.dispatchWait && !c.closed && c.pendingOut <= c.srv.cfg.MaxOutboundBytes {
+			c.dispatchWait = false
+			c.running = true
+			c.srv.dispatchers.Add(1)
+			go c.drain()
 		}
 		if c.wakeOnOut && !c.closed && c.pendingOut+gc.OutboundBuffered() <= c.srv.cfg.MaxOutboundBytes {
 			c.wakeOnOut = false
@@ -275,6 +321,9 @@ func (b *writeBatch) written(gc gnet.Conn, err error) error {
 	c.srv.finish(reqs)
 	c.srv.finish(discarded)
 	putBatch(b)
+	if stall {
+		c.srv.addStalled(c)
+	}
 	return nil
 }
 

@@ -254,8 +254,8 @@ func (s *Server) removeStalled(c *Conn) {
 	s.stalledMu.Unlock()
 }
 
-// wakeStalled wakes every connection paused on outbound bytes; onTraffic re-checks and
-// re-registers those still over the limit.
+// wakeStalled wakes every connection paused on outbound bytes or waiting for gnet's
+// outbound buffer to empty; onTraffic re-checks and re-registers those still waiting.
 func (s *Server) wakeStalled() {
 	s.stalledMu.Lock()
 	conns := s.stalled
@@ -263,7 +263,7 @@ func (s *Server) wakeStalled() {
 	s.stalledMu.Unlock()
 	for c := range conns {
 		c.mu.Lock()
-		if c.wakeOnOut {
+		if c.wakeOnOut || c.waitDrain {
 			c.wakeOnOut = false
 			c.wakeLocked()
 		}
