@@ -116,6 +116,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.Int64Var(&cfg.CacheBytes, "cache-bytes", cfg.CacheBytes, "object range cache size (cache.bytes)")
 	fs.Int64Var(&cfg.Broker.Partition.TailBytes, "tail-bytes", cfg.Broker.Partition.TailBytes, "committed bytes kept in memory per partition for recent fetches")
 	fs.IntVar(&cfg.Net.MaxRequestBytes, "max-request-bytes", cfg.Net.MaxRequestBytes, "largest request frame accepted (socket.request.max.bytes)")
+	limitFlags(fs, &cfg.Net)
 	fs.Func("broker-id", fmt.Sprintf("broker id, or a StatefulSet pod name such as kafscale-2 whose ordinal is the id (KAFSCALE_BROKER_ID; default %d)", cfg.Broker.NodeID), brokerIDFlag(&cfg.Broker.NodeID))
 	fs.Func("node-id", "the same as --broker-id (Kafka's node.id)", brokerIDFlag(&cfg.Broker.NodeID))
 	fs.Func("num-partitions", fmt.Sprintf("partitions of auto-created topics (num.partitions, default %d)", cfg.Broker.DefaultPartitions), intFlag(&cfg.Broker.DefaultPartitions))
@@ -227,6 +228,9 @@ func (c *serverConfig) finish() error {
 	}
 	if n := c.Net.MaxRequestBytes; n <= 0 || n > 1<<31-1 {
 		return fmt.Errorf("--max-request-bytes must be in (0, 2^31) (set to %d)", n)
+	}
+	if err := validateLimits(&c.Net); err != nil {
+		return err
 	}
 	c.Net.Listen = c.Listen
 	if err := c.Net.Validate(); err != nil {
@@ -353,6 +357,9 @@ func runServer(fs *flag.FlagSet, args []string, cfg *serverConfig, finish func()
 	}
 	log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
+		return err
+	}
+	if err := raiseOpenFiles(cfg.Net.MaxConnections, log); err != nil {
 		return err
 	}
 	if limit := cfg.memoryLimit(); limit > 0 {

@@ -106,6 +106,13 @@ func TestBadFlagNamesTheFlag(t *testing.T) {
 		{[]string{"--offsets-retention-check-interval", "-1s"}, "--offsets-retention-check-interval"},
 		{[]string{"--max-request-bytes", "0"}, "--max-request-bytes"},
 		{[]string{"--max-request-bytes", "3000000000"}, "--max-request-bytes"},
+		{[]string{"--queued-max-request-bytes", "1000"}, "--queued-max-request-bytes must be at least --max-request-bytes"},
+		{[]string{"--max-request-bytes", "300000000"}, "--queued-max-request-bytes"},
+		{[]string{"--max-connections", "0"}, "--max-connections must"},
+		{[]string{"--max-connections-per-ip", "-1"}, "--max-connections-per-ip"},
+		{[]string{"--request-read-timeout", "0s"}, "--request-read-timeout"},
+		{[]string{"--connections-max-idle", "-1s"}, "--connections-max-idle"},
+		{[]string{"--max-in-flight-requests-per-connection", "0"}, "--max-in-flight-requests-per-connection"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},
 		{[]string{"stray"}, "unexpected argument"},
 	}
