@@ -55,7 +55,7 @@ func (r *Cluster) scaleDown(ctx context.Context, c *v1alpha1.KafscaleCluster, cu
 	if waited := time.Since(st.Drain.StartedAt.Time); waited >= timeout {
 		// Removing the pods now loses nothing acknowledged (it is in object storage and
 		// etcd); their partitions fail over after the session TTL instead of moving at once.
-		msg := fmt.Sprintf("brokers %v still led partitions %s after the drain timeout (%s); their pods were removed anyway and their partitions fail over: %v",
+		msg := fmt.Sprintf("brokers %v were not seen drained %s after the drain began (drain timeout %s); their pods were removed anyway and their partitions fail over: %v",
 			remaining, waited.Round(time.Second), timeout, problems)
 		log.FromContext(ctx).Info("drain timed out; scaling down anyway", "from", cur, "to", desired, "remaining", remaining, "problems", problems)
 		setCondition(&st.Conditions, c.Generation, v1alpha1.ConditionDegraded, metav1.ConditionTrue, "DrainTimedOut", msg)
