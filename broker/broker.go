@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/bucketmeta"
 	"github.com/kafscale/kafscale/codec"
 	"github.com/kafscale/kafscale/flush"
 	"github.com/kafscale/kafscale/group"
@@ -66,6 +67,10 @@ type Config struct {
 	// RetentionCheckInterval is log.retention.check.interval.ms: how often retention.ms
 	// and retention.bytes are applied.
 	RetentionCheckInterval time.Duration
+	// BucketMetadataInterval is how often committed group offsets (and topic manifests
+	// that lag etcd) are copied to the bucket for `kafscale fsck --rebuild`
+	// (--bucket-metadata-interval): a rebuild restores offsets at most this old.
+	BucketMetadataInterval time.Duration
 	// Partition holds per-partition settings.
 	Partition partition.Config
 	// Merge holds merging and GC settings.
@@ -97,6 +102,7 @@ func DefaultConfig() Config {
 		CheckpointInterval:     30 * time.Second,
 		LoadReportInterval:     30 * time.Second,
 		RetentionCheckInterval: 5 * time.Minute,
+		BucketMetadataInterval: bucketmeta.DefaultInterval,
 		Partition:              partition.DefaultConfig(),
 		Merge:                  DefaultMergeConfig(),
 		Group:                  group.DefaultConfig(),
@@ -124,6 +130,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--checkpoint-interval must be >0 (set to %s)", c.CheckpointInterval)
 	case c.RetentionCheckInterval <= 0:
 		return fmt.Errorf("--retention-check-interval must be >0 (set to %s)", c.RetentionCheckInterval)
+	case c.BucketMetadataInterval <= 0:
+		return fmt.Errorf("--bucket-metadata-interval must be >0 (set to %s)", c.BucketMetadataInterval)
 	case c.LoadReportInterval < time.Second:
 		return fmt.Errorf("--load-report-interval must be at least 1s (set to %s)", c.LoadReportInterval)
 	case c.Partition.ProducerExpiration <= 0:

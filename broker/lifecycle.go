@@ -141,6 +141,7 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	b.every(cfg.Merge.Interval, b.mergeAll)
 	b.every(cfg.Merge.GCInterval, b.gcOnce)
 	b.every(cfg.Group.OffsetsRetentionCheckInterval, b.expireOffsetsOnce)
+	b.runBucketMetadataSync()
 	b.runLag()
 	b.noteLed()
 	if n := b.countLedPartitions(); n > int64(cfg.MaxPartitions) {

@@ -224,6 +224,7 @@ func (b *Broker) mergePartition(ctx context.Context, lp ledPartition) (bool, err
 	}
 	segExts := make([]partition.Extent, len(footer.Extents))
 	for i, e := range footer.Extents {
+		e.ProducerState = nil // for fsck --rebuild only; the index keeps no copy
 		segExts[i] = partition.Extent{Key: key, Extent: e, Segment: true}
 	}
 

@@ -108,6 +108,7 @@ func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int
 				if e.BaseOffset > next && !compacted {
 					return nil, fmt.Errorf("BUG: %s-%d has a gap: next offset %d, segment %s chunk starts at %d", t.Name, p, next, seg.Key, e.BaseOffset)
 				}
+				e.ProducerState = nil // for fsck --rebuild only: the checkpoint's snapshot covers segments
 				st.Extents = append(st.Extents, partition.Extent{Key: seg.Key, Extent: e, Segment: true})
 				next = e.LastOffset + 1
 			}

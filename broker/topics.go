@@ -111,6 +111,7 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 	if err := b.meta.CreateTopic(ctx, mt, leaders...); err != nil {
 		return nil, fmt.Errorf("cannot create topic %s: %w", name, err)
 	}
+	b.putManifest(ctx, mt)
 	if err := b.takeOverPlaced(ctx, mt, 0, leaders); err != nil {
 		return nil, err
 	}
@@ -192,6 +193,7 @@ func (b *Broker) deleteTopic(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("cannot delete topic %s: %w", name, err)
 	}
+	b.deleteManifest(ctx, mt)
 	b.mu.Lock()
 	t := b.byID[[16]byte(mt.Id)]
 	delete(b.topics, name)
@@ -232,6 +234,7 @@ func (b *Broker) addPartitions(ctx context.Context, name string, count int32) er
 	if err != nil {
 		return fmt.Errorf("cannot add partitions to %s: %w", name, err)
 	}
+	b.putManifest(ctx, mt)
 	if int(mt.Partitions-t.meta.Partitions) != len(leaders) {
 		// Another CreatePartitions grew the topic between our read and our write.
 		return newKafkaError(kerr.InvalidPartitions, "topic %s grew to %d partitions meanwhile", name, mt.Partitions)

@@ -10,13 +10,15 @@ import (
 	"time"
 )
 
-// The object store holds three kinds of objects, each under its prefix, defined here
-// once (GC lists each prefix; docs/object-format.md):
+// The object store holds these kinds of objects, each under its prefix, defined here
+// once (GC lists each prefix; docs/object-format.md, docs/fsck.md):
 //
 //	flush/<broker-id>/<incarnation, 20 digits>/<ULID>          flush objects (FlushKey)
 //	segments/<topic-id hex>/<partition>/<ULID>                 merged segments (SegmentKey)
 //	producer-state/<topic-id hex>/<partition>/<ULID>           producer-state snapshots
 //	                                                           too large for a checkpoint
+//	topics/<topic-id hex>/<ULID>                               topic manifests (bucketmeta)
+//	group-offsets/<escaped group>/<ULID>                       committed offsets (bucketmeta)
 //
 // The zero-padded incarnation and the ULID (48-bit millisecond time, then 80 random bits,
 // in Crockford base32) make a broker's flush keys list in (incarnation, time) order, and
@@ -25,6 +27,10 @@ const (
 	FlushPrefix         = "flush/"
 	SegmentPrefix       = "segments/"
 	ProducerStatePrefix = "producer-state/"
+	// TopicManifestPrefix and GroupOffsetsPrefix hold the copies of etcd's topics and
+	// committed group offsets that `kafscale fsck --rebuild` restores (package bucketmeta).
+	TopicManifestPrefix = "topics/"
+	GroupOffsetsPrefix  = "group-offsets/"
 )
 
 // flushKeyPrefix is FlushPrefix, the name the key codec below uses.
@@ -169,6 +175,41 @@ func SegmentKey(topicID [16]byte, partition int32, t time.Time) string {
 // producer-state/<topic-id hex>/<partition>/<ULID of t>.
 func ProducerStateKey(topicID [16]byte, partition int32, t time.Time) string {
 	return partitionObjectKey(ProducerStatePrefix, topicID, partition, t)
+}
+
+// TopicManifestKey returns a new key for a manifest of a topic:
+// topics/<topic-id hex>/<ULID of t>. A topic's manifests sort by time.
+func TopicManifestKey(topicID [16]byte, t time.Time) string {
+	return ulidKey(fmt.Appendf(nil, "%s%x/", TopicManifestPrefix, topicID), t)
+}
+
+// GroupOffsetsKey returns a new key for a snapshot of a group's committed offsets:
+// group-offsets/<escaped group>/<ULID of t>; escapedGroup is meta.EscapeGroup's form.
+func GroupOffsetsKey(escapedGroup string, t time.Time) string {
+	return ulidKey([]byte(GroupOffsetsPrefix+escapedGroup+"/"), t)
+}
+
+// KeyTime returns the creation time of a key ending in a ULID (every key of this package).
+func KeyTime(key string) (time.Time, error) {
+	id := key[strings.LastIndexByte(key, '/')+1:]
+	if len(id) != ulidLen || id[0] > '7' {
+		return time.Time{}, fmt.Errorf("cannot parse key %q: no ulid at its end", key)
+	}
+	var ms uint64
+	for i := range 10 { // the first 50 bits: 2 zero bits and the 48-bit time
+		v := strings.IndexByte(crockford, id[i])
+		if v < 0 {
+			return time.Time{}, fmt.Errorf("cannot parse key %q: bad ulid character", key)
+		}
+		ms = ms<<5 | uint64(v)
+	}
+	return time.UnixMilli(int64(ms)), nil
+}
+
+func ulidKey(dst []byte, t time.Time) string {
+	var r [10]byte
+	rand.Read(r[:])
+	return string(appendULID(dst, ulidMillis(t), r))
 }
 
 // FlushPrefixOf is the prefix of every flush object key of a broker id.

@@ -17,32 +17,55 @@ import (
 // brokerConfig is everything `kafscale broker` is configured with.
 type brokerConfig struct {
 	serverConfig
+	storeConfig
+	SessionTTL     time.Duration
+	EtcdCompaction time.Duration
+}
+
+// storeConfig says where a cluster keeps its metadata (etcd) and its data (S3): the
+// settings `kafscale broker` and `kafscale fsck` share.
+type storeConfig struct {
 	EtcdEndpoints   string
 	EtcdPrefix      string
 	EtcdDialTimeout time.Duration
-	SessionTTL      time.Duration
-	EtcdCompaction  time.Duration
 	S3              objstore.S3Config
+}
+
+func defaultStoreConfig() storeConfig {
+	return storeConfig{
+		EtcdPrefix:      meta.DefaultPrefix,
+		EtcdDialTimeout: 5 * time.Second,
+		S3:              objstore.DefaultS3Config(),
+	}
 }
 
 func defaultBrokerConfig() brokerConfig {
 	return brokerConfig{
-		serverConfig:    defaultServerConfig(),
-		EtcdPrefix:      meta.DefaultPrefix,
-		EtcdDialTimeout: 5 * time.Second,
-		SessionTTL:      meta.DefaultConfig().SessionTTL,
-		EtcdCompaction:  5 * time.Minute,
-		S3:              objstore.DefaultS3Config(),
+		serverConfig:   defaultServerConfig(),
+		storeConfig:    defaultStoreConfig(),
+		SessionTTL:     meta.DefaultConfig().SessionTTL,
+		EtcdCompaction: 5 * time.Minute,
 	}
 }
 
 func brokerFlags(cfg *brokerConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	storeFlags(fs, &cfg.storeConfig)
+	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "etcd session lease TTL; a broker cut off from etcd this long stops leading")
+	fs.DurationVar(&cfg.EtcdCompaction, "etcd-compaction-retention", cfg.EtcdCompaction, "compact etcd history older than this (0: leave it to etcd's own --auto-compaction-retention)")
+	serverFlags(fs, &cfg.serverConfig)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), brokerVerbsUsage, "\nflags of a broker:\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// storeFlags adds the etcd and S3 flags.
+func storeFlags(fs *flag.FlagSet, cfg *storeConfig) {
 	fs.StringVar(&cfg.EtcdEndpoints, "etcd-endpoints", cfg.EtcdEndpoints, "comma-separated etcd client URLs (required)")
 	fs.StringVar(&cfg.EtcdPrefix, "etcd-prefix", cfg.EtcdPrefix, "key prefix of this cluster's metadata in etcd")
 	fs.DurationVar(&cfg.EtcdDialTimeout, "etcd-dial-timeout", cfg.EtcdDialTimeout, "how long one etcd connection attempt may take")
-	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "etcd session lease TTL; a broker cut off from etcd this long stops leading")
-	fs.DurationVar(&cfg.EtcdCompaction, "etcd-compaction-retention", cfg.EtcdCompaction, "compact etcd history older than this (0: leave it to etcd's own --auto-compaction-retention)")
 	fs.StringVar(&cfg.S3.Bucket, "s3-bucket", cfg.S3.Bucket, "S3 bucket holding record data (required)")
 	fs.StringVar(&cfg.S3.Prefix, "s3-prefix", cfg.S3.Prefix, "key prefix inside the bucket")
 	fs.StringVar(&cfg.S3.Endpoint, "s3-endpoint", cfg.S3.Endpoint, "S3 endpoint URL for S3-compatible servers (default: AWS)")
@@ -52,15 +75,22 @@ func brokerFlags(cfg *brokerConfig) *flag.FlagSet {
 	fs.Int64Var(&cfg.S3.PartSize, "s3-part-size", cfg.S3.PartSize, "multipart part size (>= 5 MiB)")
 	fs.DurationVar(&cfg.S3.RequestTimeout, "s3-request-timeout", cfg.S3.RequestTimeout, "bound of one S3 request attempt")
 	fs.IntVar(&cfg.S3.MaxRetries, "s3-max-retries", cfg.S3.MaxRetries, "retries of a failed S3 request inside one attempt of the flusher")
-	serverFlags(fs, &cfg.serverConfig)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), brokerVerbsUsage, "\nflags of a broker:\n")
-		fs.PrintDefaults()
-	}
-	return fs
 }
 
 func (c *brokerConfig) finish() error {
+	if err := c.storeConfig.finish(); err != nil {
+		return err
+	}
+	if c.SessionTTL < 2*time.Second {
+		return fmt.Errorf("--session-ttl must be >= 2s (set to %s)", c.SessionTTL)
+	}
+	if c.EtcdCompaction < 0 {
+		return fmt.Errorf("--etcd-compaction-retention must be >=0 (set to %s)", c.EtcdCompaction)
+	}
+	return c.serverConfig.finish()
+}
+
+func (c *storeConfig) finish() error {
 	if c.EtcdEndpoints == "" {
 		return errors.New("--etcd-endpoints is required (e.g. http://127.0.0.1:2379)")
 	}
@@ -75,12 +105,6 @@ func (c *brokerConfig) finish() error {
 	if c.EtcdDialTimeout <= 0 {
 		return fmt.Errorf("--etcd-dial-timeout must be >0 (set to %s)", c.EtcdDialTimeout)
 	}
-	if c.SessionTTL < 2*time.Second {
-		return fmt.Errorf("--session-ttl must be >= 2s (set to %s)", c.SessionTTL)
-	}
-	if c.EtcdCompaction < 0 {
-		return fmt.Errorf("--etcd-compaction-retention must be >=0 (set to %s)", c.EtcdCompaction)
-	}
 	if c.S3.Bucket == "" {
 		return errors.New("--s3-bucket is required")
 	}
@@ -91,10 +115,10 @@ func (c *brokerConfig) finish() error {
 	if err := c.S3.Validate(); err != nil {
 		return fmt.Errorf("invalid --s3-* setting: %w", err)
 	}
-	return c.serverConfig.finish()
+	return nil
 }
 
-func (c *brokerConfig) endpoints() []string { return splitList(c.EtcdEndpoints) }
+func (c *storeConfig) endpoints() []string { return splitList(c.EtcdEndpoints) }
 
 // splitList splits a comma-separated flag value, dropping blanks.
 func splitList(s string) []string {

@@ -125,6 +125,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.BoolVar(&cfg.Broker.AutoCreateTopics, "auto-create-topics", cfg.Broker.AutoCreateTopics, "create topics on first Metadata request (auto.create.topics.enable)")
 	fs.DurationVar(&cfg.Broker.CheckpointInterval, "checkpoint-interval", cfg.Broker.CheckpointInterval, "how often changed partitions are checkpointed (checkpoint.interval)")
 	fs.DurationVar(&cfg.Broker.RetentionCheckInterval, "retention-check-interval", cfg.Broker.RetentionCheckInterval, "how often retention.ms and retention.bytes are applied (log.retention.check.interval.ms)")
+	fs.DurationVar(&cfg.Broker.BucketMetadataInterval, "bucket-metadata-interval", cfg.Broker.BucketMetadataInterval, "how often committed group offsets are copied to the bucket for kafscale fsck --rebuild (docs/fsck.md)")
 	fs.DurationVar(&cfg.Broker.LoadReportInterval, "load-report-interval", cfg.Broker.LoadReportInterval, "how often the broker reports its partitions' recent bytes in, which the controller balances (one etcd write each while any partition receives data)")
 	fs.DurationVar(&cfg.Broker.Lag.Interval, "lag-interval", cfg.Broker.Lag.Interval, "how often the group coordinator computes consumer lag for kafscale_consumer_group_lag")
 	fs.IntVar(&cfg.Broker.Lag.MaxPartitions, "lag-max-partitions", cfg.Broker.Lag.MaxPartitions, "most group x partition lag series exported; groups past it are left out whole (0: no lag export)")

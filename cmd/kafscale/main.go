@@ -1,6 +1,6 @@
 // Command kafscale runs a KafScale broker (`dev`: all-in-one with embedded etcd and a local
 // object store), `broker` (external etcd and S3) and the admin verbs (`groups`, `cluster`,
-// `topics`).
+// `topics`, `fsck`).
 package main
 
 import (
@@ -18,6 +18,7 @@ commands:
   cluster  describe the live brokers, the controller and the partitions each leads
   topics   create, list, describe, delete topics, alter their configs, delete records
            (any Kafka cluster)
+  fsck     compare etcd with the bucket; --rebuild restores a lost etcd from the bucket
   version  print the version
 
 Run 'kafscale <command> -h' for the flags of a command. Every flag can also be set with a
@@ -44,6 +45,8 @@ func main() {
 		err = runCluster(os.Args[2:])
 	case "topics":
 		err = runTopics(os.Args[2:])
+	case "fsck":
+		err = runFsck(os.Args[2:])
 	case "version", "--version":
 		fmt.Println("kafscale", version)
 	case "-h", "--help", "help":

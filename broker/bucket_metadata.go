@@ -1,0 +1,45 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"github.com/kafscale/kafscale/bucketmeta"
+	"github.com/kafscale/kafscale/meta/metapb"
+)
+
+// The bucket keeps a copy of what `kafscale fsck --rebuild` cannot read from object
+// footers (package bucketmeta, docs/fsck.md): a topic's manifest is written when the topic
+// is created or changed, before the request is answered, and committed group offsets are
+// copied every --bucket-metadata-interval by the broker coordinating the group.
+
+// putManifest writes the manifest of a topic just created or changed. A failure is logged,
+// not answered: etcd holds the change, and the periodic sync writes the manifest again.
+func (b *Broker) putManifest(ctx context.Context, t *metapb.Topic) {
+	if err := bucketmeta.PutTopic(ctx, b.store, t); err != nil {
+		b.log.Warn("cannot write topic manifest to the bucket; the next metadata sync retries", "topic", t.Name, "err", err)
+	}
+}
+
+// deleteManifest deletes the manifests of a deleted topic (the sync retries a failure).
+func (b *Broker) deleteManifest(ctx context.Context, t *metapb.Topic) {
+	if err := bucketmeta.DeleteTopic(ctx, b.store, [16]byte(t.Id)); err != nil {
+		b.log.Warn("cannot delete topic manifest from the bucket; the next metadata sync retries", "topic", t.Name, "err", err)
+	}
+}
+
+// runBucketMetadataSync starts the periodic copy of group offsets and lagging topic
+// manifests into the bucket.
+func (b *Broker) runBucketMetadataSync() {
+	s := &bucketmeta.Syncer{Meta: b.meta, Store: b.store, Owns: b.ownsGroup, Log: b.log.With("component", "bucket-metadata")}
+	b.every(b.cfg.BucketMetadataInterval, func() {
+		if b.stopped.Load() {
+			return
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.BucketMetadataInterval+time.Minute)
+		defer cancel()
+		if err := s.Sync(ctx); err != nil {
+			b.log.Warn("cannot copy metadata to the bucket", "err", err)
+		}
+	})
+}
