@@ -211,4 +211,3 @@ func admin(t *testing.T, addr string) *kadm.Client {
 	t.Cleanup(cl.Close)
 	return kadm.NewClient(cl)
 }
-
