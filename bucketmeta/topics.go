@@ -66,11 +66,15 @@ func SameTopic(a, b *metapb.Topic) bool {
 // writers racing may leave the older state newest; the periodic Syncer compares the newest
 // manifest with etcd and writes again, so a manifest lags etcd by at most one interval.
 func PutTopic(ctx context.Context, st objstore.Store, t *metapb.Topic) error {
+	return putTopic(ctx, st, t, time.Now())
+}
+
+func putTopic(ctx context.Context, st objstore.Store, t *metapb.Topic, now time.Time) error {
 	val, err := EncodeTopic(t)
 	if err != nil {
 		return err
 	}
-	key := segment.TopicManifestKey([16]byte(t.Id), time.Now())
+	key := segment.TopicManifestKey([16]byte(t.Id), now)
 	if err := st.Put(ctx, key, [][]byte{val}, int64(len(val))); err != nil && !errors.Is(err, objstore.ErrExists) {
 		return fmt.Errorf("cannot write manifest %s of topic %s: %w", key, t.Name, err)
 	}

@@ -1,0 +1,90 @@
+package bucketmeta
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/kafscale/kafscale/meta"
+	"github.com/kafscale/kafscale/meta/metapb"
+	"github.com/kafscale/kafscale/objstore"
+	"github.com/kafscale/kafscale/segment"
+)
+
+func localStore(t *testing.T) objstore.Store {
+	t.Helper()
+	st, err := objstore.NewLocal(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestTopicManifestNewestWinsAndOlderAreDeleted: a second PutTopic replaces the first
+// (ReadTopics returns it, the older object is gone); DeleteTopic removes it.
+func TestTopicManifestNewestWinsAndOlderAreDeleted(t *testing.T) {
+	ctx := context.Background()
+	st := localStore(t)
+	id := [16]byte{0xab, 1}
+	v1 := &metapb.Topic{Id: id[:], Name: "orders", Partitions: 3, Configs: map[string]string{"retention.ms": "1000"}}
+	v2 := &metapb.Topic{Id: id[:], Name: "orders", Partitions: 6, Configs: map[string]string{"retention.ms": "2000"}}
+	now := time.Now()
+	for i, v := range []*metapb.Topic{v1, v2} {
+		if err := putTopic(ctx, st, v, now.Add(time.Duration(i)*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ReadTopics(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := got[id]; !ok || !SameTopic(m.Topic, v2) {
+		t.Fatalf("ReadTopics = %+v, want the second version", got)
+	}
+	if objs, _ := st.List(ctx, segment.TopicManifestPrefix); len(objs) != 1 {
+		t.Fatalf("%d manifest objects, want 1", len(objs))
+	}
+	if err := DeleteTopic(ctx, st, id); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ReadTopics(ctx, st); len(got) != 0 {
+		t.Fatalf("ReadTopics after DeleteTopic = %+v", got)
+	}
+}
+
+// TestGroupSnapshotRoundTrip: offsets written by PutGroup read back equal, for a group id
+// that needs escaping.
+func TestGroupSnapshotRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	st := localStore(t)
+	offs := []meta.GroupOffset{
+		{Partition: meta.PartitionKey{TopicID: [16]byte{1}, Partition: 2}, Offset: 42, LeaderEpoch: 3, Metadata: "m", CommitUnixMs: 7},
+		{Partition: meta.PartitionKey{TopicID: [16]byte{2}, Partition: 0}, Offset: 0, LeaderEpoch: -1},
+	}
+	group := "team/a b"
+	if err := PutGroup(ctx, st, group, offs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadGroups(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got[group]) != 2 || got[group][0] != offs[0] || got[group][1] != offs[1] {
+		t.Fatalf("ReadGroups = %+v, want %+v", got, offs)
+	}
+}
+
+// TestDecodeRejectsForeignBytes: a manifest or snapshot of another format is an error, not
+// a guess.
+func TestDecodeRejectsForeignBytes(t *testing.T) {
+	for _, b := range [][]byte{nil, []byte("KSTM"), []byte("KSTM\x02xx"), []byte("{}")} {
+		if _, err := DecodeTopic(b); err == nil {
+			t.Errorf("DecodeTopic(%q) accepted", b)
+		}
+	}
+	for _, b := range [][]byte{nil, []byte("{}"), []byte(`{"version":2}`)} {
+		if _, _, err := DecodeGroup(b); err == nil {
+			t.Errorf("DecodeGroup(%q) accepted", b)
+		}
+	}
+}
