@@ -111,6 +111,7 @@ func TestFsckReportsEachDamage(t *testing.T) {
 		}
 	}
 	text := runFsck(t, s, s.etcd.Endpoints(), "--orphan-age", "1s")
+	t.Logf("text report:\n%s", text.stdout)
 	if text.code != 1 || !strings.Contains(text.stdout, "PROBLEM "+fsck.KindMissing+" ") || !strings.Contains(text.stderr, "problems found") {
 		t.Errorf("text report: exit %d\n%s%s", text.code, text.stdout, text.stderr)
 	}
