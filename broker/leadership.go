@@ -5,7 +5,10 @@ package broker
 // "partition taken over" when this broker starts leading it, "partition resigned" when it
 // stops (moved, deleted, or the broker stopped serving).
 
-import "github.com/kafscale/kafscale/partition"
+import (
+	"github.com/kafscale/kafscale/partition"
+	"github.com/kafscale/kafscale/topicmetrics"
+)
 
 // takenPart is a partition a takeover is about to publish.
 type takenPart struct {
@@ -29,12 +32,15 @@ func (tk *takeover) pending() []takenPart {
 }
 
 // logTaken logs each partition of a committed takeover that serves (commit resigns, and
-// does not publish, those moved away meanwhile: neither taken nor resigned is logged).
+// does not publish, those moved away meanwhile: neither taken nor resigned is logged), and
+// makes its topic's traffic series exported from now on, at zero, so that the first
+// records a scrape sees are counted by rate() and increase().
 func (b *Broker) logTaken(parts []takenPart) {
 	for _, tp := range parts {
 		if !tp.log.Leader() {
 			continue
 		}
+		topicmetrics.For(tp.topic)
 		logStart, hw, epoch := tp.log.Offsets()
 		b.log.Info("partition taken over", "topic", tp.topic, "partition", tp.p, "leader_epoch", epoch, "log_start", logStart, "high_watermark", hw, "node_id", b.cfg.NodeID)
 	}

@@ -26,7 +26,7 @@ import (
 func TestRebuildRestoresAWipedEtcd(t *testing.T) {
 	const topic, partitions, group = "orders", 3, "billing"
 	s := startStores(t)
-	b := testbroker.StartBroker(t, s.etcd.Endpoints(), s.s3, brokerArgs...)
+	b := testbroker.StartPlainBroker(t, s.etcd.Endpoints(), s.s3, brokerArgs...)
 	adm := admin(t, b.Addr)
 	ctx := context.Background()
 	retention := "3600000"
@@ -81,7 +81,7 @@ func TestRebuildRestoresAWipedEtcd(t *testing.T) {
 		t.Fatalf("fsck of the rebuilt etcd: exit %d, problems %+v\n%s", check.code, check.report.Problems, check.stderr)
 	}
 
-	b2 := testbroker.StartBroker(t, fresh.Endpoints(), s.s3, brokerArgs...)
+	b2 := testbroker.StartPlainBroker(t, fresh.Endpoints(), s.s3, brokerArgs...)
 	if err := ledger.Verify(kafkatest.ReadAll(t, b2.Addr, topic, partitions)); err != nil {
 		t.Fatalf("after the rebuild: %v", err)
 	}

@@ -1,11 +1,7 @@
 package s3
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"os/exec"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +11,7 @@ import (
 
 	"github.com/kafscale/kafscale/internal/ackcheck"
 	"github.com/kafscale/kafscale/internal/kafkatest"
+	"github.com/kafscale/kafscale/internal/promserver"
 )
 
 // TestRoundTripAndRestartReadsFromS3 produces to 4 partitions and reads everything back,
@@ -78,7 +75,7 @@ func TestRoundTripAndRestartReadsFromS3(t *testing.T) {
 			t.Errorf("%s = %v after producing to and reading from the restarted broker; want > 0", name, v)
 		}
 	}
-	checkPromtool(t, m)
+	promserver.CheckMetrics(t, m)
 }
 
 // hasMetric reports whether a sample of name (or of its histogram series) is in text.
@@ -89,42 +86,4 @@ func hasMetric(text, name string) bool {
 		}
 	}
 	return false
-}
-
-// toleratedLints are promtool lint findings the scrape has on purpose: VictoriaMetrics/metrics
-// writes no HELP lines, and the issue names the _ms histograms
-// (kafscale_s3_upload_duration_ms...).
-var toleratedLints = []string{" no help text", " metric names should not contain abbreviated units"}
-
-// checkPromtool runs `promtool check metrics` (Debian's prometheus package, installed by
-// scripts/test-deps.sh) on a scrape. It fails on a parse error (exit 1) and on any lint
-// finding but the tolerated ones (exit 3 lists them).
-func checkPromtool(t *testing.T, scrape string) {
-	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatalf("promtool not found (Debian package prometheus); run scripts/test-deps.sh to install it")
-	}
-	cmd := exec.Command(path, "check", "metrics")
-	cmd.Stdin = strings.NewReader(scrape)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
-	var exit *exec.ExitError
-	if err == nil {
-		return
-	}
-	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
-		t.Fatalf("promtool check metrics: %v\n%s", err, out.String())
-	}
-	var bad []string
-	for line := range strings.Lines(out.String()) {
-		line = strings.TrimSpace(line)
-		if line != "" && !slices.ContainsFunc(toleratedLints, func(s string) bool { return strings.HasSuffix(line, s) }) {
-			bad = append(bad, line)
-		}
-	}
-	if len(bad) > 0 {
-		t.Errorf("promtool check metrics found:\n%s", strings.Join(bad, "\n"))
-	}
 }

@@ -1,0 +1,173 @@
+// Package metrics checks a broker's metrics the way its operators read them: a real
+// Prometheus (Debian's package) scrapes a `kafscale dev` every second and the test asks it
+// PromQL through its HTTP API (issue 14, acceptance 4).
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/internal/kafkatest"
+	"github.com/kafscale/kafscale/internal/promserver"
+	"github.com/kafscale/kafscale/internal/testbroker"
+)
+
+// waitQuery polls PromQL expr until check accepts its samples.
+func waitQuery(t *testing.T, prom *promserver.Server, expr string, check func([]promserver.Sample) error) []promserver.Sample {
+	t.Helper()
+	var got []promserver.Sample
+	kafkatest.WaitUntil(t, 60*time.Second, expr, func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		var err error
+		if got, err = prom.Query(ctx, expr); err != nil {
+			return err
+		}
+		return check(got)
+	})
+	return got
+}
+
+// one accepts a single sample whose value want accepts.
+func one(want func(float64) bool, what string) func([]promserver.Sample) error {
+	return func(s []promserver.Sample) error {
+		if len(s) != 1 {
+			return fmt.Errorf("%d samples, want 1: %v", len(s), s)
+		}
+		if !want(s[0].Value) {
+			return fmt.Errorf("value %v, want %s", s[0].Value, what)
+		}
+		return nil
+	}
+}
+
+func equals(v float64) func([]promserver.Sample) error {
+	return one(func(f float64) bool { return f == v }, fmt.Sprint(v))
+}
+
+// TestPrometheusReadsLagTrafficAndErrors produces 150 records, consumes the first 100 in a
+// group that then stops, and asks Prometheus for that group's lag (50, per partition and
+// summed), the topic's records and bytes in and their rate, and the error a produce to a
+// missing partition got; after the group is deleted its lag series go stale.
+func TestPrometheusReadsLagTrafficAndErrors(t *testing.T) {
+	b := testbroker.Start(t, "--lag-interval", "1s")
+	prom := promserver.Start(t, b.MetricsAddr)
+	const topic, group = "orders", "billing"
+	kafkatest.CreateTopic(t, b.Addr, topic, 2)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produce := func(n int) {
+		for i := range n {
+			r := &kgo.Record{Value: fmt.Appendf(nil, "order-%04d", i)}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatalf("produce: %v", err)
+			}
+		}
+	}
+	produce(100)
+
+	// A consumer group reads the 100 records, commits and leaves.
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	for read < 100 {
+		fs := consumer.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("poll: %v", err)
+		}
+		read += fs.NumRecords()
+	}
+	if err := consumer.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	consumer.Close()
+	produce(50)
+
+	// Lag per partition (25 each: round robin over 2 partitions) and for the group.
+	waitQuery(t, prom, fmt.Sprintf(`sum(kafscale_consumer_group_lag{job="kafscale",group=%q,topic=%q})`, group, topic), equals(50))
+	parts := waitQuery(t, prom, fmt.Sprintf(`kafscale_consumer_group_lag{group=%q,topic=%q}`, group, topic), func(s []promserver.Sample) error {
+		if len(s) != 2 {
+			return fmt.Errorf("%d partitions, want 2: %v", len(s), s)
+		}
+		return nil
+	})
+	for _, s := range parts {
+		if s.Value != 25 {
+			t.Errorf("lag of partition %s = %v, want 25", s.Labels["partition"], s.Value)
+		}
+	}
+
+	// Traffic in: 150 records; bytes as the broker counted them, and a positive rate.
+	waitQuery(t, prom, fmt.Sprintf(`kafscale_topic_records_in_total{topic=%q}`, topic), equals(150))
+	scrape, err := b.Metrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bytesIn := kafkatest.MetricSample(scrape, fmt.Sprintf(`kafscale_topic_bytes_in_total{topic=%q}`, topic))
+	if bytesIn < 150*10 {
+		t.Fatalf("broker counts %v bytes in for 150 records of 10 bytes", bytesIn)
+	}
+	waitQuery(t, prom, fmt.Sprintf(`kafscale_topic_bytes_in_total{topic=%q}`, topic), equals(bytesIn))
+	waitQuery(t, prom, fmt.Sprintf(`rate(kafscale_topic_bytes_in_total{topic=%q}[1m])`, topic),
+		one(func(f float64) bool { return f > 0 && f <= bytesIn }, fmt.Sprintf("in (0, %v]", bytesIn)))
+	// The consumer read 100 records.
+	waitQuery(t, prom, fmt.Sprintf(`kafscale_topic_records_out_total{topic=%q} >= 100`, topic), one(func(f float64) bool { return f >= 100 }, ">= 100"))
+
+	// A produce to a partition the topic does not have: UNKNOWN_TOPIC_OR_PARTITION.
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition = 7
+	rp.Records = kafkatest.RecordBatch([]byte("x"))
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("produce to partition 7 answered %v, want UNKNOWN_TOPIC_OR_PARTITION", kerr.ErrorForCode(code))
+	}
+	waitQuery(t, prom, `kafscale_request_errors_total{api="Produce",error="UNKNOWN_TOPIC_OR_PARTITION"}`, equals(1))
+
+	// Every series, the new ones included, passes promtool's checks.
+	scrape, err = b.Metrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	promserver.CheckMetrics(t, scrape)
+
+	// A deleted group's lag series leave the scrape, and Prometheus marks them stale.
+	adm := kadm.NewClient(cl)
+	if _, err := adm.DeleteGroup(ctx, group); err != nil {
+		t.Fatalf("delete group: %v", err)
+	}
+	waitQuery(t, prom, fmt.Sprintf(`kafscale_consumer_group_lag{group=%q}`, group), func(s []promserver.Sample) error {
+		if len(s) > 0 {
+			return fmt.Errorf("still %d series", len(s))
+		}
+		return nil
+	})
+	if scrape, err = b.Metrics(ctx); err == nil && strings.Contains(scrape, fmt.Sprintf(`group=%q`, group)) {
+		t.Errorf("the deleted group's lag is still exported")
+	}
+}
