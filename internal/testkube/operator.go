@@ -6,8 +6,13 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -22,7 +27,7 @@ func StartOperator(t testing.TB, api *API, addrs reconcile.Addresses) {
 	var log logbuf.Buffer
 	logger := zap.New(zap.UseDevMode(true), zap.WriteTo(&log))
 	ctrl.SetLogger(logr.Discard()) // controller-runtime's global one, used before a manager's
-	mgr, err := ctrl.NewManager(api.Config, ctrl.Options{
+	mgr, err := ctrl.NewManager(operatorConfig(t, api), ctrl.Options{
 		Scheme:                 api.Scheme,
 		Logger:                 logger,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -52,4 +57,52 @@ func StartOperator(t testing.TB, api *API, addrs reconcile.Addresses) {
 			t.Logf("operator log (last 16 KiB):\n%s", log.Tail(16<<10))
 		}
 	})
+}
+
+// operatorUser is the operator's service account as the API server names it.
+const operatorUser = "system:serviceaccount:kafscale-system:kafscale-operator"
+
+// operatorConfig returns a client config for a user with exactly the operator's
+// ClusterRole (deploy/operator/role.yaml), so that the tests fail when the operator needs a
+// permission the deployed RBAC does not give it.
+func operatorConfig(t testing.TB, api *API) *rest.Config {
+	t.Helper()
+	return operatorUserOf(t, api).Config()
+}
+
+// OperatorKubeconfig returns a kubeconfig for the operator's user (see operatorConfig),
+// for running the kafscale-operator binary against api.
+func OperatorKubeconfig(t testing.TB, api *API) []byte {
+	t.Helper()
+	b, err := operatorUserOf(t, api).KubeConfig()
+	if err != nil {
+		t.Fatalf("testkube: cannot write a kubeconfig: %v", err)
+	}
+	return b
+}
+
+func operatorUserOf(t testing.TB, api *API) *envtest.AuthenticatedUser {
+	t.Helper()
+	ctx := context.Background()
+	for _, m := range ReadManifests(t, "deploy/operator") {
+		if m.Object.GetKind() != "ClusterRole" {
+			continue
+		}
+		if err := api.Client.Create(ctx, m.Object); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("testkube: cannot create %s: %v", m, err)
+		}
+		binding := &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: m.Object.GetName()},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: m.Object.GetName()},
+			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: operatorUser}},
+		}
+		if err := api.Client.Create(ctx, binding); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("testkube: cannot bind %s: %v", m, err)
+		}
+	}
+	user, err := api.env.AddUser(envtest.User{Name: operatorUser}, api.Config)
+	if err != nil {
+		t.Fatalf("testkube: cannot add the operator's user: %v", err)
+	}
+	return user
 }

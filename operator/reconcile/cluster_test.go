@@ -175,6 +175,24 @@ func TestClusterMakesItsObjects(t *testing.T) {
 		return nil
 	})
 
+	// A second cluster with its own managed etcd: three members, and brokers pointed at them.
+	m := newCluster(ns, "managed", 1)
+	m.Spec.Etcd = v1alpha1.EtcdSpec{Managed: true}
+	if err := api.Client.Create(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	var etcd appsv1.StatefulSet
+	kafkatest.WaitUntil(t, wait, "the managed etcd", func() error { return get(t, api, ns, "managed-etcd", &etcd) })
+	if *etcd.Spec.Replicas != 3 || etcd.Spec.ServiceName != "managed-etcd" || len(etcd.Spec.VolumeClaimTemplates) != 1 {
+		t.Errorf("managed etcd StatefulSet spec %+v", etcd.Spec)
+	}
+	var managed appsv1.StatefulSet
+	kafkatest.WaitUntil(t, wait, "the managed cluster's brokers", func() error { return get(t, api, ns, "managed", &managed) })
+	wantEndpoints := "http://managed-etcd-0.managed-etcd.objects.svc:2379,http://managed-etcd-1.managed-etcd.objects.svc:2379,http://managed-etcd-2.managed-etcd.objects.svc:2379"
+	if got := env(managed.Spec.Template.Spec.Containers[0])["KAFSCALE_ETCD_ENDPOINTS"]; got != wantEndpoints {
+		t.Errorf("brokers of a managed etcd use %q, want %q", got, wantEndpoints)
+	}
+
 	// Autoscaling off: the HPA goes.
 	patch = client.MergeFrom(c.DeepCopy())
 	c.Spec.Brokers.Autoscaling = nil
