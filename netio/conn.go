@@ -57,6 +57,7 @@ type Conn struct {
 	wakeOnOut      bool          // paused on MaxOutboundBytes: Wake when writes drain
 	waitDrain      bool          // more to write once gnet's outbound buffer is empty (writeChunk)
 	dispatchWait   bool          // the dispatcher stopped at MaxOutboundBytes unwritten (drain)
+	stallTicks     int           // ticks spent waiting for the client to read, for the ticker's backoff
 
 	// partial is a large frame being read straight into its own buffer as its bytes
 	// arrive, and partialN how many it holds; owned by the event loop (onTraffic, onClose),
@@ -135,7 +136,8 @@ const (
 func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 	s := c.srv
 	now := s.clock.now()
-	if gc.InboundBuffered() > c.lastInbound {
+	arrived := gc.InboundBuffered() > c.lastInbound // rather than a Wake
+	if arrived {
 		c.lastActive.Store(now)
 	}
 	c.mu.Lock()
@@ -264,6 +266,9 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 		go c.drain()
 	}
 	stalled := false
+	if pause != pauseOutbound && !c.waitDrain {
+		c.stallTicks = 0
+	}
 	switch pause {
 	case pauseInFlight:
 		// Answers may have arrived since the snapshot; only they can wake us.
@@ -292,8 +297,9 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 		c.readStart.Store(now)
 	}
 	switch {
-	case pause != pauseNone:
-		// Always, not only on a change: gnet may have registered reading again.
+	case pause != pauseNone && (!c.readOff || arrived):
+		// Also when bytes arrived though reading was stopped: gnet registers a
+		// connection for reading again when its outbound buffer fills or drains.
 		c.setReading(gc, false)
 	case c.readOff:
 		c.setReading(gc, true)

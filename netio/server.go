@@ -261,15 +261,45 @@ func (s *Server) wakeStalled() {
 	conns := s.stalled
 	s.stalled, s.spare = s.spare, conns
 	s.stalledMu.Unlock()
+	var later []*Conn
 	for c := range conns {
 		c.mu.Lock()
 		if c.wakeOnOut || c.waitDrain {
-			c.wakeOnOut = false
-			c.wakeLocked()
+			// A client that has not read for a while is looked at less often: hundreds
+			// of clients that never read would otherwise cost a wake-up each per tick.
+			c.stallTicks++
+			if stallCheckDue(c.stallTicks) {
+				c.wakeOnOut = false
+				c.wakeLocked()
+			} else {
+				later = append(later, c)
+			}
 		}
 		c.mu.Unlock()
 	}
 	clear(conns)
+	if len(later) > 0 {
+		s.stalledMu.Lock()
+		for _, c := range later {
+			s.stalled[c] = struct{}{}
+		}
+		s.stalledMu.Unlock()
+	}
+}
+
+// stallCheckDue says whether a connection waiting n ticks for its client to read is
+// looked at on this tick: on each of the first 10 (100 ms), then every 50 ms up to a
+// second, then every 250 ms. gnet writes what it holds as soon as the client reads; only
+// the next write waits for this.
+func stallCheckDue(n int) bool {
+	switch {
+	case n <= 10:
+		return true
+	case n <= 100:
+		return n%5 == 0
+	default:
+		return n%25 == 0
+	}
 }
 
 // events implements gnet.EventHandler; it is unexported so Server's API stays small.
@@ -338,7 +368,11 @@ func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 		return gnet.None
 	}
 	connectionsGauge.Dec()
-	e.s.log.Debug("connection closed", "conn", c.id, "remote", c.remote, "err", err)
+	if ioError(err) {
+		c.logConnError("connection error", "err", err)
+	} else {
+		e.s.log.Debug("connection closed", "conn", c.id, "remote", c.remote, "err", err)
+	}
 	e.s.table.remove(c)
 	c.onClose()
 	return gnet.None
