@@ -1,17 +1,22 @@
 package broker
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/kafscale/kafscale/bucketmeta"
+	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
 )
 
 // The bucket keeps a copy of what `kafscale fsck --rebuild` cannot read from object
 // footers (package bucketmeta, docs/fsck.md): a topic's manifest is written when the topic
 // is created or changed, before the request is answered, and committed group offsets are
-// copied every --bucket-metadata-interval by the broker coordinating the group.
+// copied every --bucket-metadata-interval by the broker coordinating the group, and the
+// durable log starts of the partitions a broker leads by that broker.
 
 // putManifest writes the manifest of a topic just created or changed. A failure is logged,
 // not answered: etcd holds the change, and the periodic sync writes the manifest again.
@@ -31,7 +36,8 @@ func (b *Broker) deleteManifest(ctx context.Context, t *metapb.Topic) {
 // runBucketMetadataSync starts the periodic copy of group offsets and lagging topic
 // manifests into the bucket.
 func (b *Broker) runBucketMetadataSync() {
-	s := &bucketmeta.Syncer{Meta: b.meta, Store: b.store, Owns: b.ownsGroup, Log: b.log.With("component", "bucket-metadata")}
+	s := &bucketmeta.Syncer{Meta: b.meta, Store: b.store, Owns: b.ownsGroup, Broker: b.cfg.NodeID, LogStarts: b.durableLogStarts,
+		Log: b.log.With("component", "bucket-metadata")}
 	b.every(b.cfg.BucketMetadataInterval, func() {
 		if b.stopped.Load() {
 			return
@@ -42,4 +48,25 @@ func (b *Broker) runBucketMetadataSync() {
 			b.log.Warn("cannot copy metadata to the bucket", "err", err)
 		}
 	})
+}
+
+// durableLogStarts returns the log starts above 0 of the partitions this broker leads, as
+// their last written checkpoints hold them, sorted.
+func (b *Broker) durableLogStarts() []bucketmeta.LogStart {
+	led := b.ledPartitions()
+	var out []bucketmeta.LogStart
+	b.cpMu.Lock()
+	for _, lp := range led {
+		if cp := lp.ps.cp; cp != nil && cp.LogStart > 0 {
+			out = append(out, bucketmeta.LogStart{Partition: meta.PartitionKey{TopicID: lp.t.id, Partition: lp.p}, LogStart: cp.LogStart})
+		}
+	}
+	b.cpMu.Unlock()
+	slices.SortFunc(out, func(x, y bucketmeta.LogStart) int {
+		if c := bytes.Compare(x.Partition.TopicID[:], y.Partition.TopicID[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Partition.Partition, y.Partition.Partition)
+	})
+	return out
 }

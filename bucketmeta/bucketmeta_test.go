@@ -88,3 +88,31 @@ func TestDecodeRejectsForeignBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestLogStartsHighestOfEveryBrokerWins: a partition's log start is the highest any
+// broker's newest copy names (an old leader's copy lags), and a broker's older copies go.
+func TestLogStartsHighestOfEveryBrokerWins(t *testing.T) {
+	ctx := context.Background()
+	st := localStore(t)
+	pk := meta.PartitionKey{TopicID: [16]byte{9}, Partition: 1}
+	other := meta.PartitionKey{TopicID: [16]byte{9}, Partition: 2}
+	if err := PutLogStarts(ctx, st, 0, []LogStart{{Partition: pk, LogStart: 10}, {Partition: other, LogStart: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := PutLogStarts(ctx, st, 1, []LogStart{{Partition: pk, LogStart: 30}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadLogStarts(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[pk] != 30 || got[other] != 5 {
+		t.Fatalf("ReadLogStarts = %v, want %v: 30, %v: 5", got, pk, other)
+	}
+	if err := PutLogStarts(ctx, st, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if objs, _ := st.List(ctx, segment.LogStartsPrefix+"1/"); len(objs) != 1 {
+		t.Fatalf("broker 1 has %d copies, want 1", len(objs))
+	}
+}

@@ -18,6 +18,7 @@ import (
 var (
 	manifestWrites = metrics.NewCounter(`kafscale_bucket_topic_manifests_written_total`)
 	groupWrites    = metrics.NewCounter(`kafscale_bucket_group_offsets_written_total`)
+	logStartWrites = metrics.NewCounter(`kafscale_bucket_log_starts_written_total`)
 	syncErrors     = metrics.NewCounter(`kafscale_bucket_metadata_sync_errors_total`)
 )
 
@@ -35,10 +36,15 @@ type Syncer struct {
 	Store objstore.Store
 	// Owns reports whether this broker copies a group, or a topic by name.
 	Owns func(name string) bool
-	Log  *slog.Logger
+	// Broker is this broker's id, LogStarts the durable log starts above 0 of the
+	// partitions it leads.
+	Broker    int32
+	LogStarts func() []LogStart
+	Log       *slog.Logger
 
-	written map[string]string // group -> its offsets as last written (time left out)
-	seen    map[string]string // manifest key -> its bytes, read or written
+	written   map[string]string // group -> its offsets as last written (time left out)
+	seen      map[string]string // manifest key -> its bytes, read or written
+	logStarts string            // the log starts as last written (time left out)
 }
 
 // Sync runs one round. The bucket is listed before etcd is read: an object listed was
@@ -53,6 +59,9 @@ func (s *Syncer) Sync(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := s.syncTopics(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.syncLogStarts(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	err := errors.Join(errs...)
@@ -163,5 +172,21 @@ func (s *Syncer) syncTopics(ctx context.Context) error {
 			}
 		}
 	}
+	return nil
+}
+
+func (s *Syncer) syncLogStarts(ctx context.Context) error {
+	starts := s.LogStarts()
+	enc, err := encodeLogStarts(s.Broker, starts, time.UnixMilli(0))
+	if err != nil {
+		return err
+	}
+	if string(enc) == s.logStarts || len(starts) == 0 && s.logStarts == "" {
+		return nil
+	}
+	if err := PutLogStarts(ctx, s.Store, s.Broker, starts); err != nil {
+		return err
+	}
+	s.logStarts = string(enc)
 	return nil
 }

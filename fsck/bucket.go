@@ -33,6 +33,8 @@ type Bucket struct {
 	ByKey          map[string]*Object
 	Manifests      map[[16]byte]bucketmeta.Manifest
 	Groups         map[string][]meta.GroupOffset
+	// LogStarts are the brokers' copies of their partitions' durable log starts.
+	LogStarts map[meta.PartitionKey]int64
 	// Unknown lists keys under none of the prefixes KafScale writes.
 	Unknown []string
 }
@@ -54,7 +56,8 @@ func Scan(ctx context.Context, st objstore.Store, parallel int) (*Bucket, error)
 			b.Segments = append(b.Segments, obj)
 		case strings.HasPrefix(o.Key, segment.ProducerStatePrefix):
 			b.ProducerStates = append(b.ProducerStates, obj)
-		case strings.HasPrefix(o.Key, segment.TopicManifestPrefix), strings.HasPrefix(o.Key, segment.GroupOffsetsPrefix):
+		case strings.HasPrefix(o.Key, segment.TopicManifestPrefix), strings.HasPrefix(o.Key, segment.GroupOffsetsPrefix),
+			strings.HasPrefix(o.Key, segment.LogStartsPrefix):
 			continue // read below
 		default:
 			b.Unknown = append(b.Unknown, o.Key)
@@ -69,6 +72,9 @@ func Scan(ctx context.Context, st objstore.Store, parallel int) (*Bucket, error)
 		return nil, err
 	}
 	if b.Groups, err = bucketmeta.ReadGroups(ctx, st); err != nil {
+		return nil, err
+	}
+	if b.LogStarts, err = bucketmeta.ReadLogStarts(ctx, st); err != nil {
 		return nil, err
 	}
 	for _, l := range [][]*Object{b.Flush, b.Segments} {

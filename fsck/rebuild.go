@@ -64,7 +64,7 @@ func Rebuild(ctx context.Context, ms *meta.Store, st objstore.Store, o Options) 
 		for p := range t.Partitions {
 			r.Partitions++
 			pk := meta.PartitionKey{TopicID: id, Partition: p}
-			rp, err := restorePartition(ctx, st, t, p, segs[pk], flush[pk], compacted, r)
+			rp, err := restorePartition(ctx, st, t, p, segs[pk], flush[pk], b.LogStarts[pk], compacted, r)
 			if err != nil {
 				return nil, err
 			}
@@ -199,14 +199,33 @@ type restoredPartition struct {
 // restorePartition folds one partition's log, reports its gaps, copies its flush extents
 // into new segments and builds its checkpoint.
 func restorePartition(ctx context.Context, st objstore.Store, t *metapb.Topic, p int32, segs []*segCand, flush []*flushCand,
-	compactedTopic bool, r *Report) (restoredPartition, error) {
+	logStart int64, compactedTopic bool, r *Report) (restoredPartition, error) {
 	rp := restoredPartition{leader: -1, maxProducerID: -1}
 	for _, f := range flush {
 		rp.leader = f.broker // flush keys list in time order per broker; any writer is fine
 	}
 	res := fold(segs, flush)
-	if res.empty {
+	if res.empty && logStart == 0 {
 		return rp, nil
+	}
+	// A copied log start above the lowest offset held moves it (DeleteRecords, retention):
+	// pieces wholly below it are left out (a piece holding it is kept whole: the log start
+	// may fall inside a batch, and a takeover skips chunks below it); above the last offset
+	// held, the log is empty from there, and new records continue at it.
+	if logStart > res.start || res.empty {
+		res.start = logStart
+		res.next = max(res.next, logStart)
+		kept := res.pieces[:0]
+		for _, pc := range res.pieces {
+			if pc.last >= logStart {
+				kept = append(kept, pc)
+			}
+		}
+		res.pieces = kept
+		if len(kept) > 0 && kept[0].afterGap && kept[0].gapFrom < logStart {
+			kept[0].afterGap = kept[0].from > logStart
+			kept[0].gapFrom = logStart
+		}
 	}
 	now := time.Now()
 	producers := producer.State{}
@@ -295,6 +314,10 @@ func restorePartition(ctx context.Context, st objstore.Store, t *metapb.Topic, p
 		epochs = epochs[len(epochs)-partition.MaxEpochHistory:]
 	}
 	cp := &metapb.Checkpoint{LeaderEpoch: rp.epoch, LogStart: res.start, NextOffset: res.next, ProducerStateNextOffset: res.next}
+	// No entry below the log start: the one holding it starts there (metadata.proto).
+	for len(epochs) > 1 && epochs[1].StartOffset <= res.start {
+		epochs = epochs[1:]
+	}
 	for _, e := range epochs {
 		cp.Epochs = append(cp.Epochs, &metapb.EpochStart{LeaderEpoch: e.Epoch, StartOffset: max(e.StartOffset, res.start)})
 	}

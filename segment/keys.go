@@ -19,6 +19,7 @@ import (
 //	                                                           too large for a checkpoint
 //	topics/<topic-id hex>/<ULID>                               topic manifests (bucketmeta)
 //	group-offsets/<escaped group>/<ULID>                       committed offsets (bucketmeta)
+//	log-starts/<broker-id>/<ULID>                              durable log starts (bucketmeta)
 //
 // The zero-padded incarnation and the ULID (48-bit millisecond time, then 80 random bits,
 // in Crockford base32) make a broker's flush keys list in (incarnation, time) order, and
@@ -31,6 +32,9 @@ const (
 	// committed group offsets that `kafscale fsck --rebuild` restores (package bucketmeta).
 	TopicManifestPrefix = "topics/"
 	GroupOffsetsPrefix  = "group-offsets/"
+	// LogStartsPrefix holds each broker's copy of the log starts of the partitions it
+	// leads that DeleteRecords or retention moved (package bucketmeta).
+	LogStartsPrefix = "log-starts/"
 )
 
 // flushKeyPrefix is FlushPrefix, the name the key codec below uses.
@@ -187,6 +191,12 @@ func TopicManifestKey(topicID [16]byte, t time.Time) string {
 // group-offsets/<escaped group>/<ULID of t>; escapedGroup is meta.EscapeGroup's form.
 func GroupOffsetsKey(escapedGroup string, t time.Time) string {
 	return ulidKey([]byte(GroupOffsetsPrefix+escapedGroup+"/"), t)
+}
+
+// LogStartsKey returns a new key for a broker's copy of its partitions' log starts:
+// log-starts/<broker-id>/<ULID of t>.
+func LogStartsKey(brokerID int32, t time.Time) string {
+	return ulidKey(fmt.Appendf(nil, "%s%d/", LogStartsPrefix, brokerID), t)
 }
 
 // KeyTime returns the creation time of a key ending in a ULID (every key of this package).

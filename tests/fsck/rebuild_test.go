@@ -26,7 +26,7 @@ import (
 func TestRebuildRestoresAWipedEtcd(t *testing.T) {
 	const topic, partitions, group = "orders", 3, "billing"
 	s := startStores(t)
-	b := testbroker.StartPlainBroker(t, s.etcd.Endpoints(), s.s3, brokerArgs...)
+	b := testbroker.StartBroker(t, s.etcd.Endpoints(), s.s3, brokerArgs...)
 	adm := admin(t, b.Addr)
 	ctx := context.Background()
 	retention := "3600000"
@@ -59,6 +59,25 @@ func TestRebuildRestoresAWipedEtcd(t *testing.T) {
 		}
 		return nil
 	})
+	// DeleteRecords moves a log start inside the data, and another past all of it.
+	kafkatest.CreateTopic(t, b.Addr, "trimmed", 2)
+	kafkatest.ProduceSync(t, producer, ackcheck.NewLedger(), "trimmed", 2, "old", 100)
+	trim := kadm.Offsets{}
+	trim.AddOffset("trimmed", 0, 20, -1)
+	trim.AddOffset("trimmed", 1, 50, -1)
+	if resp, err := adm.DeleteRecords(ctx, trim); err != nil || resp.Error() != nil {
+		t.Fatalf("cannot delete records: %v %v", err, resp.Error())
+	}
+	kafkatest.WaitUntil(t, 30*time.Second, "the log starts in the bucket", func() error {
+		starts, err := bucketmeta.ReadLogStarts(ctx, s.st)
+		if err != nil {
+			return err
+		}
+		if len(starts) != 2 {
+			return fmt.Errorf("%d log starts copied", len(starts))
+		}
+		return nil
+	})
 	kafkatest.ProduceSync(t, producer, ledger, topic, partitions, "tail", 300)
 	before := producersOf(t, adm, topic)
 	ends := endOffsets(t, b.Addr, topic, partitions)
@@ -69,8 +88,8 @@ func TestRebuildRestoresAWipedEtcd(t *testing.T) {
 	if r.code != 0 || !r.report.Healthy() {
 		t.Fatalf("rebuild: exit %d, problems %+v\n%s%s", r.code, r.report.Problems, r.stdout, r.stderr)
 	}
-	if r.report.Topics != 1 || r.report.Partitions != partitions || r.report.Groups != 1 {
-		t.Fatalf("rebuild restored %d topics, %d partitions, %d groups; want 1, %d, 1", r.report.Topics, r.report.Partitions, r.report.Groups, partitions)
+	if r.report.Topics != 2 || r.report.Partitions != partitions+2 || r.report.Groups != 1 {
+		t.Fatalf("rebuild restored %d topics, %d partitions, %d groups; want 2, %d, 1", r.report.Topics, r.report.Partitions, r.report.Groups, partitions+2)
 	}
 	t.Logf("rebuild report: %d flush and %d segment objects, notes %+v", r.report.FlushObjects, r.report.SegmentObjects, r.report.Notes)
 	again := runFsck(t, s, fresh.Endpoints(), "--rebuild")
@@ -81,7 +100,7 @@ func TestRebuildRestoresAWipedEtcd(t *testing.T) {
 		t.Fatalf("fsck of the rebuilt etcd: exit %d, problems %+v\n%s", check.code, check.report.Problems, check.stderr)
 	}
 
-	b2 := testbroker.StartPlainBroker(t, fresh.Endpoints(), s.s3, brokerArgs...)
+	b2 := testbroker.StartBroker(t, fresh.Endpoints(), s.s3, brokerArgs...)
 	if err := ledger.Verify(kafkatest.ReadAll(t, b2.Addr, topic, partitions)); err != nil {
 		t.Fatalf("after the rebuild: %v", err)
 	}
@@ -120,6 +139,21 @@ func TestRebuildRestoresAWipedEtcd(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("%s is %q after the rebuild, want %q", name, got, want)
+		}
+	}
+	starts, err := adm2.ListStartOffsets(ctx, "trimmed")
+	if err != nil || starts.Error() != nil {
+		t.Fatalf("cannot list start offsets: %v %v", err, starts.Error())
+	}
+	ends2, err := adm2.ListEndOffsets(ctx, "trimmed")
+	if err != nil || ends2.Error() != nil {
+		t.Fatalf("cannot list end offsets: %v %v", err, ends2.Error())
+	}
+	for p, want := range map[int32][2]int64{0: {20, 50}, 1: {50, 50}} {
+		s, _ := starts.Lookup("trimmed", p)
+		e, _ := ends2.Lookup("trimmed", p)
+		if s.Offset != want[0] || e.Offset != want[1] {
+			t.Errorf("trimmed-%d: log %d-%d after the rebuild, want %d-%d (DeleteRecords kept)", p, s.Offset, e.Offset, want[0], want[1])
 		}
 	}
 	after := producersOf(t, adm2, topic)
