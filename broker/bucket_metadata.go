@@ -22,14 +22,14 @@ import (
 // not answered: etcd holds the change, and the periodic sync writes the manifest again.
 func (b *Broker) putManifest(ctx context.Context, t *metapb.Topic) {
 	if err := bucketmeta.PutTopic(ctx, b.store, t); err != nil {
-		b.log.Warn("cannot write topic manifest to the bucket; the next metadata sync retries", "topic", t.Name, "err", err)
+		b.logSyncError(ctx, "cannot write topic manifest to the bucket; the next metadata sync retries", "topic", t.Name, "err", err)
 	}
 }
 
 // deleteManifest deletes the manifests of a deleted topic (the sync retries a failure).
 func (b *Broker) deleteManifest(ctx context.Context, t *metapb.Topic) {
 	if err := bucketmeta.DeleteTopic(ctx, b.store, [16]byte(t.Id)); err != nil {
-		b.log.Warn("cannot delete topic manifest from the bucket; the next metadata sync retries", "topic", t.Name, "err", err)
+		b.logSyncError(ctx, "cannot delete topic manifest from the bucket; the next metadata sync retries", "topic", t.Name, "err", err)
 	}
 }
 
@@ -45,7 +45,7 @@ func (b *Broker) runBucketMetadataSync() {
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.BucketMetadataInterval+time.Minute)
 		defer cancel()
 		if err := s.Sync(ctx); err != nil {
-			b.log.Warn("cannot copy metadata to the bucket", "err", err)
+			b.logSyncError(ctx, "cannot copy metadata to the bucket", "err", err)
 		}
 	})
 }
@@ -69,4 +69,14 @@ func (b *Broker) durableLogStarts() []bucketmeta.LogStart {
 		return cmp.Compare(x.Partition.Partition, y.Partition.Partition)
 	})
 	return out
+}
+
+// logSyncError logs a failed copy to the bucket: a warning, or only an info line when ctx
+// ended (a shutdown or the request's deadline), which is no fault; the next sync retries.
+func (b *Broker) logSyncError(ctx context.Context, msg string, args ...any) {
+	if ctx.Err() != nil {
+		b.log.Info(msg, args...)
+		return
+	}
+	b.log.Warn(msg, args...)
 }
