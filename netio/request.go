@@ -83,11 +83,11 @@ func (r *Request) NoResponse() {
 }
 
 // Close closes the connection once the responses to earlier requests are written; later
-// requests are neither served nor answered. reason is logged. It is safe to call from any
-// goroutine.
+// requests are neither served nor answered. reason is logged (rate limited: connerr.go).
+// It is safe to call from any goroutine.
 func (r *Request) Close(reason error) {
 	c := r.Conn
-	c.srv.log.Info("closing connection", "conn", c.id, "remote", c.remote, "reason", reason)
+	c.logConnError("closing connection", "reason", reason)
 	r.answer(stateClose, nil, nil, 0)
 }
 
