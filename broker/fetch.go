@@ -1,8 +1,11 @@
 package broker
 
-// Fetch: versions 4-16 (magic 2 only; topic ids from v13, flexible from v12). A partition
-// whose fetch offset equals the high watermark parks until a flush commits or MaxWaitMillis
-// passes; MinBytes is honoured across partitions. Records are the stored batches themselves:
+// Fetch: versions 4-16 (magic 2 only; topic ids from v13, flexible from v12). A fetch that
+// found less than MinBytes parks until the high watermark of a partition it reads moves
+// (partition.Waiter: a commit wakes only the fetches reading its partitions), its leadership
+// ends, or MaxWaitMillis passes; MinBytes is honoured across partitions. Each partition's
+// high watermark and log start are the ones its read was bounded by, so the records returned
+// never lie past the high watermark answered. Records are the stored batches themselves:
 // recent ones from the partition's in-memory tail, older ones from flush objects through the
 // range cache; only headers are encoded (codec's fast path) and batch bytes go out as their
 // own iovecs. Per KIP-74 the first non-empty partition gets at least one whole batch even if it
@@ -35,6 +38,7 @@ type fetchPart struct {
 	offset   int64
 	maxBytes int64
 	epoch    int32
+	hw       int64 // the high watermark the last fill saw
 }
 
 func (b *Broker) handleFetch(c *call) {
@@ -81,21 +85,30 @@ func (b *Broker) handleFetch(c *call) {
 	if maxBytes <= 0 {
 		maxBytes = 52428800 // fetch.max.bytes default, for versions without the field
 	}
-	tick := b.flusher.Finished()
 	n, stop := b.fillFetch(parts, maxBytes)
 	if stop || n >= int64(req.MinBytes) || maxWait == 0 {
 		b.sendFetch(c, resp)
 		return
 	}
+	// Parked: registered with each partition at the high watermark the fill saw, so a
+	// commit between the fill and the registration wakes it at once.
+	w := partition.NewWaiter()
+	for i := range parts {
+		parts[i].log.Wait(w, parts[i].hw)
+	}
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
+		defer func() {
+			for i := range parts {
+				parts[i].log.Unwait(w)
+			}
+		}()
 		timer := time.NewTimer(time.Until(deadline))
 		defer timer.Stop()
 		for {
 			select {
-			case <-tick:
-				tick = b.flusher.Finished()
+			case <-w:
 				n, stop = b.fillFetch(parts, maxBytes)
 				if !stop && n < int64(req.MinBytes) && time.Now().Before(deadline) {
 					continue
@@ -119,7 +132,8 @@ func (b *Broker) fillFetch(parts []fetchPart, maxBytes int64) (int64, bool) {
 	// One bound for the whole pass: reads of cold data go to the object store.
 	ctx, cancel := b.requestContext(30 * time.Second)
 	defer cancel()
-	for _, fp := range parts {
+	for i := range parts {
+		fp := &parts[i]
 		op := fp.out
 		op.Records = nil
 		op.ErrorCode = 0
@@ -129,12 +143,12 @@ func (b *Broker) fillFetch(parts []fetchPart, maxBytes int64) (int64, bool) {
 			stop = true
 			continue
 		}
-		logStart, hw, _ := fp.log.Offsets()
 		limit := min(fp.maxBytes, maxBytes-total)
 		var recs [][]byte
+		var logStart, hw int64
 		if total == 0 || limit > 0 {
 			var err error
-			recs, err = fp.log.Read(ctx, fp.offset, max(limit, 1))
+			recs, logStart, hw, err = fp.log.ReadOffsets(ctx, fp.offset, max(limit, 1))
 			if err != nil {
 				op.ErrorCode = errCode(err)
 				if op.ErrorCode != kerr.OffsetOutOfRange.Code {
@@ -145,7 +159,10 @@ func (b *Broker) fillFetch(parts []fetchPart, maxBytes int64) (int64, bool) {
 				stop = true
 				continue
 			}
+		} else {
+			logStart, hw, _ = fp.log.Offsets()
 		}
+		fp.hw = hw
 		var size int64
 		for _, r := range recs {
 			size += int64(len(r))

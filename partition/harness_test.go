@@ -210,3 +210,11 @@ func waitClosed(t *testing.T, what string, ch <-chan struct{}) {
 		t.Fatalf("%s not closed after %s", what, waitBound)
 	}
 }
+
+// waitOn registers a new Waiter on l at its current high watermark.
+func waitOn(l *Log) <-chan struct{} {
+	w := NewWaiter()
+	_, hw, _ := l.Offsets()
+	l.Wait(w, hw)
+	return w
+}

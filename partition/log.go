@@ -102,7 +102,7 @@ type Log struct {
 	tail      []flush.Batch
 	tailBytes int64
 	extents   []Extent
-	moved     chan struct{}            // closed when hw moves or leadership ends
+	waiters   map[Waiter]struct{}      // parked fetches to wake when hw moves or leadership ends
 	maxTs     int64                    // largest batch max timestamp committed
 	maxTsBase int64                    // base offset of the batch holding maxTs
 	dirty     bool                     // changed since the last checkpoint
@@ -127,7 +127,7 @@ func New(cfg Config, st State, fl *flush.Flusher, cache *segment.Cache) *Log {
 		broker: st.Broker, inc: st.Incarnation,
 		flusher: fl, cache: cache,
 		epoch: st.LeaderEpoch, leader: true, logStart: st.LogStart,
-		extents: st.Extents, moved: make(chan struct{}), maxTs: -1, maxTsBase: -1,
+		extents: st.Extents, maxTs: -1, maxTsBase: -1,
 		producers: st.Producers, pending: make(map[int64][]pendingBatch), opened: time.Now(),
 	}
 	if l.producers == nil {
@@ -413,8 +413,7 @@ func (l *Log) Committed(key string, seq uint64, ext segment.Extent, batches []fl
 	}
 	l.tail = l.tail[drop:]
 	l.dirty = true
-	close(l.moved)
-	l.moved = make(chan struct{})
+	l.wakeLocked()
 }
 
 // Failed implements flush.Sink: batches that will never commit end this leadership, since
@@ -424,13 +423,12 @@ func (l *Log) Failed(batches []flush.Batch, err error) {
 	defer l.mu.Unlock()
 	if l.leader {
 		l.leader = false
-		close(l.moved)
-		l.moved = make(chan struct{})
+		l.wakeLocked()
 	}
 	clear(l.pending)
 }
 
-// Resign ends this leadership: appends fail with ErrNotLeader, parked fetches wake.
+// Resign ends this leadership: appends fail with ErrNotLeader, waiting fetches wake.
 func (l *Log) Resign() {
 	l.Failed(nil, nil)
 }
@@ -442,31 +440,78 @@ func (l *Log) Leader() bool {
 	return l.leader
 }
 
-// Moved returns a channel closed when the high watermark moves or leadership ends.
-func (l *Log) Moved() <-chan struct{} {
+// Waiter wakes a parked fetch: a Log signals it, without blocking, when the high watermark
+// of a partition it waits on moves or the partition's leadership ends, so a commit wakes
+// only the fetches reading that partition. A signal stays until received (capacity 1): one
+// raised between a fetch's read and its wait is not lost.
+type Waiter chan struct{}
+
+// NewWaiter returns a Waiter for one parked fetch.
+func NewWaiter() Waiter { return make(Waiter, 1) }
+
+func (w Waiter) signal() {
+	select {
+	case w <- struct{}{}:
+	default:
+	}
+}
+
+// Wait registers w until Unwait. w is signalled when the high watermark moves or leadership
+// ends, and at once if the high watermark is no longer seenHW (what the fetch read) or the
+// leadership ended already.
+func (l *Log) Wait(w Waiter, seenHW int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.moved
+	if l.waiters == nil {
+		l.waiters = make(map[Waiter]struct{})
+	}
+	l.waiters[w] = struct{}{}
+	if !l.leader || l.hw != seenHW {
+		w.signal()
+	}
+}
+
+// Unwait removes w registered by Wait.
+func (l *Log) Unwait(w Waiter) {
+	l.mu.Lock()
+	delete(l.waiters, w)
+	l.mu.Unlock()
+}
+
+// wakeLocked signals every waiter; l.mu must be held.
+func (l *Log) wakeLocked() {
+	for w := range l.waiters {
+		w.signal()
+	}
 }
 
 // Read returns whole batches starting with the one holding offset, up to maxBytes (at least
 // one batch when any exists below the high watermark). Record bytes are shared, not copied:
 // callers must not modify them.
 func (l *Log) Read(ctx context.Context, offset int64, maxBytes int64) ([][]byte, error) {
+	recs, _, _, err := l.ReadOffsets(ctx, offset, maxBytes)
+	return recs, err
+}
+
+// ReadOffsets is Read that also returns the log start offset and high watermark as they
+// were when the read was bounded: the batches returned end at or below that high watermark,
+// so a fetch answering both is consistent (a later Offsets call may see a higher one).
+func (l *Log) ReadOffsets(ctx context.Context, offset int64, maxBytes int64) (recs [][]byte, logStart, hw int64, err error) {
 	l.mu.Lock()
+	logStart, hw = l.logStart, l.hw
 	if offset < l.logStart || offset > l.hw {
 		l.mu.Unlock()
-		return nil, ErrOffsetRange
+		return nil, logStart, hw, ErrOffsetRange
 	}
 	if offset == l.hw {
 		l.mu.Unlock()
-		return nil, nil
+		return nil, logStart, hw, nil
 	}
 	if len(l.tail) > 0 && offset >= l.tail[0].BaseOffset {
 		out := l.readTailLocked(offset, maxBytes)
 		l.mu.Unlock()
 		tailHits.Inc()
-		return out, nil
+		return out, logStart, hw, nil
 	}
 	i := sort.Search(len(l.extents), func(i int) bool { return l.extents[i].LastOffset >= offset })
 	var exts []Extent
@@ -488,23 +533,23 @@ func (l *Log) Read(ctx context.Context, offset int64, maxBytes int64) ([][]byte,
 	for _, e := range exts {
 		data, err := l.cache.Get(ctx, e.Key, e.Pos, e.Len)
 		if err != nil {
-			return nil, fmt.Errorf("cannot read %s-%d offsets %d-%d from object %s: %w", l.topic, l.partition, e.BaseOffset, e.LastOffset, e.Key, err)
+			return nil, logStart, hw, fmt.Errorf("cannot read %s-%d offsets %d-%d from object %s: %w", l.topic, l.partition, e.BaseOffset, e.LastOffset, e.Key, err)
 		}
 		for len(data) > 0 {
 			batch, rest, err := codec.NextBatch(data)
 			if err != nil {
-				return nil, fmt.Errorf("BUG: cannot walk batches of object %s at %d: %w", e.Key, e.Pos, err)
+				return nil, logStart, hw, fmt.Errorf("BUG: cannot walk batches of object %s at %d: %w", e.Key, e.Pos, err)
 			}
 			data = rest
 			h, err := codec.ParseBatchHeader(batch)
 			if err != nil {
-				return nil, fmt.Errorf("BUG: cannot parse batch of object %s: %w", e.Key, err)
+				return nil, logStart, hw, fmt.Errorf("BUG: cannot parse batch of object %s: %w", e.Key, err)
 			}
 			if h.LastOffset() < offset {
 				continue
 			}
 			if len(out) > 0 && total+int64(len(batch)) > maxBytes {
-				return out, nil
+				return out, logStart, hw, nil
 			}
 			out = append(out, batch)
 			total += int64(len(batch))
@@ -513,7 +558,7 @@ func (l *Log) Read(ctx context.Context, offset int64, maxBytes int64) ([][]byte,
 	if next != nil {
 		l.cache.Prefetch(next.Key, next.Pos, next.Len)
 	}
-	return out, nil
+	return out, logStart, hw, nil
 }
 
 // readTailLocked must be called with l.mu held.

@@ -189,29 +189,29 @@ func TestReadServesCommittedBatches(t *testing.T) {
 	}
 }
 
-func TestMovedClosesWhenHighWatermarkMoves(t *testing.T) {
+func TestWaiterSignalledWhenHighWatermarkMoves(t *testing.T) {
 	h := newHarness(t)
 	l := h.newLog(DefaultConfig(), testState())
-	moved := l.Moved()
+	moved := waitOn(l)
 	_, fl := h.append(t, l, buildBatch(t, 1000))
 	if isClosed(moved) {
-		t.Fatal("Moved closed by an append that is not committed")
+		t.Fatal("waiter signalled by an append that is not committed")
 	}
 	if err := h.commit(t, l, fl); err != nil {
 		t.Fatal(err)
 	}
-	waitClosed(t, "Moved after the commit", moved)
-	if isClosed(l.Moved()) {
-		t.Error("the next Moved channel is closed already")
+	waitClosed(t, "waiter after the commit", moved)
+	if isClosed(waitOn(l)) {
+		t.Error("a new waiter at the new high watermark is signalled already")
 	}
 }
 
 func TestResignStopsAppendsAndWakesReaders(t *testing.T) {
 	h := newHarness(t)
 	l := h.newLog(DefaultConfig(), testState())
-	moved := l.Moved()
+	moved := waitOn(l)
 	l.Resign()
-	waitClosed(t, "Moved after Resign", moved)
+	waitClosed(t, "waiter after Resign", moved)
 	if l.Leader() {
 		t.Error("Leader() true after Resign")
 	}
@@ -321,11 +321,11 @@ func TestWaitOnVoidedAppendDoesNotReportSuccess(t *testing.T) {
 	h := newHarness(t)
 	h.com.void = func(_ uint64, obj flush.Object) []flush.PartitionID { return obj.Partitions }
 	l := h.newLog(DefaultConfig(), testState())
-	moved := l.Moved()
+	moved := waitOn(l)
 	base, fl := h.append(t, l, buildBatch(t, 1000))
 	err := h.commit(t, l, fl)
 
-	waitClosed(t, "Moved after the void", moved)
+	waitClosed(t, "waiter after the void", moved)
 	if l.Leader() {
 		t.Error("Leader() true after its batches were voided")
 	}
@@ -527,5 +527,47 @@ func TestRetentionStart(t *testing.T) {
 	}
 	if got := l.RetentionStart(3500, 2000, -1); got != 4 {
 		t.Errorf("after the log start moved inside the second extent, RetentionStart = %d, want 4 (never below it)", got)
+	}
+}
+
+// TestWaiterOnlyForItsPartitionAndNotLost: a waiter registered on one partition is not
+// signalled by another's commit; one registered with a high watermark already passed is
+// signalled at once (a commit between a fetch's read and its wait is not lost); Unwait
+// stops signals.
+func TestWaiterOnlyForItsPartitionAndNotLost(t *testing.T) {
+	h := newHarness(t)
+	st := testState()
+	a := h.newLog(DefaultConfig(), st)
+	st.Partition = 1
+	b := h.newLog(DefaultConfig(), st)
+	w := NewWaiter()
+	_, hw, _ := a.Offsets()
+	a.Wait(w, hw)
+	_, fl := h.append(t, b, buildBatch(t, 1000))
+	if err := h.commit(t, b, fl); err != nil {
+		t.Fatal(err)
+	}
+	if isClosed(w) {
+		t.Fatal("a commit to partition 1 woke a fetch waiting on partition 0")
+	}
+	_, fl = h.append(t, a, buildBatch(t, 1000))
+	if err := h.commit(t, a, fl); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, "waiter after its partition's commit", w)
+
+	late := NewWaiter()
+	a.Wait(late, hw) // hw is stale: the commit above moved it
+	if !isClosed(late) {
+		t.Fatal("a waiter registered after the high watermark moved past what it saw was not signalled")
+	}
+	a.Unwait(w)
+	a.Unwait(late)
+	_, fl = h.append(t, a, buildBatch(t, 1000))
+	if err := h.commit(t, a, fl); err != nil {
+		t.Fatal(err)
+	}
+	if isClosed(w) || isClosed(late) {
+		t.Fatal("a waiter was signalled after Unwait")
 	}
 }
