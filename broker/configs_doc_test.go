@@ -11,19 +11,6 @@ import (
 // topicConfigsDoc is the table of topic configs in the docs, generated from topicConfigs.
 const topicConfigsDoc = "../docs/topic-configs.md"
 
-// enforcedTopicConfigs are the topic configs the broker acts on; every other one is
-// accepted, stored and reported so that tools setting it keep working, and changes nothing.
-var enforcedTopicConfigs = map[string]string{
-	"cleanup.policy":            "enforced: `delete` applies retention.ms and retention.bytes, `compact` compacts (`compaction.md`); keyless records refused on compacted topics (INVALID_RECORD)",
-	"delete.retention.ms":       "enforced, counted from the first compaction that kept the tombstone (`compaction.md`)",
-	"max.compaction.lag.ms":     "enforced, measured from the newest record of the oldest uncompacted segment (`compaction.md`)",
-	"min.cleanable.dirty.ratio": "enforced (`compaction.md`)",
-	"min.compaction.lag.ms":     "enforced per merged segment: by its newest record's timestamp (`compaction.md`)",
-	"max.message.bytes":         "enforced on Produce (MESSAGE_TOO_LARGE)",
-	"retention.bytes":           "enforced (`object-lifecycle.md`, \"Retention\")",
-	"retention.ms":              "enforced (`object-lifecycle.md`, \"Retention\")",
-}
-
 // renderTopicConfigsDoc renders docs/topic-configs.md.
 func renderTopicConfigsDoc() string {
 	var b strings.Builder
@@ -34,7 +21,9 @@ and AlterConfigs (unknown names and values of the wrong type get INVALID_CONFIG)
 reported by DescribeConfigs with Kafka's default, so that tools and frameworks that set
 them keep working. The ones marked "enforced" change what the broker does, and take effect
 without a restart when altered; the others change nothing in KafScale, for the reason
-given. Generated from ` + "`broker/configs.go`" + ` by
+given, and are not stored: DescribeConfigs (` + "`kafka-configs --describe`" + `) keeps reporting
+their default, never a value that would look as if it changed behaviour. Generated from
+` + "`broker/configs.go`" + ` by
 ` + "`KAFSCALE_WRITE_DOCS=1 go test -run TestTopicConfigsDoc ./broker/`" + `; the test fails when
 this file is out of date.
 
@@ -46,7 +35,7 @@ this file is out of date.
 	for _, name := range names {
 		d := topicConfigs[name]
 		effect := "accepted, no effect"
-		if e, ok := enforcedTopicConfigs[name]; ok {
+		if e, ok := topicConfigEffects[name]; ok {
 			effect = e
 		}
 		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", name, d.def, effect, d.doc)
@@ -57,9 +46,9 @@ this file is out of date.
 // TestTopicConfigsDoc keeps docs/topic-configs.md in step with the configs the broker
 // accepts (issue 13, acceptance 4).
 func TestTopicConfigsDoc(t *testing.T) {
-	for name := range enforcedTopicConfigs {
+	for name := range topicConfigEffects {
 		if _, ok := topicConfigs[name]; !ok {
-			t.Errorf("enforcedTopicConfigs names %s, which is not a topic config", name)
+			t.Errorf("topicConfigEffects names %s, which is not a topic config", name)
 		}
 	}
 	want := renderTopicConfigsDoc()
