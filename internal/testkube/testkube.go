@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,8 +23,11 @@ import (
 type API struct {
 	Config *rest.Config
 	Scheme *k8sruntime.Scheme
-	// Client reads and writes directly (no cache), as the test's own kubectl.
+	// Client reads and writes directly (no cache), as the test's own kubectl: an
+	// administrator.
 	Client client.Client
+
+	env *envtest.Environment
 }
 
 // RepoDir is the repository's root, found from this file's path.
@@ -73,8 +75,5 @@ func Start(t testing.TB) *API {
 	if err != nil {
 		t.Fatalf("testkube: cannot create a client: %v", err)
 	}
-	return &API{Config: cfg, Scheme: scheme, Client: cl}
+	return &API{Config: cfg, Scheme: scheme, Client: cl, env: env}
 }
-
-// GVK returns the kind of a kafscale.io/v1alpha1 object by name.
-func GVK(kind string) schema.GroupVersionKind { return v1alpha1.GroupVersion.WithKind(kind) }

@@ -2,6 +2,19 @@
 // KafscaleCluster's objects (operator/objects) and drains brokers before a scale-down
 // removes their pods; Topic keeps a KafscaleTopic's Kafka topic in step through the Kafka
 // protocol. Both reach the brokers through Addresses, which tests replace.
+//
+// The markers below are the operator's whole RBAC (deploy/operator/role.yaml, `make crds`):
+// it reads and writes its own resources and the objects it makes, and nothing else (no
+// Secrets, no Pods).
+//
+// +kubebuilder:rbac:groups=kafscale.io,resources=kafscaleclusters;kafscaletopics,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=kafscale.io,resources=kafscaleclusters/status;kafscaletopics/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=kafscale.io,resources=kafscaleclusters/finalizers;kafscaletopics/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 package reconcile
 
 import (

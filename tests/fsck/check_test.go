@@ -23,7 +23,7 @@ import (
 // text report says healthy.
 func TestFsckOfAHealthyClusterExitsZero(t *testing.T) {
 	s := startStores(t)
-	b := testbroker.StartPlainBroker(t, s.etcd.Endpoints(), s.s3, brokerArgs...)
+	b := testbroker.StartBroker(t, s.etcd.Endpoints(), s.s3, brokerArgs...)
 	kafkatest.CreateTopic(t, b.Addr, "orders", 3)
 	kafkatest.ProduceSync(t, kafkatest.NewIdempotentProducer(t, b.Addr), ackcheck.NewLedger(), "orders", 3, "v", 300)
 	waitForObjects(t, s, segment.SegmentPrefix, 3)
@@ -47,7 +47,7 @@ func TestFsckOfAHealthyClusterExitsZero(t *testing.T) {
 // exit status 1.
 func TestFsckReportsEachDamage(t *testing.T) {
 	s := startStores(t)
-	b := testbroker.StartPlainBroker(t, s.etcd.Endpoints(), s.s3, brokerArgs...)
+	b := testbroker.StartBroker(t, s.etcd.Endpoints(), s.s3, brokerArgs...)
 	kafkatest.CreateTopic(t, b.Addr, "orders", 2)
 	kafkatest.ProduceSync(t, kafkatest.NewIdempotentProducer(t, b.Addr), ackcheck.NewLedger(), "orders", 2, "v", 200)
 	waitForObjects(t, s, segment.SegmentPrefix, 2)

@@ -42,3 +42,21 @@ func TestCommittedCRDsAreCurrent(t *testing.T) {
 		t.Errorf("deploy/crds holds %d files, the Go types generate %d: run make crds", len(entries), len(generated))
 	}
 }
+
+// TestCommittedRoleIsCurrent fails when deploy/operator/role.yaml no longer matches the
+// reconcilers' RBAC markers (operator/reconcile), the operator's whole set of permissions.
+func TestCommittedRoleIsCurrent(t *testing.T) {
+	out := t.TempDir()
+	cmd := exec.Command("go", "tool", "controller-gen", "rbac:roleName=kafscale-operator", "paths=../../reconcile/...", "output:rbac:dir="+out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("controller-gen: %v\n%s", err, b)
+	}
+	want, err := os.ReadFile(filepath.Join(out, "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join("..", "..", "..", "deploy", "operator", "role.yaml"))
+	if err != nil || string(got) != string(want) {
+		t.Errorf("deploy/operator/role.yaml differs from the RBAC markers of operator/reconcile (%v): run make crds", err)
+	}
+}
