@@ -6,6 +6,7 @@ package deploy
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafscale/kafscale/internal/kafkatest"
 	"github.com/kafscale/kafscale/internal/testbroker"
@@ -86,13 +90,10 @@ func TestDashboardAndAlertsUseExistingMetrics(t *testing.T) {
 		t.Errorf("promtool check rules %s: %v\n%s", rules, err, out)
 	}
 
-	p := testbroker.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	p := testbroker.Start(t, "--lag-interval", "1s")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	scrape, err := kafkatest.ScrapeMetrics(ctx, p.MetricsAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	scrape := scrapeWithGroupAndError(ctx, t, p.Addr, p.MetricsAddr)
 	exported := map[string]bool{}
 	for _, line := range strings.Split(scrape, "\n") {
 		if m := metricName.FindString(line); m != "" && strings.HasPrefix(line, m) {
@@ -100,6 +101,8 @@ func TestDashboardAndAlertsUseExistingMetrics(t *testing.T) {
 		}
 	}
 	for file, text := range map[string]string{dashboard: exprs.String(), rules: string(alerts)} {
+		// Series that exist once something happened: the broker saw a group commit and
+		// answered an error (scrapeWithGroupAndError).
 		used := usedMetrics(text)
 		if len(used) == 0 {
 			t.Errorf("%s uses no kafscale metric", file)
@@ -110,4 +113,43 @@ func TestDashboardAndAlertsUseExistingMetrics(t *testing.T) {
 			}
 		}
 	}
+}
+
+// scrapeWithGroupAndError gives the broker what the series with data labels need (a topic,
+// a group's committed offset, an error answered) and returns a scrape once the group's lag
+// is exported.
+func scrapeWithGroupAndError(ctx context.Context, t *testing.T, addr, metricsAddr string) string {
+	t.Helper()
+	const topic, group = "deploy-check", "deploy-check"
+	kafkatest.CreateTopic(t, addr, topic, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var offsets kadm.Offsets
+	offsets.Add(kadm.Offset{Topic: topic, Partition: 0, At: 0, LeaderEpoch: -1})
+	if _, err := kadm.NewClient(cl).CommitOffsets(ctx, group, offsets); err != nil {
+		t.Fatal(err)
+	}
+	// A produce to a partition the topic does not have is answered UNKNOWN_TOPIC_OR_PARTITION.
+	if code, err := kafkatest.ProduceCode(ctx, cl, topic, 5); err != nil || code == 0 {
+		t.Fatalf("a produce to partition 5 of a 1-partition topic: code %d, err %v", code, err)
+	}
+	var scrape string
+	kafkatest.WaitUntil(t, 30*time.Second, "the group's lag and the error exported", func() error {
+		if scrape, err = kafkatest.ScrapeMetrics(ctx, metricsAddr); err != nil {
+			return err
+		}
+		for _, want := range []string{`kafscale_consumer_group_lag{group="deploy-check"`, `kafscale_request_errors_total{`} {
+			if !strings.Contains(scrape, want) {
+				return fmt.Errorf("no %s yet", want)
+			}
+		}
+		return nil
+	})
+	return scrape
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafscale/kafscale/internal/kafkatest"
 	"github.com/kafscale/kafscale/internal/promserver"
@@ -131,20 +130,11 @@ func TestPrometheusReadsLagTrafficAndErrors(t *testing.T) {
 	waitQuery(t, prom, fmt.Sprintf(`kafscale_topic_records_out_total{topic=%q} >= 100`, topic), one(func(f float64) bool { return f >= 100 }, ">= 100"))
 
 	// A produce to a partition the topic does not have: UNKNOWN_TOPIC_OR_PARTITION.
-	req := kmsg.NewPtrProduceRequest()
-	req.Acks, req.TimeoutMillis = -1, 5000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition = 7
-	rp.Records = kafkatest.RecordBatch([]byte("x"))
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl)
+	code, err := kafkatest.ProduceCode(ctx, cl, topic, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnknownTopicOrPartition.Code {
+	if code != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("produce to partition 7 answered %v, want UNKNOWN_TOPIC_OR_PARTITION", kerr.ErrorForCode(code))
 	}
 	waitQuery(t, prom, `kafscale_request_errors_total{api="Produce",error="UNKNOWN_TOPIC_OR_PARTITION"}`, equals(1))
