@@ -98,9 +98,14 @@ func stalledFrames(t testing.TB, addr string, n, ips, announced, sent int, write
 		errs   []error
 		wholeN int
 	)
+	// Dials at most 64 at a time: a burst of 1,000 overflows the listener's accept queue,
+	// and Linux then drops handshakes for seconds of retransmissions.
+	dials := make(chan struct{}, 64)
 	for i := range n {
 		wg.Go(func() {
+			dials <- struct{}{}
 			c, err := dialFrom(attackerIP(i, ips), addr)
+			<-dials
 			if err != nil {
 				mu.Lock()
 				errs = append(errs, err)

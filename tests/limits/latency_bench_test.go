@@ -27,7 +27,7 @@ func BenchmarkHonestClient(b *testing.B) {
 		{"unloaded", 0, func(*testing.B, *testbroker.Process) {}},
 		{"stalled-frames-1000", 1000, func(b *testing.B, p *testbroker.Process) {
 			stalledFrames(b, p.Addr, 1000, 4, 100*mib, 8*mib, 2*time.Second)
-			waitFor(b, "the attack connections to wait for memory", 30*time.Second, func() bool {
+			waitFor(b, "the attack connections to wait for memory", 60*time.Second, func() bool {
 				return metric(b, p, "kafscale_netio_connections_waiting_for_memory") == 998
 			})
 		}},
@@ -54,7 +54,7 @@ func BenchmarkHonestClient(b *testing.B) {
 	for _, load := range loads {
 		b.Run(load.name, func(b *testing.B) {
 			needOpenFiles(b, load.conns)
-			p := testbroker.StartPlain(b)
+			p := testbroker.StartPlain(b, "--request-read-timeout", "10m") // as in TestStalledLargeFramesAttack
 			load.start(b, p)
 			idle, _ := status(b, p.PID())
 			resetPeak(b, p.PID())

@@ -36,7 +36,9 @@ func rssBound(before int64, pausedConns, unreadConns int) int64 {
 func TestStalledLargeFramesAttack(t *testing.T) {
 	const conns = 1000
 	needOpenFiles(t, conns)
-	b := testbroker.StartPlain(t)
+	// A read timeout longer than the test, so that the two requests let in stay the same
+	// (TestRequestReadTimeoutClosesStalledFrame in netio covers the timeout).
+	b := testbroker.StartPlain(t, "--request-read-timeout", "10m")
 	produceAndFetch(t, b.Addr, "warmup", 1000, 1024)
 	idle, _ := status(t, b.PID())
 	resetPeak(t, b.PID())
@@ -44,7 +46,7 @@ func TestStalledLargeFramesAttack(t *testing.T) {
 	start := time.Now()
 	_, whole := stalledFrames(t, b.Addr, conns, 4, 100*mib, 8*mib, 2*time.Second)
 	t.Logf("%d attack connections open in %s; %d sent all 8 MiB", conns, time.Since(start).Round(time.Millisecond), whole)
-	waitFor(t, "the attack connections to wait for memory", 30*time.Second, func() bool {
+	waitFor(t, "the attack connections to wait for memory", 60*time.Second, func() bool {
 		return metric(t, b, "kafscale_netio_connections_waiting_for_memory") == conns-2
 	})
 	if held := metric(t, b, "kafscale_netio_request_bytes_held"); held != 200*mib {

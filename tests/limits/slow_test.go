@@ -57,9 +57,12 @@ func slowReaders(t testing.TB, b *testbroker.Process, topic string, n, fetches i
 	})
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
+	dials := make(chan struct{}, 64) // as in stalledFrames
 	for i := range n {
 		wg.Go(func() {
+			dials <- struct{}{}
 			c, err := dialFrom(attackerIP(i, 4), b.Addr)
+			<-dials
 			if err != nil {
 				errs <- err
 				return
