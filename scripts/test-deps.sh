@@ -3,7 +3,7 @@
 # that a second run takes seconds. Meant for a fresh Debian 12 machine, as root (or with
 # sudo); see ../shared/TESTING.md for where each part comes from.
 #
-#   Debian packages  kcat librdkafka-dev python3-confluent-kafka prometheus (for promtool),
+#   Debian packages  kcat librdkafka-dev python3-confluent-kafka prometheus (promtool, and the server tests/metrics runs),
 #                    gcc libc6-dev (cgo, for the librdkafka test tool in tests/groups/rdkafka),
 #                    postgresql (tests/connect), and nodejs npm if node is missing;
 #                    apt-get update runs only when a package is missing

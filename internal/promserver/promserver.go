@@ -157,4 +157,3 @@ func (s *Server) Query(ctx context.Context, expr string) ([]Sample, error) {
 	}
 	return out, nil
 }
-
