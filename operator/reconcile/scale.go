@@ -30,7 +30,7 @@ const drainPoll = 2 * time.Second
 func (r *Cluster) scaleDown(ctx context.Context, c *v1alpha1.KafscaleCluster, cur, desired int32) (int32, ctrl.Result, error) {
 	st := &c.Status
 	if st.Drain == nil || st.Drain.From != cur || st.Drain.To != desired {
-		st.Drain = &v1alpha1.DrainStatus{From: cur, To: desired, StartedAt: metav1.Now()}
+		st.Drain = &v1alpha1.DrainStatus{From: cur, To: desired, StartedAt: metav1.NowMicro()}
 		log.FromContext(ctx).Info("draining brokers before a scale-down", "from", cur, "to", desired)
 	}
 	var remaining []int32

@@ -241,8 +241,9 @@ type DrainStatus struct {
 	// scaled to: brokers To..From-1 are drained.
 	From int32 `json:"from"`
 	To   int32 `json:"to"`
-	// StartedAt is when the drain began; the drain timeout counts from it.
-	StartedAt metav1.Time `json:"startedAt"`
+	// StartedAt is when the drain began; the drain timeout counts from it. Microseconds,
+	// not metav1.Time's whole seconds, so that a short timeout is not cut by up to a second.
+	StartedAt metav1.MicroTime `json:"startedAt"`
 	// Remaining lists the brokers still leading partitions or coordinator slots.
 	// +optional
 	Remaining []int32 `json:"remaining,omitempty"`
