@@ -161,3 +161,70 @@ func TestPrometheusReadsLagTrafficAndErrors(t *testing.T) {
 		t.Errorf("the deleted group's lag is still exported")
 	}
 }
+
+// TestLagOfPartitionsLedByOtherBrokers checks the lag the coordinator computes for
+// partitions other brokers lead (their high watermarks come by ListOffsets): three brokers,
+// six partitions with 10 records each, a group committed at offset 4 everywhere; the
+// coordinator alone exports lag 6 for each partition.
+func TestLagOfPartitionsLedByOtherBrokers(t *testing.T) {
+	const n = 3
+	p := testbroker.StartDevCluster(t, n, "--lag-interval", "1s")
+	targets := make([]string, n)
+	for i := range targets {
+		targets[i] = p.MetricsAddrOf(i)
+	}
+	prom := promserver.Start(t, targets...)
+	const topic, group, partitions = "spread", "spread-readers", 6
+	kafkatest.CreateTopic(t, p.Addr, topic, partitions)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for part := range int32(partitions) {
+		for i := range 10 {
+			r := &kgo.Record{Topic: topic, Partition: part, Value: fmt.Appendf(nil, "%d-%d", part, i)}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatalf("produce to partition %d: %v", part, err)
+			}
+		}
+	}
+	adm := kadm.NewClient(cl)
+	var offsets kadm.Offsets
+	for part := range int32(partitions) {
+		offsets.Add(kadm.Offset{Topic: topic, Partition: part, At: 4, LeaderEpoch: -1})
+	}
+	if _, err := adm.CommitOffsets(ctx, group, offsets); err != nil {
+		t.Fatal(err)
+	}
+
+	// The test means something only if the coordinator does not lead every partition.
+	coord := adm.FindGroupCoordinators(ctx, group)
+	if err := coord[group].Err; err != nil {
+		t.Fatal(err)
+	}
+	md, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := 0
+	for _, pd := range md.Topics[topic].Partitions {
+		if pd.Leader != coord[group].NodeID {
+			elsewhere++
+		}
+	}
+	if elsewhere == 0 {
+		t.Fatalf("coordinator %d leads all %d partitions", coord[group].NodeID, partitions)
+	}
+
+	sel := fmt.Sprintf(`kafscale_consumer_group_lag{group=%q,topic=%q}`, group, topic)
+	waitQuery(t, prom, `count(`+sel+`)`, equals(partitions))
+	waitQuery(t, prom, `sum(`+sel+`)`, equals(6*partitions))
+	waitQuery(t, prom, `count(count by (instance) (`+sel+`))`, equals(1))
+	if got := waitQuery(t, prom, `max(`+sel+`) - min(`+sel+`)`, equals(0)); len(got) != 1 {
+		t.Fatalf("lag differs between partitions: %v", got)
+	}
+	t.Logf("coordinator %d; %d of %d partitions led by the other brokers", coord[group].NodeID, elsewhere, partitions)
+}
