@@ -201,8 +201,12 @@ type restoredPartition struct {
 func restorePartition(ctx context.Context, st objstore.Store, t *metapb.Topic, p int32, segs []*segCand, flush []*flushCand,
 	logStart int64, compactedTopic bool, r *Report) (restoredPartition, error) {
 	rp := restoredPartition{leader: -1, maxProducerID: -1}
+	// The last leader wrote the extents of the highest leader epoch.
+	var lastEpoch int32 = -1
 	for _, f := range flush {
-		rp.leader = f.broker // flush keys list in time order per broker; any writer is fine
+		if f.ext.LeaderEpoch > lastEpoch {
+			rp.leader, lastEpoch = f.broker, f.ext.LeaderEpoch
+		}
 	}
 	res := fold(segs, flush)
 	if res.empty && logStart == 0 {
