@@ -20,8 +20,11 @@ type Options struct {
 	// unreferenced object gc.grace after it first sees it, and runs every gc.interval, so
 	// the default is the brokers' defaults added: 10 + 1 minutes.
 	OrphanAge time.Duration
-	// Parallel bounds the footer reads in flight.
+	// Parallel bounds the footer (and extent) reads in flight.
 	Parallel int
+	// VerifyData makes a check also read every extent and validate its record batches
+	// (KindCorruptData): one read of the whole bucket.
+	VerifyData bool
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
 }
@@ -120,6 +123,11 @@ func Check(ctx context.Context, ms *meta.Store, st objstore.Store, o Options) (*
 			if obj.FooterErr != nil {
 				r.problem(Finding{Kind: KindCorrupt, Object: obj.Key, Detail: obj.FooterErr.Error()})
 			}
+		}
+	}
+	if o.VerifyData {
+		if err := verifyData(ctx, st, append(append([]*Object(nil), b.Flush...), b.Segments...), o.Parallel, r); err != nil {
+			return nil, err
 		}
 	}
 	for _, l := range [][]*Object{b.Flush, b.Segments, b.ProducerStates} {

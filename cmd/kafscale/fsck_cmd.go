@@ -32,11 +32,12 @@ broker stopped. docs/fsck.md says what a rebuild restores and what it cannot.
 // fsckConfig is everything `kafscale fsck` is configured with.
 type fsckConfig struct {
 	storeConfig
-	Rebuild   bool
-	JSON      bool
-	OrphanAge time.Duration
-	Parallel  int
-	Timeout   time.Duration
+	Rebuild    bool
+	JSON       bool
+	VerifyData bool
+	OrphanAge  time.Duration
+	Parallel   int
+	Timeout    time.Duration
 }
 
 func fsckFlags(cfg *fsckConfig) *flag.FlagSet {
@@ -44,6 +45,7 @@ func fsckFlags(cfg *fsckConfig) *flag.FlagSet {
 	storeFlags(fs, &cfg.storeConfig)
 	fs.BoolVar(&cfg.Rebuild, "rebuild", cfg.Rebuild, "restore the metadata into an empty etcd from the bucket")
 	fs.BoolVar(&cfg.JSON, "json", cfg.JSON, "print the report as JSON")
+	fs.BoolVar(&cfg.VerifyData, "verify-data", cfg.VerifyData, "also read every record batch and check its CRC-32C and offsets (reads the whole bucket)")
 	fs.DurationVar(&cfg.OrphanAge, "orphan-age", cfg.OrphanAge, "age from which an unreferenced object is an orphan, not in flight (the brokers' --gc-grace plus --gc-interval)")
 	fs.IntVar(&cfg.Parallel, "parallel", cfg.Parallel, "object footers read at the same time")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "give up after this long")
@@ -59,6 +61,8 @@ func (c *fsckConfig) finish() error {
 		return err
 	}
 	switch {
+	case c.Rebuild && c.VerifyData:
+		return errors.New("--verify-data checks; it cannot be combined with --rebuild")
 	case c.OrphanAge <= 0:
 		return fmt.Errorf("--orphan-age must be >0 (set to %s)", c.OrphanAge)
 	case c.Parallel < 1:
@@ -90,7 +94,7 @@ func runFsck(args []string) error {
 	if err := cfg.finish(); err != nil {
 		return &usageError{err}
 	}
-	o.OrphanAge, o.Parallel = cfg.OrphanAge, cfg.Parallel
+	o.OrphanAge, o.Parallel, o.VerifyData = cfg.OrphanAge, cfg.Parallel, cfg.VerifyData
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)

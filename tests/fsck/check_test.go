@@ -36,15 +36,15 @@ func TestFsckOfAHealthyClusterExitsZero(t *testing.T) {
 		t.Fatalf("fsck examined %d segment and %d flush objects, %d topics, %d partitions; want >= 3, > 0, 1, 3",
 			r.report.SegmentObjects, r.report.FlushObjects, r.report.Topics, r.report.Partitions)
 	}
-	text := runFsck(t, s, s.etcd.Endpoints())
+	text := runFsck(t, s, s.etcd.Endpoints(), "--verify-data")
 	if text.code != 0 || !strings.Contains(text.stdout, "healthy") {
-		t.Fatalf("text report: exit %d\n%s%s", text.code, text.stdout, text.stderr)
+		t.Fatalf("text report with --verify-data: exit %d\n%s%s", text.code, text.stdout, text.stderr)
 	}
 }
 
 // TestFsckReportsEachDamage deletes a segment object etcd references, corrupts a flush
-// object's footer and adds an unreferenced object, then expects each reported by key and
-// exit status 1.
+// object's footer and a byte of another segment's records, and adds an unreferenced
+// object, then expects each reported by key and exit status 1.
 func TestFsckReportsEachDamage(t *testing.T) {
 	s := startStores(t)
 	b := testbroker.StartBroker(t, s.etcd.Endpoints(), s.s3, brokerArgs...)
@@ -63,13 +63,16 @@ func TestFsckReportsEachDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var deleted string
+	var deleted, damaged string
 	for _, l := range segs {
-		deleted = l[0].Key
-		break
+		if deleted == "" {
+			deleted = l[0].Key
+		} else {
+			damaged = l[0].Key
+		}
 	}
-	if deleted == "" {
-		t.Fatal("etcd holds no segment")
+	if deleted == "" || damaged == "" {
+		t.Fatalf("etcd holds segments of %d partitions, want 2", len(segs))
 	}
 	if err := s.st.Delete(ctx, deleted); err != nil {
 		t.Fatal(err)
@@ -77,15 +80,9 @@ func TestFsckReportsEachDamage(t *testing.T) {
 
 	flushObjs := waitForObjects(t, s, segment.FlushPrefix, 1)
 	corrupted := flushObjs[len(flushObjs)-1].Key
-	data, _, err := s.st.GetSuffix(ctx, corrupted, 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)-segment.TrailerSize-5] ^= 0xff // inside the footer's checksum
-	if _, err := s.minio.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.minio.Bucket), Key: aws.String(corrupted),
-		Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))}); err != nil {
-		t.Fatalf("cannot overwrite %s: %v", corrupted, err)
-	}
+	overwrite(t, s, corrupted, func(b []byte) { b[len(b)-segment.TrailerSize-5] ^= 0xff }) // inside the footer's checksum
+
+	overwrite(t, s, damaged, func(b []byte) { b[100] ^= 0xff }) // inside the first batch's records
 
 	orphan := segment.FlushKey(7, 1, time.Now())
 	if err := s.st.Put(ctx, orphan, [][]byte{[]byte("never committed")}, 15); err != nil {
@@ -95,7 +92,7 @@ func TestFsckReportsEachDamage(t *testing.T) {
 	// The orphan counts once it is older than --orphan-age; until then it is in flight.
 	var r fsckRun
 	kafkatest.WaitFor(t, 30*time.Second, "the orphan reported", func() bool {
-		r = runFsck(t, s, s.etcd.Endpoints(), "--json", "--orphan-age", "1s")
+		r = runFsck(t, s, s.etcd.Endpoints(), "--json", "--orphan-age", "1s", "--verify-data")
 		return len(r.problems(fsck.KindOrphan)) > 0 && hasObject(r.problems(fsck.KindOrphan), orphan)
 	})
 	if r.code != 1 {
@@ -105,6 +102,7 @@ func TestFsckReportsEachDamage(t *testing.T) {
 		{fsck.KindMissing, deleted},
 		{fsck.KindCorrupt, corrupted},
 		{fsck.KindOrphan, orphan},
+		{fsck.KindCorruptData, damaged},
 	} {
 		if !hasObject(r.problems(want.kind), want.key) {
 			t.Errorf("no %s problem for %s; problems: %+v", want.kind, want.key, r.report.Problems)
@@ -114,6 +112,22 @@ func TestFsckReportsEachDamage(t *testing.T) {
 	t.Logf("text report:\n%s", text.stdout)
 	if text.code != 1 || !strings.Contains(text.stdout, "PROBLEM "+fsck.KindMissing+" ") || !strings.Contains(text.stderr, "problems found") {
 		t.Errorf("text report: exit %d\n%s%s", text.code, text.stdout, text.stderr)
+	}
+}
+
+// overwrite replaces an object with its bytes changed by damage (the S3 API overwrites;
+// KafScale's own store never does).
+func overwrite(t *testing.T, s *stores, key string, damage func([]byte)) {
+	t.Helper()
+	ctx := context.Background()
+	data, _, err := s.st.GetSuffix(ctx, key, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damage(data)
+	if _, err := s.minio.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.minio.Bucket), Key: aws.String(key),
+		Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))}); err != nil {
+		t.Fatalf("cannot overwrite %s: %v", key, err)
 	}
 }
 
@@ -129,7 +143,7 @@ func hasObject(fs []fsck.Finding, key string) bool {
 // TestFsckRefusesBadUsage: a missing required flag or a bad value is exit status 2.
 func TestFsckRefusesBadUsage(t *testing.T) {
 	s := &stores{s3: testbroker.S3{Bucket: "b", Endpoint: "http://127.0.0.1:1", Region: "us-east-1"}}
-	for _, args := range [][]string{{"--orphan-age", "0s"}, {"--parallel", "0"}, {"extra-argument"}} {
+	for _, args := range [][]string{{"--orphan-age", "0s"}, {"--parallel", "0"}, {"extra-argument"}, {"--rebuild", "--verify-data"}} {
 		r := runFsck(t, s, []string{"http://127.0.0.1:1"}, args...)
 		if r.code != 2 {
 			t.Errorf("fsck %v exited %d, want 2\n%s", args, r.code, r.stderr)
