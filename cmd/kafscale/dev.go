@@ -148,12 +148,12 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.Int64Var(&cfg.Broker.Merge.ChunkBytes, "merge-chunk-bytes", cfg.Broker.Merge.ChunkBytes, "index granularity of merged segments (one ranged GET per chunk)")
 	fs.DurationVar(&cfg.Broker.Merge.GCInterval, "gc-interval", cfg.Broker.Merge.GCInterval, "how often unneeded metadata entries and objects are deleted")
 	fs.DurationVar(&cfg.Broker.Merge.GCGrace, "gc-grace", cfg.Broker.Merge.GCGrace, "age before an unreferenced object is deleted (gc.grace)")
+	fs.Int64Var(&cfg.Broker.Merge.CompactionBufferBytes, "compaction-buffer-bytes", cfg.Broker.Merge.CompactionBufferBytes, "memory for the key map of one log compaction pass (log.cleaner.dedupe.buffer.size)")
 }
 
 // devFlags binds the flags of `dev` to cfg.
 func devFlags(cfg *devConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.Int64Var(&cfg.Broker.Merge.CompactionBufferBytes, "compaction-buffer-bytes", cfg.Broker.Merge.CompactionBufferBytes, "memory for the key map of one log compaction pass (log.cleaner.dedupe.buffer.size)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for embedded etcd data and the local object store")
 	fs.StringVar(&cfg.EtcdListen, "etcd-listen", cfg.EtcdListen, "embedded etcd client host:port (port 0 picks a free one)")
 	fs.IntVar(&cfg.Brokers, "brokers", cfg.Brokers, "brokers to run: broker i listens on --listen's port + i and serves metrics on --metrics-listen's port + i (which defaults to 100 above --listen's with more than one broker); brokers 1.. run as child processes sharing the embedded etcd and --data-dir's object store")
@@ -455,6 +455,9 @@ type deps struct {
 }
 
 func newDeps(cli *clientv3.Client, mcfg meta.Config, store objstore.Store, cfg serverConfig, log *slog.Logger) (*deps, error) {
+	// Counted here, where `dev` and `broker` meet, so every store's requests are counted
+	// the same way (docs/operations.md, kafscale_object_*).
+	store = objstore.Counted(store)
 	ccfg := segment.DefaultCacheConfig()
 	ccfg.CacheBytes = cfg.CacheBytes
 	cache, err := segment.NewCache(ccfg, store)
