@@ -202,8 +202,8 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 		size := int32(binary.BigEndian.Uint32(hdr))
 		if size < 0 || int(size) > s.cfg.MaxRequestBytes {
 			rejectedFramesTotal.Inc()
-			s.log.Warn("rejecting frame: size out of range, closing the connection",
-				"conn", c.id, "remote", c.remote, "size", size, "max", s.cfg.MaxRequestBytes)
+			c.warnConnError("rejecting frame: size out of range, closing the connection",
+				"size", size, "max", s.cfg.MaxRequestBytes)
 			for _, r := range frames[:n] {
 				s.recycle(r)
 			}
@@ -309,8 +309,8 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 	}
 	if pause != pauseNone {
 		if in > s.cfg.MaxPausedInboundBytes {
-			s.log.Warn("closing paused connection: too many unread bytes", "conn", c.id,
-				"remote", c.remote, "buffered", in, "max", s.cfg.MaxPausedInboundBytes)
+			c.warnConnError("closing paused connection: too many unread bytes",
+				"buffered", in, "max", s.cfg.MaxPausedInboundBytes)
 			return gnet.Close
 		}
 	}

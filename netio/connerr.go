@@ -6,16 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"time"
-
-	"github.com/kafscale/kafscale/ratelog"
 )
 
-// connErrors bounds the lines logged for connection errors (a connection closed on a bad
-// request or an I/O error): one line each, at most connErrorBurst per connErrorWindow in
-// a process, since a misbehaving client can cause them as fast as it reconnects. The
-// first line after a full window says how many were left out (docs/operations.md, "Logs").
-var connErrors = ratelog.New("connection_errors", connErrorBurst, connErrorWindow)
-
+// Connection errors (a connection closed on a bad request, a broken limit or an I/O
+// error) are logged one line each, at most connErrorBurst per connErrorWindow per Server
+// (Server.connErrors), since a misbehaving client can cause them as fast as it
+// reconnects. The first line after a full window says how many were left out
+// (docs/operations.md, "Logs").
 const (
 	connErrorBurst  = 20
 	connErrorWindow = 10 * time.Second
@@ -23,7 +20,12 @@ const (
 
 // logConnError logs one connection error, rate limited.
 func (c *Conn) logConnError(msg string, args ...any) {
-	connErrors.Log(c.srv.log, slog.LevelInfo, msg, append([]any{"conn", c.id, "remote", c.remote}, args...)...)
+	c.srv.connErrors.Log(c.srv.log, slog.LevelInfo, msg, append([]any{"conn", c.id, "remote", c.remote}, args...)...)
+}
+
+// warnConnError is logConnError at warning level, for a client breaking a limit.
+func (c *Conn) warnConnError(msg string, args ...any) {
+	c.srv.connErrors.Log(c.srv.log, slog.LevelWarn, msg, append([]any{"conn", c.id, "remote", c.remote}, args...)...)
 }
 
 // ioError reports whether err, as gnet's OnClose gives it, is a connection error: not the

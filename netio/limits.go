@@ -140,7 +140,7 @@ func (s *Server) sweep(now int64) {
 			_ = c.gc.Close()
 			c.mu.Unlock()
 			closedByLimitTotal(reason).Inc()
-			s.log.Info("closing connection: "+reason, "conn", c.id, "remote", c.remote)
+			c.logConnError("closing connection: " + reason)
 			continue
 		}
 		c.mu.Unlock()

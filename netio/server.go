@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/kafscale/kafscale/ratelog"
 )
 
 // tickInterval is how often connections paused on outbound bytes are re-checked: gnet does
@@ -48,10 +50,12 @@ func (HandlerFunc) ConnClosed(*Conn) {}
 
 // Server is a Kafka-protocol listener. Start it once, Stop it once.
 type Server struct {
-	cfg  Config
-	h    Handler
-	log  *slog.Logger
-	pool bufPool
+	cfg Config
+	h   Handler
+	log *slog.Logger
+	// connErrors bounds the connection error lines (connerr.go); safe from any goroutine.
+	connErrors *ratelog.Limiter
+	pool       bufPool
 
 	nextID      atomic.Uint64
 	started     atomic.Bool
@@ -100,6 +104,8 @@ func New(cfg Config, h Handler, log *slog.Logger) *Server {
 		budget:  newBudget(cfg.QueuedMaxRequestBytes),
 		table:   newConnTable(),
 		readCtl: newReadControl(),
+
+		connErrors: ratelog.New("connection_errors", connErrorBurst, connErrorWindow),
 	}
 	s.clock.set(time.Now())
 	s.lastSweep = s.clock.now()

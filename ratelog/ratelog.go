@@ -29,13 +29,13 @@ type Limiter struct {
 }
 
 // New returns a limiter of burst lines per window, its suppressed lines counted as
-// kafscale_log_lines_suppressed_total{log=name}. Declare limiters once, at package level.
+// kafscale_log_lines_suppressed_total{log=name} (shared by the limiters of one name).
 func New(name string, burst int, window time.Duration) *Limiter {
 	if burst <= 0 || window <= 0 {
 		panic(fmt.Sprintf("BUG: ratelog.New(%q, %d, %s): burst and window must be >0", name, burst, window))
 	}
 	return &Limiter{burst: burst, window: window, now: time.Now,
-		dropped: metrics.NewCounter(fmt.Sprintf(`kafscale_log_lines_suppressed_total{log=%q}`, name))}
+		dropped: metrics.GetOrCreateCounter(fmt.Sprintf(`kafscale_log_lines_suppressed_total{log=%q}`, name))}
 }
 
 // allow reports whether a line may be written now, and how many were left out before it.
