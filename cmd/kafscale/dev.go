@@ -548,7 +548,7 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 	d.ClusterID = cid
 	handler := &lazyHandler{}
 	defer handler.shutdown()
-	ns := netio.New(cfg.Net, handler, log.With("component", "netio"))
+	ns := netio.New(cfg.Net, handler, log) // netio names itself (component=netio)
 	if err := ns.Start(); err != nil {
 		return fmt.Errorf("cannot listen on --listen %s: %w", cfg.Net.Listen, err)
 	}
