@@ -25,7 +25,9 @@ build: ## Build the kafscale binary into bin/.
 	go build -o bin/kafscale ./cmd/kafscale
 
 .PHONY: crds
-crds: ## Regenerate the operator's deepcopy code and CRDs (deploy/crds) from operator/api, and its ClusterRole (deploy/operator/role.yaml) from operator/reconcile (controller-gen, a go tool of go.mod).
+crds: ## Regenerate the operator's deepcopy code and CRDs (deploy/crds) from operator/api, and its ClusterRole (deploy/operator/role.yaml) from operator/reconcile, with their copies in the Helm chart (controller-gen, a go tool of go.mod).
 	go tool controller-gen object paths=./operator/api/...
 	go tool controller-gen crd:crdVersions=v1 paths=./operator/api/... output:crd:dir=deploy/crds
 	go tool controller-gen rbac:roleName=kafscale-operator paths=./operator/reconcile/... output:rbac:dir=deploy/operator
+	cp deploy/crds/*.yaml deploy/helm/kafscale-operator/crds/
+	cp deploy/operator/role.yaml deploy/helm/kafscale-operator/templates/role.yaml

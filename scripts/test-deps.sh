@@ -16,6 +16,7 @@
 #   kube-apiserver   Kubernetes' API server (~5 min and 170 MB to build once), which with
 #                    the etcd above is what the operator's envtest tests run against
 #                    (KUBEBUILDER_ASSETS=bin/)
+#   helm             Helm (~2 min to build once), to lint and render the operator's chart
 #   Maven Central    the jars of the Java test programs (tests/jvm): kafka-clients at each
 #                    version of KAFKA_CLIENT_VERSIONS with their dependencies, copied into
 #                    jvm/clients-<version>/, and Apache Kafka KAFKA_VERSION (the broker and
@@ -34,6 +35,7 @@ readonly STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.2.2
 readonly KAFKAJS_VERSION=2.2.4      # must match tests/compat/kafkajs/package-lock.json
 readonly ETCD_VERSION=v3.5.35
 readonly KUBE_VERSION=v1.37.2 # k8s.io/kubernetes; its staging modules at v0.37.2
+readonly HELM_VERSION=v4.3.2
 readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c # newest on the Go proxy, 2026-02
 readonly APT_PACKAGES=(kcat librdkafka-dev python3-confluent-kafka prometheus gcc libc6-dev postgresql)
 # The newest 4.x kafka-clients Maven Central serves and the last 3.x; tests/jvm lists the
@@ -221,6 +223,27 @@ else
 	"$bin/kube-apiserver" --version
 	stamp kube-apiserver "$KUBE_VERSION"
 	done_step "kube-apiserver $KUBE_VERSION"
+fi
+
+# Helm, for `helm lint` and `helm template` of deploy/helm/kafscale-operator (issue 17);
+# a scratch module, as for etcd, so that its dependencies stay out of go.mod.
+if stamped helm "$HELM_VERSION" "$bin/helm"; then
+	skip "helm $HELM_VERSION"
+else
+	begin "build helm $HELM_VERSION (about 2 minutes)"
+	src=$cache/src/helm-$HELM_VERSION
+	rm -rf "$src"
+	mkdir -p "$src"
+	(
+		cd "$src"
+		export GOWORK=off
+		go mod init kafscale.local/helm-tools
+		go get -tool "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+		go build -o "$bin/helm" -ldflags "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" helm.sh/helm/v4/cmd/helm
+	)
+	"$bin/helm" version
+	stamp helm "$HELM_VERSION"
+	done_step "helm $HELM_VERSION"
 fi
 
 # --- Maven Central: the Java test programs' jars ---------------------------------------

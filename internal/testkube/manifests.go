@@ -33,20 +33,29 @@ func ReadManifests(t testing.TB, dir string) []Manifest {
 			t.Fatal(err)
 		}
 		rel, _ := filepath.Rel(RepoDir(), f)
-		for i, doc := range splitYAML(b) {
-			var m map[string]any
-			if err := yaml.Unmarshal(doc, &m); err != nil {
-				t.Fatalf("%s, document %d: %v", rel, i+1, err)
-			}
-			if m == nil {
-				continue // only comments
-			}
-			u := &unstructured.Unstructured{Object: m}
-			if u.GetKind() == "" || u.GetAPIVersion() == "" || u.GetName() == "" {
-				t.Fatalf("%s, document %d: no kind, apiVersion or name", rel, i+1)
-			}
-			out = append(out, Manifest{File: rel, Object: u})
+		out = append(out, ParseManifests(t, rel, b)...)
+	}
+	return out
+}
+
+// ParseManifests decodes the objects of a multi-document YAML text (named file in failures),
+// failing the test on a document that is not a Kubernetes object.
+func ParseManifests(t testing.TB, file string, b []byte) []Manifest {
+	t.Helper()
+	var out []Manifest
+	for i, doc := range splitYAML(b) {
+		var m map[string]any
+		if err := yaml.Unmarshal(doc, &m); err != nil {
+			t.Fatalf("%s, document %d: %v", file, i+1, err)
 		}
+		if m == nil {
+			continue // only comments
+		}
+		u := &unstructured.Unstructured{Object: m}
+		if u.GetKind() == "" || u.GetAPIVersion() == "" || u.GetName() == "" {
+			t.Fatalf("%s, document %d: no kind, apiVersion or name", file, i+1)
+		}
+		out = append(out, Manifest{File: file, Object: u})
 	}
 	return out
 }
