@@ -34,7 +34,7 @@ func TestTopicManifestNewestWinsAndOlderAreDeleted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := ReadTopics(ctx, st)
+	got, err := ReadTopics(ctx, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestTopicManifestNewestWinsAndOlderAreDeleted(t *testing.T) {
 	if err := DeleteTopic(ctx, st, id); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := ReadTopics(ctx, st); len(got) != 0 {
+	if got, _ := ReadTopics(ctx, st, nil); len(got) != 0 {
 		t.Fatalf("ReadTopics after DeleteTopic = %+v", got)
 	}
 }
@@ -65,7 +65,7 @@ func TestGroupSnapshotRoundTrip(t *testing.T) {
 	if err := PutGroup(ctx, st, group, offs); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadGroups(ctx, st)
+	got, err := ReadGroups(ctx, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestLogStartsHighestOfEveryBrokerWins(t *testing.T) {
 	if err := PutLogStarts(ctx, st, 1, []LogStart{{Partition: pk, LogStart: 30}}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadLogStarts(ctx, st)
+	got, err := ReadLogStarts(ctx, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

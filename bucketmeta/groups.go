@@ -96,8 +96,10 @@ func DeleteGroup(ctx context.Context, st objstore.Store, group string) error {
 	return deleteBefore(ctx, st, groupPrefix(group), "")
 }
 
-// ReadGroups returns the offsets of the newest snapshot of every group in the bucket.
-func ReadGroups(ctx context.Context, st objstore.Store) (map[string][]meta.GroupOffset, error) {
+// ReadGroups returns the offsets of the newest snapshot of every group in the bucket. A
+// snapshot that does not decode is an error naming its key, or, with onBad, passed to it
+// and left out.
+func ReadGroups(ctx context.Context, st objstore.Store, onBad func(key string, err error)) (map[string][]meta.GroupOffset, error) {
 	newest, err := listGroupSnapshots(ctx, st)
 	if err != nil {
 		return nil, err
@@ -112,11 +114,15 @@ func ReadGroups(ctx context.Context, st objstore.Store) (map[string][]meta.Group
 			return nil, fmt.Errorf("cannot read group offsets snapshot %s: %w", o.Key, err)
 		}
 		g, offs, err := DecodeGroup(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", o.Key, err)
+		if err == nil && g != group {
+			err = fmt.Errorf("group offsets snapshot holds group %q", g)
 		}
-		if g != group {
-			return nil, fmt.Errorf("group offsets snapshot %s holds group %q", o.Key, g)
+		if err != nil {
+			if onBad == nil {
+				return nil, fmt.Errorf("%s: %w", o.Key, err)
+			}
+			onBad(o.Key, err)
+			continue
 		}
 		out[group] = offs
 	}

@@ -96,7 +96,9 @@ func PutLogStarts(ctx context.Context, st objstore.Store, broker int32, starts [
 
 // ReadLogStarts returns, per partition, the highest log start of every broker's newest
 // copy (a log start only moves forward, and the partition's last leader wrote the latest).
-func ReadLogStarts(ctx context.Context, st objstore.Store) (map[meta.PartitionKey]int64, error) {
+// An object that does not decode is an error naming its key, or, with onBad, passed to it
+// and left out.
+func ReadLogStarts(ctx context.Context, st objstore.Store, onBad func(key string, err error)) (map[meta.PartitionKey]int64, error) {
 	objs, err := st.List(ctx, segment.LogStartsPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list log starts: %w", err)
@@ -121,7 +123,11 @@ func ReadLogStarts(ctx context.Context, st objstore.Store) (map[meta.PartitionKe
 		}
 		starts, err := decodeLogStarts(b)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
+			if onBad == nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+			onBad(key, err)
+			continue
 		}
 		for _, s := range starts {
 			out[s.Partition] = max(out[s.Partition], s.LogStart)

@@ -87,9 +87,10 @@ func DeleteTopic(ctx context.Context, st objstore.Store, id [16]byte) error {
 	return deleteBefore(ctx, st, topicPrefix(id), "")
 }
 
-// ReadTopics returns the newest manifest of every topic id in the bucket. A manifest that
-// does not decode is an error naming its key: fsck reports it, and a rebuild must not guess.
-func ReadTopics(ctx context.Context, st objstore.Store) (map[[16]byte]Manifest, error) {
+// ReadTopics returns the newest manifest of every topic id in the bucket. An object that
+// does not parse or decode is an error naming its key, or, with onBad, passed to it and
+// left out (fsck reports it; a rebuild never guesses a topic).
+func ReadTopics(ctx context.Context, st objstore.Store, onBad func(key string, err error)) (map[[16]byte]Manifest, error) {
 	objs, err := st.List(ctx, segment.TopicManifestPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list topic manifests: %w", err)
@@ -98,7 +99,11 @@ func ReadTopics(ctx context.Context, st objstore.Store) (map[[16]byte]Manifest, 
 	for _, o := range objs {
 		id, err := parseTopicKey(o.Key)
 		if err != nil {
-			return nil, err
+			if onBad == nil {
+				return nil, err
+			}
+			onBad(o.Key, err)
+			continue
 		}
 		newest[id] = max(newest[id], o.Key) // ULIDs sort by time
 	}
@@ -112,11 +117,15 @@ func ReadTopics(ctx context.Context, st objstore.Store) (map[[16]byte]Manifest, 
 			return nil, fmt.Errorf("cannot read topic manifest %s: %w", key, err)
 		}
 		t, err := DecodeTopic(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
+		if err == nil && [16]byte(t.Id) != id {
+			err = fmt.Errorf("topic manifest holds topic id %x", t.Id)
 		}
-		if [16]byte(t.Id) != id {
-			return nil, fmt.Errorf("topic manifest %s holds topic id %x", key, t.Id)
+		if err != nil {
+			if onBad == nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+			onBad(key, err)
+			continue
 		}
 		out[id] = Manifest{Key: key, Topic: t}
 	}

@@ -33,6 +33,9 @@ type Bucket struct {
 	ByKey          map[string]*Object
 	Manifests      map[[16]byte]bucketmeta.Manifest
 	Groups         map[string][]meta.GroupOffset
+	// BadMetadata are topic manifests, group snapshots and log-start copies that do not
+	// decode, by key: left out, and reported.
+	BadMetadata map[string]error
 	// LogStarts are the brokers' copies of their partitions' durable log starts.
 	LogStarts map[meta.PartitionKey]int64
 	// Unknown lists keys under none of the prefixes KafScale writes.
@@ -42,7 +45,8 @@ type Bucket struct {
 // Scan lists the bucket and reads the footer of every flush and segment object, parallel
 // reads at a time (one suffix GET each).
 func Scan(ctx context.Context, st objstore.Store, parallel int) (*Bucket, error) {
-	b := &Bucket{ByKey: map[string]*Object{}}
+	b := &Bucket{ByKey: map[string]*Object{}, BadMetadata: map[string]error{}}
+	onBad := func(key string, err error) { b.BadMetadata[key] = err }
 	all, err := st.List(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("cannot list the bucket: %w", err)
@@ -68,13 +72,13 @@ func Scan(ctx context.Context, st objstore.Store, parallel int) (*Bucket, error)
 	var withFooter []*Object
 	withFooter = append(append(withFooter, b.Flush...), b.Segments...)
 	readFooters(ctx, st, withFooter, parallel)
-	if b.Manifests, err = bucketmeta.ReadTopics(ctx, st); err != nil {
+	if b.Manifests, err = bucketmeta.ReadTopics(ctx, st, onBad); err != nil {
 		return nil, err
 	}
-	if b.Groups, err = bucketmeta.ReadGroups(ctx, st); err != nil {
+	if b.Groups, err = bucketmeta.ReadGroups(ctx, st, onBad); err != nil {
 		return nil, err
 	}
-	if b.LogStarts, err = bucketmeta.ReadLogStarts(ctx, st); err != nil {
+	if b.LogStarts, err = bucketmeta.ReadLogStarts(ctx, st, onBad); err != nil {
 		return nil, err
 	}
 	for _, l := range [][]*Object{b.Flush, b.Segments} {

@@ -143,6 +143,7 @@ func Check(ctx context.Context, ms *meta.Store, st objstore.Store, o Options) (*
 			}
 		}
 	}
+	reportBadMetadata(b, r)
 	for _, k := range b.Unknown {
 		r.note(Finding{Kind: "unknown-object", Object: k, Detail: "not under a prefix KafScale writes"})
 	}
@@ -314,4 +315,11 @@ func voided(e *metapb.ObjectEntry, id [16]byte, p, epoch int32) bool {
 		}
 	}
 	return false
+}
+
+// reportBadMetadata reports the bucket's metadata copies that do not decode.
+func reportBadMetadata(b *Bucket, r *Report) {
+	for key, err := range b.BadMetadata {
+		r.problem(Finding{Kind: KindCorruptMetadata, Object: key, Detail: err.Error() + "; left out"})
+	}
 }

@@ -43,6 +43,7 @@ func Rebuild(ctx context.Context, ms *meta.Store, st objstore.Store, o Options) 
 		return nil, err
 	}
 	r.FlushObjects, r.SegmentObjects, r.ProducerStates = len(b.Flush), len(b.Segments), len(b.ProducerStates)
+	reportBadMetadata(b, r)
 	segs, flush := partitionsOf(b, r)
 	for id := range unknownTopics(b, segs, flush) {
 		r.note(Finding{Kind: KindUnknownTopic, Topic: hex.EncodeToString(id[:]),

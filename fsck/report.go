@@ -27,8 +27,9 @@ const (
 	// KindUnknownTopic: objects hold extents of a topic id that has no manifest (a rebuild
 	// cannot restore it).
 	KindUnknownTopic = "unknown-topic"
-	// KindNotEmpty: --rebuild was pointed at an etcd prefix holding keys.
-	KindNotEmpty = "etcd-not-empty"
+	// KindCorruptMetadata: a topic manifest, group-offsets snapshot or log-start copy in
+	// the bucket does not decode; what it held is not restored.
+	KindCorruptMetadata = "corrupt-metadata"
 )
 
 // Finding is one problem or note of a report.

@@ -44,7 +44,8 @@ func TestFsckOfAHealthyClusterExitsZero(t *testing.T) {
 
 // TestFsckReportsEachDamage deletes a segment object etcd references, corrupts a flush
 // object's footer and a byte of another segment's records, and adds an unreferenced
-// object, then expects each reported by key and exit status 1.
+// object and a topic manifest that does not decode, then expects each reported by key and
+// exit status 1.
 func TestFsckReportsEachDamage(t *testing.T) {
 	s := startStores(t)
 	b := testbroker.StartBroker(t, s.etcd.Endpoints(), s.s3, brokerArgs...)
@@ -84,6 +85,11 @@ func TestFsckReportsEachDamage(t *testing.T) {
 
 	overwrite(t, s, damaged, func(b []byte) { b[100] ^= 0xff }) // inside the first batch's records
 
+	badManifest := segment.TopicManifestKey([16]byte{0xee}, time.Now())
+	if err := s.st.Put(ctx, badManifest, [][]byte{[]byte("not a manifest")}, 14); err != nil {
+		t.Fatal(err)
+	}
+
 	orphan := segment.FlushKey(7, 1, time.Now())
 	if err := s.st.Put(ctx, orphan, [][]byte{[]byte("never committed")}, 15); err != nil {
 		t.Fatal(err)
@@ -103,6 +109,7 @@ func TestFsckReportsEachDamage(t *testing.T) {
 		{fsck.KindCorrupt, corrupted},
 		{fsck.KindOrphan, orphan},
 		{fsck.KindCorruptData, damaged},
+		{fsck.KindCorruptMetadata, badManifest},
 	} {
 		if !hasObject(r.problems(want.kind), want.key) {
 			t.Errorf("no %s problem for %s; problems: %+v", want.kind, want.key, r.report.Problems)

@@ -50,7 +50,7 @@ func TestRebuildRestoresAWipedEtcd(t *testing.T) {
 		t.Fatalf("cannot commit offsets: %v %v", err, resp.Error())
 	}
 	kafkatest.WaitUntil(t, 30*time.Second, "the group's offsets in the bucket", func() error {
-		groups, err := bucketmeta.ReadGroups(ctx, s.st)
+		groups, err := bucketmeta.ReadGroups(ctx, s.st, nil)
 		if err != nil {
 			return err
 		}
@@ -69,7 +69,7 @@ func TestRebuildRestoresAWipedEtcd(t *testing.T) {
 		t.Fatalf("cannot delete records: %v %v", err, resp.Error())
 	}
 	kafkatest.WaitUntil(t, 30*time.Second, "the log starts in the bucket", func() error {
-		starts, err := bucketmeta.ReadLogStarts(ctx, s.st)
+		starts, err := bucketmeta.ReadLogStarts(ctx, s.st, nil)
 		if err != nil {
 			return err
 		}
