@@ -13,7 +13,8 @@ const (
 	DefaultListen = "127.0.0.1:9092"
 	// DefaultMaxRequestBytes matches Kafka's socket.request.max.bytes.
 	DefaultMaxRequestBytes = 100 << 20
-	// DefaultMaxInFlight is how many requests of one connection may await their response.
+	// DefaultMaxInFlight is how many requests of one connection may be read and not yet
+	// answered on the socket.
 	DefaultMaxInFlight = 256
 	// DefaultMaxOutboundBytes bounds response bytes queued for one connection before
 	// reading pauses; a client that does not read its responses stops being served.
@@ -40,8 +41,9 @@ type Config struct {
 	// MaxRequestBytes is socket.request.max.bytes: a larger (or negative) frame size closes
 	// the connection before its body is read.
 	MaxRequestBytes int
-	// MaxInFlight is how many requests per connection may await their response before
-	// netio stops taking frames from that connection.
+	// MaxInFlight is how many requests per connection may be read and not yet have their
+	// response handed to the socket before netio stops reading that connection, as Kafka
+	// mutes a channel until its response is sent.
 	MaxInFlight int
 	// EventLoops is the number of gnet event loops (runtime.NumCPU() by default).
 	EventLoops int

@@ -53,7 +53,7 @@ type Conn struct {
 	closing        bool          // the Close slot was reached: write nothing more
 	closed         bool          // onClose ran
 	closeNotified  bool          // Handler.ConnClosed was called (or is being called)
-	wakeOnSlot     bool          // paused on MaxInFlight: Wake when answers free slots
+	wakeOnSlot     bool          // paused on MaxInFlight: Wake when written responses free slots
 	wakeOnOut      bool          // paused on MaxOutboundBytes: Wake when writes drain
 	waitDrain      bool          // more to write once gnet's outbound buffer is empty (writeChunk)
 	dispatchWait   bool          // the dispatcher stopped at MaxOutboundBytes unwritten (drain)
@@ -155,7 +155,7 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 			draining = true
 		}
 	}
-	inFlight := c.inFlight
+	unwritten := c.slots.len()
 	outBytes := c.pendingOut + gc.OutboundBuffered()
 	stop := c.closeRequested || c.closing
 	c.mu.Unlock()
@@ -171,7 +171,7 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 		switch {
 		case stop:
 			pause = pauseClosing
-		case inFlight+n >= s.cfg.MaxInFlight:
+		case unwritten+n >= s.cfg.MaxInFlight:
 			pause = pauseInFlight
 		case outBytes > s.cfg.MaxOutboundBytes:
 			pause = pauseOutbound
@@ -271,8 +271,8 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 	}
 	switch pause {
 	case pauseInFlight:
-		// Answers may have arrived since the snapshot; only they can wake us.
-		if c.inFlight <= s.cfg.resumeInFlight() {
+		// Responses may have been written since the snapshot; only writes can wake us.
+		if c.slots.len() <= s.cfg.resumeInFlight() {
 			c.wakeLocked()
 		} else if !c.wakeOnSlot {
 			c.wakeOnSlot = true

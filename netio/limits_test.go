@@ -221,3 +221,36 @@ func TestClientThatNeverReadsStopsBeingServed(t *testing.T) {
 		}
 	}
 }
+
+// TestDetachedRequestStopsCountingWhenAnswered: a detached frame belongs to the handler, so
+// a client whose responses stay unwritten (it does not read) does not keep the request
+// budget reserved for it.
+func TestDetachedRequestStopsCountingWhenAnswered(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxRequestBytes = 1 << 20
+	cfg.QueuedMaxRequestBytes = 1 << 20
+	big := make([]byte, 32<<20)
+	h := &recorder{serveFn: func(r *Request) {
+		switch len(r.Frame) {
+		case 1: // fills the socket: later responses of the connection wait unwritten
+			r.Respond([][]byte{big}, nil)
+		case 800 << 10:
+			r.Detach()
+			r.Respond([][]byte{[]byte("kept")}, nil)
+		default:
+			echo(r)
+		}
+	}}
+	s, _ := startServer(t, cfg, h)
+	nonReader := dial(t, s)
+	nonReader.send("x")
+	nonReader.write(frame(make([]byte, 800<<10)))
+	waitFor(t, "the detached request to be answered", func() bool { return h.numServed() == 2 })
+	// Only the first request's byte stays reserved, until its response is written.
+	waitFor(t, "its reservation to be released", func() bool { return budgetFree(s) == cfg.QueuedMaxRequestBytes-1 })
+	other := dial(t, s)
+	other.write(frame(make([]byte, 500<<10)))
+	if got := other.recv(); len(got) != 500<<10 {
+		t.Fatalf("got %d bytes, want %d", len(got), 500<<10)
+	}
+}

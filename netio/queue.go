@@ -8,6 +8,9 @@ type reqQueue struct {
 
 func (q *reqQueue) push(r *Request) { q.buf = append(q.buf, r) }
 
+// len returns how many requests the queue holds.
+func (q *reqQueue) len() int { return len(q.buf) - q.head }
+
 // front returns the oldest request, or nil.
 func (q *reqQueue) front() *Request {
 	if q.head == len(q.buf) {

@@ -114,6 +114,14 @@ func (r *Request) answer(state uint8, parts [][]byte, done func(), size int) {
 		return
 	}
 	r.state = state
+	// A detached frame belongs to the handler now (a produce's batches wait in the
+	// flusher, bounded by its own buffer): it stops counting against the request budget
+	// when answered rather than when its response is written, so a client that does not
+	// read its responses does not keep that memory reserved.
+	var release int64
+	if r.detached {
+		release, r.reserved = r.reserved, 0
+	}
 	switch state {
 	case stateReady:
 		r.parts, r.done, r.size = parts, done, size
@@ -126,11 +134,8 @@ func (r *Request) answer(state uint8, parts [][]byte, done func(), size int) {
 	if c.slots.front() == r {
 		discarded = c.flushLocked()
 	}
-	if c.wakeOnSlot && c.inFlight <= c.srv.cfg.resumeInFlight() {
-		c.wakeOnSlot = false
-		c.wakeLocked()
-	}
 	c.mu.Unlock()
+	c.srv.budget.release(release)
 	if state == stateNoResponse || state == stateClose {
 		c.srv.recycle(r)
 	}
@@ -262,6 +267,11 @@ loop:
 		c.sendLocked(b)
 	} else if b != nil {
 		putBatch(b)
+	}
+	if c.wakeOnSlot && c.slots.len() <= c.srv.cfg.resumeInFlight() {
+		// Written responses freed slots: read again (MaxInFlight).
+		c.wakeOnSlot = false
+		c.wakeLocked()
 	}
 	return nil
 }

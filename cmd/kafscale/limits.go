@@ -17,7 +17,7 @@ func limitFlags(fs *flag.FlagSet, cfg *netio.Config) {
 	fs.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", cfg.MaxConnectionsPerIP, "connections from one client address beyond this are closed at once (max.connections.per.ip)")
 	fs.DurationVar(&cfg.RequestReadTimeout, "request-read-timeout", cfg.RequestReadTimeout, "close a connection whose request has begun to arrive but not arrived whole within this (time paused by the broker does not count)")
 	fs.DurationVar(&cfg.ConnectionsMaxIdle, "connections-max-idle", cfg.ConnectionsMaxIdle, "close a connection that sent nothing, had nothing written and awaited no answer for this long (connections.max.idle.ms)")
-	fs.IntVar(&cfg.MaxInFlight, "max-in-flight-requests-per-connection", cfg.MaxInFlight, "requests of one connection awaiting their response before the broker stops reading it, as Kafka mutes a channel")
+	fs.IntVar(&cfg.MaxInFlight, "max-in-flight-requests-per-connection", cfg.MaxInFlight, "requests of one connection read but not yet answered on the socket before the broker stops reading it, as Kafka mutes a channel until its response is sent")
 }
 
 // validateLimits refuses limit values that make no sense, naming the flag.
