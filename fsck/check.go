@@ -261,7 +261,13 @@ func checkPartition(keys meta.Keys, e *etcdState, b *Bucket, t *metapb.Topic, p 
 			unreadable(seg.Key)
 			return
 		}
+		// A compacted segment starts within the log (its range begins where the segments
+		// it replaced began) even when compaction removed its first records.
 		compacted := seg.CompactedUnixMs > 0
+		if compacted && seg.BaseOffset > next {
+			gap(seg.Key, seg.BaseOffset)
+			next = seg.BaseOffset
+		}
 		for _, x := range obj.Footer.Extents {
 			if x.TopicID != id || x.Partition != p {
 				r.problem(Finding{Kind: KindMismatch, Topic: t.Name, Partition: part(p), Object: seg.Key, Detail: "segment holds another partition's extent"})
