@@ -31,3 +31,7 @@ crds: ## Regenerate the operator's deepcopy code and CRDs (deploy/crds) from ope
 	go tool controller-gen rbac:roleName=kafscale-operator paths=./operator/reconcile/... output:rbac:dir=deploy/operator
 	cp deploy/crds/*.yaml deploy/helm/kafscale-operator/crds/
 	cp deploy/operator/role.yaml deploy/helm/kafscale-operator/templates/role.yaml
+
+.PHONY: demo-platform
+demo-platform: ## KafScale on a local kind cluster: image, operator, MinIO, a 3-broker cluster (needs docker, kind, kubectl).
+	bash scripts/demo-platform-apply.sh
