@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/kafscale/kafscale/internal/kafkatest"
+)
+
+// counters are a broker's /metrics series by full name (labels included).
+type counters map[string]float64
+
+// scrape reads the broker's counters; histogram and summary series are read too and unused.
+func scrape(ctx context.Context, addr string) (counters, error) {
+	text, err := kafkatest.ScrapeMetrics(ctx, addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot scrape %s: %w", addr, err)
+	}
+	c := counters{}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		c[line[:i]] = v
+	}
+	return c, sc.Err()
+}
+
+// minus is c - base, series by series.
+func (c counters) minus(base counters) counters {
+	d := counters{}
+	for k, v := range c {
+		d[k] = v - base[k]
+	}
+	return d
+}
+
+// req is the object requests of op in the window.
+func (c counters) req(op string) float64 {
+	return c[`kafscale_object_requests_total{op="`+op+`"}`]
+}
