@@ -59,6 +59,7 @@ type Server struct {
 
 	nextID      atomic.Uint64
 	started     atomic.Bool
+	stopping    atomic.Bool    // Stop was called: gnet.Run returning is expected
 	dispatchers sync.WaitGroup // one per running Conn.drain
 
 	// Written on the gnet.Run goroutine before ready (or runDone) is closed.
@@ -130,6 +131,17 @@ func (s *Server) Start() error {
 			gnet.WithTicker(true),
 			gnet.WithLogger(gnetLogger{s.log}),
 		)
+		select {
+		case <-s.ready:
+			if !s.stopping.Load() {
+				// gnet ends its engine when accept fails with anything but a transient
+				// error (EMFILE among them; hence the open-files check at start): the
+				// process lives on without a listener, which must not go unnoticed.
+				s.log.Error("gnet engine stopped on its own: no more connections are accepted or served",
+					"addr", s.addr, "err", s.runErr)
+			}
+		default:
+		}
 	}()
 	select {
 	case <-s.ready:
@@ -172,6 +184,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	if !s.started.Load() {
 		return nil
 	}
+	s.stopping.Store(true)
 	s.stopOnce.Do(func() {
 		select {
 		case <-s.ready:
