@@ -43,8 +43,10 @@ func (r *Cluster) scaleDown(ctx context.Context, c *v1alpha1.KafscaleCluster, cu
 	}
 	st.Drain.Remaining = remaining
 	if len(remaining) == 0 {
-		log.FromContext(ctx).Info("brokers drained; scaling down", "from", cur, "to", desired,
-			"took", time.Since(st.Drain.StartedAt.Time).Round(time.Millisecond).String())
+		took := time.Since(st.Drain.StartedAt.Time)
+		log.FromContext(ctx).Info("brokers drained; scaling down", "from", cur, "to", desired, "took", took.Round(time.Millisecond).String())
+		drainsTotal.WithLabelValues("drained").Inc()
+		drainDuration.Observe(took.Seconds())
 		st.Drain = nil
 		return desired, ctrl.Result{}, nil
 	}
@@ -59,6 +61,8 @@ func (r *Cluster) scaleDown(ctx context.Context, c *v1alpha1.KafscaleCluster, cu
 			remaining, waited.Round(time.Second), timeout, problems)
 		log.FromContext(ctx).Info("drain timed out; scaling down anyway", "from", cur, "to", desired, "remaining", remaining, "problems", problems)
 		setCondition(&st.Conditions, c.Generation, v1alpha1.ConditionDegraded, metav1.ConditionTrue, "DrainTimedOut", msg)
+		drainsTotal.WithLabelValues("timed_out").Inc()
+		drainDuration.Observe(waited.Seconds())
 		st.Drain = nil
 		return desired, ctrl.Result{}, nil
 	}

@@ -139,6 +139,7 @@ func (r *Topic) sync(ctx context.Context, t *v1alpha1.KafscaleTopic, c *v1alpha1
 			return fmt.Errorf("cannot create topic %s with %d partitions: %w", name, t.Spec.Partitions, describe(err, resp.ErrMessage))
 		}
 		log.FromContext(ctx).Info("topic created", "topic", name, "partitions", t.Spec.Partitions)
+		topicChangesTotal.WithLabelValues("created").Inc()
 		t.Status.TopicID = resp.ID.String()
 		t.Status.Partitions = t.Spec.Partitions
 		t.Status.ManagedConfigs = slices.Sorted(maps.Keys(t.Spec.Configs))
@@ -163,6 +164,7 @@ func (r *Topic) sync(ctx context.Context, t *v1alpha1.KafscaleTopic, c *v1alpha1
 			return fmt.Errorf("cannot add partitions to topic %s (%d to %d): %w", name, have, t.Spec.Partitions, err)
 		}
 		log.FromContext(ctx).Info("partitions added", "topic", name, "from", have, "to", t.Spec.Partitions)
+		topicChangesTotal.WithLabelValues("partitions_added").Inc()
 		have = t.Spec.Partitions
 	case have > t.Spec.Partitions:
 		t.Status.Partitions = have
@@ -221,6 +223,7 @@ func (r *Topic) syncConfigs(ctx context.Context, adm *kadm.Client, t *v1alpha1.K
 			return fmt.Errorf("cannot alter the configs of topic %s: %w", name, err)
 		}
 		log.FromContext(ctx).Info("topic configs altered", "topic", name, "changes", len(alters))
+		topicChangesTotal.WithLabelValues("configs_altered").Inc()
 	}
 	t.Status.ManagedConfigs = slices.Sorted(maps.Keys(t.Spec.Configs))
 	return nil
@@ -251,6 +254,7 @@ func (r *Topic) finalize(ctx context.Context, t *v1alpha1.KafscaleTopic, c *v1al
 			return err
 		}
 		log.FromContext(ctx).Info("topic deleted", "topic", t.KafkaName())
+		topicChangesTotal.WithLabelValues("deleted").Inc()
 	}
 	controllerutil.RemoveFinalizer(t, TopicFinalizer)
 	if err := r.Client.Update(ctx, t); err != nil && !apierrors.IsNotFound(err) {

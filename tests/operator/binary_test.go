@@ -85,6 +85,9 @@ func TestOperatorBinary(t *testing.T) {
 			`controller_runtime_reconcile_errors_total{controller="kafscalecluster"}`,
 			`controller_runtime_reconcile_time_seconds_count{controller="kafscalecluster"}`,
 			`controller_runtime_reconcile_total{controller="kafscaletopic",result="success"}`,
+			`kafscale_operator_drains_total{result="timed_out"} 0`,
+			`kafscale_operator_drain_duration_seconds_count 0`,
+			`kafscale_operator_topic_changes_total{change="created"} 0`,
 		} {
 			if !strings.Contains(text, series) {
 				return fmt.Errorf("no %s in the scrape", series)
