@@ -25,6 +25,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/kafscale/kafscale/internal/histbuckets"
 	"github.com/kafscale/kafscale/objstore"
 	"github.com/kafscale/kafscale/producer"
 	"github.com/kafscale/kafscale/segment"
@@ -228,13 +229,15 @@ func (fl *Flush) Wait(ctx context.Context, s Sink) error {
 }
 
 var (
-	flushObjects     = metrics.NewCounter(`kafscale_flush_objects_total`)
-	flushBytes       = metrics.NewCounter(`kafscale_flush_bytes_total`)
-	flushPartitions  = metrics.NewHistogram(`kafscale_flush_partitions`)
-	uploadErrors     = metrics.NewCounter(`kafscale_flush_upload_errors_total`)
-	commitErrors     = metrics.NewCounter(`kafscale_flush_commit_errors_total`)
-	commitDurationMs = metrics.NewHistogram(`kafscale_flush_commit_duration_ms`)
-	flushLatencyMs   = metrics.NewHistogram(`kafscale_flush_append_to_commit_ms`)
+	flushObjects    = metrics.NewCounter(`kafscale_flush_objects_total`)
+	flushBytes      = metrics.NewCounter(`kafscale_flush_bytes_total`)
+	flushPartitions = metrics.NewPrometheusHistogramExt(`kafscale_flush_partitions`, histbuckets.Counts)
+	uploadErrors    = metrics.NewCounter(`kafscale_flush_upload_errors_total`)
+	commitErrors    = metrics.NewCounter(`kafscale_flush_commit_errors_total`)
+	// In milliseconds (the seed's names). These are Prometheus histograms, exported at
+	// zero from the start (a VictoriaMetrics histogram is absent until first observed).
+	commitDurationMs = metrics.NewPrometheusHistogramExt(`kafscale_flush_commit_duration_ms`, histbuckets.Milliseconds)
+	flushLatencyMs   = metrics.NewPrometheusHistogramExt(`kafscale_flush_append_to_commit_ms`, histbuckets.Milliseconds)
 	// Group commits: transactions that committed several flush objects at once, and
 	// groups that did not commit whole and went one by one.
 	groupCommits         = metrics.NewCounter(`kafscale_flush_group_commits_total`)

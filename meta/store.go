@@ -21,6 +21,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kafscale/kafscale/internal/histbuckets"
 	"github.com/kafscale/kafscale/meta/metapb"
 )
 
@@ -41,7 +42,8 @@ var (
 )
 
 var (
-	commitDuration   = metrics.NewHistogram(`kafscale_etcd_commit_duration_ms`)
+	// In milliseconds (the seed's name); a Prometheus histogram, exported from the start.
+	commitDuration   = metrics.NewPrometheusHistogramExt(`kafscale_etcd_commit_duration_ms`, histbuckets.Milliseconds)
 	commitsFenced    = metrics.NewCounter(`kafscale_etcd_commits_fenced_total`)
 	commitsRecovered = metrics.NewCounter(`kafscale_etcd_commits_recovered_total`)
 	txnConflicts     = metrics.NewCounter(`kafscale_etcd_txn_conflicts_total`)

@@ -21,11 +21,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/kafscale/kafscale/internal/histbuckets"
 )
 
 var (
-	s3UploadDuration   = metrics.NewHistogram("kafscale_s3_upload_duration_ms")
-	s3DownloadDuration = metrics.NewHistogram("kafscale_s3_download_duration_ms")
+	// The seed's names, in milliseconds; Prometheus histograms, so that they are exported
+	// at zero from the start (a VictoriaMetrics histogram is absent until observed).
+	s3UploadDuration   = metrics.NewPrometheusHistogramExt("kafscale_s3_upload_duration_ms", histbuckets.Milliseconds)
+	s3DownloadDuration = metrics.NewPrometheusHistogramExt("kafscale_s3_download_duration_ms", histbuckets.Milliseconds)
 	s3PutErrors        = metrics.NewCounter(`kafscale_s3_errors_total{op="put"}`)
 	s3GetErrors        = metrics.NewCounter(`kafscale_s3_errors_total{op="get"}`)
 	s3ListErrors       = metrics.NewCounter(`kafscale_s3_errors_total{op="list"}`)
@@ -137,7 +141,7 @@ func (s *S3) Put(ctx context.Context, key string, parts [][]byte, size int64) er
 		s3PutErrors.Inc()
 		return fmt.Errorf("cannot put object %s of %d bytes to bucket %s: %w", key, size, s.cfg.Bucket, err)
 	}
-	s3UploadDuration.UpdateDuration(start)
+	s3UploadDuration.Update(msSince(start))
 	return nil
 }
 
@@ -169,7 +173,7 @@ func (s *S3) GetRange(ctx context.Context, key string, off, n int64) ([]byte, er
 		s3GetErrors.Inc()
 		return nil, fmt.Errorf("cannot read object %s range [%d, %d): %w", key, off, off+n, err)
 	}
-	s3DownloadDuration.UpdateDuration(start)
+	s3DownloadDuration.Update(msSince(start))
 	return buf, nil
 }
 
@@ -214,7 +218,7 @@ func (s *S3) GetSuffix(ctx context.Context, key string, n int64) ([]byte, int64,
 		s3GetErrors.Inc()
 		return nil, 0, fmt.Errorf("cannot read object %s suffix of %d bytes: %w", key, n, err)
 	}
-	s3DownloadDuration.UpdateDuration(start)
+	s3DownloadDuration.Update(msSince(start))
 	return buf, size, nil
 }
 
@@ -355,3 +359,7 @@ func parseContentRange(s string) (first, last, total int64, err error) {
 	}
 	return first, last, total, nil
 }
+
+// msSince is the time since t in milliseconds, the unit of the seed's duration histograms
+// (UpdateDuration would record seconds).
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }

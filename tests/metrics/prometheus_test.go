@@ -228,3 +228,34 @@ func TestLagOfPartitionsLedByOtherBrokers(t *testing.T) {
 	}
 	t.Logf("coordinator %d; %d of %d partitions led by the other brokers", coord[group].NodeID, elsewhere, partitions)
 }
+
+// TestHistogramsExportedFromTheStart checks that a fresh broker's first scrape holds the
+// seed's millisecond histograms at zero (they used to be absent until first observed, so
+// an alert on them saw no data after a restart) and the new unlabelled series.
+func TestHistogramsExportedFromTheStart(t *testing.T) {
+	b := testbroker.Start(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	scrape, err := b.Metrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, series := range []string{
+		"kafscale_s3_upload_duration_ms_count",
+		"kafscale_s3_download_duration_ms_count",
+		`kafscale_s3_upload_duration_ms_bucket{le="+Inf"}`,
+		`kafscale_topic_bytes_in_total{topic="(other)"}`,
+		"kafscale_consumer_group_lag_partitions",
+		`kafscale_log_lines_suppressed_total{log="connection_errors"}`,
+	} {
+		if !strings.Contains(scrape, "\n"+series+" 0\n") {
+			t.Errorf("a fresh broker's scrape lacks %s at 0", series)
+		}
+	}
+	for _, name := range []string{"kafscale_etcd_commit_duration_ms", "kafscale_flush_commit_duration_ms", "kafscale_flush_append_to_commit_ms", "kafscale_flush_partitions"} {
+		if !strings.Contains(scrape, "\n"+name+"_count ") {
+			t.Errorf("a fresh broker's scrape lacks %s_count", name)
+		}
+	}
+	promserver.CheckMetrics(t, scrape)
+}

@@ -75,6 +75,14 @@ func TestRoundTripAndRestartReadsFromS3(t *testing.T) {
 			t.Errorf("%s = %v after producing to and reading from the restarted broker; want > 0", name, v)
 		}
 	}
+	// The histograms are in milliseconds: a PUT to MinIO takes more than 0.1 ms, which in
+	// seconds (what UpdateDuration records) would read 0.0001.
+	for _, name := range []string{"kafscale_s3_upload_duration_ms", "kafscale_s3_download_duration_ms"} {
+		sum, n := kafkatest.MetricSample(m, name+"_sum"), kafkatest.MetricSample(m, name+"_count")
+		if n == 0 || sum/n < 0.1 || sum/n > 60000 {
+			t.Errorf("%s: %v requests, mean %v; want some, in milliseconds", name, n, sum/n)
+		}
+	}
 	promserver.CheckMetrics(t, m)
 }
 

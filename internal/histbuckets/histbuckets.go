@@ -1,0 +1,10 @@
+// Package histbuckets holds the upper bounds of the broker's Prometheus histograms, so that
+// histograms of one kind (latencies in milliseconds, counts) share their buckets and a
+// dashboard can compare them.
+package histbuckets
+
+// Milliseconds are latency bounds in ms, from a local etcd commit to a slow object store.
+var Milliseconds = []float64{0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000}
+
+// Counts are bounds of counts of things (partitions in a flush object).
+var Counts = []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}
