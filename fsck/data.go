@@ -28,8 +28,10 @@ func verifyData(ctx context.Context, st objstore.Store, objs []*Object, parallel
 		go func() {
 			defer wg.Done()
 			for o := range work {
+				// One GET of the data region per object, not one per extent.
+				cache := newDataCache(st, o.Footer.FooterPos)
 				for _, e := range o.Footer.Extents {
-					b, err := segment.ReadExtent(ctx, st, o.Key, e)
+					b, err := cache.extent(ctx, o.Key, o.Footer, e)
 					if err != nil {
 						mu.Lock()
 						firstErr = cmpErr(firstErr, err)

@@ -33,6 +33,7 @@ type segCand struct {
 // flushCand is one partition's extent of a flush object.
 type flushCand struct {
 	key    string
+	footer *segment.Footer // of the object
 	broker int32
 	ext    segment.Extent
 }

@@ -52,6 +52,7 @@ func Rebuild(ctx context.Context, ms *meta.Store, st objstore.Store, o Options) 
 	out := meta.Restored{Assignments: map[int32]*metapb.Assignment{}, Checkpoints: map[meta.PartitionKey]*metapb.Checkpoint{},
 		Segments: map[meta.PartitionKey][]*metapb.Segment{}, Groups: map[string][]meta.GroupOffset{}}
 	defaultLeader := busiestBroker(b)
+	cache := newDataCache(st, dataCacheBytes)
 	var ids [][16]byte
 	for id := range b.Manifests {
 		ids = append(ids, id)
@@ -65,7 +66,7 @@ func Rebuild(ctx context.Context, ms *meta.Store, st objstore.Store, o Options) 
 		for p := range t.Partitions {
 			r.Partitions++
 			pk := meta.PartitionKey{TopicID: id, Partition: p}
-			rp, err := restorePartition(ctx, st, t, p, segs[pk], flush[pk], b.LogStarts[pk], compacted, r)
+			rp, err := restorePartition(ctx, st, cache, t, p, segs[pk], flush[pk], b.LogStarts[pk], compacted, r)
 			if err != nil {
 				return nil, err
 			}
@@ -148,7 +149,7 @@ func partitionsOf(b *Bucket, r *Report) (map[meta.PartitionKey][]*segCand, map[m
 		}
 		for _, e := range o.Footer.Extents {
 			pk := meta.PartitionKey{TopicID: e.TopicID, Partition: e.Partition}
-			flush[pk] = append(flush[pk], &flushCand{key: o.Key, broker: broker, ext: e})
+			flush[pk] = append(flush[pk], &flushCand{key: o.Key, footer: o.Footer, broker: broker, ext: e})
 		}
 	}
 	return segs, flush
@@ -199,7 +200,7 @@ type restoredPartition struct {
 
 // restorePartition folds one partition's log, reports its gaps, copies its flush extents
 // into new segments and builds its checkpoint.
-func restorePartition(ctx context.Context, st objstore.Store, t *metapb.Topic, p int32, segs []*segCand, flush []*flushCand,
+func restorePartition(ctx context.Context, st objstore.Store, cache *dataCache, t *metapb.Topic, p int32, segs []*segCand, flush []*flushCand,
 	logStart int64, compactedTopic bool, r *Report) (restoredPartition, error) {
 	rp := restoredPartition{leader: -1, maxProducerID: -1}
 	// The last leader wrote the extents of the highest leader epoch.
@@ -268,7 +269,7 @@ func restorePartition(ctx context.Context, st objstore.Store, t *metapb.Topic, p
 		if len(run) == 0 {
 			return nil
 		}
-		seg, err := copyToSegment(ctx, st, t, p, run)
+		seg, err := copyToSegment(ctx, st, cache, t, p, run)
 		if err != nil {
 			return err
 		}
@@ -353,10 +354,10 @@ func segmentEntry(s *segCand) *metapb.Segment {
 
 // copyToSegment reads a run of flush extents (each from its piece's first offset) and
 // writes them, unchanged, as one new segment object, as merging would.
-func copyToSegment(ctx context.Context, st objstore.Store, t *metapb.Topic, p int32, run []piece) (*metapb.Segment, error) {
+func copyToSegment(ctx context.Context, st objstore.Store, cache *dataCache, t *metapb.Topic, p int32, run []piece) (*metapb.Segment, error) {
 	var data [][]byte
 	for _, pc := range run {
-		b, err := segment.ReadExtent(ctx, st, pc.flush.key, pc.flush.ext)
+		b, err := cache.extent(ctx, pc.flush.key, pc.flush.footer, pc.flush.ext)
 		if err != nil {
 			return nil, fmt.Errorf("cannot restore %s-%d: %w", t.Name, p, err)
 		}
