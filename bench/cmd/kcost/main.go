@@ -6,6 +6,7 @@
 //
 //	go run ./bench/cmd/kcost                              # kafscale dev, local store, both policies
 //	go run ./bench/cmd/kcost -backend minio -policies delete
+//	go run ./bench/cmd/kcost -backend s3sim -scale 60 -policies delete   # S3 Standard's latency
 //	go run ./bench/cmd/kcost -scale 1 -warmup 65m -window 60m   # real time settings
 //
 // Steady state under a one-hour retention takes more than an hour. -scale k divides every
@@ -38,7 +39,7 @@ import (
 
 // config is one kcost run.
 type config struct {
-	backend      string   // local (kafscale dev) or minio (kafscale broker on MinIO and etcd)
+	backend      string   // local or s3sim (kafscale dev), or minio (kafscale broker on MinIO and etcd)
 	policies     []string // cleanup.policy values, one run each
 	scale        float64  // k: time settings and partition sizes divided by it
 	rate         int      // bytes produced per second (record values and keys)
@@ -103,7 +104,7 @@ func run(args []string) error {
 func parseFlags(args []string) (config, error) {
 	cfg := config{}
 	fs := flag.NewFlagSet("kcost", flag.ContinueOnError)
-	fs.StringVar(&cfg.backend, "backend", "local", "local (kafscale dev, local directory store, embedded etcd) or minio (kafscale broker on MinIO and an etcd server)")
+	fs.StringVar(&cfg.backend, "backend", "local", "local (kafscale dev, local directory store, embedded etcd), s3sim (the same with --object-latency s3-standard) or minio (kafscale broker on MinIO and an etcd server)")
 	policies := fs.String("policies", "delete;compact,delete", "';'-separated cleanup.policy values, one run each")
 	fs.Float64Var(&cfg.scale, "scale", 12, "divide every lifecycle time setting and partition size by this (1: real settings; see the package doc)")
 	fs.IntVar(&cfg.rate, "rate", 2<<20, "bytes produced per second (keys and values)")
@@ -122,8 +123,8 @@ func parseFlags(args []string) (config, error) {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	switch {
-	case cfg.backend != "local" && cfg.backend != "minio":
-		return cfg, fmt.Errorf("-backend must be local or minio (set to %q)", cfg.backend)
+	case cfg.backend != "local" && cfg.backend != "s3sim" && cfg.backend != "minio":
+		return cfg, fmt.Errorf("-backend must be local, s3sim or minio (set to %q)", cfg.backend)
 	case cfg.scale < 1:
 		return cfg, fmt.Errorf("-scale must be at least 1 (set to %g)", cfg.scale)
 	case cfg.rate < 1024:

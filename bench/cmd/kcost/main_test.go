@@ -13,7 +13,7 @@ func TestFlagsRefuseBadValues(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{[]string{"-backend", "s3"}, "-backend must be local or minio"},
+		{[]string{"-backend", "s3"}, "-backend must be local, s3sim or minio"},
 		{[]string{"-scale", "0.5"}, "-scale must be at least 1"},
 		{[]string{"-rate", "10"}, "-rate must be at least 1024"},
 		{[]string{"-policies", "delete;keep"}, `unknown cleanup.policy "keep"`},

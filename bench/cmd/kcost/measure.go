@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/kafscale/kafscale/internal/testbroker"
 	"github.com/kafscale/kafscale/internal/testinfra"
 	"github.com/kafscale/kafscale/objstore"
+	"github.com/kafscale/kafscale/segment"
 )
 
 // target is a running broker and what kcost reads from it.
@@ -50,29 +52,36 @@ func startTarget(ctx context.Context, tb *bench.CommandTB, cfg config) (*target,
 		return &target{about: "kafscale broker on MinIO and an etcd server, loopback", addr: b.Addr, metricsAddr: b.MetricsAddr, etcdURL: etcd.ClientURL, store: st}, nil
 	}
 	etcdAddr := kafkatest.FreeAddr(tb)
-	p := testbroker.StartPlain(tb, append([]string{"--etcd-listen", etcdAddr}, cfg.brokerFlags...)...)
+	args := append([]string{"--etcd-listen", etcdAddr}, cfg.brokerFlags...)
+	about := "kafscale dev, local directory store, embedded etcd"
+	if cfg.backend == "s3sim" {
+		args = append(args, "--object-latency", "s3-standard")
+		about = "kafscale dev, local directory store with --object-latency s3-standard, embedded etcd"
+	}
+	p := testbroker.StartPlain(tb, args...)
 	tb.Cleanup(p.Kill)
 	st, err := objstore.Open(ctx, "file://"+filepath.Join(p.DataDir, "objects"), objstore.DefaultS3Config(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the local object store: %w", err)
 	}
-	return &target{about: "kafscale dev, local directory store, embedded etcd", addr: p.Addr, metricsAddr: p.MetricsAddr, etcdURL: "http://" + etcdAddr, store: st}, nil
+	return &target{about: about, addr: p.Addr, metricsAddr: p.MetricsAddr, etcdURL: "http://" + etcdAddr, store: st}, nil
 }
 
 // result is what one policy's run measured.
 type result struct {
-	policy      string
-	about       string
-	producedB   int64 // bytes acknowledged in the window (keys and values)
-	records     int64
-	errors      int64 // produce errors in the whole run
-	delta       counters
-	etcdWrites  int64
-	stored      []int64 // bucket bytes sampled in the window
-	objects     []int64 // bucket objects sampled in the window
-	windowSecs  float64
-	storedFirst int64 // bucket bytes at the window's start and end
-	storedLast  int64
+	policy       string
+	about        string
+	producedB    int64 // bytes acknowledged in the window (keys and values)
+	records      int64
+	errors       int64 // produce errors in the whole run
+	delta        counters
+	etcdWrites   int64
+	stored       []int64 // bucket bytes sampled in the window
+	objects      []int64 // bucket objects sampled in the window
+	flushObjects []int64 // flush objects among them
+	windowSecs   float64
+	storedFirst  int64 // bucket bytes at the window's start and end
+	storedLast   int64
 }
 
 // measure runs one policy: broker, topic, load for warmup + window, counters at the window's
@@ -149,12 +158,13 @@ func measure(ctx context.Context, tb *bench.CommandTB, cfg config, policy string
 	tick := time.NewTicker(cfg.sampleEvery)
 	defer tick.Stop()
 	for {
-		bytes, objs, err := bucketSize(ctx, t.store)
+		bytes, objs, flushObjs, err := bucketSize(ctx, t.store)
 		if err != nil {
 			return nil, err
 		}
 		r.stored = append(r.stored, bytes)
 		r.objects = append(r.objects, objs)
+		r.flushObjects = append(r.flushObjects, flushObjs)
 		if time.Since(start) >= cfg.window {
 			break
 		}
@@ -221,18 +231,22 @@ func produce(ctx context.Context, cl *kgo.Client, cfg config, topic string, acke
 	}
 }
 
-// bucketSize lists the whole bucket.
-func bucketSize(ctx context.Context, st objstore.Store) (bytes, objects int64, err error) {
+// bucketSize lists the whole bucket: its bytes, objects, and flush objects among them (a
+// count that grows means merging falls behind).
+func bucketSize(ctx context.Context, st objstore.Store) (bytes, objects, flushObjects int64, err error) {
 	lctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	infos, err := st.List(lctx, "")
 	if err != nil {
-		return 0, 0, fmt.Errorf("cannot list the bucket: %w", err)
+		return 0, 0, 0, fmt.Errorf("cannot list the bucket: %w", err)
 	}
 	for _, in := range infos {
 		bytes += in.Size
+		if strings.HasPrefix(in.Key, segment.FlushPrefix) {
+			flushObjects++
+		}
 	}
-	return bytes, int64(len(infos)), nil
+	return bytes, int64(len(infos)), flushObjects, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
