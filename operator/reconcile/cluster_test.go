@@ -306,3 +306,55 @@ func TestScaleDownWaitsForTheDrainTimeout(t *testing.T) {
 		return nil
 	})
 }
+
+// TestScaleUpDuringADrainCancelsIt: a scale-down still draining is given up when the spec
+// asks for the brokers again: the drain leaves the status, the StatefulSet never went down,
+// and nothing is reported as timed out.
+func TestScaleUpDuringADrainCancelsIt(t *testing.T) {
+	api := testkube.Start(t)
+	testkube.StartOperator(t, api, nowhere{})
+	ctx := context.Background()
+	ns := namespace(t, api, "cancel")
+	c := newCluster(ns, "kafka", 3)
+	c.Spec.Brokers.DrainTimeout = &metav1.Duration{Duration: time.Hour}
+	if err := api.Client.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	var sts appsv1.StatefulSet
+	kafkatest.WaitUntil(t, wait, "the broker StatefulSet", func() error { return get(t, api, ns, "kafka", &sts) })
+	patch := client.MergeFrom(c.DeepCopy())
+	c.Spec.Brokers.Replicas = new(int32(2))
+	if err := api.Client.Patch(ctx, c, patch); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.WaitUntil(t, wait, "the drain to show in the status", func() error {
+		if err := get(t, api, ns, "kafka", c); err != nil {
+			return err
+		}
+		if c.Status.Drain == nil {
+			return fmt.Errorf("status %+v", c.Status)
+		}
+		return nil
+	})
+	patch = client.MergeFrom(c.DeepCopy())
+	c.Spec.Brokers.Replicas = new(int32(3))
+	if err := api.Client.Patch(ctx, c, patch); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.WaitUntil(t, wait, "the drain to be given up", func() error {
+		if err := get(t, api, ns, "kafka", c); err != nil {
+			return err
+		}
+		p := meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionProgressing)
+		if c.Status.Drain != nil || c.Status.ObservedGeneration != c.Generation || p == nil || p.Reason == "Draining" {
+			return fmt.Errorf("status %+v", c.Status)
+		}
+		return nil
+	})
+	if err := get(t, api, ns, "kafka", &sts); err != nil || *sts.Spec.Replicas != 3 {
+		t.Errorf("StatefulSet replicas %d (%v), want 3 throughout", *sts.Spec.Replicas, err)
+	}
+	if meta.IsStatusConditionTrue(c.Status.Conditions, v1alpha1.ConditionDegraded) {
+		t.Errorf("a given-up drain reported as %+v", meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionDegraded))
+	}
+}
