@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -97,6 +99,24 @@ func TestTopicThroughTheKafkaProtocol(t *testing.T) {
 		}
 		return nil
 	})
+
+	// A config the cluster refuses: the topic is not created, and the status says why.
+	bad := &v1alpha1.KafscaleTopic{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bad"},
+		Spec: v1alpha1.KafscaleTopicSpec{ClusterRef: "kafka", Partitions: 1, Configs: map[string]string{"retention.ms": "forever"}}}
+	if err := api.Client.Create(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.WaitUntil(t, wait, "the refused config in the status", func() error {
+		if err := api.Client.Get(ctx, client.ObjectKeyFromObject(bad), bad); err != nil {
+			return err
+		}
+		r := meta.FindStatusCondition(bad.Status.Conditions, v1alpha1.ConditionReady)
+		if r == nil || r.Status != metav1.ConditionFalse || r.Reason != "KafkaError" || !strings.Contains(r.Message, "INVALID_CONFIG") {
+			return fmt.Errorf("conditions %+v", bad.Status.Conditions)
+		}
+		return nil
+	})
+	t.Logf("refused: %s", meta.FindStatusCondition(bad.Status.Conditions, v1alpha1.ConditionReady).Message)
 
 	// Deleting the resource deletes the topic first.
 	if err := api.Client.Delete(ctx, topic); err != nil {
