@@ -200,7 +200,7 @@ func (r *Cluster) observe(c *v1alpha1.KafscaleCluster, sts *appsv1.StatefulSet, 
 	}
 	// A drain timeout stays reported until the next successful scale-down or the spec changes.
 	if d := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionDegraded); d == nil ||
-		(d.Reason != "DrainTimedOut" && d.Reason != "DrainFailed") || d.ObservedGeneration != c.Generation {
+		d.Reason != "DrainTimedOut" || d.ObservedGeneration != c.Generation {
 		setCondition(&st.Conditions, c.Generation, v1alpha1.ConditionDegraded, metav1.ConditionFalse, "AsSpecified", "the cluster runs as specified")
 	}
 }

@@ -131,7 +131,8 @@ type AutoscalingSpec struct {
 
 // MetricTarget is a per-pod metric and the average value per broker to keep it at.
 type MetricTarget struct {
-	// Name of the metric as the metrics API serves it, e.g. kafscale_bytes_in_per_second.
+	// Name of the metric as the custom metrics API serves it, e.g. a per-second rate of
+	// the brokers' kafscale_produce_bytes_total that a Prometheus adapter is set up to serve.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
 	// AverageValue per broker.
