@@ -132,6 +132,18 @@ func (b *Broker) fillFetch(parts []fetchPart, maxBytes int64) (int64, bool) {
 	// One bound for the whole pass: reads of cold data go to the object store.
 	ctx, cancel := b.requestContext(30 * time.Second)
 	defer cancel()
+	// Start every partition's object reads before waiting for the first: a consumer
+	// catching up on many partitions waits for one round of GETs, not one per partition.
+	// At most maxBytes of ranges are started, as the answer holds at most that much.
+	budget := maxBytes
+	for i := range parts {
+		if budget <= 0 {
+			break
+		}
+		w := min(parts[i].maxBytes, budget)
+		parts[i].log.Warm(parts[i].offset, w)
+		budget -= w
+	}
 	for i := range parts {
 		fp := &parts[i]
 		op := fp.out

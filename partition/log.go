@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -29,10 +30,21 @@ type Config struct {
 	// ProducerExpiration drops an idempotent producer's state once its last batch is this
 	// old (producer.id.expiration.ms).
 	ProducerExpiration time.Duration
+	// ReadAheadBytes is how many bytes of the following extents a read from objects loads
+	// into the range cache in the background (bounded by the cache's prefetch concurrency);
+	// 0 loads none.
+	ReadAheadBytes int64
 }
 
 // DefaultConfig returns the defaults (Kafka's for producer expiration: one day).
-func DefaultConfig() Config { return Config{TailBytes: 1 << 20, ProducerExpiration: 24 * time.Hour} }
+func DefaultConfig() Config {
+	return Config{TailBytes: 1 << 20, ProducerExpiration: 24 * time.Hour, ReadAheadBytes: DefaultReadAheadBytes}
+}
+
+// DefaultReadAheadBytes is how far past a read from objects the next ranges are loaded
+// ahead: four 1 MiB chunks keep a consumer catching up from S3 Standard (tens of
+// milliseconds per GET) reading at well over 150 MiB/s.
+const DefaultReadAheadBytes = 4 << 20
 
 // Errors a Log returns; the broker maps them to Kafka codes.
 var (
@@ -513,21 +525,17 @@ func (l *Log) ReadOffsets(ctx context.Context, offset int64, maxBytes int64) (re
 		tailHits.Inc()
 		return out, logStart, hw, nil
 	}
-	i := sort.Search(len(l.extents), func(i int) bool { return l.extents[i].LastOffset >= offset })
-	var exts []Extent
-	var size int64
-	for ; i < len(l.extents) && (size == 0 || size < maxBytes); i++ {
-		exts = append(exts, l.extents[i])
-		size += l.extents[i].Len
-	}
-	var next *Extent
-	if i < len(l.extents) {
-		e := l.extents[i]
-		next = &e
-	}
+	exts, ahead := l.objectRangesLocked(offset, maxBytes)
 	l.mu.Unlock()
 
 	objectHits.Inc()
+	// The ranges after the first load while it is read, and the read-ahead behind them.
+	for _, e := range exts[1:] {
+		l.cache.Start(e.Key, e.Pos, e.Len)
+	}
+	for _, e := range ahead {
+		l.cache.Prefetch(e.Key, e.Pos, e.Len)
+	}
 	var out [][]byte
 	var total int64
 	for _, e := range exts {
@@ -555,10 +563,43 @@ func (l *Log) ReadOffsets(ctx context.Context, offset int64, maxBytes int64) (re
 			total += int64(len(batch))
 		}
 	}
-	if next != nil {
-		l.cache.Prefetch(next.Key, next.Pos, next.Len)
-	}
 	return out, logStart, hw, nil
+}
+
+// objectRangesLocked returns the extents a read of maxBytes from offset needs (at least
+// one), and those of the ReadAheadBytes after them; l.mu must be held.
+func (l *Log) objectRangesLocked(offset, maxBytes int64) (exts, ahead []Extent) {
+	i := sort.Search(len(l.extents), func(i int) bool { return l.extents[i].LastOffset >= offset })
+	j := i
+	var size int64
+	for ; j < len(l.extents) && (size == 0 || size < maxBytes); j++ {
+		size += l.extents[j].Len
+	}
+	k := j
+	for size = 0; k < len(l.extents) && size < l.cfg.ReadAheadBytes; k++ {
+		size += l.extents[k].Len
+	}
+	// Copies: the index may be replaced or appended to once l.mu is released.
+	return slices.Clone(l.extents[i:j]), slices.Clone(l.extents[j:k])
+}
+
+// Warm starts loading, without waiting, the object ranges a Read of maxBytes from offset
+// would read and its read-ahead, so that a fetch of many partitions waits for their object
+// reads together rather than one after another. Reads served from memory start nothing.
+func (l *Log) Warm(offset, maxBytes int64) {
+	l.mu.Lock()
+	if offset < l.logStart || offset >= l.hw || (len(l.tail) > 0 && offset >= l.tail[0].BaseOffset) {
+		l.mu.Unlock()
+		return
+	}
+	exts, ahead := l.objectRangesLocked(offset, maxBytes)
+	l.mu.Unlock()
+	for _, e := range exts {
+		l.cache.Start(e.Key, e.Pos, e.Len)
+	}
+	for _, e := range ahead {
+		l.cache.Prefetch(e.Key, e.Pos, e.Len)
+	}
 }
 
 // readTailLocked must be called with l.mu held.

@@ -381,8 +381,9 @@ func TestProducersDropsExpiredProducers(t *testing.T) {
 }
 
 // TestSequentialReadPrefetchesTheNextRange: a consumer reading objects in order should find
-// the next range cached when it asks for it. Read starts a background load of the extent
-// after the ones it returns, one range ahead, so the next Read costs no GET.
+// the next range cached when it asks for it. Read starts background loads of the extents
+// after the ones it returns, ReadAheadBytes ahead (here: one range), so the next Read costs
+// no GET.
 func TestSequentialReadPrefetchesTheNextRange(t *testing.T) {
 	h := newHarness(t)
 	st := testState()
@@ -400,7 +401,7 @@ func TestSequentialReadPrefetchesTheNextRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cache.Close) // joins the read-ahead goroutines before the store's directory goes
-	l := New(Config{TailBytes: 1}, st, h.flusher, cache)
+	l := New(Config{TailBytes: 1, ReadAheadBytes: 1}, st, h.flusher, cache) // one range ahead
 	ctx := context.Background()
 
 	got, err := l.Read(ctx, 0, 1) // the first range only

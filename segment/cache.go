@@ -48,7 +48,10 @@ type CacheConfig struct {
 const (
 	DefaultCacheBytes          = 256 << 20
 	DefaultExpectedItemBytes   = 64 << 10
-	DefaultPrefetchConcurrency = 4
+	// DefaultPrefetchConcurrency allows 16 read-ahead loads at once: at S3 Standard's tens of
+	// milliseconds per GET and 1 MiB chunks, what a catching-up consumer needs to read well
+	// over 150 MiB/s (docs/benchmarks.md, "Catch-up reads"); 16 MiB in flight at most.
+	DefaultPrefetchConcurrency = 16
 	entryOverhead              = 64 // bytes charged per entry beyond its data and key
 )
 
@@ -210,6 +213,22 @@ func (c *Cache) load(hk uint64, key string, pos, n int64) <-chan singleflight.Re
 		c.mu.RUnlock()
 		return data, nil
 	})
+}
+
+// Start begins loading a range its caller is about to Get, in the background and shared
+// with any other caller, unless it is cached already: a fetch of many partitions starts all
+// its object reads before waiting for the first, so they overlap instead of queueing. Unlike
+// Prefetch it is not bounded by PrefetchConcurrency, since the caller's Get would load the
+// range anyway; the ranges it starts are bounded by the fetch's byte limits.
+func (c *Cache) Start(key string, pos, n int64) {
+	hk := c.hash(key, pos, n)
+	if _, ok := c.lookup(hk, key, pos, n); ok {
+		return
+	}
+	if c.ctx.Err() != nil {
+		return
+	}
+	c.load(hk, key, pos, n) // DoChan runs the load in its own goroutine
 }
 
 // Prefetch loads a range into the cache in the background (read-ahead). It never blocks: when

@@ -115,6 +115,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.IntVar(&cfg.Flush.UploadConcurrency, "upload-concurrency", cfg.Flush.UploadConcurrency, "flush objects uploading at once (commits stay in flush order)")
 	fs.Int64Var(&cfg.CacheBytes, "cache-bytes", cfg.CacheBytes, "object range cache size (cache.bytes)")
 	fs.Int64Var(&cfg.Broker.Partition.TailBytes, "tail-bytes", cfg.Broker.Partition.TailBytes, "committed bytes kept in memory per partition for recent fetches")
+	fs.Int64Var(&cfg.Broker.Partition.ReadAheadBytes, "read-ahead-bytes", cfg.Broker.Partition.ReadAheadBytes, "bytes of a partition's following object ranges loaded into the cache in the background after a read from objects (0: none)")
 	fs.IntVar(&cfg.Net.MaxRequestBytes, "max-request-bytes", cfg.Net.MaxRequestBytes, "largest request frame accepted (socket.request.max.bytes)")
 	limitFlags(fs, &cfg.Net)
 	fs.Func("broker-id", fmt.Sprintf("broker id, or a StatefulSet pod name such as kafscale-2 whose ordinal is the id (KAFSCALE_BROKER_ID; default %d)", cfg.Broker.NodeID), brokerIDFlag(&cfg.Broker.NodeID))
@@ -217,6 +218,9 @@ func (c *serverConfig) finish() error {
 	}
 	if c.CacheBytes <= 0 {
 		return fmt.Errorf("--cache-bytes must be >0 (set to %d)", c.CacheBytes)
+	}
+	if r := c.Broker.Partition.ReadAheadBytes; r < 0 || r > c.CacheBytes/4 {
+		return fmt.Errorf("--read-ahead-bytes must be 0-%d, a quarter of --cache-bytes (set to %d)", c.CacheBytes/4, r)
 	}
 	if c.MemoryLimit < -1 {
 		return fmt.Errorf("--memory-limit must be -1, 0 or a byte count (set to %d)", c.MemoryLimit)

@@ -100,6 +100,8 @@ func TestBadFlagNamesTheFlag(t *testing.T) {
 		{[]string{"--object-latency", "put=fast"}, "--object-latency"},
 		{[]string{"--upload-concurrency", "0"}, "--upload-concurrency"},
 		{[]string{"--merge-bytes", "0"}, "--merge-bytes"},
+		{[]string{"--read-ahead-bytes", "-1"}, "--read-ahead-bytes"},
+		{[]string{"--cache-bytes", "1000", "--read-ahead-bytes", "1000"}, "--read-ahead-bytes"},
 		{[]string{"--gc-grace", "0s"}, "--gc-grace"},
 		{[]string{"--producer-id-expiration", "0s"}, "--producer-id-expiration"},
 		{[]string{"--offsets-retention", "0s"}, "--offsets-retention must"},
