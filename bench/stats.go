@@ -204,16 +204,20 @@ func (p *prober) stopRSS() {
 }
 
 // Series read from kafscale's /metrics. Each request count below is a lower bound of the
-// requests of its kind; the largest of them over the window is reported, which picks the
-// simulated store's own count under s3sim, the S3 client's under MinIO or S3, and the flush
-// and cache counters under a local directory.
+// requests of its kind; the largest of them over the window is reported. A broker that
+// counts every store's requests (kafscale_object_requests_total, since 2026-12-03) gives the
+// exact count; the others stay for brokers built before it: the simulated store's own count
+// under s3sim, the S3 client's under MinIO or S3, and the flush and cache counters under a
+// local directory.
 var (
 	putSeries = [][]string{
+		{`kafscale_object_requests_total{op="put"}`},
 		{`kafscale_sim_s3_requests_total{op="put"}`},
 		{`kafscale_s3_upload_duration_ms_count`},
 		{`kafscale_flush_objects_total`, `kafscale_merge_segments_total`},
 	}
 	getSeries = [][]string{
+		{`kafscale_object_requests_total{op="get"}`},
 		{`kafscale_sim_s3_requests_total{op="get"}`},
 		{`kafscale_s3_download_duration_ms_count`},
 		{`kafscale_cache_misses_total`},
