@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -17,10 +18,11 @@ import (
 // readiness reports whether the broker serves, and why not.
 type readiness func(ctx context.Context) (bool, string)
 
-// startHTTP serves /metrics (Prometheus text), /healthz (process alive), /readyz and, when
-// grpcSrv is not nil, its gRPC services (BrokerControl) on one port: gRPC speaks HTTP/2
-// without TLS (prior knowledge), the rest HTTP/1.1.
-func startHTTP(addr string, ready readiness, grpcSrv *grpc.Server, log *slog.Logger) (*http.Server, net.Addr, error) {
+// startHTTP serves /metrics (Prometheus text), /healthz (process alive), /readyz, with
+// withPprof Go's profiles under /debug/pprof/ (`go tool pprof http://HOST:PORT/debug/pprof/profile`),
+// and, when grpcSrv is not nil, its gRPC services (BrokerControl) on one port: gRPC speaks
+// HTTP/2 without TLS (prior knowledge), the rest HTTP/1.1.
+func startHTTP(addr string, withPprof bool, ready readiness, grpcSrv *grpc.Server, log *slog.Logger) (*http.Server, net.Addr, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
 		metrics.WritePrometheus(w, true)
@@ -39,6 +41,13 @@ func startHTTP(addr string, ready readiness, grpcSrv *grpc.Server, log *slog.Log
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index) // heap, allocs, goroutine, block, mutex
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot listen on --metrics-listen %s: %w", addr, err)
