@@ -24,7 +24,8 @@ const BrokerDrainTimeout = 30 * time.Second
 // brokerShutdownTimeout is each broker's --shutdown-timeout, the flush after the drain.
 const brokerShutdownTimeout = 30 * time.Second
 
-// terminationGrace lets a broker drain and flush before the kubelet kills it.
+// terminationGrace lets a broker drain (in its preStop hook, then again on SIGTERM, which
+// finds nothing left) and flush before the kubelet kills it.
 var terminationGrace = int64((BrokerDrainTimeout + brokerShutdownTimeout + 10*time.Second) / time.Second)
 
 // BrokerStatefulSet returns the broker StatefulSet with replicas pods. The operator sets
@@ -72,6 +73,15 @@ func brokerPod(c *v1alpha1.KafscaleCluster) corev1.PodTemplateSpec {
 			PeriodSeconds:    10,
 			FailureThreshold: 6,
 		},
+		// Whatever stops the pod (a rolling restart, a node drain, an eviction, a deletion),
+		// the broker's partitions move to the others through BrokerControl Drain first, as
+		// the operator's scale-down does; the kubelet runs this before SIGTERM, within the
+		// grace period. Drain fails where no other broker serves (nowhere to move to), and
+		// the pod stops all the same. The broker id comes from KAFSCALE_BROKER_ID.
+		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{
+			"/kafscale", "broker", "drain", "--admin", "127.0.0.1:" + strconv.Itoa(int(admin)),
+			"--timeout", BrokerDrainTimeout.String(),
+		}}}},
 		// The root filesystem is read-only; /tmp is the one place a broker may write.
 		VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
 		SecurityContext: &corev1.SecurityContext{

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,8 @@ import (
 // references, $(VAR) references, the credentials Secret), start a real `kafscale broker`
 // that serves as broker id 1 on the spec's etcd and bucket with the spec's settings. Only
 // the listen addresses are moved to free loopback ports (the pod's 0.0.0.0:9092 is taken on
-// a shared machine) and the advertised host to 127.0.0.1 (no cluster DNS here).
+// a shared machine) and the advertised host to 127.0.0.1 (no cluster DNS here). Its preStop
+// hook, run with the same environment, drains the broker to another one.
 func TestBrokerPodTemplateStartsABroker(t *testing.T) {
 	etcd := testinfra.StartEtcd(t)
 	minio := testinfra.StartMinIO(t)
@@ -105,6 +107,46 @@ func TestBrokerPodTemplateStartsABroker(t *testing.T) {
 	if !strings.Contains(text, "kafscale_") {
 		t.Error("the broker's /metrics has no kafscale_ metric")
 	}
+	// The preStop hook drains the broker through BrokerControl before the kubelet's
+	// SIGTERM: with broker 0 on the same etcd and bucket, broker 1's partitions move there.
+	s3 := testbroker.S3{Endpoint: minio.Endpoint, Region: minio.Region, Bucket: minio.Bucket, AccessKey: minio.AccessKey, SecretKey: minio.SecretKey}
+	testbroker.StartBroker(t, etcd.Endpoints(), s3, "--broker-id", "0", "--etcd-prefix", env["KAFSCALE_ETCD_PREFIX"])
+	kafkatest.CreateTopic(t, addr, "prestop", 8)
+	kafkatest.WaitUntil(t, wait, "broker 1 to lead partitions", func() error {
+		st, err := b.status(0)
+		if err != nil {
+			return err
+		}
+		if st.PartitionsLed == 0 {
+			return fmt.Errorf("broker 1: %v", st)
+		}
+		return nil
+	})
+	hook := container.Lifecycle.PreStop.Exec.Command
+	if hook[0] != "/kafscale" {
+		t.Fatalf("preStop %v", hook)
+	}
+	args := slices.Clone(hook[1:])
+	i := slices.Index(args, "--admin")
+	if i < 0 || args[i+1] != "127.0.0.1:9093" {
+		t.Fatalf("the preStop hook %v does not ask the pod's own admin port", hook)
+	}
+	args[i+1] = admin // moved, as the listen address was
+	pre := exec.Command(testbroker.Binary(t), args...)
+	pre.Env = cmd.Env // the container's environment
+	if out, err := pre.CombinedOutput(); err != nil {
+		t.Fatalf("preStop hook %v: %v\n%s", hook, err, out)
+	} else {
+		t.Logf("preStop hook: %s", strings.TrimSpace(string(out)))
+	}
+	st, err = b.status(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PartitionsLed != 0 || st.CoordinatorSlots != 0 || !st.Draining {
+		t.Errorf("after the preStop hook, broker 1: %v, want draining and leading nothing", st)
+	}
+
 	// JSON logs, as the pod template asks.
 	first := strings.SplitN(log.Tail(1<<20), "\n", 2)[0]
 	if !strings.HasPrefix(first, "{") {
