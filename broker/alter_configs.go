@@ -121,6 +121,8 @@ func (b *Broker) alterConfigs(c *call, typ kmsg.ConfigResourceType, name string,
 		if err := validateTopicConfigs(next); err != nil {
 			return nil, err
 		}
+		// Configs without effect here are accepted but not stored (topicConfigEffects).
+		next, _ = effectiveConfigs(next)
 		return next, nil
 	}
 	ctx, cancel := b.requestContext(30 * time.Second)
@@ -137,9 +139,9 @@ func (b *Broker) alterConfigs(c *call, typ kmsg.ConfigResourceType, name string,
 	if err != nil {
 		return err
 	}
+	b.putManifest(ctx, t)
 	b.upsertTopic(t)
 	c.adminAction("topic configs changed", "topic", name, "configs", t.Configs)
-	b.putManifest(ctx, t)
 	return nil
 }
 

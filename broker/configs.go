@@ -81,6 +81,37 @@ var topicConfigs = map[string]configDef{
 	"unclean.leader.election.enable":          {def: "false", kind: kindBoolean, synonym: "unclean.leader.election.enable", doc: "Whether a replica out of the ISR may become leader; a KafScale partition has one replica, its leader."},
 }
 
+// topicConfigEffects are the topic configs the broker acts on, with what it does (the
+// docs' table). Every other one is accepted, so that tools and frameworks setting it keep
+// working, but not stored: it changes nothing here, and DescribeConfigs reports its default
+// (effectiveConfigs), never a value that looks as if it changed behaviour.
+var topicConfigEffects = map[string]string{
+	"cleanup.policy":            "enforced: `delete` applies retention.ms and retention.bytes, `compact` compacts (`compaction.md`); keyless records refused on compacted topics (INVALID_RECORD)",
+	"delete.retention.ms":       "enforced, counted from the first compaction that kept the tombstone (`compaction.md`)",
+	"max.compaction.lag.ms":     "enforced, measured from the newest record of the oldest uncompacted segment (`compaction.md`)",
+	"min.cleanable.dirty.ratio": "enforced (`compaction.md`)",
+	"min.compaction.lag.ms":     "enforced per merged segment: by its newest record's timestamp (`compaction.md`)",
+	"max.message.bytes":         "enforced on Produce (MESSAGE_TOO_LARGE)",
+	"retention.bytes":           "enforced (`object-lifecycle.md`, \"Retention\")",
+	"retention.ms":              "enforced (`object-lifecycle.md`, \"Retention\")",
+}
+
+// effectiveConfigs returns the configs the broker acts on (topicConfigEffects) of a valid
+// config map, and the names it dropped.
+func effectiveConfigs(configs map[string]string) (map[string]string, []string) {
+	var dropped []string
+	out := make(map[string]string, len(configs))
+	for name, v := range configs {
+		if _, ok := topicConfigEffects[name]; ok {
+			out[name] = v
+		} else {
+			dropped = append(dropped, name)
+		}
+	}
+	sort.Strings(dropped)
+	return out, dropped
+}
+
 // validateTopicConfigs rejects unknown names and values of the wrong type (INVALID_CONFIG).
 func validateTopicConfigs(configs map[string]string) error {
 	for name, v := range configs {

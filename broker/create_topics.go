@@ -82,6 +82,11 @@ func (b *Broker) createOne(ctx context.Context, req *kmsg.CreateTopicsRequest, r
 	if err := b.checkNewTopic(rt.Topic, partitions, configs); err != nil {
 		return err
 	}
+	// Configs without effect here are accepted but not stored (topicConfigEffects).
+	configs, ignored := effectiveConfigs(configs)
+	if len(ignored) > 0 && !req.ValidateOnly {
+		b.log.Info("topic configs without effect in KafScale are not stored", "topic", rt.Topic, "configs", ignored)
+	}
 	if b.topicByName(rt.Topic) != nil {
 		return newKafkaError(kerr.TopicAlreadyExists, "topic %s already exists", rt.Topic)
 	}

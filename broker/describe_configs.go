@@ -101,7 +101,10 @@ func (b *Broker) describeTopicConfigs(name string, add func(string, configKind, 
 	for _, cn := range sortedConfigNames() {
 		def := topicConfigs[cn]
 		var values []configValue
-		if v, set := t.meta.Configs[cn]; set {
+		// A config without effect is not stored (topicConfigEffects); one a topic created
+		// before that rule still carries is not reported either: its default is what holds.
+		_, acts := topicConfigEffects[cn]
+		if v, set := t.meta.Configs[cn]; set && acts {
 			values = append(values, configValue{cn, v, kmsg.ConfigSourceDynamicTopicConfig})
 		}
 		if def.synonym != "" {

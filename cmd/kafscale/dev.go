@@ -32,6 +32,8 @@ type serverConfig struct {
 	Listen             string
 	AdvertisedListener string
 	MetricsListen      string
+	// Pprof serves Go's runtime profiles under /debug/pprof/ on the metrics listener.
+	Pprof bool
 	LogLevel           string
 	LogFormat          string
 	ShutdownTimeout    time.Duration
@@ -103,6 +105,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "Kafka listener host:port")
 	fs.StringVar(&cfg.AdvertisedListener, "advertised-listener", cfg.AdvertisedListener, "host:port clients are told to connect to (default: --listen)")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "host:port serving /metrics, /healthz and /readyz")
+	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "also serve Go's CPU, heap and other profiles under /debug/pprof/ on --metrics-listen (off: they reveal internals and cost CPU while taken)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or text")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long shutdown may take to flush pending data")
@@ -521,7 +524,7 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 	}
 	gsrv := control.NewServer(controlBackend{bp: &bp, id: cfg.Broker.NodeID, ready: ready})
 	defer gsrv.Stop()
-	srv, maddr, err := startHTTP(cfg.MetricsListen, ready, gsrv, log)
+	srv, maddr, err := startHTTP(cfg.MetricsListen, cfg.Pprof, ready, gsrv, log)
 	if err != nil {
 		return err
 	}

@@ -121,3 +121,30 @@ func TestIncrementalAlterConfigs(t *testing.T) {
 		t.Errorf("after AlterConfigs: %v, want retention.bytes set and cleanup.policy back to its default", got)
 	}
 }
+
+// TestConfigsWithoutEffectAreNotStored (issue 13, acceptance 4): a topic config KafScale
+// accepts but does not act on (docs/topic-configs.md) is not stored, at creation or by
+// IncrementalAlterConfigs and AlterConfigs: DescribeConfigs reports its default, never a
+// value that looks as if it changed behaviour; the ones it acts on are stored alongside.
+func TestConfigsWithoutEffectAreNotStored(t *testing.T) {
+	b := startBroker(t)
+	ctx := testContext(t)
+	c := dial(ctx, t, b.Addr)
+	topic := topicName(t)
+	createTopic(t, c, topic, 1, map[string]string{"min.insync.replicas": "2", "segment.bytes": "1048576", "retention.ms": "3600000"})
+	want := map[string]string{"min.insync.replicas": "1 DEFAULT_CONFIG", "segment.bytes": "1073741824 DEFAULT_CONFIG",
+		"retention.ms": "3600000 DYNAMIC_TOPIC_CONFIG", "unclean.leader.election.enable": "false DEFAULT_CONFIG"}
+	check := func(when string) {
+		t.Helper()
+		got := topicOverrides(t, c, topic, "min.insync.replicas", "segment.bytes", "retention.ms", "unclean.leader.election.enable")
+		for name, w := range want {
+			if got[name] != w {
+				t.Errorf("%s: %s is %q, want %q", when, name, got[name], w)
+			}
+		}
+	}
+	check("after CreateTopics")
+	wantCode(t, "SET unclean.leader.election.enable", incrementalAlter(t, c, kmsg.ConfigResourceTypeTopic, topic, false,
+		alterOp("unclean.leader.election.enable", kmsg.IncrementalAlterConfigOpSet, "true")), nil)
+	check("after IncrementalAlterConfigs")
+}

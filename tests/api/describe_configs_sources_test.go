@@ -27,7 +27,7 @@ func TestDescribeConfigsSourcesAndSynonyms(t *testing.T) {
 	ctx := testContext(t)
 	c := dial(ctx, t, b.Addr)
 	topic := topicName(t)
-	createTopic(t, c, topic, 1, map[string]string{"segment.bytes": "1048576"})
+	createTopic(t, c, topic, 1, map[string]string{"retention.bytes": "1048576"})
 
 	t.Run("Kafka 4.4's topic configs", func(t *testing.T) {
 		m := configMap(describeConfigs(t, c, 4, kmsg.ConfigResourceTypeTopic, topic, nil, false, false))
@@ -50,8 +50,8 @@ func TestDescribeConfigsSourcesAndSynonyms(t *testing.T) {
 		syns   []string
 	}{
 		// A topic override, then the broker setting it overrides.
-		{"segment.bytes", "1048576", kmsg.ConfigSourceDynamicTopicConfig, []string{
-			"segment.bytes=\"1048576\"(DYNAMIC_TOPIC_CONFIG)", "log.segment.bytes=\"1073741824\"(DEFAULT_CONFIG)"}},
+		{"retention.bytes", "1048576", kmsg.ConfigSourceDynamicTopicConfig, []string{
+			"retention.bytes=\"1048576\"(DYNAMIC_TOPIC_CONFIG)", "log.retention.bytes=\"-1\"(DEFAULT_CONFIG)"}},
 		// The default set by --message-max-bytes, then Kafka's.
 		{"max.message.bytes", "2000000", kmsg.ConfigSourceStaticBrokerConfig, []string{
 			"message.max.bytes=\"2000000\"(STATIC_BROKER_CONFIG)", "message.max.bytes=\"1048588\"(DEFAULT_CONFIG)"}},
