@@ -36,8 +36,17 @@ const (
 
 // Config holds the transport settings.
 type Config struct {
-	// Listen is host:port (or a gnet URL such as tcp4://host:port); port 0 picks a free port.
+	// Listen is host:port (or a gnet URL such as tcp4://host:port) of the PLAINTEXT listener
+	// served by gnet; port 0 picks a free port.
 	Listen string
+	// ListenerName names the gnet listener (PLAINTEXT by default).
+	ListenerName string
+	// NoGnetListener says no listener is served by gnet (every listener is in Listeners):
+	// gnet then binds Listen only to run its ticker, and closes whatever connects there.
+	NoGnetListener bool
+	// Listeners are further listeners (TLS, or more plaintext ones), served by the
+	// standard library with the same limits and budget (listeners.go).
+	Listeners []Listener
 	// MaxRequestBytes is socket.request.max.bytes: a larger (or negative) frame size closes
 	// the connection before its body is read.
 	MaxRequestBytes int
@@ -95,6 +104,9 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.Listen == "" {
 		c.Listen = d.Listen
+	}
+	if c.ListenerName == "" {
+		c.ListenerName = ProtocolPlaintext
 	}
 	if c.MaxRequestBytes == 0 {
 		c.MaxRequestBytes = d.MaxRequestBytes

@@ -36,6 +36,11 @@ type Conn struct {
 	remote net.Addr
 	ip     netip.Addr // remote's address, as counted for MaxConnectionsPerIP
 	srv    *Server
+	// listener is the name of the listener the connection came on; principal is who the
+	// client is ("User:CN=..." from a client certificate, else AnonymousPrincipal). Both
+	// are set before the first Serve and not changed after.
+	listener  string
+	principal string
 	// gc is used off its event loop only through its concurrency-safe methods
 	// (AsyncWritev, Wake, Close), only while mu is held and closed is false: after onClose
 	// gnet may have shut down its event loop, and poking it then would write to a closed
@@ -102,6 +107,14 @@ func (c *Conn) ID() uint64 { return c.id }
 
 // RemoteAddr returns the client's address. It is safe to call from any goroutine.
 func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// Listener returns the name of the listener the connection came on.
+func (c *Conn) Listener() string { return c.listener }
+
+// Principal returns the connection's principal in Kafka's form: "User:" and the client
+// certificate's subject (RFC 2253, as Kafka's default principal builder), or
+// AnonymousPrincipal.
+func (c *Conn) Principal() string { return c.principal }
 
 // cloneAddr copies a gnet address: gnet recycles the bytes of a TCP zone when the
 // connection closes, and the handler may keep the address longer.
@@ -323,6 +336,12 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 
 // setReading stops or resumes reading the socket (readControl). Called on the event loop.
 func (c *Conn) setReading(gc gnet.Conn, on bool) {
+	if sc, ok := gc.(*streamConn); ok {
+		sc.setReading(on)
+		c.readOff = !on
+		c.paused.Store(!on)
+		return
+	}
 	if err := c.srv.readCtl.set(gc, on); err != nil {
 		readControlErrorsTotal.Inc()
 		if c.srv.readErrs.CompareAndSwap(false, true) {

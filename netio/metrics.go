@@ -18,6 +18,9 @@ var (
 	memoryPausesTotal = metrics.NewCounter(`kafscale_netio_memory_pauses_total`)
 	// readControlErrorsTotal counts failures to stop or resume reading a connection.
 	readControlErrorsTotal = metrics.NewCounter(`kafscale_netio_read_control_errors_total`)
+	// tlsHandshakeFailuresTotal counts TLS handshakes that failed (a plaintext client on a
+	// TLS port, an untrusted client certificate, a timeout).
+	tlsHandshakeFailuresTotal = metrics.NewCounter(`kafscale_netio_tls_handshake_failures_total`)
 
 	refusedMaxConnections = metrics.NewCounter(`kafscale_netio_refused_connections_total{reason="max_connections"}`)
 	refusedMaxPerIP       = metrics.NewCounter(`kafscale_netio_refused_connections_total{reason="max_connections_per_ip"}`)

@@ -83,6 +83,13 @@ type Server struct {
 	clock    clock
 	readErrs atomic.Bool // a read-control failure was logged
 
+	// Further listeners (listeners.go): bound by Start, their goroutines counted in
+	// streams; streamsDone is closed by Stop.
+	streamLns   []*streamListener
+	streams     sync.WaitGroup
+	streamsDone chan struct{}
+	streamsOnce sync.Once
+
 	// Used by OnTick only.
 	lastSweep int64
 	sweepBuf  []*Conn
@@ -95,16 +102,17 @@ func New(cfg Config, h Handler, log *slog.Logger) *Server {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{
-		cfg:     cfg,
-		h:       h,
-		log:     log.With("component", "netio"),
-		ready:   make(chan struct{}),
-		runDone: make(chan struct{}),
-		stalled: make(map[*Conn]struct{}),
-		spare:   make(map[*Conn]struct{}),
-		budget:  newBudget(cfg.QueuedMaxRequestBytes),
-		table:   newConnTable(),
-		readCtl: newReadControl(),
+		cfg:         cfg,
+		h:           h,
+		log:         log.With("component", "netio"),
+		ready:       make(chan struct{}),
+		runDone:     make(chan struct{}),
+		streamsDone: make(chan struct{}),
+		stalled:     make(map[*Conn]struct{}),
+		spare:       make(map[*Conn]struct{}),
+		budget:      newBudget(cfg.QueuedMaxRequestBytes),
+		table:       newConnTable(),
+		readCtl:     newReadControl(),
 
 		connErrors: ratelog.New("connection_errors", connErrorBurst, connErrorWindow),
 	}
@@ -145,7 +153,11 @@ func (s *Server) Start() error {
 	}()
 	select {
 	case <-s.ready:
-		s.log.Info("listening", "addr", s.addr, "event_loops", s.cfg.EventLoops,
+		if err := s.listenStreams(); err != nil {
+			_ = s.Stop(context.Background())
+			return err
+		}
+		s.log.Info("listening", "listener", s.cfg.ListenerName, "addr", s.addr, "event_loops", s.cfg.EventLoops,
 			"queued_max_request_bytes", s.cfg.QueuedMaxRequestBytes,
 			"max_connections", s.cfg.MaxConnections, "max_connections_per_ip", s.cfg.MaxConnectionsPerIP,
 			"request_read_timeout", s.cfg.RequestReadTimeout, "connections_max_idle", s.cfg.ConnectionsMaxIdle)
@@ -206,7 +218,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	if s.runErr != nil {
 		s.log.Warn("gnet engine stopped with an error", "err", s.runErr)
 	}
-	// gnet.Run has returned: no event loop callback runs any more, so no dispatcher starts.
+	s.stopStreams()
+	// gnet.Run has returned and the further listeners' goroutines are done: nothing starts
+	// a dispatcher any more.
 	idle := make(chan struct{})
 	go func() {
 		s.dispatchers.Wait()
@@ -361,8 +375,23 @@ func listenerAddr(eng gnet.Engine) (net.Addr, error) {
 // MaxConnectionsPerIP.
 func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := e.s
-	remote := cloneAddr(gc.RemoteAddr())
-	c := &Conn{id: s.nextID.Add(1), remote: remote, ip: ipOf(remote), srv: s, gc: gc}
+	if s.cfg.NoGnetListener {
+		// No listener is served by gnet: it only runs the ticker.
+		return nil, gnet.Close
+	}
+	c, ok := s.openConn(gc, cloneAddr(gc.RemoteAddr()), s.cfg.ListenerName, AnonymousPrincipal)
+	if !ok {
+		return nil, gnet.Close
+	}
+	gc.SetContext(c)
+	return nil, gnet.None
+}
+
+// openConn counts a new connection in and returns its state, or reports false over
+// MaxConnections or MaxConnectionsPerIP. Safe from any goroutine.
+func (s *Server) openConn(gc gnet.Conn, remote net.Addr, listener, principal string) (*Conn, bool) {
+	c := &Conn{id: s.nextID.Add(1), remote: remote, ip: ipOf(remote), srv: s, gc: gc,
+		listener: listener, principal: principal}
 	if reason := s.table.add(c, &s.cfg); reason != "" {
 		refusedConnsTotal(reason).Inc()
 		if counts, ok := s.table.noteRefusal(reason, time.Now()); ok {
@@ -371,13 +400,12 @@ func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 				"refused_max_connections_per_ip", counts[refuseMaxPerIP],
 				"max_connections", s.cfg.MaxConnections, "max_connections_per_ip", s.cfg.MaxConnectionsPerIP)
 		}
-		return nil, gnet.Close
+		return nil, false
 	}
 	c.lastActive.Store(s.clock.now())
-	gc.SetContext(c)
 	connectionsGauge.Inc()
-	s.log.Debug("connection opened", "conn", c.id, "remote", c.remote)
-	return nil, gnet.None
+	s.log.Debug("connection opened", "conn", c.id, "remote", c.remote, "listener", listener)
+	return c, true
 }
 
 // OnClose finishes the connection's pending work and schedules Handler.ConnClosed.
@@ -386,15 +414,21 @@ func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
+	e.s.connClosed(c, err)
+	return gnet.None
+}
+
+// connClosed counts a closed connection out and finishes its work. It runs once per
+// connection, on its event loop.
+func (s *Server) connClosed(c *Conn, err error) {
 	connectionsGauge.Dec()
 	if ioError(err) {
 		c.logConnError("connection error", "err", err)
 	} else {
-		e.s.log.Debug("connection closed", "conn", c.id, "remote", c.remote, "err", err)
+		s.log.Debug("connection closed", "conn", c.id, "remote", c.remote, "err", err)
 	}
-	e.s.table.remove(c)
+	s.table.remove(c)
 	c.onClose()
-	return gnet.None
 }
 
 // OnTraffic splits frames out of the connection's inbound buffer.
