@@ -14,8 +14,17 @@ import (
 // Format constants. A reader accepts exactly the versions it knows: a new version is needed
 // for any change to the footer or trailer layout, and old readers reject it loudly.
 const (
-	// FormatVersion is the version written by this code and the only one it reads.
+	// FormatVersion (1) is the version of objects without flags: every flush object and
+	// merged segment.
 	FormatVersion uint16 = 1
+	// FormatVersionFlags (2) is version 1 with its flags field defined: an object with a
+	// flag set is written in it, so that a reader knowing only version 1 rejects the object
+	// rather than misreading it.
+	FormatVersionFlags uint16 = 2
+	// FlagCompacted marks a segment written by log compaction: its offsets may skip, between
+	// chunks and inside them (docs/compaction.md), where any other object's are contiguous.
+	FlagCompacted uint16 = 1 << 0
+	knownFlags           = FlagCompacted
 	// TrailerSize is the fixed size of the trailer, the last bytes of every object.
 	TrailerSize = 16
 	// MaxFooterLen bounds the footer a reader will fetch or decode (about 900,000 extents).
@@ -56,6 +65,7 @@ type Extent struct {
 // Footer is the decoded index of an object.
 type Footer struct {
 	Version uint16
+	Flags   uint16 // FlagCompacted; only in version 2
 	Extents []Extent
 	// FooterPos and FooterLen locate the footer (without the trailer) in the object, so a
 	// reader that knows them can fetch it with one exact ranged GET (ReadFooterAt).
@@ -65,13 +75,27 @@ type Footer struct {
 // ObjectSize returns the size of the object the footer belongs to.
 func (f *Footer) ObjectSize() int64 { return f.FooterPos + f.FooterLen + TrailerSize }
 
-// AppendFooter appends the footer indexing extents, then the trailer, to dst. Extents are
-// written as given; the caller guarantees they are in object order with final Pos/Len.
-func AppendFooter(dst []byte, extents []Extent) []byte {
+// Compacted reports whether the object is a segment written by log compaction.
+func (f *Footer) Compacted() bool { return f.Flags&FlagCompacted != 0 }
+
+// AppendFooter appends the footer indexing extents, then the trailer, to dst, in version 1
+// without flags. Extents are written as given; the caller guarantees they are in object
+// order with final Pos/Len.
+func AppendFooter(dst []byte, extents []Extent) []byte { return AppendFooterFlags(dst, extents, 0) }
+
+// AppendFooterFlags is AppendFooter with flags: none gives version 1, any gives version 2.
+func AppendFooterFlags(dst []byte, extents []Extent, flags uint16) []byte {
+	if flags&^knownFlags != 0 {
+		panic(fmt.Sprintf("BUG: footer flags %#x, defined %#x", flags, knownFlags))
+	}
+	version := FormatVersion
+	if flags != 0 {
+		version = FormatVersionFlags
+	}
 	start := len(dst)
 	dst = append(dst, footerMagic...)
-	dst = binary.BigEndian.AppendUint16(dst, FormatVersion)
-	dst = binary.BigEndian.AppendUint16(dst, 0) // flags, none defined in version 1
+	dst = binary.BigEndian.AppendUint16(dst, version)
+	dst = binary.BigEndian.AppendUint16(dst, flags)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(extents)))
 	for i := range extents {
 		e := &extents[i]
@@ -95,8 +119,8 @@ func AppendFooter(dst []byte, extents []Extent) []byte {
 	}
 	dst = binary.BigEndian.AppendUint32(dst, uint32(footerLen))
 	dst = binary.BigEndian.AppendUint32(dst, crc)
-	dst = binary.BigEndian.AppendUint16(dst, FormatVersion)
-	dst = binary.BigEndian.AppendUint16(dst, 0) // flags
+	dst = binary.BigEndian.AppendUint16(dst, version)
+	dst = binary.BigEndian.AppendUint16(dst, flags)
 	return append(dst, trailerMagic...)
 }
 
@@ -104,6 +128,25 @@ func AppendFooter(dst []byte, extents []Extent) []byte {
 type trailer struct {
 	footerLen int64
 	footerCRC uint32
+	version   uint16
+	flags     uint16
+}
+
+// checkVersion accepts version 1 without flags and version 2 with defined flags.
+func checkVersion(where string, v, flags uint16) error {
+	switch v {
+	case FormatVersion:
+		if flags != 0 {
+			return fmt.Errorf("%w: %s flags %#x set, none defined in version 1", ErrCorrupt, where, flags)
+		}
+	case FormatVersionFlags:
+		if flags&^knownFlags != 0 {
+			return fmt.Errorf("%w %d: %s flags %#x, this code knows %#x", ErrUnsupportedVersion, v, where, flags, knownFlags)
+		}
+	default:
+		return fmt.Errorf("%w %d in %s (this code reads %d and %d)", ErrUnsupportedVersion, v, where, FormatVersion, FormatVersionFlags)
+	}
+	return nil
 }
 
 // parseTrailer decodes the last TrailerSize bytes of tail.
@@ -115,13 +158,11 @@ func parseTrailer(tail []byte) (trailer, error) {
 	if string(t[12:16]) != trailerMagic {
 		return trailer{}, fmt.Errorf("%w: trailer magic %q, want %q", ErrCorrupt, t[12:16], trailerMagic)
 	}
-	if v := binary.BigEndian.Uint16(t[8:10]); v != FormatVersion {
-		return trailer{}, fmt.Errorf("%w %d (this code reads %d)", ErrUnsupportedVersion, v, FormatVersion)
+	v, flags := binary.BigEndian.Uint16(t[8:10]), binary.BigEndian.Uint16(t[10:12])
+	if err := checkVersion("trailer", v, flags); err != nil {
+		return trailer{}, err
 	}
-	if flags := binary.BigEndian.Uint16(t[10:12]); flags != 0 {
-		return trailer{}, fmt.Errorf("%w: trailer flags %#x set, none defined", ErrCorrupt, flags)
-	}
-	tr := trailer{footerLen: int64(binary.BigEndian.Uint32(t[0:4])), footerCRC: binary.BigEndian.Uint32(t[4:8])}
+	tr := trailer{footerLen: int64(binary.BigEndian.Uint32(t[0:4])), footerCRC: binary.BigEndian.Uint32(t[4:8]), version: v, flags: flags}
 	if tr.footerLen < footerMinSize || tr.footerLen > MaxFooterLen {
 		return trailer{}, fmt.Errorf("%w: footer length %d outside [%d, %d]", ErrCorrupt, tr.footerLen, footerMinSize, MaxFooterLen)
 	}
@@ -167,11 +208,12 @@ func DecodeFooter(objTail []byte, objSize int64) (Footer, error) {
 	if string(body[0:4]) != footerMagic {
 		return Footer{}, fmt.Errorf("cannot decode footer: %w: footer magic %q, want %q", ErrCorrupt, body[0:4], footerMagic)
 	}
-	if v := binary.BigEndian.Uint16(body[4:6]); v != FormatVersion {
-		return Footer{}, fmt.Errorf("cannot decode footer: %w %d in footer", ErrUnsupportedVersion, v)
+	v, flags := binary.BigEndian.Uint16(body[4:6]), binary.BigEndian.Uint16(body[6:8])
+	if err := checkVersion("footer", v, flags); err != nil {
+		return Footer{}, fmt.Errorf("cannot decode footer: %w", err)
 	}
-	if flags := binary.BigEndian.Uint16(body[6:8]); flags != 0 {
-		return Footer{}, fmt.Errorf("cannot decode footer: %w: footer flags %#x set, none defined", ErrCorrupt, flags)
+	if v != tr.version || flags != tr.flags {
+		return Footer{}, fmt.Errorf("cannot decode footer: %w: footer version %d flags %#x, trailer version %d flags %#x", ErrCorrupt, v, flags, tr.version, tr.flags)
 	}
 	count := binary.BigEndian.Uint32(body[8:12])
 	rest := body[footerHeaderSize:]
@@ -179,7 +221,7 @@ func DecodeFooter(objTail []byte, objSize int64) (Footer, error) {
 	if uint64(count) > uint64(len(rest)/extentFixedSize) {
 		return Footer{}, fmt.Errorf("cannot decode footer: %w: %d extents cannot fit in %d bytes", ErrCorrupt, count, len(rest))
 	}
-	f := Footer{Version: FormatVersion, FooterPos: footerPos, FooterLen: tr.footerLen, Extents: make([]Extent, count)}
+	f := Footer{Version: v, Flags: flags, FooterPos: footerPos, FooterLen: tr.footerLen, Extents: make([]Extent, count)}
 	var prevEnd int64
 	for i := range f.Extents {
 		if len(rest) < extentFixedSize {

@@ -222,7 +222,12 @@ func TestDecodeFooterRejectsHostileTails(t *testing.T) {
 		{name: "CRCMismatch", mutate: func(o []byte) []byte { o[ext(1, 30)] ^= 0x40; return o }, wantErr: ErrCorrupt},
 		{name: "TrailerCRCDiffers", mutate: func(o []byte) []byte { o[len(o)-TrailerSize+4] ^= 1; return o }, wantErr: ErrCorrupt},
 		{name: "BadFooterMagic", mutate: func(o []byte) []byte { o[footerStart] = 'X'; reseal(o); return o }, wantErr: ErrCorrupt},
-		{name: "UnknownFooterVersion", mutate: func(o []byte) []byte { o[footerStart+5] = 2; reseal(o); return o }, wantErr: ErrUnsupportedVersion},
+		{name: "UnknownFooterVersion", mutate: func(o []byte) []byte { o[footerStart+5] = 9; reseal(o); return o }, wantErr: ErrUnsupportedVersion},
+		{name: "FooterVersionDiffersFromTrailer", mutate: func(o []byte) []byte {
+			o[footerStart+5], o[footerStart+7] = 2, 1 // version 2 with FlagCompacted, trailer still version 1
+			reseal(o)
+			return o
+		}, wantErr: ErrCorrupt},
 		{name: "ExtentCountBeyondBytes", mutate: func(o []byte) []byte {
 			binary.BigEndian.PutUint32(o[footerStart+8:], 1<<30)
 			reseal(o)
@@ -409,7 +414,7 @@ func FuzzDecodeFooter(f *testing.F) {
 		if err != nil {
 			return
 		}
-		enc := AppendFooter(nil, f.Extents)
+		enc := AppendFooterFlags(nil, f.Extents, f.Flags)
 		if !bytes.Equal(enc, obj[f.FooterPos:]) {
 			t.Fatalf("decoded footer re-encodes differently")
 		}

@@ -96,7 +96,11 @@ func buildSegment(topicID [16]byte, partition int32, data [][]byte, chunkBytes i
 		return nil, 0, Footer{}, fmt.Errorf("cannot build an empty segment")
 	}
 	endChunk()
-	footer := AppendFooter(nil, exts)
+	var flags uint16
+	if gaps {
+		flags = FlagCompacted
+	}
+	footer := AppendFooterFlags(nil, exts, flags)
 	parts := append(append([][]byte(nil), data...), footer)
 	f, err := DecodeFooter(footer, pos+int64(len(footer)))
 	if err != nil {
