@@ -232,8 +232,13 @@ var (
 	flushObjects    = metrics.NewCounter(`kafscale_flush_objects_total`)
 	flushBytes      = metrics.NewCounter(`kafscale_flush_bytes_total`)
 	flushPartitions = metrics.NewPrometheusHistogramExt(`kafscale_flush_partitions`, histbuckets.Counts)
-	uploadErrors    = metrics.NewCounter(`kafscale_flush_upload_errors_total`)
-	commitErrors    = metrics.NewCounter(`kafscale_flush_commit_errors_total`)
+	// flushObjectBytes is the size of each committed flush object (footer included).
+	flushObjectBytes = metrics.NewPrometheusHistogramExt(`kafscale_flush_object_bytes`, histbuckets.Bytes)
+	// pendingBytes is Flusher.pending: bytes reserved or appended and not yet committed,
+	// what --buffer-bytes bounds.
+	pendingBytes = metrics.NewGauge(`kafscale_flush_pending_bytes`, nil)
+	uploadErrors = metrics.NewCounter(`kafscale_flush_upload_errors_total`)
+	commitErrors = metrics.NewCounter(`kafscale_flush_commit_errors_total`)
 	// In milliseconds (the seed's names). These are Prometheus histograms, exported at
 	// zero from the start (a VictoriaMetrics histogram is absent until first observed).
 	commitDurationMs = metrics.NewPrometheusHistogramExt(`kafscale_flush_commit_duration_ms`, histbuckets.Milliseconds)
@@ -347,6 +352,7 @@ func (f *Flusher) Reserve(ctx context.Context, n int64) error {
 		}
 		if f.pending+n <= f.cfg.BufferBytes || f.pending == 0 {
 			f.pending += n
+			pendingBytes.Set(float64(f.pending))
 			f.mu.Unlock()
 			return nil
 		}
@@ -374,6 +380,7 @@ func (f *Flusher) release(n int64) {
 		f.log.Error("BUG: flush buffer accounting went negative", "pending", f.pending)
 		f.pending = 0
 	}
+	pendingBytes.Set(float64(f.pending))
 	close(f.space)
 	f.space = make(chan struct{})
 }
@@ -711,6 +718,7 @@ func (f *Flusher) complete(fl *Flush, res Committed) {
 	fl.key = res.Key
 	flushObjects.Inc()
 	flushBytes.Add(int(fl.size))
+	flushObjectBytes.Update(float64(fl.size))
 	flushLatencyMs.Update(float64(time.Since(fl.opened).Milliseconds()))
 	var newlyVoided []PartitionID
 	for _, id := range res.Voided {

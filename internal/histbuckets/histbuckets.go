@@ -8,3 +8,7 @@ var Milliseconds = []float64{0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 25
 
 // Counts are bounds of counts of things (partitions in a flush object).
 var Counts = []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}
+
+// Bytes are size bounds in bytes, 1 KiB to 256 MiB (flush objects: from one small batch
+// to --flush-bytes and past it).
+var Bytes = []float64{1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20, 256 << 20}

@@ -124,6 +124,13 @@ func TestPrometheusReadsLagTrafficAndErrors(t *testing.T) {
 		t.Fatalf("broker counts %v bytes in for 150 records of 10 bytes", bytesIn)
 	}
 	waitQuery(t, prom, fmt.Sprintf(`kafscale_topic_bytes_in_total{topic=%q}`, topic), equals(bytesIn))
+	// Every byte appended went into a flush object, and none is pending once acknowledged.
+	if objBytes := kafkatest.MetricSample(scrape, "kafscale_flush_object_bytes_sum"); objBytes < bytesIn {
+		t.Errorf("flush objects hold %v bytes, less than the %v bytes appended", objBytes, bytesIn)
+	}
+	if pending := kafkatest.MetricSample(scrape, "kafscale_flush_pending_bytes"); pending != 0 {
+		t.Errorf("%v bytes pending after every produce was acknowledged", pending)
+	}
 	waitQuery(t, prom, fmt.Sprintf(`rate(kafscale_topic_bytes_in_total{topic=%q}[1m])`, topic),
 		one(func(f float64) bool { return f > 0 && f <= bytesIn }, fmt.Sprintf("in (0, %v]", bytesIn)))
 	// The consumer read 100 records.
@@ -244,6 +251,8 @@ func TestHistogramsExportedFromTheStart(t *testing.T) {
 		"kafscale_s3_upload_duration_ms_count",
 		"kafscale_s3_download_duration_ms_count",
 		`kafscale_s3_upload_duration_ms_bucket{le="+Inf"}`,
+		"kafscale_flush_pending_bytes",
+		"kafscale_flush_object_bytes_count",
 		`kafscale_topic_bytes_in_total{topic="(other)"}`,
 		"kafscale_consumer_group_lag_partitions",
 		`kafscale_log_lines_suppressed_total{log="connection_errors"}`,
