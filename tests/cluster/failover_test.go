@@ -3,10 +3,7 @@ package cluster
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -80,16 +77,7 @@ func TestFailoverAfterKill9(t *testing.T) {
 // acknowledged record reads back at its offset, offsets have no gaps, and the idempotent
 // producer stored nothing twice.
 func TestRandomKillsLoseNothing(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("KAFSCALE_TEST_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("KAFSCALE_TEST_SEED=%q: %v", s, err)
-		}
-		seed = v
-	}
-	t.Logf("seed %d (KAFSCALE_TEST_SEED=%d replays it)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, 12))
+	rng := kafkatest.SeededRand(t)
 
 	c, w := startLoadedCluster(t)
 	const rounds = 3

@@ -3,10 +3,7 @@ package compaction
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -25,12 +22,7 @@ import (
 // up, each partition holds exactly the latest acknowledged record of each key (tombstones
 // gone after delete.retention.ms), and nothing acknowledged and still retained is lost.
 func TestKill9WhileCompactingLosesNoLatestValue(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if v, err := strconv.ParseUint(os.Getenv("KAFSCALE_TEST_SEED"), 10, 64); err == nil {
-		seed = v
-	}
-	t.Logf("seed %d (KAFSCALE_TEST_SEED=%d replays it)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, seed>>1))
+	rng := kafkatest.SeededRand(t)
 
 	p := testbroker.Start(t, "--flush-interval", "10ms", "--merge-bytes", "32768", "--merge-chunk-bytes", "4096",
 		"--merge-age", "200ms", "--merge-interval", "100ms", "--gc-interval", "200ms", "--gc-grace", "2s",

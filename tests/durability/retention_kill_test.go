@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,12 +25,7 @@ import (
 // its offset, nothing acknowledged at or above the log start is missing, and the bucket's
 // bytes come down to what retention keeps (counted in the store's directory).
 func TestKill9WhileRetentionAndGCRun(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if v, err := strconv.ParseUint(os.Getenv("KAFSCALE_TEST_SEED"), 10, 64); err == nil {
-		seed = v
-	}
-	t.Logf("seed %d (KAFSCALE_TEST_SEED=%d replays it)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, seed>>1))
+	rng := kafkatest.SeededRand(t)
 
 	p := testbroker.Start(t, "--flush-interval", "10ms", "--merge-bytes", "32768", "--merge-chunk-bytes", "4096",
 		"--merge-age", "200ms", "--merge-interval", "100ms", "--gc-interval", "200ms", "--gc-grace", "2s",
