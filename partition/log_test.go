@@ -401,7 +401,8 @@ func TestSequentialReadPrefetchesTheNextRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cache.Close) // joins the read-ahead goroutines before the store's directory goes
-	l := New(Config{TailBytes: 1, ReadAheadBytes: 1}, st, h.flusher, cache) // one range ahead
+	// One range ahead.
+	l := New(Config{TailBytes: 1, ReadAheadBytes: 1}, st, h.flusher, cache)
 	ctx := context.Background()
 
 	got, err := l.Read(ctx, 0, 1) // the first range only

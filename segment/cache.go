@@ -46,8 +46,8 @@ type CacheConfig struct {
 
 // Defaults of CacheConfig.
 const (
-	DefaultCacheBytes          = 256 << 20
-	DefaultExpectedItemBytes   = 64 << 10
+	DefaultCacheBytes        = 256 << 20
+	DefaultExpectedItemBytes = 64 << 10
 	// DefaultPrefetchConcurrency allows 16 read-ahead loads at once: at S3 Standard's tens of
 	// milliseconds per GET and 1 MiB chunks, what a catching-up consumer needs to read well
 	// over 150 MiB/s (docs/benchmarks.md, "Catch-up reads"); 16 MiB in flight at most.

@@ -33,10 +33,10 @@ type serverConfig struct {
 	AdvertisedListener string
 	MetricsListen      string
 	// Pprof serves Go's runtime profiles under /debug/pprof/ on the metrics listener.
-	Pprof bool
-	LogLevel           string
-	LogFormat          string
-	ShutdownTimeout    time.Duration
+	Pprof           bool
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
 	// DrainTimeout bounds how long a stopping broker waits for its partitions to move to
 	// the other brokers of its cluster before it stops (0: no drain).
 	DrainTimeout time.Duration
