@@ -19,7 +19,7 @@
 # example --with-minio).
 set -Eeuo pipefail # -E: the ERR trap also fires inside functions
 
-readonly TEST_TIMEOUT=5m # per test binary; packages aim for under a minute each
+readonly TEST_TIMEOUT=10m # per test binary; packages aim for under a minute each (tests/s3 takes 3-5 min on a loaded machine)
 # Fuzzing budgets are counts, not durations: with a duration, Go 1.26's fuzz coordinator
 # can fail a target with "context deadline exceeded" when the time runs out on a busy
 # machine (go.dev/issue/75804, fixed in Go 1.27); a count has no deadline to race. Each
