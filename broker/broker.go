@@ -47,6 +47,10 @@ type Config struct {
 	// AdvertisedHost and AdvertisedPort are what Metadata tells clients to connect to.
 	AdvertisedHost string
 	AdvertisedPort int32
+	// Listeners are the advertised listeners by name (advertised.listeners), registered
+	// in etcd so that every broker answers a client with the addresses of the listener it
+	// connected to; empty means AdvertisedHost:AdvertisedPort serves every listener.
+	Listeners []*metapb.AdvertisedListener
 	// AutoCreateTopics is auto.create.topics.enable.
 	AutoCreateTopics bool
 	// DefaultPartitions is num.partitions for auto-created topics and CreateTopics with -1.

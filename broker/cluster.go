@@ -290,7 +290,7 @@ func boolOrder(a, b bool) int {
 
 // self is this broker as Metadata lists it.
 func (b *Broker) self() *metapb.Broker {
-	return &metapb.Broker{Id: b.cfg.NodeID, Host: b.cfg.AdvertisedHost, Port: b.cfg.AdvertisedPort}
+	return &metapb.Broker{Id: b.cfg.NodeID, Host: b.cfg.AdvertisedHost, Port: b.cfg.AdvertisedPort, Listeners: b.cfg.Listeners}
 }
 
 // partitionLeader returns partition p of t's leader and leader epoch as Metadata answers

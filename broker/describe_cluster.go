@@ -37,9 +37,11 @@ func (b *Broker) handleDescribeCluster(c *call) {
 	}
 	brokers, controller := b.clusterBrokers()
 	resp.ControllerID = -1
+	ln := listenerOf(c)
 	for _, br := range brokers {
 		db := kmsg.NewDescribeClusterResponseBroker()
-		db.NodeID, db.Host, db.Port, db.Rack = br.Id, br.Host, br.Port, nilIfEmpty(br.Rack)
+		host, port := endpointOf(br, ln)
+		db.NodeID, db.Host, db.Port, db.Rack = br.Id, host, port, nilIfEmpty(br.Rack)
 		resp.Brokers = append(resp.Brokers, db)
 		if br.Id == controller {
 			resp.ControllerID = controller

@@ -169,8 +169,8 @@ func (bc brokerConfig) values() []configValue {
 func (b *Broker) brokerConfigs() []brokerConfig {
 	id := strconv.Itoa(int(b.cfg.NodeID))
 	return []brokerConfig{
-		{"advertised.listeners", "PLAINTEXT://" + b.cfg.AdvertisedHost + ":" + strconv.Itoa(int(b.cfg.AdvertisedPort)), "", kindList,
-			"The listener clients are told to connect to (--advertised-listener)."},
+		{"advertised.listeners", b.advertisedListeners(), "", kindList,
+			"The listeners clients are told to connect to (--advertised-listeners, or --advertised-listener)."},
 		{"auto.create.topics.enable", strconv.FormatBool(b.cfg.AutoCreateTopics), "true", kindBoolean,
 			"Whether Metadata requests create missing topics (--auto-create-topics)."},
 		{"broker.id", id, "-1", kindInt, "This broker's id (--broker-id)."},

@@ -191,7 +191,7 @@ func (b *Broker) fillFetch(parts []fetchPart, maxBytes int64) (int64, bool) {
 
 func (b *Broker) sendFetch(c *call, resp *codec.FetchResponse) {
 	if c.hdr.APIVersion >= fetchLeaderHintVersion {
-		b.addFetchLeaderHints(resp)
+		b.addFetchLeaderHints(resp, listenerOf(c))
 	}
 	countFetch(resp)
 	parts, _ := codec.AppendFetchResponse(make([][]byte, 0, 8), make([]byte, 0, 512), c.hdr.APIVersion, c.hdr.CorrelationID, resp)

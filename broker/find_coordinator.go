@@ -34,7 +34,8 @@ func (b *Broker) handleFindCoordinator(c *call) {
 			rc.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		default:
 			if owner := b.slotOwner(key); owner != nil {
-				rc.NodeID, rc.Host, rc.Port = owner.Id, owner.Host, owner.Port
+				host, port := endpointOf(owner, listenerOf(c))
+				rc.NodeID, rc.Host, rc.Port = owner.Id, host, port
 			} else {
 				rc.ErrorCode = kerr.CoordinatorNotAvailable.Code
 			}

@@ -66,7 +66,7 @@ func (h *leaderHints) endpoints() []*metapb.Broker {
 
 // addProduceLeaderHints fills CurrentLeader and Brokers (NodeEndpoints) of a Produce v10+
 // answer.
-func (b *Broker) addProduceLeaderHints(resp *kmsg.ProduceResponse) {
+func (b *Broker) addProduceLeaderHints(resp *kmsg.ProduceResponse, listener string) {
 	h := leaderHints{b: b}
 	for i := range resp.Topics {
 		rt := &resp.Topics[i]
@@ -83,13 +83,14 @@ func (b *Broker) addProduceLeaderHints(resp *kmsg.ProduceResponse) {
 		}
 	}
 	for _, ep := range h.endpoints() {
-		resp.Brokers = append(resp.Brokers, kmsg.ProduceResponseBroker{NodeID: ep.Id, Host: ep.Host, Port: ep.Port, Rack: nilIfEmpty(ep.Rack)})
+		host, port := endpointOf(ep, listener)
+		resp.Brokers = append(resp.Brokers, kmsg.ProduceResponseBroker{NodeID: ep.Id, Host: host, Port: port, Rack: nilIfEmpty(ep.Rack)})
 	}
 }
 
 // addFetchLeaderHints fills CurrentLeader and NodeEndpoints of a Fetch v16+ answer (topics
 // by id, as from v13).
-func (b *Broker) addFetchLeaderHints(resp *codec.FetchResponse) {
+func (b *Broker) addFetchLeaderHints(resp *codec.FetchResponse, listener string) {
 	h := leaderHints{b: b}
 	for i := range resp.Topics {
 		rt := &resp.Topics[i]
@@ -107,6 +108,7 @@ func (b *Broker) addFetchLeaderHints(resp *codec.FetchResponse) {
 		}
 	}
 	for _, ep := range h.endpoints() {
-		resp.NodeEndpoints = append(resp.NodeEndpoints, codec.FetchNodeEndpoint{NodeID: ep.Id, Host: ep.Host, Port: ep.Port, Rack: nilIfEmpty(ep.Rack)})
+		host, port := endpointOf(ep, listener)
+		resp.NodeEndpoints = append(resp.NodeEndpoints, codec.FetchNodeEndpoint{NodeID: ep.Id, Host: host, Port: port, Rack: nilIfEmpty(ep.Rack)})
 	}
 }

@@ -33,7 +33,7 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 		gone: make(map[flush.PartitionID]uint64), gcSeen: make(map[string]map[string]time.Time),
 		ledHook: d.LedPartitions,
 	}
-	reg, err := d.Meta.Register(ctx, cfg.NodeID, cfg.AdvertisedHost, cfg.AdvertisedPort, "", clientv3.LeaseID(cfg.Rejoin))
+	reg, err := d.Meta.RegisterBroker(ctx, &metapb.Broker{Id: cfg.NodeID, Host: cfg.AdvertisedHost, Port: cfg.AdvertisedPort, Listeners: cfg.Listeners}, clientv3.LeaseID(cfg.Rejoin))
 	if errors.Is(err, meta.ErrReplaced) {
 		return nil, &ConfigError{fmt.Errorf("cannot register broker %d again: %w", cfg.NodeID, err)}
 	}

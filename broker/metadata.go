@@ -25,8 +25,10 @@ func (b *Broker) handleMetadata(c *call) {
 	req := c.kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	brokers, controller := b.clusterBrokers()
+	ln := listenerOf(c)
 	for _, br := range brokers {
-		resp.Brokers = append(resp.Brokers, kmsg.MetadataResponseBroker{NodeID: br.Id, Host: br.Host, Port: br.Port, Rack: nilIfEmpty(br.Rack)})
+		host, port := endpointOf(br, ln)
+		resp.Brokers = append(resp.Brokers, kmsg.MetadataResponseBroker{NodeID: br.Id, Host: host, Port: port, Rack: nilIfEmpty(br.Rack)})
 	}
 	resp.ClusterID = &b.clusterID
 	resp.ControllerID = controller

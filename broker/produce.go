@@ -146,7 +146,7 @@ func (b *Broker) handleProduce(c *call) {
 	}
 	answer := func() {
 		if req.Version >= produceLeaderHintVersion {
-			b.addProduceLeaderHints(resp)
+			b.addProduceLeaderHints(resp, listenerOf(c))
 		}
 		c.respond(resp)
 	}

@@ -106,6 +106,13 @@ func (r *Registration) Valid() bool {
 // Register starts goroutines, owned by the Registration, that keep the lease
 // alive and watch brokers/<id> until Close or the session is lost.
 func (s *Store) Register(ctx context.Context, brokerID int32, host string, port int32, rack string, rejoin clientv3.LeaseID) (*Registration, error) {
+	return s.RegisterBroker(ctx, &metapb.Broker{Id: brokerID, Host: host, Port: port, Rack: rack}, rejoin)
+}
+
+// RegisterBroker is Register with the whole registration, advertised listeners included.
+// Incarnation is ignored (it is the registering transaction's revision).
+func (s *Store) RegisterBroker(ctx context.Context, info *metapb.Broker, rejoin clientv3.LeaseID) (*Registration, error) {
+	brokerID := info.GetId()
 	ttl := int64((s.cfg.SessionTTL + time.Second - 1) / time.Second)
 	asked := time.Now() // the lease lives at least TTL from here
 	lease, err := s.cli.Grant(ctx, ttl)
@@ -118,7 +125,7 @@ func (s *Store) Register(ctx context.Context, brokerID int32, host string, port 
 		defer cancel()
 		_, _ = s.cli.Revoke(rctx, lease.ID)
 	}
-	val, err := marshal(&metapb.Broker{Id: brokerID, Host: host, Port: port, Rack: rack})
+	val, err := marshal(&metapb.Broker{Id: brokerID, Host: info.GetHost(), Port: info.GetPort(), Rack: info.GetRack(), Listeners: info.GetListeners()})
 	if err != nil {
 		revoke()
 		return nil, fmt.Errorf("cannot encode broker %d: %w", brokerID, err)
@@ -177,7 +184,7 @@ func (s *Store) Register(ctx context.Context, brokerID int32, host string, port 
 	reg.extend(asked, reg.ttl)
 	go reg.keepAlive(kaCtx, ka, log)
 	go reg.watch(kaCtx, brokerKey, rev, log)
-	log.Info("registered broker", "host", host, "port", port)
+	log.Info("registered broker", "host", info.GetHost(), "port", info.GetPort(), "listeners", len(info.GetListeners()))
 	return reg, nil
 }
 

@@ -44,6 +44,8 @@ type serverConfig struct {
 	Flush        flush.Config
 	Net          netio.Config
 	CacheBytes   int64
+	// listenerConfig holds --listeners and the TLS settings (listeners.go).
+	listenerConfig
 	// MemoryLimit is the Go runtime's soft memory limit; -1 derives it from the buffer and
 	// cache sizes, 0 leaves the runtime's default (or GOMEMLIMIT).
 	MemoryLimit int64
@@ -51,6 +53,7 @@ type serverConfig struct {
 
 func defaultServerConfig() serverConfig {
 	return serverConfig{
+		listenerConfig:  listenerConfig{listenDefault: "127.0.0.1:9092"},
 		Listen:          "127.0.0.1:9092",
 		MetricsListen:   "127.0.0.1:9093",
 		LogLevel:        "info",
@@ -104,6 +107,7 @@ const devFlushInterval = time.Millisecond
 func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "Kafka listener host:port")
 	fs.StringVar(&cfg.AdvertisedListener, "advertised-listener", cfg.AdvertisedListener, "host:port clients are told to connect to (default: --listen)")
+	listenerFlags(fs, &cfg.listenerConfig)
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "host:port serving /metrics, /healthz and /readyz")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "also serve Go's CPU, heap and other profiles under /debug/pprof/ on --metrics-listen (off: they reveal internals and cost CPU while taken)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
@@ -198,6 +202,9 @@ func brokerIDFlag(dst *int32) func(string) error {
 
 // finish derives and validates what the shared flags leave open.
 func (c *serverConfig) finish() error {
+	if err := c.finishListeners(); err != nil {
+		return err
+	}
 	host, port, err := splitHostPort("listen", c.Listen)
 	if err != nil {
 		return err
@@ -298,6 +305,9 @@ func (c *devConfig) finish() error {
 	}
 	if c.Brokers < 1 || c.Brokers > maxDevBrokers {
 		return fmt.Errorf("--brokers must be 1-%d (set to %d)", maxDevBrokers, c.Brokers)
+	}
+	if c.Brokers > 1 && c.Listeners != "" {
+		return errors.New("--listeners works with --brokers 1 only for now (each child broker would need its own ports)")
 	}
 	if c.Brokers > 1 && c.EtcdEndpoints != "" {
 		return errors.New("--brokers and --etcd-endpoints exclude each other: the first broker of a dev cluster embeds the etcd the others join")
@@ -555,7 +565,11 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 	d.ClusterID = cid
 	handler := &lazyHandler{}
 	defer handler.shutdown()
-	ns := netio.New(cfg.Net, handler, log) // netio names itself (component=netio)
+	ncfg, err := cfg.listenerTLS(cfg.Net, log)
+	if err != nil {
+		return err
+	}
+	ns := netio.New(ncfg, handler, log) // netio names itself (component=netio)
 	if err := ns.Start(); err != nil {
 		return fmt.Errorf("cannot listen on --listen %s: %w", cfg.Net.Listen, err)
 	}
@@ -564,6 +578,7 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 		_, port, _ := splitHostPort("listen", ns.Addr().String())
 		bcfg.AdvertisedPort = port
 	}
+	cfg.resolveListenerPorts(&bcfg, ns)
 	defer func() { handler.shutdown(); _ = ns.Stop(context.Background()) }()
 	for {
 		b, err := openBroker(ctx, bcfg, d.Deps, &status, log)
@@ -572,7 +587,7 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 		}
 		bp.Store(b)
 		handler.set(b)
-		log.Info("kafka listener serving", "addr", ns.Addr().String(), "advertised", fmt.Sprintf("%s:%d", bcfg.AdvertisedHost, bcfg.AdvertisedPort), "cluster_id", cid)
+		log.Info("kafka listener serving", "addr", ns.Addr().String(), "advertised", fmt.Sprintf("%s:%d", bcfg.AdvertisedHost, bcfg.AdvertisedPort), "listeners", b.AdvertisedListeners(), "cluster_id", cid)
 		select {
 		case <-b.SessionLost():
 			handler.set(nil)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -197,7 +198,12 @@ func (p *Process) launch() {
 	if p.Running() {
 		p.t.Fatal("testbroker: Restart while the broker still runs")
 	}
-	args := append([]string{"dev", "--data-dir", p.DataDir, "--listen", p.Addr, "--metrics-listen", p.MetricsAddr, "--log-format", "text"}, p.Args...)
+	args := []string{"dev", "--data-dir", p.DataDir, "--metrics-listen", p.MetricsAddr, "--log-format", "text"}
+	if !slices.Contains(p.Args, "--listeners") {
+		// --listeners replaces --listen: the test chose its listeners' ports itself.
+		args = append(args, "--listen", p.Addr)
+	}
+	args = append(args, p.Args...)
 	bin := Binary(p.t)
 	if p.plain {
 		bin = PlainBinary(p.t)

@@ -628,8 +628,12 @@ type Broker struct {
 	// incarnation is not known when the value is written (it is the revision of
 	// the registering transaction), so it is stored as 0; readers fill it from
 	// the key's mod revision (meta.Store.ListBrokers does).
-	Incarnation   uint64 `protobuf:"varint,4,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
-	Rack          string `protobuf:"bytes,5,opt,name=rack,proto3" json:"rack,omitempty"`
+	Incarnation uint64 `protobuf:"varint,4,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	Rack        string `protobuf:"bytes,5,opt,name=rack,proto3" json:"rack,omitempty"`
+	// listeners are the broker's advertised listeners (advertised.listeners); a
+	// client is told the addresses of the listener it connected to. Brokers from
+	// before named listeners register none: host and port stand for every listener.
+	Listeners     []*AdvertisedListener `protobuf:"bytes,6,rep,name=listeners,proto3" json:"listeners,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -699,6 +703,74 @@ func (x *Broker) GetRack() string {
 	return ""
 }
 
+func (x *Broker) GetListeners() []*AdvertisedListener {
+	if x != nil {
+		return x.Listeners
+	}
+	return nil
+}
+
+// AdvertisedListener is where clients of one named listener reach a broker.
+type AdvertisedListener struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Host          string                 `protobuf:"bytes,2,opt,name=host,proto3" json:"host,omitempty"`
+	Port          int32                  `protobuf:"varint,3,opt,name=port,proto3" json:"port,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdvertisedListener) Reset() {
+	*x = AdvertisedListener{}
+	mi := &file_meta_metadata_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdvertisedListener) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdvertisedListener) ProtoMessage() {}
+
+func (x *AdvertisedListener) ProtoReflect() protoreflect.Message {
+	mi := &file_meta_metadata_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdvertisedListener.ProtoReflect.Descriptor instead.
+func (*AdvertisedListener) Descriptor() ([]byte, []int) {
+	return file_meta_metadata_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AdvertisedListener) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AdvertisedListener) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *AdvertisedListener) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
 // Segment is the value of segments/<topic-id>/<p>/<last offset>: one merged, immutable
 // per-partition object holding offsets [base_offset, last_offset]. Its footer indexes the
 // object in chunks, so a fetch reads one chunk with a ranged GET.
@@ -729,7 +801,7 @@ type Segment struct {
 
 func (x *Segment) Reset() {
 	*x = Segment{}
-	mi := &file_meta_metadata_proto_msgTypes[9]
+	mi := &file_meta_metadata_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +813,7 @@ func (x *Segment) String() string {
 func (*Segment) ProtoMessage() {}
 
 func (x *Segment) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metadata_proto_msgTypes[9]
+	mi := &file_meta_metadata_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +826,7 @@ func (x *Segment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Segment.ProtoReflect.Descriptor instead.
 func (*Segment) Descriptor() ([]byte, []int) {
-	return file_meta_metadata_proto_rawDescGZIP(), []int{9}
+	return file_meta_metadata_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Segment) GetKey() string {
@@ -843,7 +915,7 @@ type BrokerLoad struct {
 
 func (x *BrokerLoad) Reset() {
 	*x = BrokerLoad{}
-	mi := &file_meta_metadata_proto_msgTypes[10]
+	mi := &file_meta_metadata_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +927,7 @@ func (x *BrokerLoad) String() string {
 func (*BrokerLoad) ProtoMessage() {}
 
 func (x *BrokerLoad) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metadata_proto_msgTypes[10]
+	mi := &file_meta_metadata_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +940,7 @@ func (x *BrokerLoad) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BrokerLoad.ProtoReflect.Descriptor instead.
 func (*BrokerLoad) Descriptor() ([]byte, []int) {
-	return file_meta_metadata_proto_rawDescGZIP(), []int{10}
+	return file_meta_metadata_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *BrokerLoad) GetWindowMs() int64 {
@@ -898,7 +970,7 @@ type PartitionLoad struct {
 
 func (x *PartitionLoad) Reset() {
 	*x = PartitionLoad{}
-	mi := &file_meta_metadata_proto_msgTypes[11]
+	mi := &file_meta_metadata_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +982,7 @@ func (x *PartitionLoad) String() string {
 func (*PartitionLoad) ProtoMessage() {}
 
 func (x *PartitionLoad) ProtoReflect() protoreflect.Message {
-	mi := &file_meta_metadata_proto_msgTypes[11]
+	mi := &file_meta_metadata_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +995,7 @@ func (x *PartitionLoad) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionLoad.ProtoReflect.Descriptor instead.
 func (*PartitionLoad) Descriptor() ([]byte, []int) {
-	return file_meta_metadata_proto_rawDescGZIP(), []int{11}
+	return file_meta_metadata_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PartitionLoad) GetTopicId() []byte {
@@ -1009,13 +1081,18 @@ const file_meta_metadata_proto_rawDesc = "" +
 	"footer_pos\x18\x03 \x01(\x03R\tfooterPos\x12\x1d\n" +
 	"\n" +
 	"footer_len\x18\x04 \x01(\x03R\tfooterLen\x126\n" +
-	"\x04void\x18\x05 \x03(\v2\".kafscale.metadata.v1.PartitionRefR\x04void\"v\n" +
+	"\x04void\x18\x05 \x03(\v2\".kafscale.metadata.v1.PartitionRefR\x04void\"\xbe\x01\n" +
 	"\x06Broker\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x12\n" +
 	"\x04host\x18\x02 \x01(\tR\x04host\x12\x12\n" +
 	"\x04port\x18\x03 \x01(\x05R\x04port\x12 \n" +
 	"\vincarnation\x18\x04 \x01(\x04R\vincarnation\x12\x12\n" +
-	"\x04rack\x18\x05 \x01(\tR\x04rack\"\xc8\x02\n" +
+	"\x04rack\x18\x05 \x01(\tR\x04rack\x12F\n" +
+	"\tlisteners\x18\x06 \x03(\v2(.kafscale.metadata.v1.AdvertisedListenerR\tlisteners\"P\n" +
+	"\x12AdvertisedListener\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04host\x18\x02 \x01(\tR\x04host\x12\x12\n" +
+	"\x04port\x18\x03 \x01(\x05R\x04port\"\xc8\x02\n" +
 	"\aSegment\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1f\n" +
 	"\vbase_offset\x18\x02 \x01(\x03R\n" +
@@ -1057,35 +1134,37 @@ func file_meta_metadata_proto_rawDescGZIP() []byte {
 	return file_meta_metadata_proto_rawDescData
 }
 
-var file_meta_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_meta_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_meta_metadata_proto_goTypes = []any{
-	(*Topic)(nil),         // 0: kafscale.metadata.v1.Topic
-	(*PartitionRef)(nil),  // 1: kafscale.metadata.v1.PartitionRef
-	(*Assignment)(nil),    // 2: kafscale.metadata.v1.Assignment
-	(*Chain)(nil),         // 3: kafscale.metadata.v1.Chain
-	(*AbortedRange)(nil),  // 4: kafscale.metadata.v1.AbortedRange
-	(*Checkpoint)(nil),    // 5: kafscale.metadata.v1.Checkpoint
-	(*EpochStart)(nil),    // 6: kafscale.metadata.v1.EpochStart
-	(*ObjectEntry)(nil),   // 7: kafscale.metadata.v1.ObjectEntry
-	(*Broker)(nil),        // 8: kafscale.metadata.v1.Broker
-	(*Segment)(nil),       // 9: kafscale.metadata.v1.Segment
-	(*BrokerLoad)(nil),    // 10: kafscale.metadata.v1.BrokerLoad
-	(*PartitionLoad)(nil), // 11: kafscale.metadata.v1.PartitionLoad
-	nil,                   // 12: kafscale.metadata.v1.Topic.ConfigsEntry
+	(*Topic)(nil),              // 0: kafscale.metadata.v1.Topic
+	(*PartitionRef)(nil),       // 1: kafscale.metadata.v1.PartitionRef
+	(*Assignment)(nil),         // 2: kafscale.metadata.v1.Assignment
+	(*Chain)(nil),              // 3: kafscale.metadata.v1.Chain
+	(*AbortedRange)(nil),       // 4: kafscale.metadata.v1.AbortedRange
+	(*Checkpoint)(nil),         // 5: kafscale.metadata.v1.Checkpoint
+	(*EpochStart)(nil),         // 6: kafscale.metadata.v1.EpochStart
+	(*ObjectEntry)(nil),        // 7: kafscale.metadata.v1.ObjectEntry
+	(*Broker)(nil),             // 8: kafscale.metadata.v1.Broker
+	(*AdvertisedListener)(nil), // 9: kafscale.metadata.v1.AdvertisedListener
+	(*Segment)(nil),            // 10: kafscale.metadata.v1.Segment
+	(*BrokerLoad)(nil),         // 11: kafscale.metadata.v1.BrokerLoad
+	(*PartitionLoad)(nil),      // 12: kafscale.metadata.v1.PartitionLoad
+	nil,                        // 13: kafscale.metadata.v1.Topic.ConfigsEntry
 }
 var file_meta_metadata_proto_depIdxs = []int32{
-	12, // 0: kafscale.metadata.v1.Topic.configs:type_name -> kafscale.metadata.v1.Topic.ConfigsEntry
+	13, // 0: kafscale.metadata.v1.Topic.configs:type_name -> kafscale.metadata.v1.Topic.ConfigsEntry
 	1,  // 1: kafscale.metadata.v1.Assignment.partitions:type_name -> kafscale.metadata.v1.PartitionRef
 	3,  // 2: kafscale.metadata.v1.Checkpoint.chains:type_name -> kafscale.metadata.v1.Chain
 	4,  // 3: kafscale.metadata.v1.Checkpoint.aborted:type_name -> kafscale.metadata.v1.AbortedRange
 	6,  // 4: kafscale.metadata.v1.Checkpoint.epochs:type_name -> kafscale.metadata.v1.EpochStart
 	1,  // 5: kafscale.metadata.v1.ObjectEntry.void:type_name -> kafscale.metadata.v1.PartitionRef
-	11, // 6: kafscale.metadata.v1.BrokerLoad.partitions:type_name -> kafscale.metadata.v1.PartitionLoad
-	7,  // [7:7] is the sub-list for method output_type
-	7,  // [7:7] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	9,  // 6: kafscale.metadata.v1.Broker.listeners:type_name -> kafscale.metadata.v1.AdvertisedListener
+	12, // 7: kafscale.metadata.v1.BrokerLoad.partitions:type_name -> kafscale.metadata.v1.PartitionLoad
+	8,  // [8:8] is the sub-list for method output_type
+	8,  // [8:8] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_meta_metadata_proto_init() }
@@ -1099,7 +1178,7 @@ func file_meta_metadata_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meta_metadata_proto_rawDesc), len(file_meta_metadata_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
