@@ -82,6 +82,9 @@ var (
 	trimErrors      = metrics.NewCounter(`kafscale_segment_trim_errors_total`)
 )
 
+// mergeReadAhead is how many of a merge's flush extents load at once.
+const mergeReadAhead = 16
+
 type ledPartition struct {
 	t  *topic
 	p  int32
@@ -197,8 +200,17 @@ func (b *Broker) mergePartition(ctx context.Context, lp ledPartition) (bool, err
 	if size < b.cfg.Merge.SegmentBytes && time.Since(oldest) < b.cfg.Merge.Age {
 		return false, nil
 	}
+	// The extents come from many flush objects, one GET each: keep mergeReadAhead of them
+	// loading while the first is waited for, or a merge on S3's latency reads one extent
+	// per round trip and falls behind what is written (docs/benchmarks.md, "Cost").
+	for _, c := range cands[:min(len(cands), mergeReadAhead)] {
+		b.cache.Start(c.Key, c.Pos, c.Len)
+	}
 	data := make([][]byte, len(cands))
 	for i, c := range cands {
+		if j := i + mergeReadAhead; j < len(cands) {
+			b.cache.Start(cands[j].Key, cands[j].Pos, cands[j].Len)
+		}
 		d, err := b.cache.Get(ctx, c.Key, c.Pos, c.Len)
 		if err != nil {
 			return false, fmt.Errorf("cannot read extent %d-%d of %s: %w", c.BaseOffset, c.LastOffset, c.Key, err)
