@@ -1,0 +1,82 @@
+package main
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/kafscale/kafscale/internal/testcerts"
+)
+
+// TestListenerFlagsRefuseBadSettings: each bad listener setting stops the start with an
+// error that names it.
+func TestListenerFlagsRefuseBadSettings(t *testing.T) {
+	ca := testcerts.NewCA(t, "ca")
+	cert := ca.Server(t, "broker")
+	tlsArgs := []string{"--ssl-cert-file", cert.CertFile, "--ssl-key-file", cert.KeyFile}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--listeners", "A:9092"}, "--listeners entries must be NAME://host:port"},
+		{[]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,PLAINTEXT://127.0.0.1:9094"}, "names listener PLAINTEXT twice"},
+		{[]string{"--listeners", "IN://127.0.0.1:9092"}, "no protocol for listener IN"},
+		{[]string{"--listeners", "IN://127.0.0.1:9092", "--listener-security-protocol-map", "IN:SASL_SSL"}, "security protocol SASL_SSL is not supported yet"},
+		{[]string{"--listeners", "IN://127.0.0.1:9092", "--listener-security-protocol-map", "IN:QUIC"}, `unknown security protocol "QUIC"`},
+		{[]string{"--listeners", "IN://0.0.0.0:9092", "--listener-security-protocol-map", "IN:PLAINTEXT"}, "--advertised-listeners must give listener IN a host"},
+		{[]string{"--listeners", "PLAINTEXT://127.0.0.1:9092", "--advertised-listeners", "OTHER://h:1"}, "names listener OTHER, which --listeners does not have"},
+		{[]string{"--listeners", "PLAINTEXT://127.0.0.1:9092", "--listen", "127.0.0.1:9000"}, "--listeners replaces --listen"},
+		{[]string{"--advertised-listeners", "PLAINTEXT://h:1"}, "--advertised-listeners needs --listeners"},
+		{[]string{"--listeners", "SSL://127.0.0.1:9093"}, "an SSL listener needs --ssl-cert-file and --ssl-key-file"},
+		{append([]string{"--listeners", "SSL://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092"}, tlsArgs...), "the inter-broker listener SSL must be PLAINTEXT"},
+		{append([]string{"--listeners", "SSL://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092", "--inter-broker-listener-name", "X"}, tlsArgs...), "--inter-broker-listener-name X is not one of --listeners"},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--ssl-client-auth", "required"}, tlsArgs...), "--ssl-client-auth=required needs --ssl-ca-file"},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--ssl-client-auth", "want"}, tlsArgs...), `--ssl-client-auth must be none, requested or required (set to "want")`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cfg := defaultDevConfig()
+			_, err := parseFlags(devFlags(&cfg), tc.args, cfg.finish)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestListenersMapToNetioAndRegistration: the first PLAINTEXT listener is gnet's, the
+// others are netio's further listeners, every one is advertised, and the inter-broker
+// listener's address is the registration's host:port.
+func TestListenersMapToNetioAndRegistration(t *testing.T) {
+	ca := testcerts.NewCA(t, "ca")
+	cert := ca.Server(t, "broker")
+	cfg := defaultDevConfig()
+	args := []string{"--listeners", "EXTERNAL://0.0.0.0:9094,INTERNAL://127.0.0.1:9092,REPL://127.0.0.1:9095",
+		"--advertised-listeners", "EXTERNAL://kafka.example.com:443",
+		"--listener-security-protocol-map", "EXTERNAL:SSL,INTERNAL:PLAINTEXT,REPL:PLAINTEXT",
+		"--inter-broker-listener-name", "repl",
+		"--ssl-cert-file", cert.CertFile, "--ssl-key-file", cert.KeyFile}
+	if _, err := parseFlags(devFlags(&cfg), args, cfg.finish); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Net.Listen != "127.0.0.1:9092" || cfg.Net.ListenerName != "INTERNAL" {
+		t.Errorf("gnet listener %s %s, want INTERNAL 127.0.0.1:9092", cfg.Net.ListenerName, cfg.Net.Listen)
+	}
+	var further []string
+	for _, l := range cfg.Net.Listeners {
+		further = append(further, l.Name+"="+l.Addr)
+	}
+	if got := strings.Join(further, ","); got != "EXTERNAL=0.0.0.0:9094,REPL=127.0.0.1:9095" {
+		t.Errorf("further listeners %s", got)
+	}
+	var adv []string
+	for _, l := range cfg.Broker.Listeners {
+		adv = append(adv, l.GetName()+"="+net.JoinHostPort(l.GetHost(), strconv.Itoa(int(l.GetPort()))))
+	}
+	if got := strings.Join(adv, ","); got != "EXTERNAL=kafka.example.com:443,INTERNAL=127.0.0.1:9092,REPL=127.0.0.1:9095" {
+		t.Errorf("advertised %s", got)
+	}
+	if cfg.Broker.AdvertisedHost != "127.0.0.1" || cfg.Broker.AdvertisedPort != 9095 {
+		t.Errorf("registration %s:%d, want the inter-broker listener REPL", cfg.Broker.AdvertisedHost, cfg.Broker.AdvertisedPort)
+	}
+}
