@@ -32,7 +32,6 @@ func runClusterTo(stdout io.Writer, args []string) error {
 	case "describe":
 		fs := g.flags("describe")
 		fs.Init("kafscale cluster describe", fs.ErrorHandling())
-		fs.StringVar(&g.bootstrap, "b", g.bootstrap, "short for --bootstrap-server")
 		pos, help, err := g.parse(fs, args[1:])
 		if help || err != nil {
 			return err

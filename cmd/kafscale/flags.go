@@ -10,14 +10,24 @@ import (
 	"strings"
 )
 
+// shortFlags maps each one-letter alias to the flag it stands for. The alias shares its
+// flag's variable, so giving either must keep KAFSCALE_<FLAG> from overriding it, and the
+// alias has no variable of its own.
+var shortFlags = map[string]string{"b": "bootstrap-server"}
+
 // applyEnv sets every flag not given on the command line from KAFSCALE_<NAME>, so
 // containers can configure the broker without a wrapper script.
 func applyEnv(fs *flag.FlagSet) error {
 	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	fs.Visit(func(f *flag.Flag) {
+		given[f.Name] = true
+		if long, ok := shortFlags[f.Name]; ok {
+			given[long] = true
+		}
+	})
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] || err != nil {
+		if _, alias := shortFlags[f.Name]; alias || given[f.Name] || err != nil {
 			return
 		}
 		env := "KAFSCALE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))

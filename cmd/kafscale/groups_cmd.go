@@ -43,6 +43,7 @@ type groupsCmd struct {
 func (g *groupsCmd) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("kafscale groups "+name, flag.ContinueOnError)
 	fs.StringVar(&g.bootstrap, "bootstrap-server", strings.Join(g.cfg.Brokers, ","), "comma-separated host:port list of brokers to bootstrap from")
+	fs.StringVar(&g.bootstrap, "b", g.bootstrap, "short for --bootstrap-server")
 	fs.DurationVar(&g.cfg.Timeout, "timeout", g.cfg.Timeout, "bound on the whole operation")
 	fs.StringVar(&g.output, "output", "table", "table or json")
 	return fs

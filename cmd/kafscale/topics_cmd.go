@@ -101,7 +101,6 @@ func runTopicsTo(stdout io.Writer, args []string) error {
 func (t *topicsCmd) flags(synopsis string) *flag.FlagSet {
 	fs := t.groupsCmd.flags(t.verb)
 	fs.Init("kafscale topics "+t.verb, flag.ContinueOnError)
-	fs.StringVar(&t.bootstrap, "b", t.bootstrap, "short for --bootstrap-server")
 	// Parse errors are returned (main prints them once); parse prints the flags for -h.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
