@@ -112,6 +112,6 @@ run kafka-producer-perf-test.sh --topic perf --num-records 20000 --record-size 1
 run kafka-consumer-perf-test.sh --bootstrap-server "$B" --topic perf --num-records 20000
 run kafscale topics list -b "$B"
 run kafscale topics describe -b "$B" orders
-run kafscale groups list --bootstrap-server "$B"
-run kafscale groups describe --bootstrap-server "$B" orders-etl
+run kafscale groups list -b "$B"
+run kafscale groups describe -b "$B" orders-etl
 run kafscale cluster describe -b "$B"
