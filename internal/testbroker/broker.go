@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -99,7 +100,11 @@ func (b *Broker) Launch() {
 		"--s3-endpoint", b.S3.Endpoint,
 		"--s3-region", b.S3.Region,
 		"--s3-path-style",
-		"--listen", b.Addr, "--metrics-listen", b.MetricsAddr, "--log-format", "text"}
+		"--metrics-listen", b.MetricsAddr, "--log-format", "text"}
+	if !slices.Contains(b.Args, "--listeners") {
+		// --listeners replaces --listen: the test chose its listeners' ports itself.
+		args = append(args, "--listen", b.Addr)
+	}
 	if b.S3.Prefix != "" {
 		args = append(args, "--s3-prefix", b.S3.Prefix)
 	}
