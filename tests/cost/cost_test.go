@@ -133,9 +133,12 @@ func produce(t *testing.T, ctx context.Context, cl *kgo.Client, partitions int32
 }
 
 // TestEtcdWritesAndPutsDoNotGrowWithPartitions: the same load spread over 1, 100 and 1,000
-// partitions costs the same etcd write transactions and object PUTs per second.
+// partitions costs one etcd write transaction per flush object, and at most one flush object
+// per --flush-interval (100 ms here; the load stays far below --flush-bytes), whatever the
+// number of partitions: DESIGN.md's cost rule. (It compared each rate with the 1-partition
+// run's, which a loaded machine made flaky: fewer round trips a second, fewer flushes.)
 func TestEtcdWritesAndPutsDoNotGrowWithPartitions(t *testing.T) {
-	var base window
+	const flushInterval = 100 * time.Millisecond // measure's --flush-interval
 	for _, n := range []int32{1, 100, 1000} {
 		t.Run(fmt.Sprintf("%d partitions", n), func(t *testing.T) {
 			w := measure(t, n, 1)
@@ -147,13 +150,9 @@ func TestEtcdWritesAndPutsDoNotGrowWithPartitions(t *testing.T) {
 			if float64(w.etcdWrites) > w.flushes+2 {
 				t.Fatalf("%d etcd writes for %.0f flushes: more than one transaction per flush", w.etcdWrites, w.flushes)
 			}
-			if n == 1 {
-				base = w
-				return
-			}
-			perSec, basePerSec := float64(w.etcdWrites)/w.seconds, float64(base.etcdWrites)/base.seconds
-			if perSec > 1.5*basePerSec+2 {
-				t.Fatalf("%.1f etcd writes/s at %d partitions vs %.1f at 1 partition", perSec, n, basePerSec)
+			// One flush object per interval, and the window may catch one more at each end.
+			if maxFlushes := w.seconds/flushInterval.Seconds() + 2; w.flushes > maxFlushes {
+				t.Fatalf("%.0f flush objects in %.1fs at %d partitions: more than one per %s", w.flushes, w.seconds, n, flushInterval)
 			}
 		})
 	}
