@@ -18,8 +18,8 @@ const (
 // Kafka names it.
 const AnonymousPrincipal = "User:ANONYMOUS"
 
-// tlsHandshakeTimeout bounds a TLS handshake: a client that connects and sends nothing
-// must not hold a connection slot for longer.
+// tlsHandshakeTimeout bounds a TLS handshake (or RequestReadTimeout, if shorter): a
+// client that connects and sends nothing must not hold a connection slot for longer.
 const tlsHandshakeTimeout = 10 * time.Second
 
 // Listener is a further listener of a Server, served by the standard library rather than
@@ -110,6 +110,13 @@ func (s *Server) accept(sl *streamListener) {
 			_ = nc.Close()
 			continue
 		}
+		select {
+		case <-s.streamsDone:
+			// Stop took its list of connections before this one was counted in: close it
+			// here, and it ends as any closed connection does.
+			_ = nc.Close()
+		default:
+		}
 		if sl.TLS == nil {
 			sc.start(c)
 			continue
@@ -126,7 +133,7 @@ func (s *Server) accept(sl *streamListener) {
 // failed handshake closes it with one (rate-limited) log line.
 func (s *Server) handshake(sl *streamListener, sc *streamConn, c *Conn) {
 	tc := tls.Server(sc.nc, sl.TLS)
-	_ = tc.SetDeadline(time.Now().Add(tlsHandshakeTimeout))
+	_ = tc.SetDeadline(time.Now().Add(min(tlsHandshakeTimeout, s.cfg.RequestReadTimeout)))
 	if err := tc.Handshake(); err != nil {
 		tlsHandshakeFailuresTotal.Inc()
 		c.warnConnError("TLS handshake failed, closing the connection", "listener", sl.Name, "err", err)
@@ -138,7 +145,9 @@ func (s *Server) handshake(sl *streamListener, sc *streamConn, c *Conn) {
 	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
 		c.principal = "User:" + certs[0].Subject.String()
 	}
+	sc.mu.Lock()
 	sc.nc = tc
+	sc.mu.Unlock()
 	sc.start(c)
 }
 

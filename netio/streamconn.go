@@ -35,8 +35,8 @@ var errConnClosed = errors.New("netio: connection closed")
 type streamConn struct {
 	gnet.Conn // nil: netio calls only the methods defined below
 
-	nc  net.Conn // the TLS session once the handshake is done, else raw
-	raw net.Conn // the socket, closed by Server.Stop
+	nc  net.Conn // the TLS session once the handshake is done, else raw; set before start
+	raw net.Conn // the socket: closed by Server.Stop, its deadline set by Close
 	c   *Conn
 	srv *Server
 
@@ -285,7 +285,7 @@ func (sc *streamConn) Close() error {
 	}
 	sc.closing = true
 	sc.readOn.Broadcast()
-	_ = sc.nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+	_ = sc.raw.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
 	sc.writes = append(sc.writes, streamWrite{})
 	select {
 	case sc.wakeW <- struct{}{}:
