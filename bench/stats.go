@@ -87,10 +87,11 @@ func scrape(ctx context.Context, url string) (map[string]float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("cannot scrape %s: %s", url, resp.Status)
 	}
-	return parseMetrics(resp.Body)
+	return ParseMetrics(resp.Body)
 }
 
-func parseMetrics(r io.Reader) (map[string]float64, error) {
+// ParseMetrics reads Prometheus text into series values by full name (labels included).
+func ParseMetrics(r io.Reader) (map[string]float64, error) {
 	m := map[string]float64{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)

@@ -66,20 +66,14 @@ func compacted(t *metapb.Topic) bool {
 
 // compactionOf reads a topic's compaction settings (validated when they were set).
 func compactionOf(t *metapb.Topic) compaction {
-	value := func(name string) string {
-		if v, ok := t.GetConfigs()[name]; ok {
-			return v
-		}
-		return topicConfigs[name].def
-	}
 	long := func(name string) int64 {
-		n, err := strconv.ParseInt(value(name), 10, 64)
+		n, err := strconv.ParseInt(topicConfig(t, name), 10, 64)
 		if err != nil {
 			n, _ = strconv.ParseInt(topicConfigs[name].def, 10, 64)
 		}
 		return n
 	}
-	ratio, err := strconv.ParseFloat(value("min.cleanable.dirty.ratio"), 64)
+	ratio, err := strconv.ParseFloat(topicConfig(t, "min.cleanable.dirty.ratio"), 64)
 	if err != nil {
 		ratio = 0.5
 	}
@@ -115,10 +109,8 @@ func planCompaction(segs []*metapb.Segment, c compaction, nowMs int64) compactio
 	var clean, dirty int64
 	for _, s := range segs[:p.firstDirty] {
 		clean += s.Size
-		if s.Tombstones && nowMs-s.CompactedUnixMs >= c.deleteRetentionMs {
-			p.run = true
-		}
 	}
+	p.run = hasExpiredTombstones(segs[:p.firstDirty], c, nowMs)
 	for _, s := range segs[p.firstDirty:p.dirtyEnd] {
 		dirty += s.Size
 	}

@@ -156,6 +156,14 @@ func (d configDef) check(v string) error {
 	return nil
 }
 
+// topicConfig returns a topic's value of a config: its own, or Kafka's default.
+func topicConfig(t *metapb.Topic, name string) string {
+	if v, ok := t.GetConfigs()[name]; ok {
+		return v
+	}
+	return topicConfigs[name].def
+}
+
 // maxMessageBytes is the topic's max.message.bytes.
 func (b *Broker) maxMessageBytes(t *metapb.Topic) int {
 	if v, ok := t.Configs["max.message.bytes"]; ok {

@@ -24,18 +24,12 @@ var retentionMoves = metrics.NewCounter(`kafscale_retention_log_start_moves_tota
 // retentionLimits returns a topic's cleanup.policy deletes, retention.ms and
 // retention.bytes (-1: no limit).
 func retentionLimits(t *metapb.Topic) (deletes bool, ms, bytes int64) {
-	value := func(name string) string {
-		if v, ok := t.GetConfigs()[name]; ok {
-			return v
-		}
-		return topicConfigs[name].def
-	}
-	deletes = strings.Contains(value("cleanup.policy"), "delete")
-	ms, err := strconv.ParseInt(value("retention.ms"), 10, 64)
+	deletes = strings.Contains(topicConfig(t, "cleanup.policy"), "delete")
+	ms, err := strconv.ParseInt(topicConfig(t, "retention.ms"), 10, 64)
 	if err != nil {
 		ms = -1 // validated at creation; never expected
 	}
-	bytes, err = strconv.ParseInt(value("retention.bytes"), 10, 64)
+	bytes, err = strconv.ParseInt(topicConfig(t, "retention.bytes"), 10, 64)
 	if err != nil {
 		bytes = -1
 	}

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
+	"github.com/kafscale/kafscale/bench"
 	"github.com/kafscale/kafscale/internal/kafkatest"
 )
 
@@ -19,25 +18,8 @@ func scrape(ctx context.Context, addr string) (counters, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot scrape %s: %w", addr, err)
 	}
-	c := counters{}
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		c[line[:i]] = v
-	}
-	return c, sc.Err()
+	c, err := bench.ParseMetrics(strings.NewReader(text))
+	return counters(c), err
 }
 
 // minus is c - base, series by series.
