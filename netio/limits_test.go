@@ -3,10 +3,15 @@ package netio
 import (
 	"bytes"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/panjf2000/gnet/v2"
 )
 
 // TestPausedConnectionIsNotRead guards against a client that keeps writing to a connection
@@ -252,5 +257,47 @@ func TestDetachedRequestStopsCountingWhenAnswered(t *testing.T) {
 	other.write(frame(make([]byte, 500<<10)))
 	if got := other.recv(); len(got) != 500<<10 {
 		t.Fatalf("got %d bytes, want %d", len(got), 500<<10)
+	}
+}
+
+// closeCounter is a gnet.Conn whose only used method is Close, which it counts.
+type closeCounter struct {
+	gnet.Conn
+	closes atomic.Int64
+}
+
+func (c *closeCounter) Close() error { c.closes.Add(1); return nil }
+
+// TestNewConnectionIsNeverIdle guards the order in openConn: sweeps running while
+// connections open (on another goroutine, as the ticker does) must never close one as idle.
+// Before lastActive was set ahead of the table insert, a sweep between the two read zero
+// and closed the new connection during its first request.
+func TestNewConnectionIsNeverIdle(t *testing.T) {
+	s := New(testConfig(), &recorder{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	gc := &closeCounter{}
+	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200_000 {
+			c, ok := s.openConn(gc, addr, "PLAINTEXT", AnonymousPrincipal)
+			if !ok {
+				t.Error("connection refused")
+				return
+			}
+			s.table.remove(c)
+			connectionsGauge.Dec()
+		}
+	}()
+	for sweeping := true; sweeping; {
+		select {
+		case <-done:
+			sweeping = false
+		default:
+			s.sweep(s.clock.now())
+		}
+	}
+	if n := gc.closes.Load(); n != 0 {
+		t.Fatalf("%d connections closed as idle right after opening", n)
 	}
 }

@@ -392,6 +392,9 @@ func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 func (s *Server) openConn(gc gnet.Conn, remote net.Addr, listener, principal string) (*Conn, bool) {
 	c := &Conn{id: s.nextID.Add(1), remote: remote, ip: ipOf(remote), srv: s, gc: gc,
 		listener: listener, principal: principal}
+	// Set before the table holds c: sweep snapshots the table on the ticker goroutine, and
+	// a zero lastActive there reads as idle since 1970 and closes a connection just opened.
+	c.lastActive.Store(s.clock.now())
 	if reason := s.table.add(c, &s.cfg); reason != "" {
 		refusedConnsTotal(reason).Inc()
 		if counts, ok := s.table.noteRefusal(reason, time.Now()); ok {
@@ -402,7 +405,6 @@ func (s *Server) openConn(gc gnet.Conn, remote net.Addr, listener, principal str
 		}
 		return nil, false
 	}
-	c.lastActive.Store(s.clock.now())
 	connectionsGauge.Inc()
 	s.log.Debug("connection opened", "conn", c.id, "remote", c.remote, "listener", listener)
 	return c, true
