@@ -12,6 +12,7 @@ package broker
 // partition that moved (the flusher's own void memory only covers commits that failed).
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -150,7 +151,7 @@ func (b *Broker) refreshFence(ctx context.Context) (*meta.FenceState, error) {
 		b.stopServing("this broker incarnation was replaced or lost its session")
 		return nil, fmt.Errorf("broker %d incarnation %d: %w", b.cfg.NodeID, b.reg.Incarnation, flush.ErrFenced)
 	}
-	b.resignMoved(st.Assignment, published)
+	b.resignMoved(ctx, st.Assignment, published)
 	b.setSlots(st.Assignment)
 	b.fenceRev.Store(st.FenceRev)
 	return st, nil
@@ -160,12 +161,13 @@ func (b *Broker) refreshFence(ctx context.Context) (*meta.FenceState, error) {
 // at the same leader epoch, and records it in b.gone with the last flush that may hold its
 // batches. Partitions published after publication number published are newer than the
 // assignment read, which may not list them yet: they stay.
-func (b *Broker) resignMoved(a *metapb.Assignment, published uint64) {
+func (b *Broker) resignMoved(ctx context.Context, a *metapb.Assignment, published uint64) {
 	led := make(map[flush.PartitionID]bool, len(a.GetPartitions()))
 	for _, r := range a.GetPartitions() {
 		led[flush.PartitionID{TopicID: [16]byte(r.TopicId), Partition: r.Partition, LeaderEpoch: r.LeaderEpoch}] = true
 	}
 	var moved []flush.PartitionID
+	var resigned []ledPartition
 	for _, lp := range b.ledPartitions() {
 		_, _, epoch := lp.ps.log.Offsets()
 		id := flush.PartitionID{TopicID: lp.t.id, Partition: lp.p, LeaderEpoch: epoch}
@@ -174,7 +176,9 @@ func (b *Broker) resignMoved(a *metapb.Assignment, published uint64) {
 		}
 		// Resign first: from now on no batch of it enters a flush, so the open flush is
 		// the last that can hold one.
-		b.resign(lp.ps.log, "no longer assigned to this broker at this leader epoch")
+		if resignQuietly(lp.ps.log) {
+			resigned = append(resigned, lp)
+		}
 		moved = append(moved, id)
 	}
 	if len(moved) == 0 {
@@ -188,7 +192,29 @@ func (b *Broker) resignMoved(a *metapb.Assignment, published uint64) {
 		}
 	}
 	b.goneMu.Unlock()
+	b.logUnassigned(ctx, resigned)
 	b.log.Info("resigned partitions no longer assigned to this broker", "partitions", len(moved))
+}
+
+// logUnassigned logs each partition resignMoved resigned, after the fact: a topic deleted
+// elsewhere (or by this broker, whose DeleteTopics handler has not resigned yet) leaves
+// the assignment in the same etcd transaction, so a topic missing from etcd is the reason.
+// The lookups only choose the log line's reason; an error there keeps the generic one.
+func (b *Broker) logUnassigned(ctx context.Context, resigned []ledPartition) {
+	deleted := map[*topic]bool{}
+	for _, lp := range resigned {
+		gone, ok := deleted[lp.t]
+		if !ok {
+			mt, err := b.meta.GetTopic(ctx, lp.t.meta.GetName())
+			gone = errors.Is(err, meta.ErrTopicNotFound) || err == nil && !bytes.Equal(mt.GetId(), lp.t.id[:])
+			deleted[lp.t] = gone
+		}
+		why := "no longer assigned to this broker at this leader epoch"
+		if gone {
+			why = "topic deleted"
+		}
+		b.logResigned(lp.ps.log, why)
+	}
 }
 
 // stopServing ends every leadership of this incarnation at once: it was replaced by another

@@ -50,11 +50,21 @@ func (b *Broker) logTaken(parts []takenPart) {
 // partition stays in its topic's parts until the assignment drops it, and each fence
 // refresh meanwhile resigns it again).
 func (b *Broker) resign(l *partition.Log, why string) {
-	if !l.Leader() {
-		l.Resign()
-		return
+	if resignQuietly(l) {
+		b.logResigned(l, why)
 	}
+}
+
+// resignQuietly stops serving l and reports whether it was leading until then, for a
+// caller that logs the resignation once it knows why.
+func resignQuietly(l *partition.Log) bool {
+	was := l.Leader()
 	l.Resign()
+	return was
+}
+
+// logResigned logs that l stopped being led by this broker, and why.
+func (b *Broker) logResigned(l *partition.Log, why string) {
 	logStart, hw, epoch := l.Offsets()
 	b.log.Info("partition resigned", "topic", l.Topic(), "partition", l.Partition(), "leader_epoch", epoch, "log_start", logStart, "high_watermark", hw, "node_id", b.cfg.NodeID, "reason", why)
 }
