@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -354,9 +355,10 @@ func countPartitions(a *metapb.Assignment, slots bool) int {
 
 // markCreating tells followAssignment to leave topic id to the caller until done is called;
 // done then catches up with the latest cluster state, in case the caller failed half-way.
+// done may be called more than once: the first call counts.
 func (b *Broker) markCreating(id [16]byte) (done func()) {
 	b.creating.Store(id, struct{}{})
-	return func() {
+	return sync.OnceFunc(func() {
 		b.creating.Delete(id)
 		if st := b.view.Load(); st != nil && b.requests.Err() == nil {
 			b.wg.Add(1)
@@ -367,5 +369,5 @@ func (b *Broker) markCreating(id [16]byte) (done func()) {
 				}
 			}()
 		}
-	}
+	})
 }

@@ -106,21 +106,26 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 	id[6] = id[6]&0x0f | 0x40 // UUID v4
 	id[8] = id[8]&0x3f | 0x80
 	mt := &metapb.Topic{Id: id[:], Name: name, Partitions: partitions, Configs: configs, CreatedUnixMs: time.Now().UnixMilli()}
-	defer b.markCreating(id)()
+	created := b.markCreating(id)
+	defer created()
 	leaders := b.placeLeaders(partitions)
 	if err := b.meta.CreateTopic(ctx, mt, leaders...); err != nil {
 		return nil, fmt.Errorf("cannot create topic %s: %w", name, err)
 	}
 	b.putManifest(ctx, mt)
-	if err := b.takeOverPlaced(ctx, mt, 0, leaders); err != nil {
+	if err := b.takeOverPlaced(ctx, mt, 0, leaders, created); err != nil {
 		return nil, err
 	}
 	return b.topicByName(name), nil
 }
 
 // takeOverPlaced publishes topic mt and takes over its partitions from first on that
-// leaders (one per partition) place on this broker. The caller marked the topic creating.
-func (b *Broker) takeOverPlaced(ctx context.Context, mt *metapb.Topic, first int32, leaders []int32) error {
+// leaders (one per partition) place on this broker. The caller marked the topic creating;
+// created ends the mark once this broker's own takeovers are done, before waiting for the
+// other leaders: the controller may move a partition placed elsewhere (on a broker whose
+// lease is ending) to this broker meanwhile, and followAssignment must then take it over,
+// or the wait would last until the request's timeout.
+func (b *Broker) takeOverPlaced(ctx context.Context, mt *metapb.Topic, first int32, leaders []int32, created func()) error {
 	b.upsertTopic(mt)
 	var refs []*metapb.PartitionRef
 	for i, l := range leaders {
@@ -133,6 +138,7 @@ func (b *Broker) takeOverPlaced(ctx context.Context, mt *metapb.Topic, first int
 			return err
 		}
 	}
+	created()
 	if len(refs) < len(leaders) {
 		// Partitions placed on other brokers show in this broker's Metadata at once.
 		b.refreshView(ctx)
@@ -228,7 +234,8 @@ func (b *Broker) addPartitions(ctx context.Context, name string, count int32) er
 		return err
 	}
 	defer release()
-	defer b.markCreating(t.id)()
+	created := b.markCreating(t.id)
+	defer created()
 	leaders := b.placeLeaders(count - t.meta.Partitions)
 	mt, err := b.meta.AddPartitions(ctx, name, count, leaders...)
 	if err != nil {
@@ -239,5 +246,5 @@ func (b *Broker) addPartitions(ctx context.Context, name string, count int32) er
 		// Another CreatePartitions grew the topic between our read and our write.
 		return newKafkaError(kerr.InvalidPartitions, "topic %s grew to %d partitions meanwhile", name, mt.Partitions)
 	}
-	return b.takeOverPlaced(ctx, mt, t.meta.Partitions, leaders)
+	return b.takeOverPlaced(ctx, mt, t.meta.Partitions, leaders, created)
 }
