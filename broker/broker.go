@@ -30,6 +30,7 @@ import (
 	"github.com/kafscale/kafscale/flush"
 	"github.com/kafscale/kafscale/group"
 	"github.com/kafscale/kafscale/grouplag"
+	"github.com/kafscale/kafscale/internal/histbuckets"
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
 	"github.com/kafscale/kafscale/netio"
@@ -432,7 +433,7 @@ type api struct {
 
 // requestDurationBuckets are the upper bounds of the request duration histograms, in
 // seconds: from a cached read to a long poll or a slow object store.
-var requestDurationBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+var requestDurationBuckets = histbuckets.Seconds
 
 // apis is filled by each handler file's init, and feeds ApiVersions: it advertises exactly
 // what is implemented, except for the lower bounds advertiseFrom lowers.

@@ -21,6 +21,8 @@ package broker
 import (
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -31,6 +33,15 @@ import (
 )
 
 func init() { register(kmsg.Fetch, 4, 16, (*Broker).handleFetch) }
+
+var (
+	// parkedFetches is the fetches waiting for data now (long polls): each holds a
+	// goroutine and a waiter on every partition it reads until it answers.
+	parkedFetches = metrics.NewGauge(`kafscale_fetch_parked`, nil)
+	// fetchesParked counts fetches that parked at all, to tell long polls from fetches
+	// answered at once (kafscale_fetch_requests_total counts both).
+	fetchesParked = metrics.NewCounter(`kafscale_fetch_parked_total`)
+)
 
 type fetchPart struct {
 	out      *codec.FetchPartition
@@ -96,9 +107,12 @@ func (b *Broker) handleFetch(c *call) {
 	for i := range parts {
 		parts[i].log.Wait(w, parts[i].hw)
 	}
+	fetchesParked.Inc()
+	parkedFetches.Inc()
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
+		defer parkedFetches.Dec()
 		defer func() {
 			for i := range parts {
 				parts[i].log.Unwait(w)

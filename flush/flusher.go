@@ -194,6 +194,7 @@ type Flush struct {
 	key        string
 	parts      [][]byte
 	size       int64
+	records    int64 // offsets the object's batches span, for kafscale_flush_object_records
 	footer     segment.Footer
 }
 
@@ -234,6 +235,13 @@ var (
 	flushPartitions = metrics.NewPrometheusHistogramExt(`kafscale_flush_partitions`, histbuckets.Counts)
 	// flushObjectBytes is the size of each committed flush object (footer included).
 	flushObjectBytes = metrics.NewPrometheusHistogramExt(`kafscale_flush_object_bytes`, histbuckets.Bytes)
+	// flushObjectRecords is the records of each committed flush object (the offsets its
+	// batches span: what a record-count bound or a per-record cost reads).
+	flushObjectRecords = metrics.NewPrometheusHistogramExt(`kafscale_flush_object_records`, histbuckets.Counts)
+	// uploadDuration is from a flush object's first upload attempt to its object stored,
+	// retries and backoff included: the share of an acks=all produce spent on the store,
+	// whatever the store (kafscale_s3_upload_duration_ms is S3's, per attempt).
+	uploadDuration = metrics.NewPrometheusHistogramExt(`kafscale_flush_upload_duration_seconds`, histbuckets.Seconds)
 	// pendingBytes is Flusher.pending: bytes reserved or appended and not yet committed,
 	// what --buffer-bytes bounds.
 	pendingBytes = metrics.NewGauge(`kafscale_flush_pending_bytes`, nil)
@@ -518,6 +526,7 @@ func (f *Flusher) upload(fl *Flush) bool {
 		var delta []producer.Record
 		for _, bt := range g.batches {
 			b.Add(g.id.TopicID, g.id.Partition, g.id.LeaderEpoch, bt.Data, bt.BaseOffset, bt.LastOffset, bt.MaxTimestamp)
+			fl.records += bt.LastOffset - bt.BaseOffset + 1
 			if bt.Idempotent {
 				delta = append(delta, producer.Record{ProducerID: bt.ProducerID, Epoch: bt.ProducerEpoch,
 					Batch:     producer.Batch{FirstSeq: bt.FirstSeq, LastSeq: bt.LastSeq, BaseOffset: bt.BaseOffset, LastOffset: bt.LastOffset},
@@ -547,6 +556,9 @@ func (f *Flusher) upload(fl *Flush) bool {
 		}
 		return err
 	})
+	if err == nil {
+		uploadDuration.UpdateDuration(fl.uploaded)
+	}
 	return err == nil
 }
 
@@ -719,6 +731,7 @@ func (f *Flusher) complete(fl *Flush, res Committed) {
 	flushObjects.Inc()
 	flushBytes.Add(int(fl.size))
 	flushObjectBytes.Update(float64(fl.size))
+	flushObjectRecords.Update(float64(fl.records))
 	flushLatencyMs.Update(float64(time.Since(fl.opened).Milliseconds()))
 	var newlyVoided []PartitionID
 	for _, id := range res.Voided {

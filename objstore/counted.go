@@ -2,13 +2,15 @@ package objstore
 
 import (
 	"context"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 )
 
 // Requests and bytes of every store the broker runs on, counted by Counted. A GET counts
 // GetRange and GetSuffix alike (both are one ranged GET on S3); a request counts once
-// whatever its outcome, as S3 bills it, and bytes count what was sent or received.
+// whatever its outcome, as S3 bills it, and bytes count what was sent or received. Outcomes
+// and durations are in outcome.go.
 var (
 	objPuts       = metrics.NewCounter(`kafscale_object_requests_total{op="put"}`)
 	objGets       = metrics.NewCounter(`kafscale_object_requests_total{op="get"}`)
@@ -35,31 +37,43 @@ func Counted(st Store) Store {
 func (c *countedStore) Put(ctx context.Context, key string, parts [][]byte, size int64) error {
 	objPuts.Inc()
 	objPutBytes.Add(int(size))
-	return c.st.Put(ctx, key, parts, size)
+	start := time.Now()
+	err := c.st.Put(ctx, key, parts, size)
+	observe(opPut, start, err)
+	return err
 }
 
 func (c *countedStore) GetRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
 	objGets.Inc()
+	start := time.Now()
 	b, err := c.st.GetRange(ctx, key, off, n)
+	observe(opGet, start, err)
 	objGetBytes.Add(len(b))
 	return b, err
 }
 
 func (c *countedStore) GetSuffix(ctx context.Context, key string, n int64) ([]byte, int64, error) {
 	objGets.Inc()
+	start := time.Now()
 	b, size, err := c.st.GetSuffix(ctx, key, n)
+	observe(opGet, start, err)
 	objGetBytes.Add(len(b))
 	return b, size, err
 }
 
 func (c *countedStore) Delete(ctx context.Context, key string) error {
 	objDeletes.Inc()
-	return c.st.Delete(ctx, key)
+	start := time.Now()
+	err := c.st.Delete(ctx, key)
+	observe(opDelete, start, err)
+	return err
 }
 
 func (c *countedStore) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	objLists.Inc()
+	start := time.Now()
 	infos, err := c.st.List(ctx, prefix)
+	observe(opList, start, err)
 	objListedKeys.Add(len(infos))
 	return infos, err
 }

@@ -29,7 +29,45 @@ var (
 		}
 		return float64(h) / float64(h+m)
 	})
+	// Size and capacity of the live caches (one per broker; tests run several in a
+	// process), in bytes as --cache-bytes counts them (data, key and a per-entry overhead).
+	_ = metrics.NewGauge("kafscale_cache_bytes", func() float64 { return sumCaches((*Cache).usedBytes) })
+	_ = metrics.NewGauge("kafscale_cache_entries", func() float64 { return sumCaches((*Cache).entries) })
+	_ = metrics.NewGauge("kafscale_cache_capacity_bytes", func() float64 {
+		return sumCaches(func(c *Cache) float64 { return float64(c.rc.MaxCost()) })
+	})
 )
+
+// liveCaches holds the caches between NewCache and Close, for the size gauges.
+var liveCaches sync.Map // *Cache -> struct{}
+
+// sumCaches adds f over the live caches.
+func sumCaches(f func(*Cache) float64) float64 {
+	var sum float64
+	liveCaches.Range(func(k, _ any) bool {
+		c := k.(*Cache)
+		c.mu.RLock()
+		if !c.closed {
+			sum += f(c)
+		}
+		c.mu.RUnlock()
+		return true
+	})
+	return sum
+}
+
+// usedBytes is the cost held: ristretto's admitted cost minus its evicted cost (updates
+// adjust the admitted one). Lock must be held (read) and the cache open.
+func (c *Cache) usedBytes() float64 {
+	m := c.rc.Metrics
+	return float64(int64(m.CostAdded() - m.CostEvicted()))
+}
+
+// entries is the ranges held. Lock must be held (read) and the cache open.
+func (c *Cache) entries() float64 {
+	m := c.rc.Metrics
+	return float64(int64(m.KeysAdded() - m.KeysEvicted()))
+}
 
 // ErrCacheClosed is returned by Get on a miss after Close.
 var ErrCacheClosed = errors.New("range cache closed")
@@ -124,6 +162,9 @@ func NewCache(cfg CacheConfig, st objstore.Store) (*Cache, error) {
 		NumCounters: max(10*cfg.CacheBytes/cfg.ExpectedItemBytes, 1000),
 		MaxCost:     cfg.CacheBytes,
 		BufferItems: 64,
+		// For kafscale_cache_bytes and _entries: ristretto alone knows what its policy
+		// admitted and evicted. Its counters are striped atomics, cheap next to a GET.
+		Metrics: true,
 		// Keys are already our own 64-bit hashes; entries verify identity.
 		KeyToHash: func(k uint64) (uint64, uint64) { return k, 0 },
 	})
@@ -131,14 +172,16 @@ func NewCache(cfg CacheConfig, st objstore.Store) (*Cache, error) {
 		return nil, fmt.Errorf("cannot create range cache: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Cache{
+	c := &Cache{
 		st:     st,
 		rc:     rc,
 		seed:   maphash.MakeSeed(),
 		ctx:    ctx,
 		cancel: cancel,
 		sem:    make(chan struct{}, cfg.PrefetchConcurrency),
-	}, nil
+	}
+	liveCaches.Store(c, struct{}{})
+	return c, nil
 }
 
 // hash returns the ristretto key of a range.
@@ -285,6 +328,7 @@ func (c *Cache) Close() {
 	}
 	c.closed = true
 	c.mu.Unlock()
+	liveCaches.Delete(c)
 	// From here no Get, Set or wg.Add can start (they check closed under mu), and those
 	// that ran have released mu, so rc is ours alone.
 	c.cancel()

@@ -256,6 +256,15 @@ func TestHistogramsExportedFromTheStart(t *testing.T) {
 		`kafscale_topic_bytes_in_total{topic="(other)"}`,
 		"kafscale_consumer_group_lag_partitions",
 		`kafscale_log_lines_suppressed_total{log="connection_errors"}`,
+		`kafscale_object_request_outcomes_total{op="put",outcome="throttled"}`,
+		`kafscale_object_request_outcomes_total{op="get",outcome="server_error"}`,
+		`kafscale_object_request_duration_seconds_count{op="delete"}`,
+		"kafscale_flush_object_records_count",
+		"kafscale_flush_upload_duration_seconds_count",
+		"kafscale_fetch_parked",
+		"kafscale_fetch_parked_total",
+		"kafscale_cache_bytes",
+		"kafscale_cache_entries",
 	} {
 		if !strings.Contains(scrape, "\n"+series+" 0\n") {
 			t.Errorf("a fresh broker's scrape lacks %s at 0", series)
@@ -267,4 +276,62 @@ func TestHistogramsExportedFromTheStart(t *testing.T) {
 		}
 	}
 	promserver.CheckMetrics(t, scrape)
+}
+
+// TestPrometheusReadsParkedFetchesObjectOutcomesAndCache: a consumer long-polling an empty
+// topic shows as a parked fetch until records arrive; the flush objects those records went
+// into count as successful PUTs (and no failure, which the object-store alert reads); the
+// read cache reports the capacity --cache-bytes gave it.
+func TestPrometheusReadsParkedFetchesObjectOutcomesAndCache(t *testing.T) {
+	const cacheBytes = 48 << 20
+	b := testbroker.Start(t, "--cache-bytes", fmt.Sprint(cacheBytes))
+	prom := promserver.Start(t, b.MetricsAddr)
+	const topic = "quiet"
+	kafkatest.CreateTopic(t, b.Addr, topic, 1)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+
+	waitQuery(t, prom, `kafscale_cache_capacity_bytes`, equals(cacheBytes))
+	waitQuery(t, prom, `kafscale_fetch_parked`, equals(0))
+	// Long polls of 10 s: the consumer's fetches park while the topic is empty.
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.ConsumeTopics(topic),
+		kgo.FetchMaxWait(10*time.Second), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	polled := make(chan int, 1)
+	go func() {
+		n := 0
+		for n < 5 && ctx.Err() == nil {
+			n += consumer.PollFetches(ctx).NumRecords()
+		}
+		polled <- n
+	}()
+	waitQuery(t, prom, `kafscale_fetch_parked`, equals(1))
+	waitQuery(t, prom, `kafscale_fetch_parked_total > 0`, one(func(f float64) bool { return f > 0 }, "> 0"))
+
+	producer, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	for i := range 5 {
+		if err := producer.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "r%d", i)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case n := <-polled:
+		if n < 5 {
+			t.Fatalf("consumer read %d records, want 5", n)
+		}
+	case <-ctx.Done():
+		t.Fatal("consumer did not read the 5 records")
+	}
+
+	waitQuery(t, prom, `kafscale_object_request_outcomes_total{op="put",outcome="ok"} > 0`, one(func(f float64) bool { return f > 0 }, "> 0"))
+	waitQuery(t, prom, `sum(kafscale_object_request_outcomes_total{outcome=~"throttled|server_error|client_error|timeout|network|other_error"})`, equals(0))
+	waitQuery(t, prom, `kafscale_flush_object_records_sum >= 5`, one(func(f float64) bool { return f >= 5 }, ">= 5"))
+	waitQuery(t, prom, `kafscale_flush_upload_duration_seconds_count > 0`, one(func(f float64) bool { return f > 0 }, "> 0"))
 }
