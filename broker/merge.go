@@ -32,6 +32,10 @@ type MergeConfig struct {
 	// GCGrace is how old an unreferenced object must be before GC deletes it (gc.grace):
 	// it protects objects uploaded but not yet committed.
 	GCGrace time.Duration
+	// BatchBytes bounds the flush data a merge holds in memory (merge.batch.bytes): the
+	// partitions due are merged a time window of flush objects at a time, each window
+	// holding at most this many bytes of their extents and read once.
+	BatchBytes int64
 	// CompactionBufferBytes bounds the key map of one compaction pass (Kafka's
 	// log.cleaner.dedupe.buffer.size): compact.EntryBytes per key of the dirty segments.
 	CompactionBufferBytes int64
@@ -44,8 +48,11 @@ func DefaultMergeConfig() MergeConfig {
 		Age:          2 * time.Minute,
 		Interval:     10 * time.Second,
 		ChunkBytes:   segment.DefaultChunkBytes,
-		GCInterval:   time.Minute,
-		GCGrace:      10 * time.Minute,
+		// 256 MiB: four full segments, or a round of 16 partitions merged by age at up to
+		// 1 MiB/s each, read with one GET per flush object.
+		BatchBytes: 256 << 20,
+		GCInterval: time.Minute,
+		GCGrace:    10 * time.Minute,
 		// 32 MiB: about 700,000 keys per pass (Kafka's cleaner has 128 MiB for all its threads).
 		CompactionBufferBytes: 32 << 20,
 	}
@@ -62,6 +69,8 @@ func (c MergeConfig) Validate() error {
 		return fmt.Errorf("--merge-interval must be >0 (set to %s)", c.Interval)
 	case c.ChunkBytes <= 0:
 		return fmt.Errorf("--merge-chunk-bytes must be >0 (set to %d)", c.ChunkBytes)
+	case c.BatchBytes <= 0:
+		return fmt.Errorf("--merge-batch-bytes must be >0 (set to %d)", c.BatchBytes)
 	case c.GCInterval <= 0:
 		return fmt.Errorf("--gc-interval must be >0 (set to %s)", c.GCInterval)
 	case c.GCGrace <= 0:
@@ -82,7 +91,7 @@ var (
 	trimErrors      = metrics.NewCounter(`kafscale_segment_trim_errors_total`)
 )
 
-// mergeReadAhead is how many of a merge's flush extents load at once.
+// mergeReadAhead is how many of a merge batch's reads are in flight at once.
 const mergeReadAhead = 16
 
 type ledPartition struct {
@@ -107,21 +116,45 @@ func (b *Broker) ledPartitions() []ledPartition {
 
 // mergeAll merges partitions' flush extents into segments (run every merge interval). It
 // is the only writer of partitions' index prefixes and, with writeCheckpoints under cpMu, of
-// their checkpoints' chains.
+// their checkpoints' chains. The partitions due are merged a time window of flush objects
+// at a time (mergeWindow), each window's objects read once for all the partitions merging
+// them (readMergeBatch), until none is due.
 func (b *Broker) mergeAll() {
-	for _, lp := range b.ledPartitions() {
+	lps := b.ledPartitions()
+	pending := lps
+	for len(pending) > 0 && b.ctx.Err() == nil {
+		var plans []mergePlan
+		for _, lp := range pending {
+			if pl, ok := b.planMerge(lp); ok {
+				plans = append(plans, pl)
+			}
+		}
+		batch, later := mergeWindow(plans, b.cfg.Merge.BatchBytes)
+		pending = later
+		data, errs := readMergeBatch(b.ctx, b.store, batch)
+		for i, pl := range batch {
+			err := errs[i]
+			var merged bool
+			if err == nil {
+				merged, err = b.mergePartition(b.ctx, pl, data[i])
+			}
+			data[i] = nil // its flush data can go once the other plans no longer share it
+			if err != nil {
+				if b.ctx.Err() != nil {
+					return
+				}
+				mergeErrors.Inc()
+				b.log.Warn("cannot merge partition", "topic", pl.lp.t.meta.Name, "partition", pl.lp.p, "err", err)
+				continue
+			}
+			if merged {
+				pending = append(pending, pl.lp)
+			}
+		}
+	}
+	for _, lp := range lps {
 		if b.ctx.Err() != nil {
 			return
-		}
-		for {
-			merged, err := b.mergePartition(b.ctx, lp)
-			if err != nil {
-				mergeErrors.Inc()
-				b.log.Warn("cannot merge partition", "topic", lp.t.meta.Name, "partition", lp.p, "err", err)
-			}
-			if !merged || err != nil {
-				break
-			}
 		}
 		if err := b.trimPartition(b.ctx, lp); err != nil && b.ctx.Err() == nil {
 			trimErrors.Inc()
@@ -132,6 +165,31 @@ func (b *Broker) mergeAll() {
 			b.log.Warn("cannot compact partition", "topic", lp.t.meta.Name, "partition", lp.p, "err", err)
 		}
 	}
+}
+
+// planMerge returns the partition's oldest flush extents when they are due to be merged:
+// they reach SegmentBytes or the oldest is older than Age.
+func (b *Broker) planMerge(lp ledPartition) (mergePlan, bool) {
+	l := lp.ps.log
+	if !l.Leader() {
+		return mergePlan{}, false
+	}
+	cands := l.MergeCandidates(b.cfg.Merge.SegmentBytes)
+	if len(cands) == 0 {
+		return mergePlan{}, false
+	}
+	var size int64
+	oldest := time.Now()
+	for _, c := range cands {
+		size += c.Len
+		if _, _, ts, err := segment.ParseFlushKey(c.Key); err == nil && ts.Before(oldest) {
+			oldest = ts
+		}
+	}
+	if size < b.cfg.Merge.SegmentBytes && time.Since(oldest) < b.cfg.Merge.Age {
+		return mergePlan{}, false
+	}
+	return mergePlan{lp: lp, cands: cands, bytes: size}, true
 }
 
 // trimPartition deletes the segment keys of the partition wholly below its durable log
@@ -176,46 +234,15 @@ func (b *Broker) trimPartition(ctx context.Context, lp ledPartition) error {
 	return nil
 }
 
-// mergePartition merges the partition's oldest flush extents into one segment when they
-// reach SegmentBytes or the oldest is older than Age. It uploads the segment, commits its
-// key together with the checkpoint whose chains moved past the merged objects (one fenced
-// transaction), and then swaps the index. It reports whether a segment was written.
-func (b *Broker) mergePartition(ctx context.Context, lp ledPartition) (bool, error) {
+// mergePartition merges a plan's flush extents, whose bytes are data, into one segment. It
+// uploads the segment, commits its key together with the checkpoint whose chains moved past
+// the merged objects (one fenced transaction), and then swaps the index. It reports whether
+// a segment was written.
+func (b *Broker) mergePartition(ctx context.Context, pl mergePlan, data [][]byte) (bool, error) {
+	lp, cands := pl.lp, pl.cands
 	l := lp.ps.log
 	if !l.Leader() {
 		return false, nil
-	}
-	cands := l.MergeCandidates(b.cfg.Merge.SegmentBytes)
-	if len(cands) == 0 {
-		return false, nil
-	}
-	var size int64
-	oldest := time.Now()
-	for _, c := range cands {
-		size += c.Len
-		if _, _, ts, err := segment.ParseFlushKey(c.Key); err == nil && ts.Before(oldest) {
-			oldest = ts
-		}
-	}
-	if size < b.cfg.Merge.SegmentBytes && time.Since(oldest) < b.cfg.Merge.Age {
-		return false, nil
-	}
-	// The extents come from many flush objects, one GET each: keep mergeReadAhead of them
-	// loading while the first is waited for, or a merge on S3's latency reads one extent
-	// per round trip and falls behind what is written (docs/benchmarks.md, "Cost").
-	for _, c := range cands[:min(len(cands), mergeReadAhead)] {
-		b.cache.Start(c.Key, c.Pos, c.Len)
-	}
-	data := make([][]byte, len(cands))
-	for i, c := range cands {
-		if j := i + mergeReadAhead; j < len(cands) {
-			b.cache.Start(cands[j].Key, cands[j].Pos, cands[j].Len)
-		}
-		d, err := b.cache.Get(ctx, c.Key, c.Pos, c.Len)
-		if err != nil {
-			return false, fmt.Errorf("cannot read extent %d-%d of %s: %w", c.BaseOffset, c.LastOffset, c.Key, err)
-		}
-		data[i] = d
 	}
 	id := lp.t.id
 	parts, objSize, footer, err := segment.BuildSegment(id, lp.p, data, b.cfg.Merge.ChunkBytes)

@@ -13,7 +13,7 @@
 // time setting of the lifecycle (retention.ms, --merge-age, --merge-interval, --gc-interval,
 // --gc-grace, --flush-attempt-timeout, --retention-check-interval, --checkpoint-interval,
 // --bucket-metadata-interval, --load-report-interval, at least 1 s) and every size tied to
-// how much a partition holds (--merge-bytes, --merge-chunk-bytes, --compaction-buffer-bytes,
+// how much a partition holds (--merge-bytes, --merge-chunk-bytes, --merge-batch-bytes, --compaction-buffer-bytes,
 // the key space) by k, and keeps the produce rate, record size and --flush-interval. Every
 // ratio between times, and between sizes, is then what it is unscaled: the bucket holds 1/k
 // of the bytes, bytes read and written per GB produced are unchanged, flush PUTs per GB are
@@ -185,6 +185,7 @@ func scaledFlags(k float64, flush time.Duration) []string {
 		"--load-report-interval", max(time.Second, time.Duration(float64(30*time.Second)/k)).String(),
 		"--merge-bytes", n(64 << 20),
 		"--merge-chunk-bytes", n(1 << 20),
+		"--merge-batch-bytes", n(256 << 20),
 		"--compaction-buffer-bytes", n(32 << 20),
 	}
 }
