@@ -5,7 +5,7 @@ PROTOC        ?= protoc
 PROTOC_GEN_GO ?= $(GOBIN_DIR)/protoc-gen-go
 PROTOC_GEN_GO_GRPC ?= $(GOBIN_DIR)/protoc-gen-go-grpc
 GO_MODULE     := github.com/kafscale/kafscale
-PROTO_FILES   := meta/metadata.proto meta/groups.proto
+PROTO_FILES   := meta/metadata.proto meta/groups.proto meta/scram.proto
 GRPC_FILES    := control/control.proto
 
 .PHONY: proto

@@ -37,6 +37,7 @@ import (
 	"github.com/kafscale/kafscale/objstore"
 	"github.com/kafscale/kafscale/partition"
 	"github.com/kafscale/kafscale/reqmetrics"
+	"github.com/kafscale/kafscale/sasl"
 	"github.com/kafscale/kafscale/segment"
 	"github.com/kafscale/kafscale/topicmetrics"
 )
@@ -180,6 +181,8 @@ type Broker struct {
 	flusher   *flush.Flusher
 	groups    *group.Coordinator // consumer groups (group/)
 	clusterID string
+	// sasl authenticates connections of SASL listeners; nil when none is configured.
+	sasl *sasl.Server
 
 	ctx    context.Context // cancelled by Close; bounds handler goroutines
 	cancel context.CancelFunc
@@ -265,6 +268,8 @@ type Deps struct {
 	Flush     flush.Config
 	ClusterID string
 	Log       *slog.Logger
+	// SASL, if set, authenticates the connections of SASL listeners (sasl_handshake.go).
+	SASL *sasl.Server
 	// LedPartitions, if set, is called with the number of partitions this broker leads
 	// whenever it changes (after takeover, creations and deletions), so that cmd/ can move
 	// the soft memory limit with it (PartitionMemoryBytes each). It must not block.
@@ -300,7 +305,21 @@ func (b *Broker) Serve(req *netio.Request) {
 		req.Close(errShuttingDown)
 		return
 	}
+	auth := req.Conn.SASL()
+	if auth != nil && auth.RawToken() {
+		b.serveRawSASLToken(req, auth)
+		return
+	}
 	hdr, body, err := codec.ParseRequestHeader(req.Frame)
+	if err == nil && auth != nil {
+		// Before authentication only ApiVersions and the SASL requests are served, as
+		// Kafka's SaslServerAuthenticator does; anything else closes the connection.
+		if err := auth.Check(hdr.APIKey, time.Now()); err != nil {
+			saslRefusedRequests.Inc()
+			b.closeBad(req, hdr, err)
+			return
+		}
+	}
 	if err != nil {
 		if hdr.APIKey == int16(kmsg.ApiVersions) && errors.Is(err, codec.ErrUnsupportedVersion) {
 			b.answerUnsupportedAPIVersions(req, hdr)
@@ -403,6 +422,11 @@ func (c *call) send(parts [][]byte) {
 // a wrapped length: an error message quoting a long name is expected to be cut; any
 // other field means some input should have been refused, and is logged.
 func (c *call) respond(resp kmsg.Response) {
+	c.send([][]byte{c.encode(resp)})
+}
+
+// encode encodes resp (of the request's version) with its header, for respond.
+func (c *call) encode(resp kmsg.Response) []byte {
 	resp.SetVersion(c.hdr.APIVersion)
 	buf := codec.AppendResponseHeader(make([]byte, 0, 256), c.hdr.APIKey, c.hdr.APIVersion, c.hdr.CorrelationID)
 	buf, cut := codec.AppendResponse(buf, resp)
@@ -413,7 +437,7 @@ func (c *call) respond(resp kmsg.Response) {
 			c.log.Warn("response strings cut to the longest the version can carry", "api", kmsg.NameForKey(c.hdr.APIKey), "version", c.hdr.APIVersion, "fields", cut, "remote", c.req.Conn.RemoteAddr())
 		}
 	}
-	c.send([][]byte{buf})
+	return buf
 }
 
 // api is one row of the supported-API table.

@@ -31,7 +31,7 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 		cfg: cfg, log: d.Log, meta: d.Meta, store: d.Store, cache: d.Cache, clusterID: d.ClusterID,
 		topics: make(map[string]*topic), byID: make(map[[16]byte]*topic),
 		gone: make(map[flush.PartitionID]uint64), gcSeen: make(map[string]map[string]time.Time),
-		ledHook: d.LedPartitions,
+		ledHook: d.LedPartitions, sasl: d.SASL,
 	}
 	reg, err := d.Meta.RegisterBroker(ctx, &metapb.Broker{Id: cfg.NodeID, Host: cfg.AdvertisedHost, Port: cfg.AdvertisedPort, Listeners: cfg.Listeners}, clientv3.LeaseID(cfg.Rejoin))
 	if errors.Is(err, meta.ErrReplaced) {

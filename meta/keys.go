@@ -20,6 +20,7 @@ import (
 //	load/<broker-id>                               BrokerLoad, bound to the session lease
 //	controller/...                                 the controller election
 //	groups/...                                     consumer groups
+//	scram/<mechanism>/<user>                       ScramCredential (user names may hold "/")
 //
 // Seq and offsets are zero-padded to 20 digits so that etcd's lexical key order
 // is numeric order: a range read from a seq or an offset needs no sorting.
@@ -45,6 +46,26 @@ func NewKeys(prefix string) Keys {
 
 // Root returns the prefix with its trailing slash; every key starts with it.
 func (k Keys) Root() string { return k.root }
+
+// ScramPrefix returns scram/, the prefix of every SCRAM credential key.
+func (k Keys) ScramPrefix() string { return k.root + "scram/" }
+
+// Scram returns scram/<mechanism>/<user>.
+func (k Keys) Scram(mechanism, user string) string {
+	return k.ScramPrefix() + mechanism + "/" + user
+}
+
+// ParseScram returns the mechanism and user of a scram/ key.
+func (k Keys) ParseScram(key string) (mechanism, user string, err error) {
+	rest, ok := strings.CutPrefix(key, k.ScramPrefix())
+	if ok {
+		mechanism, user, ok = strings.Cut(rest, "/")
+	}
+	if !ok || mechanism == "" || user == "" {
+		return "", "", fmt.Errorf("cannot parse SCRAM credential key %q", key)
+	}
+	return mechanism, user, nil
+}
 
 // TopicsPrefix returns the prefix of all topic keys.
 func (k Keys) TopicsPrefix() string { return k.root + "topics/" }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/kafscale/kafscale/sasl"
 )
 
 // maxFramesPerEvent caps the frames one OnTraffic call takes, so a client that pipelines
@@ -41,6 +43,9 @@ type Conn struct {
 	// are set before the first Serve and not changed after.
 	listener  string
 	principal string
+	// auth is the SASL state of a connection on a SASL listener (nil on others), set
+	// before the first Serve; the handler drives it (sasl.Session says who may call what).
+	auth *sasl.Session
 	// gc is used off its event loop only through its concurrency-safe methods
 	// (AsyncWritev, Wake, Close), only while mu is held and closed is false: after onClose
 	// gnet may have shut down its event loop, and poking it then would write to a closed
@@ -111,10 +116,22 @@ func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 // Listener returns the name of the listener the connection came on.
 func (c *Conn) Listener() string { return c.listener }
 
-// Principal returns the connection's principal in Kafka's form: "User:" and the client
-// certificate's subject (RFC 2253, as Kafka's default principal builder), or
-// AnonymousPrincipal.
-func (c *Conn) Principal() string { return c.principal }
+// Principal returns the connection's principal in Kafka's form: on a SASL listener
+// "User:" and the authenticated user; otherwise "User:" and the client certificate's
+// subject (RFC 2253, as Kafka's default principal builder); else AnonymousPrincipal. It is
+// safe to call from any goroutine.
+func (c *Conn) Principal() string {
+	if c.auth != nil {
+		if u := c.auth.User(); u != "" {
+			return "User:" + u
+		}
+		return AnonymousPrincipal
+	}
+	return c.principal
+}
+
+// SASL returns the connection's SASL state, or nil if its listener does not use SASL.
+func (c *Conn) SASL() *sasl.Session { return c.auth }
 
 // cloneAddr copies a gnet address: gnet recycles the bytes of a TCP zone when the
 // connection closes, and the handler may keep the address longer.

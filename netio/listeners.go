@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/kafscale/kafscale/sasl"
 )
 
 // Security protocols of a listener, named as in Kafka's listener.security.protocol.map.
 const (
-	ProtocolPlaintext = "PLAINTEXT"
-	ProtocolSSL       = "SSL"
+	ProtocolPlaintext     = "PLAINTEXT"
+	ProtocolSSL           = "SSL"
+	ProtocolSASLPlaintext = "SASL_PLAINTEXT"
+	ProtocolSASLSSL       = "SASL_SSL"
 )
 
 // AnonymousPrincipal is the principal of a connection that did not authenticate, as
@@ -33,11 +37,19 @@ type Listener struct {
 	// TLS, when set, makes it an SSL listener. Its GetConfigForClient or GetCertificate
 	// may reload certificates; netio only runs the handshake.
 	TLS *tls.Config
+	// SASL makes clients authenticate (SASL_PLAINTEXT, or SASL_SSL with TLS): each
+	// connection gets a sasl.Session that the handler drives (Conn.SASL).
+	SASL bool
 }
 
 // Protocol returns the listener's security protocol.
 func (l Listener) Protocol() string {
-	if l.TLS != nil {
+	switch {
+	case l.TLS != nil && l.SASL:
+		return ProtocolSASLSSL
+	case l.SASL:
+		return ProtocolSASLPlaintext
+	case l.TLS != nil:
 		return ProtocolSSL
 	}
 	return ProtocolPlaintext
@@ -106,6 +118,9 @@ func (s *Server) accept(sl *streamListener) {
 		}
 		sc := newStreamConn(s, nc)
 		c, ok := s.openConn(sc, nc.RemoteAddr(), sl.Name, AnonymousPrincipal)
+		if ok && sl.SASL {
+			c.auth = &sasl.Session{}
+		}
 		if !ok {
 			_ = nc.Close()
 			continue

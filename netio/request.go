@@ -46,6 +46,8 @@ type Request struct {
 	hdr   [4]byte // the response's size prefix, written out as its own iovec
 	wpos  int     // the piece (0: hdr, i: parts[i-1]) the next write starts in
 	woff  int     // bytes of that piece already handed to gnet
+	// closeAfter closes the connection once this response is written (RespondThenClose).
+	closeAfter bool
 }
 
 // Detach hands Frame to the handler for good: netio will not recycle its buffer (for
@@ -74,6 +76,21 @@ func (r *Request) Respond(parts [][]byte, done func()) {
 		return
 	}
 	r.answer(stateReady, parts, done, size)
+}
+
+// RespondThenClose queues the response as Respond does and closes the connection once it
+// is written; later requests are neither served nor answered (a failed SASL
+// authentication, answered and then closed as Kafka does). reason is logged (rate
+// limited). It is safe to call from any goroutine.
+func (r *Request) RespondThenClose(parts [][]byte, reason error) {
+	c := r.Conn
+	c.logConnError("closing connection after the response", "reason", reason)
+	c.mu.Lock()
+	if r.state == statePending {
+		r.closeAfter = true
+	}
+	c.mu.Unlock()
+	r.Respond(parts, nil)
 }
 
 // NoResponse frees the request's slot in the response queue without sending anything
@@ -127,6 +144,9 @@ func (r *Request) answer(state uint8, parts [][]byte, done func(), size int) {
 		r.parts, r.done, r.size = parts, done, size
 		binary.BigEndian.PutUint32(r.hdr[:], uint32(size))
 		c.pendingOut += size + 4
+		if r.closeAfter {
+			c.closeRequested = true
+		}
 	case stateClose:
 		c.closeRequested = true
 	}
@@ -240,24 +260,12 @@ loop:
 			c.slots.pop()
 			r.parts = nil
 			b.reqs = append(b.reqs, r)
+			if r.closeAfter {
+				return c.closeLocked(b)
+			}
 		case stateClose:
 			c.slots.pop()
-			c.closing = true
-			for _, later := range c.slots.reset() {
-				if later.state == stateReady {
-					c.pendingOut -= later.size + 4
-					later.parts = nil
-					later.state = stateDone
-					discarded = append(discarded, later)
-				}
-			}
-			if b != nil {
-				c.sendLocked(b)
-			}
-			// gnet runs a connection's tasks in order, so the writes queued above go out
-			// before the close; gnet's close also flushes what it still buffers.
-			_ = c.gc.Close()
-			return discarded
+			return c.closeLocked(b)
 		default:
 			// stateNoResponse and stateDropped: nothing to write.
 			c.slots.pop()
@@ -274,6 +282,30 @@ loop:
 		c.wakeLocked()
 	}
 	return nil
+}
+
+// closeLocked closes the connection after writing b (may be nil): the responses queued
+// after the close are discarded and returned for the caller to finish outside the lock.
+// Conn.mu must be held.
+func (c *Conn) closeLocked(b *writeBatch) (discarded []*Request) {
+	c.closing = true
+	for _, later := range c.slots.reset() {
+		if later.state == stateReady {
+			c.pendingOut -= later.size + 4
+			later.parts = nil
+			later.state = stateDone
+			discarded = append(discarded, later)
+		}
+	}
+	if b != nil && len(b.iov) > 0 {
+		c.sendLocked(b)
+	} else if b != nil {
+		putBatch(b)
+	}
+	// gnet runs a connection's tasks in order, so the writes queued above go out before
+	// the close; gnet's close also flushes what it still buffers.
+	_ = c.gc.Close()
+	return discarded
 }
 
 // sendLocked hands b to gnet. Conn.mu must be held, which keeps AsyncWritev calls in

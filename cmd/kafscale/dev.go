@@ -53,7 +53,7 @@ type serverConfig struct {
 
 func defaultServerConfig() serverConfig {
 	return serverConfig{
-		listenerConfig:  listenerConfig{listenDefault: "127.0.0.1:9092"},
+		listenerConfig:  listenerConfig{listenDefault: "127.0.0.1:9092", SASL: defaultSASLConfig()},
 		Listen:          "127.0.0.1:9092",
 		MetricsListen:   "127.0.0.1:9093",
 		LogLevel:        "info",
@@ -564,6 +564,9 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 		return fmt.Errorf("cannot read the cluster id: %w", err)
 	}
 	d.ClusterID = cid
+	if d.SASL, err = cfg.saslServer(d.Meta, log); err != nil {
+		return err
+	}
 	handler := &lazyHandler{}
 	defer handler.shutdown()
 	ncfg, err := cfg.listenerTLS(cfg.Net, log)

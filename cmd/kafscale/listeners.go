@@ -22,6 +22,7 @@ type listenerConfig struct {
 	ProtocolMap         string
 	InterBrokerListener string
 	SSL                 tlsfiles.Files
+	SASL                saslConfig
 	named               []namedListener // parsed by finishListeners
 	interBroker         string          // the inter-broker listener's name, once parsed
 	listenDefault       string          // --listen's default, to tell it was set
@@ -40,12 +41,31 @@ const defaultProtocolMap = "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAI
 func listenerFlags(fs *flag.FlagSet, c *listenerConfig) {
 	fs.StringVar(&c.Listeners, "listeners", c.Listeners, "named listeners NAME://host:port,... (Kafka's listeners; replaces --listen); each name's security protocol comes from --listener-security-protocol-map")
 	fs.StringVar(&c.AdvertisedListeners, "advertised-listeners", c.AdvertisedListeners, "NAME://host:port,... clients of each listener are told to connect to (advertised.listeners; default: the listener's own address, which must then name a host)")
-	fs.StringVar(&c.ProtocolMap, "listener-security-protocol-map", c.ProtocolMap, "NAME:PROTOCOL,... with PROTOCOL PLAINTEXT or SSL (listener.security.protocol.map; SASL_PLAINTEXT and SASL_SSL are not built yet)")
+	fs.StringVar(&c.ProtocolMap, "listener-security-protocol-map", c.ProtocolMap, "NAME:PROTOCOL,... with PROTOCOL PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (listener.security.protocol.map)")
 	fs.StringVar(&c.InterBrokerListener, "inter-broker-listener-name", c.InterBrokerListener, "the listener the broker's own clients (consumer lag export) and brokers from before named listeners use; it must be PLAINTEXT (default: the first of --listeners)")
 	fs.StringVar(&c.SSL.CertFile, "ssl-cert-file", c.SSL.CertFile, "PEM certificate chain of the SSL listeners, reloaded when it changes")
 	fs.StringVar(&c.SSL.KeyFile, "ssl-key-file", c.SSL.KeyFile, "PEM private key of --ssl-cert-file, reloaded when it changes")
 	fs.StringVar(&c.SSL.CAFile, "ssl-ca-file", c.SSL.CAFile, "PEM CA certificates that client certificates must chain to (mTLS), reloaded when it changes")
 	fs.StringVar(&c.SSL.ClientAuth, "ssl-client-auth", c.SSL.ClientAuth, "none, requested or required: whether SSL listeners ask clients for a certificate (ssl.client.auth); the certificate's subject is the connection's principal")
+	saslFlags(fs, &c.SASL)
+}
+
+// hasSASLListener reports whether a listener's protocol is SASL_PLAINTEXT or SASL_SSL.
+func (c *listenerConfig) hasSASLListener() bool {
+	for _, l := range c.named {
+		if isSASL(l.protocol) {
+			return true
+		}
+	}
+	return false
+}
+
+func isSASL(protocol string) bool {
+	return protocol == netio.ProtocolSASLPlaintext || protocol == netio.ProtocolSASLSSL
+}
+
+func isTLS(protocol string) bool {
+	return protocol == netio.ProtocolSSL || protocol == netio.ProtocolSASLSSL
 }
 
 // parseNamed splits NAME://host:port,... into names and addresses, naming flag in errors.
@@ -80,7 +100,8 @@ func (c *serverConfig) finishListeners() error {
 				return fmt.Errorf("--%s needs --listeners (set to %q)", flagName, v)
 			}
 		}
-		return nil
+		lc.named = nil
+		return lc.SASL.validate(false)
 	}
 	if c.Listen != lc.listenDefault || c.AdvertisedListener != "" {
 		return fmt.Errorf("--listeners replaces --listen and --advertised-listener: give one or the other (--listen %q, --advertised-listener %q)", c.Listen, c.AdvertisedListener)
@@ -118,12 +139,10 @@ func (c *serverConfig) finishListeners() error {
 		switch {
 		case !ok:
 			return fmt.Errorf("--listener-security-protocol-map has no protocol for listener %s (set to %q)", name, pm)
-		case proto == "SASL_PLAINTEXT" || proto == "SASL_SSL":
-			return fmt.Errorf("listener %s: security protocol %s is not supported yet (SASL is not built; docs/security.md)", name, proto)
-		case proto != netio.ProtocolPlaintext && proto != netio.ProtocolSSL:
-			return fmt.Errorf("listener %s: unknown security protocol %q (want PLAINTEXT or SSL)", name, proto)
+		case proto != netio.ProtocolPlaintext && !isTLS(proto) && !isSASL(proto):
+			return fmt.Errorf("listener %s: unknown security protocol %q (want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL)", name, proto)
 		}
-		ssl = ssl || proto == netio.ProtocolSSL
+		ssl = ssl || isTLS(proto)
 		a, ok := adv[name]
 		delete(adv, name)
 		if !ok {
@@ -143,6 +162,9 @@ func (c *serverConfig) finishListeners() error {
 	}
 	for n := range adv {
 		return fmt.Errorf("--advertised-listeners names listener %s, which --listeners does not have", n)
+	}
+	if err := lc.SASL.validate(lc.hasSASLListener()); err != nil {
+		return err
 	}
 	if ssl {
 		if lc.SSL.ClientAuth == "" {
@@ -179,14 +201,14 @@ func (c *serverConfig) finishListeners() error {
 			c.Listen, c.Net.ListenerName, gnetDone = l.addr, l.name, true
 			continue
 		}
-		c.Net.Listeners = append(c.Net.Listeners, netio.Listener{Name: l.name, Addr: l.addr})
+		c.Net.Listeners = append(c.Net.Listeners, netio.Listener{Name: l.name, Addr: l.addr, SASL: isSASL(l.protocol)})
 	}
 	c.AdvertisedListener = net.JoinHostPort(ib.advHost, fmt.Sprint(ib.advPort))
 	lc.interBroker = ib.name
 	return nil
 }
 
-// listenerTLS loads the TLS files of the SSL listeners into a copy of cfg.
+// listenerTLS loads the TLS files of the SSL and SASL_SSL listeners into a copy of cfg.
 func (c *serverConfig) listenerTLS(cfg netio.Config, log *slog.Logger) (netio.Config, error) {
 	lc := &c.listenerConfig
 	cfg.Listeners = append([]netio.Listener(nil), cfg.Listeners...)
@@ -194,7 +216,7 @@ func (c *serverConfig) listenerTLS(cfg netio.Config, log *slog.Logger) (netio.Co
 	for i := range cfg.Listeners {
 		l := &cfg.Listeners[i]
 		for _, nl := range lc.named {
-			if nl.name != l.Name || nl.protocol != netio.ProtocolSSL {
+			if nl.name != l.Name || !isTLS(nl.protocol) {
 				continue
 			}
 			if r == nil {

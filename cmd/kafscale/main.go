@@ -1,6 +1,6 @@
 // Command kafscale runs a KafScale broker (`dev`: all-in-one with embedded etcd and a local
 // object store), `broker` (external etcd and S3) and the admin verbs (`groups`, `cluster`,
-// `topics`, `fsck`).
+// `topics`, `users`, `fsck`).
 package main
 
 import (
@@ -18,6 +18,7 @@ commands:
   cluster  describe the live brokers, the controller and the partitions each leads
   topics   create, list, describe, delete topics, alter their configs, delete records
            (any Kafka cluster)
+  users    create, delete, list SCRAM users; hash a password for the PLAIN users file
   fsck     compare etcd with the bucket; --rebuild restores a lost etcd from the bucket
   version  print the version
 
@@ -45,6 +46,8 @@ func main() {
 		err = runCluster(os.Args[2:])
 	case "topics":
 		err = runTopics(os.Args[2:])
+	case "users":
+		err = runUsers(os.Args[2:])
 	case "fsck":
 		err = runFsck(os.Args[2:])
 	case "version", "--version":

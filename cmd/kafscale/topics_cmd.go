@@ -65,6 +65,15 @@ type topicsCmd struct {
 	groupsCmd
 	verb     string
 	synopsis string // the verb's usage line after its name, for -h
+	command  string // the command before the verb in messages ("" means topics)
+}
+
+// commandName returns the command the verb belongs to, for messages.
+func (t *topicsCmd) commandName() string {
+	if t.command == "" {
+		return "topics"
+	}
+	return t.command
 }
 
 // runTopics dispatches `kafscale topics <verb>`.
@@ -100,7 +109,7 @@ func runTopicsTo(stdout io.Writer, args []string) error {
 // flags returns the verb's flag set with the shared flags; synopsis is its usage line.
 func (t *topicsCmd) flags(synopsis string) *flag.FlagSet {
 	fs := t.groupsCmd.flags(t.verb)
-	fs.Init("kafscale topics "+t.verb, flag.ContinueOnError)
+	fs.Init("kafscale "+t.commandName()+" "+t.verb, flag.ContinueOnError)
 	// Parse errors are returned (main prints them once); parse prints the flags for -h.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -116,7 +125,7 @@ func (t *topicsCmd) parse(fs *flag.FlagSet, args []string) (positional []string,
 		return nil, false, usagef("%s: %v", t.verb, err)
 	}
 	if help {
-		fmt.Fprintf(t.stdout, "usage: kafscale topics %s %s\n\nflags:\n", t.verb, t.synopsis)
+		fmt.Fprintf(t.stdout, "usage: kafscale %s %s %s\n\nflags:\n", t.commandName(), t.verb, t.synopsis)
 		fs.SetOutput(t.stdout)
 		fs.PrintDefaults()
 	}
@@ -167,7 +176,7 @@ func (k *keysFlag) Set(v string) error {
 func (t *topicsCmd) oneName(pos []string) (string, error) {
 	switch len(pos) {
 	case 0:
-		return "", usagef("%s: missing NAME (kafscale topics %s NAME ...)", t.verb, t.verb)
+		return "", usagef("%s: missing NAME (kafscale %s %s NAME ...)", t.verb, t.commandName(), t.verb)
 	case 1:
 		return pos[0], nil
 	}

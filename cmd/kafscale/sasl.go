@@ -1,0 +1,96 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/kafscale/kafscale/broker"
+	"github.com/kafscale/kafscale/meta"
+	"github.com/kafscale/kafscale/sasl"
+)
+
+// saslConfig holds the settings of the SASL listeners (docs/security.md, "SASL").
+type saslConfig struct {
+	// Mechanisms is sasl.enabled.mechanisms: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
+	Mechanisms string
+	// PlainUsersFile lists the users PLAIN accepts (user:password or user:<salted hash>).
+	PlainUsersFile string
+	// MaxReauthMs is connections.max.reauth.ms (KIP-368); 0: sessions do not expire.
+	MaxReauthMs int64
+	// FailureDelayMs is connection.failed.authentication.delay.ms.
+	FailureDelayMs int64
+}
+
+func defaultSASLConfig() saslConfig {
+	return saslConfig{FailureDelayMs: sasl.DefaultFailureDelay.Milliseconds()}
+}
+
+func saslFlags(fs *flag.FlagSet, c *saslConfig) {
+	fs.StringVar(&c.Mechanisms, "sasl-enabled-mechanisms", c.Mechanisms, "SASL mechanisms of the SASL_PLAINTEXT and SASL_SSL listeners, comma-separated: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (sasl.enabled.mechanisms; required with a SASL listener)")
+	fs.StringVar(&c.PlainUsersFile, "sasl-plain-users-file", c.PlainUsersFile, "file of the users SASL/PLAIN accepts, one user:password or user:$pbkdf2-sha256$... (kafscale users hash-password) per line, reloaded when it changes")
+	fs.Int64Var(&c.MaxReauthMs, "connections-max-reauth-ms", c.MaxReauthMs, "lifetime of a SASL session in milliseconds: a connection that has not re-authenticated by then is closed on its next request (connections.max.reauth.ms, KIP-368; 0: no limit)")
+	fs.Int64Var(&c.FailureDelayMs, "connection-failed-authentication-delay-ms", c.FailureDelayMs, "milliseconds a failed SASL authentication waits for its answer, to slow down password guessing (connection.failed.authentication.delay.ms)")
+}
+
+// validate checks the SASL flags against whether a SASL listener is configured: a SASL
+// setting without a SASL listener would have no effect, so it is refused.
+func (c saslConfig) validate(saslListener bool) error {
+	switch {
+	case c.MaxReauthMs < 0:
+		return fmt.Errorf("--connections-max-reauth-ms must be >=0 (set to %d)", c.MaxReauthMs)
+	case c.FailureDelayMs < 0:
+		return fmt.Errorf("--connection-failed-authentication-delay-ms must be >=0 (set to %d)", c.FailureDelayMs)
+	case !saslListener && c.Mechanisms != "":
+		return fmt.Errorf("--sasl-enabled-mechanisms needs a SASL_PLAINTEXT or SASL_SSL listener (--listeners, --listener-security-protocol-map)")
+	case !saslListener && c.PlainUsersFile != "":
+		return fmt.Errorf("--sasl-plain-users-file needs a SASL_PLAINTEXT or SASL_SSL listener (--listeners, --listener-security-protocol-map)")
+	case !saslListener && c.MaxReauthMs != 0:
+		return fmt.Errorf("--connections-max-reauth-ms needs a SASL_PLAINTEXT or SASL_SSL listener (--listeners, --listener-security-protocol-map)")
+	case !saslListener:
+		return nil
+	case c.Mechanisms == "":
+		return fmt.Errorf("a SASL listener needs --sasl-enabled-mechanisms (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)")
+	}
+	plain := false
+	for _, m := range sasl.ParseMechanisms(c.Mechanisms) {
+		switch {
+		case m == sasl.Plain:
+			plain = true
+		case sasl.IsScram(m):
+		default:
+			return fmt.Errorf("--sasl-enabled-mechanisms: unknown mechanism %q (want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", m)
+		}
+	}
+	switch {
+	case plain && c.PlainUsersFile == "":
+		return fmt.Errorf("--sasl-enabled-mechanisms PLAIN needs --sasl-plain-users-file")
+	case !plain && c.PlainUsersFile != "":
+		return fmt.Errorf("--sasl-plain-users-file is set but --sasl-enabled-mechanisms does not enable PLAIN (set to %q)", c.Mechanisms)
+	}
+	return nil
+}
+
+// saslServer builds the authenticator of the SASL listeners, or nil if there are none.
+func (c *serverConfig) saslServer(ms *meta.Store, log *slog.Logger) (*sasl.Server, error) {
+	if !c.hasSASLListener() {
+		return nil, nil
+	}
+	sc := c.listenerConfig.SASL
+	cfg := sasl.Config{
+		Mechanisms:   sasl.ParseMechanisms(sc.Mechanisms),
+		Scram:        broker.ScramStore(ms),
+		MaxReauth:    time.Duration(sc.MaxReauthMs) * time.Millisecond,
+		FailureDelay: time.Duration(sc.FailureDelayMs) * time.Millisecond,
+	}
+	if sc.PlainUsersFile != "" {
+		users, err := sasl.LoadPlainUsers(sc.PlainUsersFile, log.With("component", "sasl"))
+		if err != nil {
+			return nil, err
+		}
+		cfg.PlainUsers = users
+		log.Info("loaded the SASL/PLAIN users file", "file", sc.PlainUsersFile, "users", users.Len())
+	}
+	return sasl.NewServer(cfg)
+}

@@ -1,0 +1,111 @@
+package sasl
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/internal/kafkatest"
+)
+
+// reauthLifetime is the --connections-max-reauth-ms of TestReauthentication: short, so
+// that a test sees several sessions end, and long enough for franz-go, which
+// re-authenticates at least a second before the end.
+const reauthLifetime = 3 * time.Second
+
+// TestReauthentication (KIP-368): with --connections-max-reauth-ms the SaslAuthenticate
+// answer carries the session's lifetime; franz-go re-authenticates on its connections
+// before it ends and keeps producing without an error; a connection that does not
+// re-authenticate is closed on its first request after the end, unanswered.
+func TestReauthentication(t *testing.T) {
+	b := startSASLBroker(t, "--connections-max-reauth-ms", "3000")
+	createScramUser(t, b.internal, "bob", "bob-secret", kadm.ScramSha512)
+	createTopic(t, b.internal, "reauth")
+
+	t.Run("FranzGoReauthenticates", func(t *testing.T) {
+		cl := newClient(t, b.plain, kgo.DefaultProduceTopic("reauth"), kgo.SASL(scramMech("bob", "bob-secret", true)))
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		reauths := func() float64 {
+			m, err := b.p.Metrics(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kafkatest.MetricValue(m, "kafscale_sasl_reauthentications_total")
+		}
+		before := reauths()
+		tick := time.NewTicker(50 * time.Millisecond) // paces the producer, which keeps a connection busy
+		defer tick.Stop()
+		start := time.Now()
+		for n := 0; reauths() < before+2; n++ {
+			if err := cl.ProduceSync(ctx, kgo.StringRecord("r")).FirstErr(); err != nil {
+				t.Fatalf("produce %d, %s after the start: %v", n, time.Since(start), err)
+			}
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				t.Fatalf("no two re-authentications within %s", timeout)
+			}
+		}
+	})
+
+	t.Run("ConnectionNotReauthenticatedIsClosed", func(t *testing.T) {
+		c := dialRaw(t, b.plain)
+		c.do(handshake("PLAIN", 1))
+		authed := time.Now()
+		resp := c.do(authenticate(plainToken("alice", "alice-secret"))).(*kmsg.SASLAuthenticateResponse)
+		if resp.ErrorCode != 0 || resp.SessionLifetimeMillis != reauthLifetime.Milliseconds() {
+			t.Fatalf("authentication: %v, session lifetime %d ms, want %d", kerr.ErrorForCode(resp.ErrorCode), resp.SessionLifetimeMillis, reauthLifetime.Milliseconds())
+		}
+		// Requests are served until the session ends, then the next one closes the
+		// connection.
+		deadline := authed.Add(reauthLifetime + 10*time.Second)
+		for {
+			c.send(metadata())
+			_, err := c.readFrame()
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("reading a Metadata answer: %v", err)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("connection still served %s after its session ended", time.Since(authed)-reauthLifetime)
+			}
+		}
+		if took := time.Since(authed); took < reauthLifetime {
+			t.Fatalf("connection closed %s after authentication, before its %s session ended", took, reauthLifetime)
+		}
+	})
+
+	t.Run("ReauthenticationExtendsTheSession", func(t *testing.T) {
+		c := dialRaw(t, b.plain)
+		c.do(handshake("PLAIN", 1))
+		c.do(authenticate(plainToken("alice", "alice-secret")))
+		// Re-authenticate at once, then again after the first session's end would have
+		// come: the connection is still served.
+		first := time.Now()
+		for time.Since(first) < reauthLifetime+time.Second {
+			if resp := c.do(handshake("PLAIN", 1)).(*kmsg.SASLHandshakeResponse); resp.ErrorCode != 0 {
+				t.Fatalf("re-authentication handshake: %v", kerr.ErrorForCode(resp.ErrorCode))
+			}
+			if resp := c.do(authenticate(plainToken("alice", "alice-secret"))).(*kmsg.SASLAuthenticateResponse); resp.ErrorCode != 0 {
+				t.Fatalf("re-authentication: %v", kerr.ErrorForCode(resp.ErrorCode))
+			}
+			c.do(metadata())
+		}
+		// Re-authenticating as another user fails and closes the connection.
+		c.do(handshake("PLAIN", 1))
+		resp := c.do(authenticate(plainToken("dave", "x"))).(*kmsg.SASLAuthenticateResponse)
+		if resp.ErrorCode != kerr.SaslAuthenticationFailed.Code {
+			t.Fatalf("re-authentication as a stranger: %v", kerr.ErrorForCode(resp.ErrorCode))
+		}
+		c.awaitClose()
+	})
+}
