@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/VictoriaMetrics/metrics"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
@@ -50,11 +51,15 @@ func newTakeover(b *Broker) *takeover {
 func (tk *takeover) add(ctx context.Context, t *metapb.Topic, refs []*metapb.PartitionRef) error {
 	id := [16]byte(t.Id)
 	tp := &topic{meta: t, id: id, parts: make([]*partState, t.Partitions), maxMessageBytes: tk.b.maxMessageBytes(t)}
+	stored, err := tk.readStored(ctx, id, refs)
+	if err != nil {
+		return fmt.Errorf("cannot read checkpoints and segments of topic %s: %w", t.Name, err)
+	}
 	for _, ref := range refs {
 		if ref.Partition < 0 || ref.Partition >= t.Partitions {
 			return fmt.Errorf("BUG: assignment names partition %d of topic %s with %d partitions", ref.Partition, t.Name, t.Partitions)
 		}
-		ps, err := tk.partition(ctx, t, ref.Partition, ref.LeaderEpoch)
+		ps, err := tk.partition(ctx, t, ref.Partition, ref.LeaderEpoch, stored)
 		if err != nil {
 			return err
 		}
@@ -64,12 +69,52 @@ func (tk *takeover) add(ctx context.Context, t *metapb.Topic, refs []*metapb.Par
 	return nil
 }
 
-func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int32) (*partState, error) {
-	id := [16]byte(t.Id)
-	cp, err := tk.b.meta.GetCheckpoint(ctx, id, p)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read checkpoint of %s-%d: %w", t.Name, p, err)
+// storedPartition is what etcd holds of a partition a takeover rebuilds.
+type storedPartition struct {
+	cp   *metapb.Checkpoint // nil for a partition never checkpointed
+	segs []*metapb.Segment  // in offset order
+}
+
+// readStored reads the checkpoints and segments of the partitions refs names: with one range
+// read each for the whole topic when the takeover has several of its partitions, where
+// reading them partition by partition made a restart with 10,000 partitions wait for 20,000
+// etcd round trips in turn (docs/benchmarks.md, "One broker at scale").
+func (tk *takeover) readStored(ctx context.Context, id [16]byte, refs []*metapb.PartitionRef) (func(p int32) (storedPartition, error), error) {
+	if len(refs) < 2 {
+		return func(p int32) (storedPartition, error) {
+			cp, err := tk.b.meta.GetCheckpoint(ctx, id, p)
+			if err != nil {
+				return storedPartition{}, fmt.Errorf("cannot read checkpoint: %w", err)
+			}
+			var segs []*metapb.Segment
+			if cp != nil {
+				if segs, err = tk.b.meta.ListSegments(ctx, id, p); err != nil {
+					return storedPartition{}, fmt.Errorf("cannot list segments: %w", err)
+				}
+			}
+			return storedPartition{cp: cp, segs: segs}, nil
+		}, nil
 	}
+	cps, err := tk.b.meta.ListCheckpoints(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	segs, err := tk.b.meta.ListTopicSegments(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return func(p int32) (storedPartition, error) {
+		return storedPartition{cp: cps[p], segs: segs[p]}, nil
+	}, nil
+}
+
+func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int32, stored func(int32) (storedPartition, error)) (*partState, error) {
+	id := [16]byte(t.Id)
+	sp, err := stored(p)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s-%d: %w", t.Name, p, err)
+	}
+	cp := sp.cp
 	st := partition.State{TopicID: id, Topic: t.Name, Partition: p, LeaderEpoch: epoch,
 		Broker: tk.b.cfg.NodeID, Incarnation: tk.b.reg.Incarnation}
 	var chains []*metapb.Chain
@@ -82,11 +127,7 @@ func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int
 		st.Epochs = epochsOf(cp)
 		chains = cp.Chains
 		next := cp.LogStart
-		segs, err := tk.b.meta.ListSegments(ctx, id, p)
-		if err != nil {
-			return nil, fmt.Errorf("cannot list segments of %s-%d: %w", t.Name, p, err)
-		}
-		for _, seg := range segs {
+		for _, seg := range sp.segs {
 			if seg.LastOffset < next {
 				continue // below the log start
 			}
@@ -174,21 +215,15 @@ func (tk *takeover) chainExtents(ctx context.Context, id [16]byte, p int32, ch *
 		tk.objects[cid] = entries
 	}
 	i := sort.Search(len(entries), func(i int) bool { return entries[i].Seq >= ch.FirstSeq })
+	if err := tk.readFooters(ctx, entries[i:], id, p, ch.LeaderEpoch); err != nil {
+		return nil, err
+	}
 	var out []partition.Extent
 	for _, se := range entries[i:] {
 		if voided(se.Entry, id, p, ch.LeaderEpoch) {
 			continue
 		}
-		f, ok := tk.footers[se.Entry.Key]
-		if !ok {
-			var err error
-			takeoverFooters.Inc()
-			f, err = segment.ReadFooter(ctx, tk.b.store, se.Entry.Key)
-			if err != nil {
-				return nil, fmt.Errorf("cannot read footer of %s: %w", se.Entry.Key, err)
-			}
-			tk.footers[se.Entry.Key] = f
-		}
+		f := tk.footers[se.Entry.Key]
 		for _, e := range f.Extents {
 			if e.TopicID == id && e.Partition == p && e.LeaderEpoch == ch.LeaderEpoch {
 				out = append(out, partition.Extent{Key: se.Entry.Key, Extent: e, Broker: ch.BrokerId, Incarnation: ch.Incarnation, Seq: se.Seq})
@@ -196,6 +231,50 @@ func (tk *takeover) chainExtents(ctx context.Context, id [16]byte, p int32, ch *
 		}
 	}
 	return out, nil
+}
+
+// footerReads bounds the footers a takeover reads at once. A restart after minutes of
+// unmerged writes folds thousands of flush objects; read one by one, each costs a store
+// round trip in turn (docs/benchmarks.md, "One broker at scale").
+const footerReads = 32
+
+// readFooters reads the footers of entries not read yet, footerReads at a time, skipping
+// those voided for partition p at epoch (their extents are not folded).
+func (tk *takeover) readFooters(ctx context.Context, entries []meta.SeqEntry, id [16]byte, p, epoch int32) error {
+	var keys []string
+	seen := map[string]bool{}
+	for _, se := range entries {
+		k := se.Entry.Key
+		if _, ok := tk.footers[k]; ok || seen[k] || voided(se.Entry, id, p, epoch) {
+			continue
+		}
+		seen[k] = true
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	footers := make([]segment.Footer, len(keys))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(footerReads)
+	for i, k := range keys {
+		g.Go(func() error {
+			f, err := segment.ReadFooter(gctx, tk.b.store, k)
+			if err != nil {
+				return fmt.Errorf("cannot read footer of %s: %w", k, err)
+			}
+			footers[i] = f
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	takeoverFooters.Add(len(keys))
+	for i, k := range keys {
+		tk.footers[k] = footers[i]
+	}
+	return nil
 }
 
 // epochsOf returns a checkpoint's leader-epoch history. A checkpoint written before the

@@ -98,6 +98,30 @@ func (s *Store) ListSegments(ctx context.Context, topicID [16]byte, p int32) ([]
 	return out, err
 }
 
+// ListTopicSegments returns the segments of every partition of a topic, each partition's in
+// offset order, with one paged linearizable range (a takeover of many partitions of the
+// topic reads them at once instead of one request per partition).
+func (s *Store) ListTopicSegments(ctx context.Context, topicID [16]byte) (map[int32][]*metapb.Segment, error) {
+	prefix := s.keys.TopicSegmentsPrefix(topicID)
+	out := map[int32][]*metapb.Segment{}
+	err := s.rangePaged(ctx, prefix, clientv3.GetPrefixRangeEnd(prefix), func(kv *mvccpb.KeyValue) error {
+		pk, _, err := s.keys.ParseSegment(string(kv.Key))
+		if err != nil {
+			return err
+		}
+		seg := &metapb.Segment{}
+		if err := proto.Unmarshal(kv.Value, seg); err != nil {
+			return fmt.Errorf("cannot decode segment %s: %w", kv.Key, err)
+		}
+		out[pk.Partition] = append(out[pk.Partition], seg)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list segments under %s: %w", prefix, err)
+	}
+	return out, nil
+}
+
 // ListAllSegmentKeys returns the object keys of every segment of every partition (GC).
 func (s *Store) ListAllSegmentKeys(ctx context.Context) (map[string]bool, error) {
 	prefix := s.keys.AllSegmentsPrefix()
