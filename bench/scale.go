@@ -162,7 +162,9 @@ func startScaleBroker(tb testing.TB, cfg ScaleConfig, target string) (*scaleBrok
 }
 
 func runScaleTarget(ctx context.Context, tb testing.TB, cfg ScaleConfig, res *ScaleResult, progress io.Writer) error {
-	logf := func(format string, a ...any) { fmt.Fprintf(progress, "%s: "+format+"\n", append([]any{res.Target}, a...)...) }
+	logf := func(format string, a ...any) {
+		fmt.Fprintf(progress, "%s: "+format+"\n", append([]any{res.Target}, a...)...)
+	}
 	b, about := startScaleBroker(tb, cfg, res.Target)
 	defer b.stop()
 	res.About = about
