@@ -107,14 +107,21 @@ func (s *Session) Handshake(srv *Server, mech string, version int16) error {
 // Step passes the client's token to the exchange. When the exchange completes, the
 // session is authenticated and lifetime is its length (0: unbounded). An error fails the
 // session: an *AuthError is bad credentials, ErrIllegalState a token not expected now.
+//
+// The exchange runs without s.mu held (a SCRAM lookup reads etcd), so Principal and User
+// do not wait for it; only the dispatcher calls Step, one at a time.
 func (s *Session) Step(ctx context.Context, token []byte, now time.Time) (reply []byte, done bool, lifetime time.Duration, err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	ex := s.ex
 	if s.state != stateToken {
 		s.state = stateFailed
+		s.mu.Unlock()
 		return nil, false, 0, fmt.Errorf("%w: SASL token without a SaslHandshake", ErrIllegalState)
 	}
-	reply, done, err = s.ex.Next(ctx, token)
+	s.mu.Unlock()
+	reply, done, err = ex.Next(ctx, token)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err != nil {
 		s.state = stateFailed
 		return nil, false, 0, err

@@ -222,6 +222,8 @@ func TestSASLListeners(t *testing.T) {
 	})
 	t.Run("KafkaConfigsCreatesScramUser", func(t *testing.T) { testKafkaConfigs(t, b) })
 	t.Run("KafscaleUsersCLI", func(t *testing.T) { testUsersCLI(t, b) })
+	t.Run("ConfluentKafkaScramOverSASLSSL", func(t *testing.T) { testConfluentKafka(t, b) })
+	t.Run("JavaClientScramOverSASLSSL", func(t *testing.T) { testJavaClient(t, b) })
 }
 
 func kcat(t *testing.T, stdin string, args ...string) (string, error) {

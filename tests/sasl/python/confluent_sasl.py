@@ -1,0 +1,59 @@
+"""confluent-kafka over SASL: reads a JSON job on stdin, prints one JSON result.
+
+job: {"conf": {...librdkafka settings...}, "mode": "roundtrip" | "auth",
+      "topic": str, "n": int, "group": str}
+roundtrip: produce n records v0..v(n-1), then consume them back in a group;
+           result {"errors": [...], "unflushed": int, "values": [...]}.
+auth: ask for metadata; result {"error": str or null}.
+"""
+import json
+import sys
+import time
+
+from confluent_kafka import Consumer, KafkaException, Producer
+
+job = json.load(sys.stdin)
+conf = job["conf"]
+errors = []
+conf["error_cb"] = lambda err: errors.append(str(err))
+
+if job["mode"] == "auth":
+    prod = Producer(conf)
+    try:
+        prod.list_topics(timeout=5)
+        result = None
+    except KafkaException as e:
+        result = str(e)
+    # error_cb runs from poll: serve the errors the metadata request met.
+    deadline = time.time() + 10
+    while not errors and time.time() < deadline:
+        prod.poll(0.5)
+    print(json.dumps({"error": result, "errors": errors}))
+    sys.exit(0)
+
+p = Producer(conf)
+
+
+def delivered(err, _msg):
+    if err is not None:
+        errors.append(str(err))
+
+
+for i in range(job["n"]):
+    p.produce(job["topic"], value=f"v{i}".encode(), on_delivery=delivered)
+unflushed = p.flush(60)
+
+c = Consumer({**conf, "group.id": job["group"], "auto.offset.reset": "earliest"})
+c.subscribe([job["topic"]])
+values = []
+deadline = time.time() + 60
+while len(values) < job["n"] and time.time() < deadline:
+    m = c.poll(1.0)
+    if m is None:
+        continue
+    if m.error():
+        errors.append(str(m.error()))
+        continue
+    values.append(m.value().decode())
+c.close()
+print(json.dumps({"errors": errors, "unflushed": unflushed, "values": values}))
