@@ -5,17 +5,30 @@
 #   docker build -t kafscale/kafscale:dev .
 #   buildah build -t kafscale/kafscale:dev .     # or podman build: no Docker daemon needed
 #
+# Where no Go image can be pulled, `make image` builds the binaries on the host and only
+# the last stage here (--build-arg BINARIES=prebuilt, context .image/ holding out/):
+# tests/deploy builds it that way with buildah.
+#
 # docs/kubernetes.md, "Images", says more, and how to build without any container tool.
+ARG BINARIES=build
+
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/kafscale ./cmd/kafscale && \
-    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/kafscale-operator ./cmd/kafscale-operator
+    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/kafscale-operator ./cmd/kafscale-operator && \
+    cp /etc/ssl/certs/ca-certificates.crt /out/
+
+# The binaries and CA bundle built elsewhere (make image): the context's out/.
+FROM scratch AS prebuilt
+COPY out/ /out/
+
+FROM ${BINARIES} AS binaries
 
 FROM scratch
-COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-COPY --from=build /out/kafscale /out/kafscale-operator /
+COPY --from=binaries /out/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=binaries /out/kafscale /out/kafscale-operator /
 USER 65532:65532
 ENTRYPOINT ["/kafscale"]

@@ -32,6 +32,12 @@ crds: ## Regenerate the operator's deepcopy code and CRDs (deploy/crds) from ope
 	cp deploy/crds/*.yaml deploy/helm/kafscale-operator/crds/
 	cp deploy/operator/role.yaml deploy/helm/kafscale-operator/templates/role.yaml
 
+IMAGE ?= kafscale/kafscale:dev
+
+.PHONY: image
+image: ## Build the image $(IMAGE) from binaries built here (buildah, podman or docker; no Go image pulled).
+	bash scripts/build-image.sh $(IMAGE)
+
 .PHONY: demo-platform
 demo-platform: ## KafScale on a local kind cluster: image, operator, MinIO, a 3-broker cluster (needs docker, kind, kubectl).
 	bash scripts/demo-platform-apply.sh

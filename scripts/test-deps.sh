@@ -5,7 +5,8 @@
 #
 #   Debian packages  kcat librdkafka-dev python3-confluent-kafka prometheus (promtool, and the server tests/metrics runs),
 #                    gcc libc6-dev (cgo, for the librdkafka test tool in tests/groups/rdkafka),
-#                    postgresql (tests/connect), and nodejs npm if node is missing;
+#                    postgresql (tests/connect), buildah (tests/deploy builds the image),
+#                    and nodejs npm if node is missing;
 #                    apt-get update runs only when a package is missing
 #   npm              kafkajs 2.2.4 into tests/compat/kafkajs/node_modules (npm ci, from
 #                    the committed package-lock.json)
@@ -37,7 +38,7 @@ readonly ETCD_VERSION=v3.5.35
 readonly KUBE_VERSION=v1.37.2 # k8s.io/kubernetes; its staging modules at v0.37.2
 readonly HELM_VERSION=v4.3.2
 readonly MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c # newest on the Go proxy, 2026-02
-readonly APT_PACKAGES=(kcat librdkafka-dev python3-confluent-kafka prometheus gcc libc6-dev postgresql)
+readonly APT_PACKAGES=(kcat librdkafka-dev python3-confluent-kafka prometheus gcc libc6-dev postgresql buildah)
 # The newest 4.x kafka-clients Maven Central serves and the last 3.x; tests/jvm lists the
 # same versions.
 readonly KAFKA_CLIENT_VERSIONS=(4.4.0 3.9.2)
