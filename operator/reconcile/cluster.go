@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -37,10 +38,14 @@ type Cluster struct {
 	// DrainCallTimeout bounds one Drain call; a drain that takes longer is asked again at
 	// the next reconcile, until the cluster's drainTimeout.
 	DrainCallTimeout time.Duration
+	// Events records the cluster's Events (events.go); SetupWithManager sets the
+	// manager's when nil.
+	Events events.EventRecorder
 }
 
 // SetupWithManager registers the reconciler, watching the objects it owns.
 func (r *Cluster) SetupWithManager(mgr ctrl.Manager) error {
+	r.Events = eventRecorder(r.Events, mgr)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.KafscaleCluster{}).
 		Owns(&appsv1.StatefulSet{}).
@@ -61,8 +66,9 @@ func (r *Cluster) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result,
 	}
 	res, err := r.reconcile(ctx, &c)
 	if err != nil {
-		setCondition(&c.Status.Conditions, c.Generation, v1alpha1.ConditionDegraded, metav1.ConditionTrue, "ReconcileFailed", err.Error())
-		setCondition(&c.Status.Conditions, c.Generation, v1alpha1.ConditionReady, metav1.ConditionFalse, "ReconcileFailed", err.Error())
+		setCondition(&c.Status.Conditions, c.Generation, v1alpha1.ConditionDegraded, metav1.ConditionTrue, reasonReconcileFailed, err.Error())
+		setCondition(&c.Status.Conditions, c.Generation, v1alpha1.ConditionReady, metav1.ConditionFalse, reasonReconcileFailed, err.Error())
+		r.Events.Eventf(&c, nil, corev1.EventTypeWarning, reasonReconcileFailed, "Reconcile", "%v", err)
 	}
 	if serr := r.Client.Status().Update(ctx, &c); serr != nil && err == nil {
 		if apierrors.IsConflict(serr) {

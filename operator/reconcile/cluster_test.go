@@ -289,6 +289,12 @@ func TestScaleDownWaitsForTheDrainTimeout(t *testing.T) {
 		return nil
 	})
 	t.Logf("Degraded: %s", meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionDegraded).Message)
+	// What `kubectl describe kafscalecluster` shows of it.
+	draining := api.WaitEvent(t, c, "KafscaleCluster", corev1.EventTypeNormal, "Draining", wait)
+	if !strings.Contains(draining.Note, "from 3 to 1") {
+		t.Errorf("Draining event: %q", draining.Note)
+	}
+	api.WaitEvent(t, c, "KafscaleCluster", corev1.EventTypeWarning, "DrainTimedOut", wait)
 
 	// Up again: no wait.
 	patch := client.MergeFrom(c.DeepCopy())

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -32,6 +33,8 @@ func (r *Cluster) scaleDown(ctx context.Context, c *v1alpha1.KafscaleCluster, cu
 	if st.Drain == nil || st.Drain.From != cur || st.Drain.To != desired {
 		st.Drain = &v1alpha1.DrainStatus{From: cur, To: desired, StartedAt: metav1.NowMicro()}
 		log.FromContext(ctx).Info("draining brokers before a scale-down", "from", cur, "to", desired)
+		r.Events.Eventf(c, nil, corev1.EventTypeNormal, reasonDraining, "Drain",
+			"draining brokers %d to %d before scaling the brokers from %d to %d", desired, cur-1, cur, desired)
 	}
 	var remaining []int32
 	var problems []string
@@ -45,6 +48,8 @@ func (r *Cluster) scaleDown(ctx context.Context, c *v1alpha1.KafscaleCluster, cu
 	if len(remaining) == 0 {
 		took := time.Since(st.Drain.StartedAt.Time)
 		log.FromContext(ctx).Info("brokers drained; scaling down", "from", cur, "to", desired, "took", took.Round(time.Millisecond).String())
+		r.Events.Eventf(c, nil, corev1.EventTypeNormal, reasonDrained, "ScaleDown",
+			"brokers %d to %d drained in %s; scaling the brokers from %d to %d", desired, cur-1, took.Round(time.Millisecond), cur, desired)
 		drainsTotal.WithLabelValues("drained").Inc()
 		drainDuration.Observe(took.Seconds())
 		st.Drain = nil
@@ -60,7 +65,8 @@ func (r *Cluster) scaleDown(ctx context.Context, c *v1alpha1.KafscaleCluster, cu
 		msg := fmt.Sprintf("brokers %v were not seen drained %s after the drain began (drain timeout %s); their pods were removed anyway and their partitions fail over: %v",
 			remaining, waited.Round(time.Second), timeout, problems)
 		log.FromContext(ctx).Info("drain timed out; scaling down anyway", "from", cur, "to", desired, "remaining", remaining, "problems", problems)
-		setCondition(&st.Conditions, c.Generation, v1alpha1.ConditionDegraded, metav1.ConditionTrue, "DrainTimedOut", msg)
+		setCondition(&st.Conditions, c.Generation, v1alpha1.ConditionDegraded, metav1.ConditionTrue, reasonDrainTimedOut, msg)
+		r.Events.Eventf(c, nil, corev1.EventTypeWarning, reasonDrainTimedOut, "ScaleDown", "%s", msg)
 		drainsTotal.WithLabelValues("timed_out").Inc()
 		drainDuration.Observe(waited.Seconds())
 		st.Drain = nil
@@ -131,5 +137,7 @@ func (r *Cluster) abandonDrain(ctx context.Context, c *v1alpha1.KafscaleCluster,
 		}
 		cancel()
 	}
+	r.Events.Eventf(c, nil, corev1.EventTypeNormal, reasonDrainCancelled, "ScaleUp",
+		"the scale-down from %d to %d brokers was given up: the spec asks for %d brokers", d.From, d.To, desired)
 	c.Status.Drain = nil
 }

@@ -12,9 +12,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -40,10 +42,14 @@ const kafkaTimeout = 15 * time.Second
 type Topic struct {
 	Client    client.Client
 	Addresses Addresses
+	// Events records the topic's Events (events.go); SetupWithManager sets the
+	// manager's when nil.
+	Events events.EventRecorder
 }
 
 // SetupWithManager registers the reconciler.
 func (r *Topic) SetupWithManager(mgr ctrl.Manager) error {
+	r.Events = eventRecorder(r.Events, mgr)
 	return ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.KafscaleTopic{}).Complete(r)
 }
 
@@ -76,8 +82,9 @@ func (r *Topic) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, e
 
 	err = r.sync(ctx, &t, &c)
 	if err != nil {
-		setCondition(&t.Status.Conditions, t.Generation, v1alpha1.ConditionReady, metav1.ConditionFalse, "KafkaError", err.Error())
-		setCondition(&t.Status.Conditions, t.Generation, v1alpha1.ConditionDegraded, metav1.ConditionTrue, "KafkaError", err.Error())
+		setCondition(&t.Status.Conditions, t.Generation, v1alpha1.ConditionReady, metav1.ConditionFalse, reasonKafkaError, err.Error())
+		setCondition(&t.Status.Conditions, t.Generation, v1alpha1.ConditionDegraded, metav1.ConditionTrue, reasonKafkaError, err.Error())
+		r.Events.Eventf(&t, nil, corev1.EventTypeWarning, reasonKafkaError, "Sync", "%v", err)
 	} else {
 		t.Status.ObservedGeneration = t.Generation
 		setCondition(&t.Status.Conditions, t.Generation, v1alpha1.ConditionReady, metav1.ConditionTrue, "InSync",
@@ -139,6 +146,7 @@ func (r *Topic) sync(ctx context.Context, t *v1alpha1.KafscaleTopic, c *v1alpha1
 			return fmt.Errorf("cannot create topic %s with %d partitions: %w", name, t.Spec.Partitions, describe(err, resp.ErrMessage))
 		}
 		log.FromContext(ctx).Info("topic created", "topic", name, "partitions", t.Spec.Partitions)
+		r.Events.Eventf(t, nil, corev1.EventTypeNormal, reasonTopicCreated, "Create", "topic %s created with %d partitions", name, t.Spec.Partitions)
 		topicChangesTotal.WithLabelValues("created").Inc()
 		t.Status.TopicID = resp.ID.String()
 		t.Status.Partitions = t.Spec.Partitions
@@ -164,6 +172,7 @@ func (r *Topic) sync(ctx context.Context, t *v1alpha1.KafscaleTopic, c *v1alpha1
 			return fmt.Errorf("cannot add partitions to topic %s (%d to %d): %w", name, have, t.Spec.Partitions, err)
 		}
 		log.FromContext(ctx).Info("partitions added", "topic", name, "from", have, "to", t.Spec.Partitions)
+		r.Events.Eventf(t, nil, corev1.EventTypeNormal, reasonPartitionsAdded, "CreatePartitions", "topic %s grown from %d to %d partitions", name, have, t.Spec.Partitions)
 		topicChangesTotal.WithLabelValues("partitions_added").Inc()
 		have = t.Spec.Partitions
 	case have > t.Spec.Partitions:
@@ -223,6 +232,7 @@ func (r *Topic) syncConfigs(ctx context.Context, adm *kadm.Client, t *v1alpha1.K
 			return fmt.Errorf("cannot alter the configs of topic %s: %w", name, err)
 		}
 		log.FromContext(ctx).Info("topic configs altered", "topic", name, "changes", len(alters))
+		r.Events.Eventf(t, nil, corev1.EventTypeNormal, reasonConfigsAltered, "AlterConfigs", "%d configs of topic %s set or reset to match the spec", len(alters), name)
 		topicChangesTotal.WithLabelValues("configs_altered").Inc()
 	}
 	t.Status.ManagedConfigs = slices.Sorted(maps.Keys(t.Spec.Configs))
@@ -249,11 +259,13 @@ func (r *Topic) finalize(ctx context.Context, t *v1alpha1.KafscaleTopic, c *v1al
 		}
 		if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
 			err = fmt.Errorf("cannot delete topic %s: %w", t.KafkaName(), describe(err, resp.ErrMessage))
-			setCondition(&t.Status.Conditions, t.Generation, v1alpha1.ConditionReady, metav1.ConditionFalse, "DeleteFailed", err.Error())
+			setCondition(&t.Status.Conditions, t.Generation, v1alpha1.ConditionReady, metav1.ConditionFalse, reasonDeleteFailed, err.Error())
+			r.Events.Eventf(t, nil, corev1.EventTypeWarning, reasonDeleteFailed, "Delete", "%v", err)
 			_ = r.updateStatus(ctx, t)
 			return err
 		}
 		log.FromContext(ctx).Info("topic deleted", "topic", t.KafkaName())
+		r.Events.Eventf(t, nil, corev1.EventTypeNormal, reasonTopicDeleted, "Delete", "topic %s deleted", t.KafkaName())
 		topicChangesTotal.WithLabelValues("deleted").Inc()
 	}
 	controllerutil.RemoveFinalizer(t, TopicFinalizer)

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -83,6 +84,10 @@ func TestTopicThroughTheKafkaProtocol(t *testing.T) {
 	}
 	// max.message.bytes went from the spec: back to its default (no longer a topic config).
 	check("partitions added and configs altered", 5, map[string]string{"retention.ms": "7200000", "cleanup.policy": "compact", "max.message.bytes": ""})
+	// What `kubectl describe kafscaletopic` shows of it.
+	for _, reason := range []string{"TopicCreated", "PartitionsAdded", "ConfigsAltered"} {
+		api.WaitEvent(t, topic, "KafscaleTopic", corev1.EventTypeNormal, reason, wait)
+	}
 
 	// A topic of a cluster that does not exist.
 	lost := &v1alpha1.KafscaleTopic{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lost"},
@@ -117,6 +122,9 @@ func TestTopicThroughTheKafkaProtocol(t *testing.T) {
 		return nil
 	})
 	t.Logf("refused: %s", meta.FindStatusCondition(bad.Status.Conditions, v1alpha1.ConditionReady).Message)
+	if e := api.WaitEvent(t, bad, "KafscaleTopic", corev1.EventTypeWarning, "KafkaError", wait); !strings.Contains(e.Note, "INVALID_CONFIG") {
+		t.Errorf("KafkaError event: %q", e.Note)
+	}
 
 	// Deleting the resource deletes the topic first.
 	if err := api.Client.Delete(ctx, topic); err != nil {
