@@ -1,6 +1,6 @@
 // Package sasl is the server side of Kafka's SASL authentication (KIP-43, KIP-152,
 // KIP-368): the mechanisms (PLAIN against a users file, SCRAM-SHA-256 and SCRAM-SHA-512
-// against credentials kept in etcd) and the per-connection state machine (Session) that
+// against credentials kept in etcd, OAUTHBEARER against a JSON Web Key Set file) and the per-connection state machine (Session) that
 // decides which requests a connection may send before, during and after authentication.
 // It knows nothing of frames or connections: the broker feeds it tokens and API keys.
 package sasl
@@ -74,6 +74,8 @@ type Config struct {
 	PlainUsers *PlainUsers
 	// Scram looks SCRAM credentials up; required when a SCRAM mechanism is enabled.
 	Scram ScramStore
+	// OAuth validates OAUTHBEARER tokens; required when OAUTHBEARER is enabled.
+	OAuth *OAuthConfig
 	// MaxReauth is connections.max.reauth.ms (KIP-368): the lifetime of an authenticated
 	// session, after which a connection that did not authenticate again is closed on its
 	// next request; 0 means sessions do not expire.
@@ -108,8 +110,15 @@ func NewServer(cfg Config) (*Server, error) {
 			if cfg.Scram == nil {
 				return nil, fmt.Errorf("BUG: %s enabled without a credential store", m)
 			}
+		case OAuthBearer:
+			if cfg.OAuth == nil || cfg.OAuth.Keys == nil {
+				return nil, errors.New("OAUTHBEARER needs --sasl-oauthbearer-jwks-file")
+			}
+			if cfg.OAuth.SubClaim == "" {
+				return nil, errors.New("--sasl-oauthbearer-sub-claim-name must not be empty")
+			}
 		default:
-			return nil, fmt.Errorf("--sasl-enabled-mechanisms: unknown mechanism %q (want %s, %s or %s)", m, Plain, ScramSHA256, ScramSHA512)
+			return nil, fmt.Errorf("--sasl-enabled-mechanisms: unknown mechanism %q (want %s, %s, %s or %s)", m, Plain, ScramSHA256, ScramSHA512, OAuthBearer)
 		}
 	}
 	if cfg.MaxReauth < 0 {
@@ -156,6 +165,8 @@ func (s *Server) start(mech string) (Exchange, bool) {
 		return &plainExchange{users: s.cfg.PlainUsers}, true
 	case ScramSHA256, ScramSHA512:
 		return newScramExchange(mech, s.cfg.Scram), true
+	case OAuthBearer:
+		return &oauthExchange{cfg: s.cfg.OAuth, now: time.Now}, true
 	}
 	return nil, false
 }

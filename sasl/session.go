@@ -137,6 +137,11 @@ func (s *Session) Step(ctx context.Context, token []byte, now time.Time) (reply 
 	}
 	s.user, s.state, s.ex, s.reauth = user, stateDone, nil, false
 	lifetime = s.srv.MaxReauth()
+	if exp, ok := ex.(interface{ Expires() time.Time }); ok && lifetime > 0 {
+		// As Kafka: a session ends no later than the credential it was opened with
+		// (an OAUTHBEARER token's exp), when sessions have a lifetime at all.
+		lifetime = max(min(lifetime, exp.Expires().Sub(now)), time.Millisecond)
+	}
 	s.expires = time.Time{}
 	if lifetime > 0 {
 		s.expires = now.Add(lifetime)

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/kafscale/kafscale/broker"
@@ -21,17 +22,28 @@ type saslConfig struct {
 	MaxReauthMs int64
 	// FailureDelayMs is connection.failed.authentication.delay.ms.
 	FailureDelayMs int64
+	// OAUTHBEARER's JWT validation (Kafka's sasl.oauthbearer.*).
+	JWKSFile         string
+	ExpectedAudience string
+	ExpectedIssuer   string
+	SubClaimName     string
+	ClockSkewSeconds int64
 }
 
 func defaultSASLConfig() saslConfig {
-	return saslConfig{FailureDelayMs: sasl.DefaultFailureDelay.Milliseconds()}
+	return saslConfig{FailureDelayMs: sasl.DefaultFailureDelay.Milliseconds(), SubClaimName: "sub", ClockSkewSeconds: 30}
 }
 
 func saslFlags(fs *flag.FlagSet, c *saslConfig) {
-	fs.StringVar(&c.Mechanisms, "sasl-enabled-mechanisms", c.Mechanisms, "SASL mechanisms of the SASL_PLAINTEXT and SASL_SSL listeners, comma-separated: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (sasl.enabled.mechanisms; required with a SASL listener)")
+	fs.StringVar(&c.Mechanisms, "sasl-enabled-mechanisms", c.Mechanisms, "SASL mechanisms of the SASL_PLAINTEXT and SASL_SSL listeners, comma-separated: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (sasl.enabled.mechanisms; required with a SASL listener)")
 	fs.StringVar(&c.PlainUsersFile, "sasl-plain-users-file", c.PlainUsersFile, "file of the users SASL/PLAIN accepts, one user:password or user:$pbkdf2-sha256$... (kafscale users hash-password) per line, reloaded when it changes")
 	fs.Int64Var(&c.MaxReauthMs, "connections-max-reauth-ms", c.MaxReauthMs, "lifetime of a SASL session in milliseconds: a connection that has not re-authenticated by then is closed on its next request (connections.max.reauth.ms, KIP-368; 0: no limit)")
 	fs.Int64Var(&c.FailureDelayMs, "connection-failed-authentication-delay-ms", c.FailureDelayMs, "milliseconds a failed SASL authentication waits for its answer, to slow down password guessing (connection.failed.authentication.delay.ms)")
+	fs.StringVar(&c.JWKSFile, "sasl-oauthbearer-jwks-file", c.JWKSFile, "JSON Web Key Set file whose RS256 and ES256 keys verify OAUTHBEARER tokens, reloaded when it changes (sasl.oauthbearer.jwks.endpoint.url with a file)")
+	fs.StringVar(&c.ExpectedAudience, "sasl-oauthbearer-expected-audience", c.ExpectedAudience, "comma-separated audiences, one of which an OAUTHBEARER token's aud must hold (sasl.oauthbearer.expected.audience; default: aud not checked)")
+	fs.StringVar(&c.ExpectedIssuer, "sasl-oauthbearer-expected-issuer", c.ExpectedIssuer, "the iss an OAUTHBEARER token must have (sasl.oauthbearer.expected.issuer; default: iss not checked)")
+	fs.StringVar(&c.SubClaimName, "sasl-oauthbearer-sub-claim-name", c.SubClaimName, "the claim of an OAUTHBEARER token that names the user (sasl.oauthbearer.sub.claim.name)")
+	fs.Int64Var(&c.ClockSkewSeconds, "sasl-oauthbearer-clock-skew-seconds", c.ClockSkewSeconds, "seconds of clock difference allowed on a token's exp, nbf and iat (sasl.oauthbearer.clock.skew.seconds)")
 }
 
 // validate checks the SASL flags against whether a SASL listener is configured: a SASL
@@ -46,24 +58,36 @@ func (c saslConfig) validate(saslListener bool) error {
 		return fmt.Errorf("--sasl-enabled-mechanisms needs a SASL_PLAINTEXT or SASL_SSL listener (--listeners, --listener-security-protocol-map)")
 	case !saslListener && c.PlainUsersFile != "":
 		return fmt.Errorf("--sasl-plain-users-file needs a SASL_PLAINTEXT or SASL_SSL listener (--listeners, --listener-security-protocol-map)")
+	case !saslListener && c.JWKSFile != "":
+		return fmt.Errorf("--sasl-oauthbearer-jwks-file needs a SASL_PLAINTEXT or SASL_SSL listener (--listeners, --listener-security-protocol-map)")
+	case c.ClockSkewSeconds < 0:
+		return fmt.Errorf("--sasl-oauthbearer-clock-skew-seconds must be >=0 (set to %d)", c.ClockSkewSeconds)
+	case c.SubClaimName == "":
+		return fmt.Errorf("--sasl-oauthbearer-sub-claim-name must not be empty")
 	case !saslListener && c.MaxReauthMs != 0:
 		return fmt.Errorf("--connections-max-reauth-ms needs a SASL_PLAINTEXT or SASL_SSL listener (--listeners, --listener-security-protocol-map)")
 	case !saslListener:
 		return nil
 	case c.Mechanisms == "":
-		return fmt.Errorf("a SASL listener needs --sasl-enabled-mechanisms (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)")
+		return fmt.Errorf("a SASL listener needs --sasl-enabled-mechanisms (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER)")
 	}
-	plain := false
+	plain, oauth := false, false
 	for _, m := range sasl.ParseMechanisms(c.Mechanisms) {
 		switch {
 		case m == sasl.Plain:
 			plain = true
+		case m == sasl.OAuthBearer:
+			oauth = true
 		case sasl.IsScram(m):
 		default:
-			return fmt.Errorf("--sasl-enabled-mechanisms: unknown mechanism %q (want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", m)
+			return fmt.Errorf("--sasl-enabled-mechanisms: unknown mechanism %q (want PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER)", m)
 		}
 	}
 	switch {
+	case oauth && c.JWKSFile == "":
+		return fmt.Errorf("--sasl-enabled-mechanisms OAUTHBEARER needs --sasl-oauthbearer-jwks-file")
+	case !oauth && (c.JWKSFile != "" || c.ExpectedAudience != "" || c.ExpectedIssuer != ""):
+		return fmt.Errorf("--sasl-oauthbearer-* settings are set but --sasl-enabled-mechanisms does not enable OAUTHBEARER (set to %q)", c.Mechanisms)
 	case plain && c.PlainUsersFile == "":
 		return fmt.Errorf("--sasl-enabled-mechanisms PLAIN needs --sasl-plain-users-file")
 	case !plain && c.PlainUsersFile != "":
@@ -91,6 +115,20 @@ func (c *serverConfig) saslServer(ms *meta.Store, log *slog.Logger) (*sasl.Serve
 		}
 		cfg.PlainUsers = users
 		log.Info("loaded the SASL/PLAIN users file", "file", sc.PlainUsersFile, "users", users.Len())
+	}
+	if sc.JWKSFile != "" {
+		keys, err := sasl.LoadJWKS(sc.JWKSFile, log.With("component", "sasl"))
+		if err != nil {
+			return nil, err
+		}
+		cfg.OAuth = &sasl.OAuthConfig{Keys: keys, Issuer: sc.ExpectedIssuer, SubClaim: sc.SubClaimName,
+			ClockSkew: time.Duration(sc.ClockSkewSeconds) * time.Second}
+		for _, a := range strings.Split(sc.ExpectedAudience, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				cfg.OAuth.Audience = append(cfg.OAuth.Audience, a)
+			}
+		}
+		log.Info("loaded the OAUTHBEARER key set", "file", sc.JWKSFile, "keys", keys.Len())
 	}
 	return sasl.NewServer(cfg)
 }

@@ -180,7 +180,7 @@ func testUnsupportedMechanism(t *testing.T, addr string) {
 	if resp.ErrorCode != kerr.UnsupportedSaslMechanism.Code {
 		t.Fatalf("GSSAPI handshake: %v, want UNSUPPORTED_SASL_MECHANISM", kerr.ErrorForCode(resp.ErrorCode))
 	}
-	if want := []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}; !slices.Equal(resp.SupportedMechanisms, want) {
+	if want := []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"}; !slices.Equal(resp.SupportedMechanisms, want) {
 		t.Fatalf("enabled mechanisms %v, want %v", resp.SupportedMechanisms, want)
 	}
 	c.awaitClose()

@@ -60,11 +60,21 @@ func startSASLBroker(t *testing.T, extra ...string) *saslBroker {
 		"--advertised-listeners", "SECURE://localhost:" + sePort,
 		"--listener-security-protocol-map", "INTERNAL:PLAINTEXT,SASL:SASL_PLAINTEXT,SECURE:SASL_SSL",
 		"--ssl-cert-file", cert.CertFile, "--ssl-key-file", cert.KeyFile,
-		"--sasl-enabled-mechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+		"--sasl-enabled-mechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512" + oauthMechanism(extra),
 		"--sasl-plain-users-file", users,
 	}, extra...)
 	p := testbroker.Start(t, args...)
 	return &saslBroker{p: p, internal: in, plain: pl, secure: "localhost:" + sePort, ca: ca, usersFile: users}
+}
+
+// oauthMechanism enables OAUTHBEARER when the extra flags give a key set.
+func oauthMechanism(extra []string) string {
+	for _, a := range extra {
+		if a == "--sasl-oauthbearer-jwks-file" {
+			return ",OAUTHBEARER"
+		}
+	}
+	return ""
 }
 
 func (b *saslBroker) tlsConfig() *tls.Config {
@@ -151,7 +161,8 @@ func scramMech(user, pass string, sha512 bool) sasl.Mechanism {
 
 // TestSASLListeners runs every client against one broker (each start costs seconds).
 func TestSASLListeners(t *testing.T) {
-	b := startSASLBroker(t)
+	iss := newIssuer(t)
+	b := startSASLBroker(t, iss.oauthArgs()...)
 	createScramUser(t, b.internal, "bob", "bob-secret", kadm.ScramSha256)
 	createScramUser(t, b.internal, "bob", "bob-secret-512", kadm.ScramSha512)
 
@@ -224,6 +235,7 @@ func TestSASLListeners(t *testing.T) {
 	t.Run("KafscaleUsersCLI", func(t *testing.T) { testUsersCLI(t, b) })
 	t.Run("ConfluentKafkaScramOverSASLSSL", func(t *testing.T) { testConfluentKafka(t, b) })
 	t.Run("JavaClientScramOverSASLSSL", func(t *testing.T) { testJavaClient(t, b) })
+	t.Run("OAuthBearerOverSASLSSL", func(t *testing.T) { testOAuthBearer(t, b, iss) })
 }
 
 func kcat(t *testing.T, stdin string, args ...string) (string, error) {

@@ -1,7 +1,8 @@
 """confluent-kafka over SASL: reads a JSON job on stdin, prints one JSON result.
 
 job: {"conf": {...librdkafka settings...}, "mode": "roundtrip" | "auth",
-      "topic": str, "n": int, "group": str}
+      "topic": str, "n": int, "group": str,
+      "oauth_token": str, "oauth_expiry": seconds since the epoch (OAUTHBEARER only)}
 roundtrip: produce n records v0..v(n-1), then consume them back in a group;
            result {"errors": [...], "unflushed": int, "values": [...]}.
 auth: ask for metadata; result {"error": str or null}.
@@ -16,6 +17,9 @@ job = json.load(sys.stdin)
 conf = job["conf"]
 errors = []
 conf["error_cb"] = lambda err: errors.append(str(err))
+if "oauth_token" in job:
+    # OAUTHBEARER: hand librdkafka the test's signed JWT.
+    conf["oauth_cb"] = lambda _config: (job["oauth_token"], job["oauth_expiry"])
 
 if job["mode"] == "auth":
     prod = Producer(conf)

@@ -1,0 +1,105 @@
+package sasl
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
+
+	"github.com/kafscale/kafscale/internal/kafkatest"
+)
+
+// issuer signs test JWTs with an RSA key published in a JWKS file.
+type issuer struct {
+	key  *rsa.PrivateKey
+	jwks string
+}
+
+func newIssuer(t *testing.T) *issuer {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	b, _ := json.Marshal(map[string]any{"keys": []map[string]string{
+		{"kty": "RSA", "kid": "test", "alg": "RS256", "use": "sig", "n": enc(k.N.Bytes()), "e": enc(big.NewInt(int64(k.E)).Bytes())},
+	}})
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &issuer{key: k, jwks: path}
+}
+
+// token returns an RS256 JWT for sub with audience aud, valid for ttl.
+func (i *issuer) token(t *testing.T, sub, aud string, ttl time.Duration) string {
+	t.Helper()
+	enc := base64.RawURLEncoding.EncodeToString
+	h, _ := json.Marshal(map[string]string{"alg": "RS256", "kid": "test", "typ": "JWT"})
+	now := time.Now()
+	c, _ := json.Marshal(map[string]any{"sub": sub, "aud": aud, "iss": "https://idp.test", "iat": now.Unix(), "exp": now.Add(ttl).Unix()})
+	signed := enc(h) + "." + enc(c)
+	sum := sha256.Sum256([]byte(signed))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, i.key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed + "." + enc(sig)
+}
+
+// oauthArgs enable OAUTHBEARER with the issuer's keys, audience kafka.
+func (i *issuer) oauthArgs() []string {
+	return []string{"--sasl-oauthbearer-jwks-file", i.jwks, "--sasl-oauthbearer-expected-audience", "kafka",
+		"--sasl-oauthbearer-expected-issuer", "https://idp.test"}
+}
+
+// testOAuthBearer: franz-go and confluent-kafka authenticate with a signed JWT over
+// SASL_SSL; a token for another audience, or expired, is refused with
+// SASL_AUTHENTICATION_FAILED.
+func testOAuthBearer(t *testing.T, b *saslBroker, iss *issuer) {
+	topic := "oauth"
+	createTopic(t, b.internal, topic)
+	tok := iss.token(t, "svc-orders", "kafka", 10*time.Minute)
+	produceConsume(t, b.secure, topic, 10, kgo.DialTLSConfig(b.tlsConfig()), kgo.SASL(oauth.Auth{Token: tok}.AsMechanism()))
+	for name, bad := range map[string]string{
+		"another audience": iss.token(t, "svc-orders", "web", 10*time.Minute),
+		"expired":          iss.token(t, "svc-orders", "kafka", -time.Hour),
+	} {
+		if err := authError(t, b.plain, kgo.SASL(oauth.Auth{Token: bad}.AsMechanism())); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+			t.Errorf("token of %s: %v, want SASL_AUTHENTICATION_FAILED", name, err)
+		}
+	}
+	kafkatestWaitLog(t, b, "is not one of [kafka]")
+
+	conf := map[string]any{"bootstrap.servers": b.secure, "security.protocol": "SASL_SSL", "ssl.ca.location": b.ca.CertFile,
+		"sasl.mechanisms": "OAUTHBEARER"}
+	var res struct {
+		Errors    []string `json:"errors"`
+		Unflushed int      `json:"unflushed"`
+		Values    []string `json:"values"`
+	}
+	runConfluent(t, map[string]any{"mode": "roundtrip", "conf": conf, "oauth_token": tok, "oauth_expiry": time.Now().Add(10 * time.Minute).Unix(),
+		"topic": topic, "n": 10, "group": "confluent-oauth"}, &res)
+	if len(res.Errors) > 0 || res.Unflushed != 0 || len(res.Values) != 10 {
+		t.Fatalf("confluent-kafka with OAUTHBEARER: %+v", res)
+	}
+}
+
+func kafkatestWaitLog(t *testing.T, b *saslBroker, s string) {
+	t.Helper()
+	kafkatest.WaitFor(t, timeout, "the broker to log "+s, func() bool { return strings.Contains(b.p.LogTail(1<<20), s) })
+}
