@@ -31,6 +31,7 @@ import (
 	"github.com/kafscale/kafscale/group"
 	"github.com/kafscale/kafscale/grouplag"
 	"github.com/kafscale/kafscale/internal/histbuckets"
+	"github.com/kafscale/kafscale/lifecycle"
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
 	"github.com/kafscale/kafscale/netio"
@@ -79,8 +80,8 @@ type Config struct {
 	BucketMetadataInterval time.Duration
 	// Partition holds per-partition settings.
 	Partition partition.Config
-	// Merge holds merging and GC settings.
-	Merge MergeConfig
+	// Merge holds the settings of merging, GC and compaction (package lifecycle).
+	Merge lifecycle.Config
 	// Group holds the consumer-group coordinator's settings.
 	Group group.Config
 	// Lag holds the consumer-group lag export's settings (grouplag).
@@ -110,7 +111,7 @@ func DefaultConfig() Config {
 		RetentionCheckInterval: 5 * time.Minute,
 		BucketMetadataInterval: bucketmeta.DefaultInterval,
 		Partition:              partition.DefaultConfig(),
-		Merge:                  DefaultMergeConfig(),
+		Merge:                  lifecycle.DefaultConfig(),
 		Group:                  group.DefaultConfig(),
 		Lag:                    grouplag.DefaultConfig(),
 		TopicMetrics:           topicmetrics.DefaultConfig(),
@@ -193,9 +194,10 @@ type Broker struct {
 	requests    context.Context
 	endRequests context.CancelFunc
 
-	// cpMu serializes checkpoint writes (periodic, final, merge) so a checkpoint with older
-	// chain positions never overwrites a newer one. Lock order: cpMu -> mu.
-	cpMu sync.Mutex
+	// jobs runs merging, GC, retention, compaction and checkpoints (package lifecycle);
+	// its checkpoint lock (LockCheckpoints) serializes checkpoint writes. Lock order:
+	// checkpoint lock -> mu.
+	jobs *lifecycle.Jobs
 
 	// partMu guards reservedParts: partitions admitted within --max-partitions whose
 	// topics are not published in topics yet (partitions.go). Lock order: partMu -> mu.
@@ -229,13 +231,9 @@ type Broker struct {
 	// creating holds the ids of topics whose partitions a request on this broker is
 	// creating and taking over (cluster.go): followAssignment leaves them to it, so that no
 	// partition is taken over twice at once. followMu serializes followAssignment.
-	// Lock order: followMu -> cpMu -> mu.
+	// Lock order: followMu -> checkpoint lock -> mu.
 	creating sync.Map // [16]byte -> struct{}
 	followMu sync.Mutex
-
-	// gcSeen is owned by the GC goroutine: per listed prefix, when GC first saw each
-	// unreferenced object (gc.go).
-	gcSeen map[string]map[string]time.Time
 }
 
 // topic is the broker's view of a topic it leads partitions of.
@@ -254,10 +252,9 @@ type partState struct {
 	// taken before it cannot know its assignment, and must not resign it.
 	pub uint64
 	log *partition.Log
-	cp  *metapb.Checkpoint // guarded by Broker.cpMu after takeover
-	// trimmed is the log start up to which segments were deleted (trimPartition); owned
-	// by the merging goroutine.
-	trimmed int64
+	// lc is its lifecycle state: its last written checkpoint (guarded by the checkpoint
+	// lock after takeover) and what merging trimmed.
+	lc *lifecycle.Part
 }
 
 // Deps are the parts a Broker is assembled from.

@@ -55,13 +55,13 @@ func (b *Broker) runBucketMetadataSync() {
 func (b *Broker) durableLogStarts() []bucketmeta.LogStart {
 	led := b.ledPartitions()
 	var out []bucketmeta.LogStart
-	b.cpMu.Lock()
+	b.jobs.LockCheckpoints()
 	for _, lp := range led {
-		if cp := lp.ps.cp; cp != nil && cp.LogStart > 0 {
+		if cp := lp.ps.lc.Checkpoint(); cp != nil && cp.LogStart > 0 {
 			out = append(out, bucketmeta.LogStart{Partition: meta.PartitionKey{TopicID: lp.t.id, Partition: lp.p}, LogStart: cp.LogStart})
 		}
 	}
-	b.cpMu.Unlock()
+	b.jobs.UnlockCheckpoints()
 	slices.SortFunc(out, func(x, y bucketmeta.LogStart) int {
 		if c := bytes.Compare(x.Partition.TopicID[:], y.Partition.TopicID[:]); c != 0 {
 			return c

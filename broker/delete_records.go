@@ -54,7 +54,7 @@ func (b *Broker) handleDeleteRecords(c *call) {
 	if len(logs) > 0 {
 		timeout := time.Duration(max(req.TimeoutMillis, 1000)) * time.Millisecond
 		ctx, cancel := b.requestContext(timeout)
-		err := b.writeCheckpoints(ctx, false)
+		err := b.jobs.WriteCheckpoints(ctx, false)
 		cancel()
 		if err != nil {
 			// Not durable yet: the next checkpoint writes it; the client may retry.

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/kafscale/kafscale/flush"
 	"github.com/kafscale/kafscale/meta"
@@ -228,70 +227,4 @@ func (b *Broker) stopServing(why string) {
 	for _, lp := range b.ledPartitions() {
 		b.resign(lp.ps.log, why)
 	}
-}
-
-// putCheckpoints writes checkpoints under the current fence, adopting a moved fence as
-// often as it keeps moving (other topics deleted meanwhile), before dl's deadline (the
-// objects the checkpoints reference were uploaded then). A checkpoint of a partition this
-// broker no longer leads is dropped from cps, never written back.
-func (b *Broker) putCheckpoints(ctx context.Context, cps map[meta.PartitionKey]*metapb.Checkpoint, dl *uploadDeadline) error {
-	ctx, cancel, err := dl.context(ctx, b.cfg.Merge.GCGrace)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	for attempt := 0; attempt < 10; attempt++ {
-		err = b.meta.PutCheckpoints(ctx, b.cfg.NodeID, b.fenceRev.Load(), cps)
-		if !errors.Is(err, meta.ErrFenced) {
-			return err
-		}
-		st, ferr := b.refreshFence(ctx)
-		if ferr != nil {
-			return ferr
-		}
-		led := make(map[meta.PartitionKey]int32)
-		for _, r := range st.Assignment.GetPartitions() {
-			led[meta.PartitionKey{TopicID: [16]byte(r.TopicId), Partition: r.Partition}] = r.LeaderEpoch
-		}
-		for k, cp := range cps {
-			if e, ok := led[k]; !ok || e != cp.LeaderEpoch {
-				delete(cps, k)
-			}
-		}
-	}
-	return fmt.Errorf("cannot write checkpoints: the fence kept moving: %w", err)
-}
-
-// errCommitTooLate is returned when objects a metadata commit would reference were uploaded
-// longer than gc.grace/2 ago: GC may delete them, so the commit is not attempted (the work
-// is redone with new uploads).
-var errCommitTooLate = errors.New("the objects to commit were uploaded more than gc.grace/2 ago")
-
-// uploadDeadline tracks the earliest start of the uploads one metadata commit will
-// reference (a segment, producer-state objects). Every such commit must land within
-// gc.grace/2 of it, as flush commits do (flush.Config.MaxCommitDelay), so that GC, which
-// deletes an unreferenced object only gc.grace after it first saw it, never deletes an
-// object whose commit then lands (issue 18, scenario 3). Owned by one goroutine.
-type uploadDeadline struct{ first time.Time }
-
-// starting records that an upload starts now.
-func (d *uploadDeadline) starting() {
-	if d.first.IsZero() {
-		d.first = time.Now()
-	}
-}
-
-// context bounds a commit by the deadline (parent alone when nothing was uploaded), or
-// returns errCommitTooLate when it has passed.
-func (d *uploadDeadline) context(parent context.Context, grace time.Duration) (context.Context, context.CancelFunc, error) {
-	if d.first.IsZero() {
-		ctx, cancel := context.WithCancel(parent)
-		return ctx, cancel, nil
-	}
-	dl := d.first.Add(grace / 2)
-	if !time.Now().Before(dl) {
-		return nil, nil, fmt.Errorf("%w (first upload at %s)", errCommitTooLate, d.first.Format(time.RFC3339Nano))
-	}
-	ctx, cancel := context.WithDeadline(parent, dl)
-	return ctx, cancel, nil
 }

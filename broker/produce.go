@@ -29,6 +29,7 @@ import (
 
 	"github.com/kafscale/kafscale/codec"
 	"github.com/kafscale/kafscale/flush"
+	"github.com/kafscale/kafscale/lifecycle"
 	"github.com/kafscale/kafscale/reqmetrics"
 	"github.com/kafscale/kafscale/topicmetrics"
 )
@@ -190,7 +191,7 @@ func (b *Broker) appendPartition(t *topic, rp kmsg.ProduceRequestTopicPartition,
 	}
 	headers := make([]codec.BatchHeader, len(batches))
 	maxBytes := t.maxMessageBytes
-	keyed := compacted(t.meta)
+	keyed := lifecycle.Compacted(t.meta)
 	for i, bt := range batches {
 		if len(bt) > maxBytes {
 			// Kafka limits each batch, not the partition's whole records field.

@@ -8,6 +8,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kafscale/kafscale/lifecycle"
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
 	"github.com/kafscale/kafscale/partition"
@@ -30,7 +31,7 @@ type takeover struct {
 	footers map[string]segment.Footer
 	cps     map[meta.PartitionKey]*metapb.Checkpoint
 	added   []*topic
-	dl      uploadDeadline // producer-state objects the takeover checkpoints reference
+	dl      lifecycle.UploadDeadline // producer-state objects the takeover checkpoints reference
 }
 
 type chainID struct {
@@ -120,7 +121,7 @@ func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int
 	var chains []*metapb.Chain
 	st.Producers = producer.State{}
 	if cp != nil {
-		if err := tk.b.loadProducerSnapshot(ctx, cp, st.Producers); err != nil {
+		if err := tk.b.jobs.LoadProducerSnapshot(ctx, cp, st.Producers); err != nil {
 			return nil, fmt.Errorf("cannot load producer state of %s-%d: %w", t.Name, p, err)
 		}
 		st.LogStart = cp.LogStart
@@ -195,12 +196,12 @@ func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int
 	}
 	me := &metapb.Chain{BrokerId: tk.b.cfg.NodeID, Incarnation: tk.b.reg.Incarnation, FirstSeq: tk.b.flusher.NextSeq(), LeaderEpoch: epoch}
 	l := partition.New(tk.b.cfg.Partition, st, tk.b.flusher, tk.b.cache)
-	newCp, err := tk.b.checkpointOf(ctx, l, append(append([]*metapb.Chain(nil), chains...), me), &tk.dl)
+	newCp, err := tk.b.jobs.CheckpointOf(ctx, l, append(append([]*metapb.Chain(nil), chains...), me), &tk.dl)
 	if err != nil {
 		return nil, err
 	}
 	tk.cps[meta.PartitionKey{TopicID: id, Partition: p}] = newCp
-	return &partState{log: l, cp: newCp}, nil
+	return &partState{log: l, lc: lifecycle.NewPart(newCp)}, nil
 }
 
 func (tk *takeover) chainExtents(ctx context.Context, id [16]byte, p int32, ch *metapb.Chain) ([]partition.Extent, error) {
@@ -305,10 +306,10 @@ func voided(e *metapb.ObjectEntry, id [16]byte, p, epoch int32) bool {
 // commit writes the takeover checkpoints (fenced) and only then publishes the partitions,
 // so no produce is accepted before the new chain is recorded.
 func (tk *takeover) commit(ctx context.Context) error {
-	tk.b.cpMu.Lock()
-	defer tk.b.cpMu.Unlock()
+	tk.b.jobs.LockCheckpoints()
+	defer tk.b.jobs.UnlockCheckpoints()
 	if len(tk.cps) > 0 {
-		if err := tk.b.putCheckpoints(ctx, tk.cps, &tk.dl); err != nil {
+		if err := tk.b.jobs.PutCheckpoints(ctx, tk.cps, &tk.dl); err != nil {
 			return fmt.Errorf("cannot write takeover checkpoints: %w", err)
 		}
 	}

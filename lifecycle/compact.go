@@ -1,4 +1,4 @@
-package broker
+package lifecycle
 
 // Log compaction (issue 13, acceptance 3; docs/compaction.md). In the merging goroutine,
 // after merging and trimming, each partition this broker leads whose topic's
@@ -57,28 +57,30 @@ type compaction struct {
 	minDirtyRatio     float64
 }
 
-// compacted reports whether the topic's cleanup.policy includes compact (its records need
+// Compacted reports whether the topic's cleanup.policy includes compact (its records need
 // keys, as Kafka's LogValidator demands).
-func compacted(t *metapb.Topic) bool {
+func Compacted(t *metapb.Topic) bool {
 	v, ok := t.GetConfigs()["cleanup.policy"]
 	return ok && strings.Contains(v, "compact")
 }
 
 // compactionOf reads a topic's compaction settings (validated when they were set).
-func compactionOf(t *metapb.Topic) compaction {
+func (j *Jobs) compactionOf(t *metapb.Topic) compaction {
 	long := func(name string) int64 {
-		n, err := strconv.ParseInt(topicConfig(t, name), 10, 64)
+		v, def := j.host.TopicConfig(t, name)
+		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			n, _ = strconv.ParseInt(topicConfigs[name].def, 10, 64)
+			n, _ = strconv.ParseInt(def, 10, 64)
 		}
 		return n
 	}
-	ratio, err := strconv.ParseFloat(topicConfig(t, "min.cleanable.dirty.ratio"), 64)
+	v, _ := j.host.TopicConfig(t, "min.cleanable.dirty.ratio")
+	ratio, err := strconv.ParseFloat(v, 64)
 	if err != nil {
 		ratio = 0.5
 	}
 	return compaction{
-		compact:           compacted(t),
+		compact:           Compacted(t),
 		deleteRetentionMs: long("delete.retention.ms"),
 		minLagMs:          long("min.compaction.lag.ms"),
 		maxLagMs:          long("max.compaction.lag.ms"),
@@ -127,13 +129,13 @@ func planCompaction(segs []*metapb.Segment, c compaction, nowMs int64) compactio
 
 // compactPartition compacts one partition when planCompaction says so. It reports whether
 // it replaced or marked any segment.
-func (b *Broker) compactPartition(ctx context.Context, lp ledPartition) (bool, error) {
-	c := compactionOf(lp.t.meta)
-	l := lp.ps.log
+func (j *Jobs) compactPartition(ctx context.Context, lp Partition) (bool, error) {
+	c := j.compactionOf(lp.Topic)
+	l := lp.Log
 	if !c.compact || !l.Leader() {
 		return false, nil
 	}
-	segs, err := b.meta.ListSegments(ctx, lp.t.id, lp.p)
+	segs, err := j.meta.ListSegments(ctx, lp.TopicID, lp.Index)
 	if err != nil {
 		return false, err
 	}
@@ -149,13 +151,13 @@ func (b *Broker) compactPartition(ctx context.Context, lp ledPartition) (bool, e
 		return false, nil
 	}
 	compactionRuns.Inc()
-	maxDecompressed := codec.DecompressedLimit(b.maxMessageBytes(lp.t.meta))
+	maxDecompressed := codec.DecompressedLimit(lp.MaxMessageBytes)
 
 	// Map the keys of the cleanable dirty segments, as many whole segments as fit.
-	keys := compact.NewKeyMap(b.cfg.Merge.CompactionBufferBytes)
+	keys := compact.NewKeyMap(j.cfg.CompactionBufferBytes)
 	mapped := plan.firstDirty
 	for _, s := range segs[plan.firstDirty:plan.dirtyEnd] {
-		data, err := b.readSegmentData(ctx, s)
+		data, err := j.readSegmentData(ctx, s)
 		if err != nil {
 			return false, err
 		}
@@ -174,21 +176,21 @@ func (b *Broker) compactPartition(ctx context.Context, lp ledPartition) (bool, e
 		}
 		if full {
 			compactionMapFull.Inc()
-			b.log.Warn("compaction key map is full: compacting the segments mapped so far", "topic", lp.t.meta.Name, "partition", lp.p,
-				"keys", keys.Len(), "segments_mapped", mapped-plan.firstDirty, "compaction_buffer_bytes", b.cfg.Merge.CompactionBufferBytes)
+			j.log.Warn("compaction key map is full: compacting the segments mapped so far", "topic", lp.Topic.Name, "partition", lp.Index,
+				"keys", keys.Len(), "segments_mapped", mapped-plan.firstDirty, "compaction_buffer_bytes", j.cfg.CompactionBufferBytes)
 			break
 		}
 		mapped++
 	}
 	if mapped == plan.firstDirty && plan.dirtyEnd > plan.firstDirty && !hasExpiredTombstones(segs[:plan.firstDirty], c, now.UnixMilli()) {
-		return false, fmt.Errorf("the keys of one segment (%s) do not fit in --compaction-buffer-bytes %d (%d keys)", segs[plan.firstDirty].Key, b.cfg.Merge.CompactionBufferBytes, keys.MaxEntries())
+		return false, fmt.Errorf("the keys of one segment (%s) do not fit in --compaction-buffer-bytes %d (%d keys)", segs[plan.firstDirty].Key, j.cfg.CompactionBufferBytes, keys.MaxEntries())
 	}
 
 	// Rewrite the segments from the log start through the last one mapped, in offset order.
-	w := compactionWriter{b: b, lp: lp, now: now}
+	w := compactionWriter{j: j, lp: lp, now: now}
 	rule := compact.Rule{Map: keys, MaxDecompressed: maxDecompressed}
 	for _, s := range segs[:mapped] {
-		data, err := b.readSegmentData(ctx, s)
+		data, err := j.readSegmentData(ctx, s)
 		if err != nil {
 			return w.changed, err
 		}
@@ -216,8 +218,8 @@ func hasExpiredTombstones(segs []*metapb.Segment, c compaction, nowMs int64) boo
 }
 
 // readSegmentData reads a segment's data region (its batches) with one GET.
-func (b *Broker) readSegmentData(ctx context.Context, s *metapb.Segment) ([]byte, error) {
-	data, err := b.store.GetRange(ctx, s.Key, 0, s.FooterPos)
+func (j *Jobs) readSegmentData(ctx context.Context, s *metapb.Segment) ([]byte, error) {
+	data, err := j.store.GetRange(ctx, s.Key, 0, s.FooterPos)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read segment %s: %w", s.Key, err)
 	}
@@ -232,8 +234,8 @@ func (b *Broker) readSegmentData(ctx context.Context, s *metapb.Segment) ([]byte
 // still holding tombstones stays alone, keeping its compaction time, from which its
 // tombstones' delete.retention.ms counts.
 type compactionWriter struct {
-	b       *Broker
-	lp      ledPartition
+	j       *Jobs
+	lp      Partition
 	now     time.Time
 	inputs  []*metapb.Segment
 	data    []byte
@@ -245,7 +247,7 @@ type compactionWriter struct {
 func (w *compactionWriter) add(ctx context.Context, s *metapb.Segment, out []byte, st compact.Stats) error {
 	tombs := st.TombstonesKept > 0
 	fits := len(w.inputs) > 0 && !w.tombs && !tombs && len(w.inputs) < maxCompactionGroup &&
-		int64(len(w.data)+len(out)) <= w.b.cfg.Merge.SegmentBytes
+		int64(len(w.data)+len(out)) <= w.j.cfg.SegmentBytes
 	if !fits {
 		if err := w.flush(ctx); err != nil {
 			return err
@@ -269,8 +271,8 @@ func (w *compactionWriter) flush(ctx context.Context) error {
 		return nil
 	}
 	defer func() { w.inputs, w.data, w.tombs, w.rewrite = nil, nil, false, false }()
-	b, lp := w.b, w.lp
-	pk := meta.PartitionKey{TopicID: lp.t.id, Partition: lp.p}
+	j, lp := w.j, w.lp
+	pk := meta.PartitionKey{TopicID: lp.TopicID, Partition: lp.Index}
 	first, last := w.inputs[0], w.inputs[len(w.inputs)-1]
 	compactedAt := w.now.UnixMilli()
 	if len(w.inputs) == 1 && first.CompactedUnixMs > 0 {
@@ -289,18 +291,18 @@ func (w *compactionWriter) flush(ctx context.Context) error {
 		w.changed = true
 		return nil
 	}
-	parts, size, footer, err := segment.BuildCompactedSegment(lp.t.id, lp.p, [][]byte{w.data}, b.cfg.Merge.ChunkBytes)
+	parts, size, footer, err := segment.BuildCompactedSegment(lp.TopicID, lp.Index, [][]byte{w.data}, j.cfg.ChunkBytes)
 	if err != nil {
-		return fmt.Errorf("cannot build compacted segment of %s-%d: %w", lp.t.meta.Name, lp.p, err)
+		return fmt.Errorf("cannot build compacted segment of %s-%d: %w", lp.Topic.Name, lp.Index, err)
 	}
 	if fe := footer.Extents; fe[0].BaseOffset < first.BaseOffset || fe[len(fe)-1].LastOffset != last.LastOffset {
-		return fmt.Errorf("BUG: compacted segment of %s-%d holds %d-%d, replacing %d-%d", lp.t.meta.Name, lp.p,
+		return fmt.Errorf("BUG: compacted segment of %s-%d holds %d-%d, replacing %d-%d", lp.Topic.Name, lp.Index,
 			fe[0].BaseOffset, fe[len(fe)-1].LastOffset, first.BaseOffset, last.LastOffset)
 	}
-	key := segment.SegmentKey(lp.t.id, lp.p, time.Now())
-	var dl uploadDeadline
+	key := segment.SegmentKey(lp.TopicID, lp.Index, time.Now())
+	var dl UploadDeadline
 	dl.starting()
-	if err := b.store.Put(ctx, key, parts, size); err != nil {
+	if err := j.store.Put(ctx, key, parts, size); err != nil {
 		return fmt.Errorf("cannot upload compacted segment %s: %w", key, err)
 	}
 	compactionPuts.Inc()
@@ -313,7 +315,7 @@ func (w *compactionWriter) flush(ctx context.Context) error {
 	}
 	// As a merge: the commit must land within gc.grace/2 of the upload, or GC elsewhere may
 	// have deleted the new object as an orphan.
-	cctx, cancel, err := dl.context(ctx, b.cfg.Merge.GCGrace)
+	cctx, cancel, err := dl.context(ctx, j.cfg.GCGrace)
 	if err != nil {
 		return fmt.Errorf("cannot commit compacted segment %s: %w", key, err)
 	}
@@ -329,10 +331,10 @@ func (w *compactionWriter) flush(ctx context.Context) error {
 	for i, in := range w.inputs {
 		old[i] = in.Key
 	}
-	lp.ps.log.ReplaceCompacted(old, exts)
+	lp.Log.ReplaceCompacted(old, exts)
 	compactionRewritten.Add(len(w.inputs))
 	w.changed = true
-	b.log.Debug("compacted segments", "topic", lp.t.meta.Name, "partition", lp.p, "key", key, "base", seg.BaseOffset,
+	j.log.Debug("compacted segments", "topic", lp.Topic.Name, "partition", lp.Index, "key", key, "base", seg.BaseOffset,
 		"last", seg.LastOffset, "replaced", len(w.inputs), "bytes", size, "tombstones", w.tombs)
 	return nil
 }
@@ -340,22 +342,22 @@ func (w *compactionWriter) flush(ctx context.Context) error {
 // commit replaces inputs by seg in etcd, fenced; after a moved fence it retries once if this
 // broker still leads the partition at the same epoch.
 func (w *compactionWriter) commit(ctx context.Context, pk meta.PartitionKey, inputs []*metapb.Segment, seg *metapb.Segment) error {
-	b, lp := w.b, w.lp
+	j, lp := w.j, w.lp
 	lasts := make([]int64, len(inputs))
 	for i, in := range inputs {
 		lasts[i] = in.LastOffset
 	}
-	_, _, epoch := lp.ps.log.Offsets()
-	err := b.meta.ReplaceSegments(ctx, b.cfg.NodeID, b.fenceRev.Load(), pk, lasts, seg)
+	_, _, epoch := lp.Log.Offsets()
+	err := j.meta.ReplaceSegments(ctx, j.nodeID, j.host.FenceRev(), pk, lasts, seg)
 	if errors.Is(err, meta.ErrFenced) {
-		st, ferr := b.refreshFence(ctx)
+		st, ferr := j.host.RefreshFence(ctx)
 		if ferr != nil {
 			return ferr
 		}
-		if !leads(st, lp.t.id, lp.p, epoch) {
-			return fmt.Errorf("cannot commit compacted segment %s: no longer the leader of %s-%d", seg.Key, lp.t.meta.Name, lp.p)
+		if !leads(st, lp.TopicID, lp.Index, epoch) {
+			return fmt.Errorf("cannot commit compacted segment %s: no longer the leader of %s-%d", seg.Key, lp.Topic.Name, lp.Index)
 		}
-		err = b.meta.ReplaceSegments(ctx, b.cfg.NodeID, b.fenceRev.Load(), pk, lasts, seg)
+		err = j.meta.ReplaceSegments(ctx, j.nodeID, j.host.FenceRev(), pk, lasts, seg)
 	}
 	if err != nil {
 		return fmt.Errorf("cannot commit compacted segment %s: %w", seg.Key, err)

@@ -1,4 +1,4 @@
-package broker
+package lifecycle
 
 import (
 	"context"
@@ -24,12 +24,12 @@ var (
 )
 
 // gcOnce deletes what no checkpoint needs any more (run every gc interval).
-func (b *Broker) gcOnce() {
-	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.Merge.GCInterval+time.Minute)
+func (j *Jobs) gcOnce() {
+	ctx, cancel := context.WithTimeout(j.ctx, j.cfg.GCInterval+time.Minute)
 	defer cancel()
-	if err := b.collectGarbage(ctx); err != nil {
+	if err := j.collectGarbage(ctx); err != nil {
 		gcErrors.Inc()
-		b.log.Warn("cannot collect garbage", "err", err)
+		j.log.Warn("cannot collect garbage", "err", err)
 	}
 }
 
@@ -44,22 +44,22 @@ func (b *Broker) gcOnce() {
 // above that floor are never deleted; entries of a newer incarnation (one that replaced
 // this process) are never touched, and every entry delete is fenced on this incarnation
 // still being the registered one.
-func (b *Broker) collectGarbage(ctx context.Context) error {
-	if b.stopped.Load() {
+func (j *Jobs) collectGarbage(ctx context.Context) error {
+	if j.host.Stopped() {
 		return nil // replaced or session lost: a zombie deletes nothing
 	}
-	if err := b.advanceIdleChains(ctx); err != nil {
+	if err := j.advanceIdleChains(ctx); err != nil {
 		return err
 	}
-	floor := b.flusher.CommitFloor()
-	cps, err := b.meta.ListAllCheckpoints(ctx)
+	floor := j.host.CommitFloor()
+	cps, err := j.meta.ListAllCheckpoints(ctx)
 	if err != nil {
 		return err
 	}
 	minRef := make(map[uint64]uint64) // incarnation -> lowest first seq any chain needs
 	for _, cp := range cps {
 		for _, ch := range cp.Chains {
-			if ch.BrokerId != b.cfg.NodeID {
+			if ch.BrokerId != j.nodeID {
 				continue
 			}
 			if s, ok := minRef[ch.Incarnation]; !ok || ch.FirstSeq < s {
@@ -67,11 +67,11 @@ func (b *Broker) collectGarbage(ctx context.Context) error {
 			}
 		}
 	}
-	objs, err := b.meta.ListBrokerObjects(ctx, b.cfg.NodeID)
+	objs, err := j.meta.ListBrokerObjects(ctx, j.nodeID)
 	if err != nil {
 		return err
 	}
-	self := b.reg.Incarnation
+	self := j.reg.Incarnation
 	limit := func(inc uint64) uint64 {
 		if inc > self {
 			return 0 // a newer incarnation replaced us: its entries are not ours to judge
@@ -95,9 +95,9 @@ func (b *Broker) collectGarbage(ctx context.Context) error {
 		referenced[o.Entry.Key] = true
 	}
 	for inc, below := range deleteBelow {
-		n, err := b.meta.DeleteObjects(ctx, b.reg, inc, below)
+		n, err := j.meta.DeleteObjects(ctx, j.reg, inc, below)
 		if errors.Is(err, meta.ErrFenced) {
-			b.stopServing("this broker incarnation was replaced")
+			j.host.StopServing("this broker incarnation was replaced")
 		}
 		if err != nil {
 			return err
@@ -109,14 +109,14 @@ func (b *Broker) collectGarbage(ctx context.Context) error {
 		_, inc, _, err := segment.ParseFlushKey(key)
 		return err != nil || inc > self
 	}
-	if err := b.deleteUnreferenced(ctx, segment.FlushPrefixOf(b.cfg.NodeID), referenced, newer); err != nil {
+	if err := j.deleteUnreferenced(ctx, segment.FlushPrefixOf(j.nodeID), referenced, newer); err != nil {
 		return err
 	}
-	segs, err := b.meta.ListAllSegmentKeys(ctx)
+	segs, err := j.meta.ListAllSegmentKeys(ctx)
 	if err != nil {
 		return err
 	}
-	if err := b.deleteUnreferenced(ctx, segment.SegmentPrefix, segs, nil); err != nil {
+	if err := j.deleteUnreferenced(ctx, segment.SegmentPrefix, segs, nil); err != nil {
 		return err
 	}
 	snaps := make(map[string]bool)
@@ -125,7 +125,7 @@ func (b *Broker) collectGarbage(ctx context.Context) error {
 			snaps[cp.ProducerStateObject] = true
 		}
 	}
-	return b.deleteUnreferenced(ctx, segment.ProducerStatePrefix, snaps, nil)
+	return j.deleteUnreferenced(ctx, segment.ProducerStatePrefix, snaps, nil)
 }
 
 // deleteUnreferenced deletes objects under prefix that referenced lacks (and keep, if set,
@@ -135,14 +135,14 @@ func (b *Broker) collectGarbage(ctx context.Context) error {
 // immune to clock skew between this broker and the store: an object is listed only after
 // its upload started, so it is deleted at least gc.grace after that, while its commit
 // lands within gc.grace/2 of it (flush.Config.MaxCommitDelay, merge's commit deadline).
-func (b *Broker) deleteUnreferenced(ctx context.Context, prefix string, referenced map[string]bool, keep func(string) bool) error {
-	infos, err := b.store.List(ctx, prefix)
+func (j *Jobs) deleteUnreferenced(ctx context.Context, prefix string, referenced map[string]bool, keep func(string) bool) error {
+	infos, err := j.store.List(ctx, prefix)
 	if err != nil {
 		return fmt.Errorf("cannot list objects under %s: %w", prefix, err)
 	}
 	now := time.Now()
-	cutoff := now.Add(-b.cfg.Merge.GCGrace)
-	seen := b.gcSeen[prefix]
+	cutoff := now.Add(-j.cfg.GCGrace)
+	seen := j.gcSeen[prefix]
 	next := make(map[string]time.Time)
 	for _, info := range infos {
 		if referenced[info.Key] || (keep != nil && keep(info.Key)) {
@@ -152,17 +152,17 @@ func (b *Broker) deleteUnreferenced(ctx context.Context, prefix string, referenc
 		if !ok {
 			first = now
 		}
-		if now.Sub(first) < b.cfg.Merge.GCGrace || info.Modified.After(cutoff) || b.stopped.Load() {
+		if now.Sub(first) < j.cfg.GCGrace || info.Modified.After(cutoff) || j.host.Stopped() {
 			next[info.Key] = first
 			continue
 		}
-		if err := b.store.Delete(ctx, info.Key); err != nil {
-			b.gcSeen[prefix] = mergeSeen(next, seen)
+		if err := j.store.Delete(ctx, info.Key); err != nil {
+			j.gcSeen[prefix] = mergeSeen(next, seen)
 			return fmt.Errorf("cannot delete unreferenced object %s: %w", info.Key, err)
 		}
 		gcObjectsDeleted.Inc()
 	}
-	b.gcSeen[prefix] = next
+	j.gcSeen[prefix] = next
 	return nil
 }
 
@@ -183,15 +183,15 @@ func mergeSeen(next, old map[string]time.Time) map[string]time.Time {
 // of them; this leadership's own chain with none starts at the commit floor read before
 // the index (every batch below the floor is committed, hence in the index or merged); any
 // other chain with none is dropped. Changed checkpoints are written in one fenced batch.
-func (b *Broker) advanceIdleChains(ctx context.Context) error {
-	b.cpMu.Lock()
-	defer b.cpMu.Unlock()
-	floor := b.flusher.CommitFloor()
+func (j *Jobs) advanceIdleChains(ctx context.Context) error {
+	j.cpMu.Lock()
+	defer j.cpMu.Unlock()
+	floor := j.host.CommitFloor()
 	cps := make(map[meta.PartitionKey]*metapb.Checkpoint)
-	states := make(map[meta.PartitionKey]*partState)
-	var dl uploadDeadline
-	for _, lp := range b.ledPartitions() {
-		l := lp.ps.log
+	states := make(map[meta.PartitionKey]*Part)
+	var dl UploadDeadline
+	for _, lp := range j.host.Partitions() {
+		l := lp.Log
 		if !l.Leader() {
 			continue
 		}
@@ -202,27 +202,27 @@ func (b *Broker) advanceIdleChains(ctx context.Context) error {
 				remaining = append(remaining, e)
 			}
 		}
-		chains := advanceChains(lp.ps.cp.Chains, nil, remaining, b.cfg.NodeID, b.reg.Incarnation, epoch)
+		chains := advanceChains(lp.State.cp.Chains, nil, remaining, j.nodeID, j.reg.Incarnation, epoch)
 		for _, ch := range chains {
-			own := ch.BrokerId == b.cfg.NodeID && ch.Incarnation == b.reg.Incarnation && ch.LeaderEpoch == epoch
+			own := ch.BrokerId == j.nodeID && ch.Incarnation == j.reg.Incarnation && ch.LeaderEpoch == epoch
 			if own && !hasChainExtents(remaining, ch) {
 				ch.FirstSeq = max(ch.FirstSeq, floor)
 			}
 		}
-		if sameChains(chains, lp.ps.cp.Chains) {
+		if sameChains(chains, lp.State.cp.Chains) {
 			continue
 		}
-		cp, err := b.checkpointOf(ctx, l, chains, &dl)
+		cp, err := j.CheckpointOf(ctx, l, chains, &dl)
 		if err != nil {
 			return err
 		}
-		pk := meta.PartitionKey{TopicID: lp.t.id, Partition: lp.p}
-		cps[pk], states[pk] = cp, lp.ps
+		pk := meta.PartitionKey{TopicID: lp.TopicID, Partition: lp.Index}
+		cps[pk], states[pk] = cp, lp.State
 	}
 	if len(cps) == 0 {
 		return nil
 	}
-	if err := b.putCheckpoints(ctx, cps, &dl); err != nil {
+	if err := j.PutCheckpoints(ctx, cps, &dl); err != nil {
 		return fmt.Errorf("cannot write checkpoints of idle partitions: %w", err)
 	}
 	for pk, cp := range cps { // putCheckpoints drops those no longer led

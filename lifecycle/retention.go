@@ -1,4 +1,4 @@
-package broker
+package lifecycle
 
 // Retention (issue 13, acceptance 1): every --retention-check-interval (Kafka's
 // log.retention.check.interval.ms) the broker moves the log start of each partition it
@@ -23,13 +23,17 @@ var retentionMoves = metrics.NewCounter(`kafscale_retention_log_start_moves_tota
 
 // retentionLimits returns a topic's cleanup.policy deletes, retention.ms and
 // retention.bytes (-1: no limit).
-func retentionLimits(t *metapb.Topic) (deletes bool, ms, bytes int64) {
-	deletes = strings.Contains(topicConfig(t, "cleanup.policy"), "delete")
-	ms, err := strconv.ParseInt(topicConfig(t, "retention.ms"), 10, 64)
+func (j *Jobs) retentionLimits(t *metapb.Topic) (deletes bool, ms, bytes int64) {
+	config := func(name string) string {
+		v, _ := j.host.TopicConfig(t, name)
+		return v
+	}
+	deletes = strings.Contains(config("cleanup.policy"), "delete")
+	ms, err := strconv.ParseInt(config("retention.ms"), 10, 64)
 	if err != nil {
 		ms = -1 // validated at creation; never expected
 	}
-	bytes, err = strconv.ParseInt(topicConfig(t, "retention.bytes"), 10, 64)
+	bytes, err = strconv.ParseInt(config("retention.bytes"), 10, 64)
 	if err != nil {
 		bytes = -1
 	}
@@ -37,15 +41,15 @@ func retentionLimits(t *metapb.Topic) (deletes bool, ms, bytes int64) {
 }
 
 // retentionOnce applies retention to every partition this broker leads.
-func (b *Broker) retentionOnce() {
+func (j *Jobs) retentionOnce() {
 	now := time.Now().UnixMilli()
 	moved := 0
-	for _, lp := range b.ledPartitions() {
-		deletes, ms, bytes := retentionLimits(lp.t.meta)
+	for _, lp := range j.host.Partitions() {
+		deletes, ms, bytes := j.retentionLimits(lp.Topic)
 		if !deletes || (ms < 0 && bytes < 0) {
 			continue
 		}
-		l := lp.ps.log
+		l := lp.Log
 		start, _, _ := l.Offsets()
 		target := l.RetentionStart(now, ms, bytes)
 		if target <= start {
@@ -60,11 +64,11 @@ func (b *Broker) retentionOnce() {
 		return
 	}
 	retentionMoves.Add(moved)
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(j.ctx, 30*time.Second)
 	defer cancel()
-	if err := b.writeCheckpoints(ctx, false); err != nil && b.ctx.Err() == nil {
-		b.log.Warn("cannot write the checkpoints of partitions whose log start retention moved", "partitions", moved, "err", err)
+	if err := j.WriteCheckpoints(ctx, false); err != nil && j.ctx.Err() == nil {
+		j.log.Warn("cannot write the checkpoints of partitions whose log start retention moved", "partitions", moved, "err", err)
 		return
 	}
-	b.log.Info("retention moved the log start of partitions", "partitions", moved)
+	j.log.Info("retention moved the log start of partitions", "partitions", moved)
 }

@@ -1,4 +1,4 @@
-package broker
+package lifecycle
 
 import (
 	"bytes"
@@ -145,7 +145,7 @@ func TestMergeWindow(t *testing.T) {
 	// Partition p has 100 bytes in each object from p on (a partition created later).
 	plans := make([]mergePlan, 3)
 	for p := range plans {
-		plans[p].lp.p = int32(p)
+		plans[p].lp.Index = int32(p)
 		for o := p; o < 5; o++ {
 			plans[p].cands = append(plans[p].cands, flushExtent(key(o), int64(p*100), 100))
 			plans[p].bytes += 100
@@ -168,11 +168,11 @@ func TestMergeWindow(t *testing.T) {
 			var got, later []string
 			var size int64
 			for _, p := range in {
-				got = append(got, fmt.Sprintf("%d:%d", p.lp.p, len(p.cands)))
+				got = append(got, fmt.Sprintf("%d:%d", p.lp.Index, len(p.cands)))
 				size += p.bytes
 			}
 			for _, lp := range out {
-				later = append(later, fmt.Sprint(lp.p))
+				later = append(later, fmt.Sprint(lp.Index))
 			}
 			if fmt.Sprint(got) != tt.want || fmt.Sprint(later) != tt.later {
 				t.Fatalf("window %v, later %v; want %s, later %s", got, later, tt.want, tt.later)

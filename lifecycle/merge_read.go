@@ -1,4 +1,4 @@
-package broker
+package lifecycle
 
 import (
 	"cmp"
@@ -22,7 +22,7 @@ const mergeGapBytes = 64 << 10
 
 // mergePlan is one partition's merge in a round: the flush extents it will merge.
 type mergePlan struct {
-	lp    ledPartition
+	lp    Partition
 	cands []partition.Extent
 	bytes int64
 }
@@ -37,7 +37,7 @@ type mergePlan struct {
 // rather than merging some partitions whole and the others in a later batch, is what
 // keeps each object read once; the price is smaller segments when the partitions due hold
 // more than maxBytes together (maxBytes over the partitions due, each).
-func mergeWindow(plans []mergePlan, maxBytes int64) (in []mergePlan, out []ledPartition) {
+func mergeWindow(plans []mergePlan, maxBytes int64) (in []mergePlan, out []Partition) {
 	type object struct {
 		key   string
 		ts    time.Time

@@ -11,10 +11,9 @@ import (
 	"github.com/kafscale/kafscale/ctrl"
 	"github.com/kafscale/kafscale/flush"
 	"github.com/kafscale/kafscale/group"
+	"github.com/kafscale/kafscale/lifecycle"
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
-	"github.com/kafscale/kafscale/partition"
-	"github.com/kafscale/kafscale/producer"
 	"github.com/kafscale/kafscale/segment"
 	"github.com/kafscale/kafscale/topicmetrics"
 )
@@ -30,7 +29,7 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 	b := &Broker{
 		cfg: cfg, log: d.Log, meta: d.Meta, store: d.Store, cache: d.Cache, clusterID: d.ClusterID,
 		topics: make(map[string]*topic), byID: make(map[[16]byte]*topic),
-		gone: make(map[flush.PartitionID]uint64), gcSeen: make(map[string]map[string]time.Time),
+		gone:    make(map[flush.PartitionID]uint64),
 		ledHook: d.LedPartitions, sasl: d.SASL,
 	}
 	reg, err := d.Meta.RegisterBroker(ctx, &metapb.Broker{Id: cfg.NodeID, Host: cfg.AdvertisedHost, Port: cfg.AdvertisedPort, Listeners: cfg.Listeners}, clientv3.LeaseID(cfg.Rejoin))
@@ -41,6 +40,8 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 		return nil, fmt.Errorf("cannot register broker %d: %w", cfg.NodeID, err)
 	}
 	b.reg = reg
+	b.jobs = lifecycle.New(cfg.Merge, lifecycle.Deps{Meta: d.Meta, Store: d.Store, Reg: reg, NodeID: cfg.NodeID,
+		Host: jobsHost{b}, Log: d.Log})
 	// A drain mark left by this broker's previous process (it drained before stopping)
 	// ends now: the broker serves again and the controller rebalances onto it.
 	if err := d.Meta.SetDraining(ctx, cfg.NodeID, false); err != nil {
@@ -134,12 +135,9 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 		case <-b.ctx.Done():
 		}
 	}()
-	b.every(cfg.CheckpointInterval, b.checkpointOnce)
+	b.jobs.Start(b.ctx, lifecycle.Intervals{Checkpoint: cfg.CheckpointInterval, Retention: cfg.RetentionCheckInterval})
 	loads := newLoadReporter(b)
 	b.every(cfg.LoadReportInterval, loads.report)
-	b.every(cfg.RetentionCheckInterval, b.retentionOnce)
-	b.every(cfg.Merge.Interval, b.mergeAll)
-	b.every(cfg.Merge.GCInterval, b.gcOnce)
 	b.every(cfg.Group.OffsetsRetentionCheckInterval, b.expireOffsetsOnce)
 	b.runBucketMetadataSync()
 	b.runLag()
@@ -197,7 +195,8 @@ func (b *Broker) Close(ctx context.Context) error {
 	ferr := b.flusher.Close(ctx)
 	b.cancel()
 	b.wg.Wait()
-	cerr := b.writeCheckpoints(ctx, true)
+	b.jobs.Wait()
+	cerr := b.jobs.WriteCheckpoints(ctx, true)
 	rerr := b.reg.Close(ctx)
 	return errors.Join(ferr, cerr, rerr)
 }
@@ -226,100 +225,4 @@ func (b *Broker) expireOffsetsOnce() {
 	if _, err := b.groups.ExpireOffsets(b.ctx); err != nil && b.ctx.Err() == nil {
 		b.log.Warn("cannot expire committed offsets", "err", err)
 	}
-}
-
-// checkpointOnce writes the checkpoints of changed partitions (every checkpoint.interval).
-func (b *Broker) checkpointOnce() {
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	if err := b.writeCheckpoints(ctx, false); err != nil {
-		b.log.Warn("cannot write periodic checkpoints", "err", err)
-	}
-}
-
-// writeCheckpoints writes the checkpoint of every partition changed since the last one (all
-// led partitions when all is set).
-func (b *Broker) writeCheckpoints(ctx context.Context, all bool) error {
-	b.cpMu.Lock()
-	defer b.cpMu.Unlock()
-	cps := make(map[meta.PartitionKey]*metapb.Checkpoint)
-	var dl uploadDeadline
-	for _, lp := range b.ledPartitions() {
-		if !lp.ps.log.Leader() {
-			continue
-		}
-		if !lp.ps.log.TakeDirty() && !all {
-			continue
-		}
-		cp, err := b.checkpointOf(ctx, lp.ps.log, lp.ps.cp.Chains, &dl)
-		if err != nil {
-			return err
-		}
-		cps[meta.PartitionKey{TopicID: lp.t.id, Partition: lp.p}] = cp
-	}
-	if len(cps) == 0 {
-		return nil
-	}
-	if err := b.putCheckpoints(ctx, cps, &dl); err != nil {
-		return err
-	}
-	for _, lp := range b.ledPartitions() {
-		if cp, ok := cps[meta.PartitionKey{TopicID: lp.t.id, Partition: lp.p}]; ok {
-			lp.ps.cp = cp
-		}
-	}
-	return nil
-}
-
-// maxInlineProducerState is the largest producer-state snapshot kept inline in a checkpoint;
-// a larger one goes to an object the checkpoint names.
-const maxInlineProducerState = 4 << 10
-
-// checkpointOf builds a partition's checkpoint with the given chains: its epoch, log start,
-// next offset, leader-epoch history and a snapshot of its committed producer state current
-// to the high watermark. A snapshot too large to inline is uploaded, noted in dl: the
-// checkpoint must be committed before dl's deadline.
-func (b *Broker) checkpointOf(ctx context.Context, l *partition.Log, chains []*metapb.Chain, dl *uploadDeadline) (*metapb.Checkpoint, error) {
-	snap, at := l.ProducerSnapshot()
-	logStart, _, epoch := l.Offsets()
-	cp := &metapb.Checkpoint{LeaderEpoch: epoch, LogStart: logStart, NextOffset: at, Chains: chains, ProducerStateNextOffset: at}
-	for _, e := range l.Epochs() {
-		cp.Epochs = append(cp.Epochs, &metapb.EpochStart{LeaderEpoch: e.Epoch, StartOffset: e.StartOffset})
-	}
-	if len(snap) <= maxInlineProducerState {
-		cp.ProducerState = snap
-		return cp, nil
-	}
-	key := producerStateKey(l.TopicID(), l.Partition())
-	dl.starting()
-	if err := b.store.Put(ctx, key, [][]byte{snap}, int64(len(snap))); err != nil {
-		return nil, fmt.Errorf("cannot write producer state of %s-%d to %s: %w", l.Topic(), l.Partition(), key, err)
-	}
-	cp.ProducerStateObject = key
-	return cp, nil
-}
-
-// loadProducerSnapshot folds a checkpoint's producer-state snapshot into st.
-func (b *Broker) loadProducerSnapshot(ctx context.Context, cp *metapb.Checkpoint, st producer.State) error {
-	snap := cp.ProducerState
-	if cp.ProducerStateObject != "" {
-		data, _, err := b.store.GetSuffix(ctx, cp.ProducerStateObject, 1<<30)
-		if err != nil {
-			return fmt.Errorf("cannot read producer state object %s: %w", cp.ProducerStateObject, err)
-		}
-		snap = data
-	}
-	recs, err := producer.DecodeRecords(snap)
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		st.Apply(r)
-	}
-	return nil
-}
-
-// producerStateKey names a new producer-state snapshot object.
-func producerStateKey(id [16]byte, p int32) string {
-	return segment.ProducerStateKey(id, p, time.Now())
 }
