@@ -19,10 +19,12 @@ import (
 //     truncates a diverged follower; two objects of one epoch holding the same offsets
 //     carry the same batches, a re-upload after a commit timeout);
 //   - else a gap: the lowest offset any object holds past it starts the log again. A gap
-//     is expected in a compacted topic (compaction removes records and keeps offsets;
-//     footers do not say which segments compaction wrote, so a gap inside a segment or
-//     before it is laid to compaction when the topic's cleanup.policy includes compact,
-//     and reported as a problem otherwise). Either way the data past a gap is restored.
+//     is expected in a compacted topic (compaction removes records and keeps offsets). A
+//     segment compaction wrote since format version 2 says so in its footer
+//     (segment.FlagCompacted), and a gap before it is laid to compaction; for an older
+//     segment, a gap inside it or before it is laid to compaction when the topic's
+//     cleanup.policy includes compact, and reported as a problem otherwise. Either way
+//     the data past a gap is restored.
 
 // segCand is a segment object of the partition whose footer decoded.
 type segCand struct {

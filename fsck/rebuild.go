@@ -18,7 +18,7 @@ import (
 	"github.com/kafscale/kafscale/segment"
 )
 
-// maxInlineProducerState is the broker's limit (broker/lifecycle.go): a larger snapshot
+// maxInlineProducerState is the broker's limit (lifecycle/checkpoint.go): a larger snapshot
 // goes to a producer-state object the checkpoint names.
 const maxInlineProducerState = 4 << 10
 
@@ -256,12 +256,17 @@ func restorePartition(ctx context.Context, st objstore.Store, cache *dataCache, 
 	gapAt := func(pc piece) {
 		f := Finding{Kind: KindGap, Topic: t.Name, Partition: part(p), Object: pc.describe(),
 			Detail: fmt.Sprintf("offsets %d-%d are in no object; the log is restored with this gap", pc.gapFrom, pc.from-1)}
-		if compactedTopic {
+		switch {
+		case flaggedCompacted(pc):
+			// Whatever the topic's policy is now: it may have changed since compaction ran.
+			f.Kind, f.Detail = "compacted-gap", fmt.Sprintf("offsets %d-%d are in no object (removed by compaction: the segment after them is marked compacted)", pc.gapFrom, pc.from-1)
+		case compactedTopic:
 			f.Kind, f.Detail = "compacted-gap", fmt.Sprintf("offsets %d-%d are in no object (cleanup.policy=%s: removed by compaction)", pc.gapFrom, pc.from-1, t.Configs["cleanup.policy"])
-			r.note(f)
+		default:
+			r.problem(f)
 			return
 		}
-		r.problem(f)
+		r.note(f)
 	}
 	// Runs of consecutive flush pieces become one new segment each.
 	var run []piece
@@ -286,9 +291,11 @@ func restorePartition(ctx context.Context, st objstore.Store, cache *dataCache, 
 				return rp, err
 			}
 			seg := segmentEntry(pc.seg)
-			if pc.afterGap || gapsInside(pc.seg.ext) {
+			if flaggedCompacted(pc) || pc.afterGap || gapsInside(pc.seg.ext) {
 				// Takeover skips offsets only in a segment marked compacted, which must
-				// start within the log: at the gap.
+				// start within the log: at the gap. A segment written by compaction says
+				// so in its footer (format version 2); an older one is known by its gaps,
+				// and one whose gaps all lie inside its chunks passes for uncompacted.
 				seg.CompactedUnixMs = max(seg.CreatedUnixMs, 1)
 				seg.Tombstones = true // unknown; a compacted segment with tombstones stays alone
 				if pc.afterGap {
@@ -339,6 +346,12 @@ func restorePartition(ctx context.Context, st objstore.Store, cache *dataCache, 
 	}
 	rp.cp = cp
 	return rp, nil
+}
+
+// flaggedCompacted reports whether a piece is a segment whose footer marks it as written by
+// log compaction (segment.FlagCompacted, format version 2).
+func flaggedCompacted(pc piece) bool {
+	return pc.seg != nil && pc.seg.obj.Footer.Compacted()
 }
 
 // segmentEntry is the etcd value of an existing segment object.
