@@ -6,7 +6,11 @@
 // (produce acks, parked fetches) finish on a goroutine of their own and answer through
 // netio.Request.Respond. Topic state is guarded by Broker.mu.
 //
-// Lock order: Broker.mu -> partition.Log.mu -> flush.Flusher.mu.
+// Background work on the data (merging, GC, retention, compaction, checkpoints) is package
+// lifecycle's, which sees the broker through jobsHost (jobs_host.go).
+//
+// Lock order: lifecycle's checkpoint lock (Jobs.LockCheckpoints) -> Broker.mu ->
+// partition.Log.mu -> flush.Flusher.mu.
 package broker
 
 import (
