@@ -133,9 +133,15 @@ func RunScale(ctx context.Context, tb testing.TB, cfg ScaleConfig, progress io.W
 type scaleBroker struct {
 	addr, metricsAddr string
 	pid               func() int
-	kill, restart     func()
+	kill              func()
+	relaunch          func() // start again on the same data without waiting
+	waitReady         func(time.Duration)
 	stop              func()
 }
+
+// restartBound bounds a restart's wait for /readyz: a broker that is not ready within it
+// fails the run (the target is 10 s).
+const restartBound = 10 * time.Minute
 
 func startScaleBroker(tb testing.TB, cfg ScaleConfig, target string) (*scaleBroker, string) {
 	args := append([]string{
@@ -152,12 +158,13 @@ func startScaleBroker(tb testing.TB, cfg ScaleConfig, target string) (*scaleBrok
 			Endpoint: minio.Endpoint, Region: minio.Region, Bucket: minio.Bucket,
 			AccessKey: minio.AccessKey, SecretKey: minio.SecretKey,
 		}, args...)
-		return &scaleBroker{addr: b.Addr, metricsAddr: b.MetricsAddr, pid: b.Pid, kill: b.Kill, restart: b.Restart,
-				stop: func() { b.Kill(); minio.Kill(); etcd.Kill() }},
+		return &scaleBroker{addr: b.Addr, metricsAddr: b.MetricsAddr, pid: b.Pid, kill: b.Kill, relaunch: b.Launch,
+				waitReady: b.WaitReady, stop: func() { b.Kill(); minio.Kill(); etcd.Kill() }},
 			"kafscale broker on MinIO and an etcd server, loopback (their RSS not counted)"
 	}
 	p := testbroker.StartPlain(tb, args...)
-	return &scaleBroker{addr: p.Addr, metricsAddr: p.MetricsAddr, pid: p.Pid, kill: p.Kill, restart: p.Restart, stop: p.Kill},
+	return &scaleBroker{addr: p.Addr, metricsAddr: p.MetricsAddr, pid: p.Pid, kill: p.Kill, relaunch: p.Relaunch,
+			waitReady: p.WaitReady, stop: p.Kill},
 		"kafscale dev, local directory store, embedded etcd (in the broker's RSS)"
 }
 
@@ -220,9 +227,11 @@ func runScaleTarget(ctx context.Context, tb testing.TB, cfg ScaleConfig, res *Sc
 	}
 
 	// kill -9, restart on the same data, and poll until every partition is back.
+	logf("kill -9 at %s", time.Now().UTC().Format("15:04:05.000"))
 	killed := time.Now()
 	b.kill()
-	b.restart()
+	b.relaunch()
+	b.waitReady(restartBound)
 	res.ToReady = time.Since(killed)
 	if err := waitServing(ctx, cl, topics, before); err != nil {
 		return err
