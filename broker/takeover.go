@@ -3,10 +3,8 @@ package broker
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/VictoriaMetrics/metrics"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/kafscale/kafscale/lifecycle"
 	"github.com/kafscale/kafscale/meta"
@@ -24,14 +22,13 @@ var takeoverFooters = metrics.NewCounter(`kafscale_takeover_footers_read_total`)
 // extents are not yet merged into segments) it lists the chain's committed objects from its
 // first seq, reads their footers and folds this partition's extents of the chain's epoch.
 // Object listings and footers are shared by all partitions of one takeover, so a restart
-// reads each object's footer once whatever the partition count.
+// reads each object's footer once whatever the partition count (takeover_chains.go).
 type takeover struct {
-	b       *Broker
-	objects map[chainID][]meta.SeqEntry
-	footers map[string]segment.Footer
-	cps     map[meta.PartitionKey]*metapb.Checkpoint
-	added   []*topic
-	dl      lifecycle.UploadDeadline // producer-state objects the takeover checkpoints reference
+	b      *Broker
+	chains map[chainID]*chainIndex
+	cps    map[meta.PartitionKey]*metapb.Checkpoint
+	added  []*topic
+	dl     lifecycle.UploadDeadline // producer-state objects the takeover checkpoints reference
 }
 
 type chainID struct {
@@ -41,10 +38,9 @@ type chainID struct {
 
 func newTakeover(b *Broker) *takeover {
 	return &takeover{
-		b:       b,
-		objects: make(map[chainID][]meta.SeqEntry),
-		footers: make(map[string]segment.Footer),
-		cps:     make(map[meta.PartitionKey]*metapb.Checkpoint),
+		b:      b,
+		chains: make(map[chainID]*chainIndex),
+		cps:    make(map[meta.PartitionKey]*metapb.Checkpoint),
 	}
 }
 
@@ -202,80 +198,6 @@ func (tk *takeover) partition(ctx context.Context, t *metapb.Topic, p, epoch int
 	}
 	tk.cps[meta.PartitionKey{TopicID: id, Partition: p}] = newCp
 	return &partState{log: l, lc: lifecycle.NewPart(newCp)}, nil
-}
-
-func (tk *takeover) chainExtents(ctx context.Context, id [16]byte, p int32, ch *metapb.Chain) ([]partition.Extent, error) {
-	cid := chainID{ch.BrokerId, ch.Incarnation}
-	entries, ok := tk.objects[cid]
-	if !ok {
-		var err error
-		entries, err = tk.b.meta.ListObjects(ctx, ch.BrokerId, ch.Incarnation, 0)
-		if err != nil {
-			return nil, err
-		}
-		tk.objects[cid] = entries
-	}
-	i := sort.Search(len(entries), func(i int) bool { return entries[i].Seq >= ch.FirstSeq })
-	if err := tk.readFooters(ctx, entries[i:], id, p, ch.LeaderEpoch); err != nil {
-		return nil, err
-	}
-	var out []partition.Extent
-	for _, se := range entries[i:] {
-		if voided(se.Entry, id, p, ch.LeaderEpoch) {
-			continue
-		}
-		f := tk.footers[se.Entry.Key]
-		for _, e := range f.Extents {
-			if e.TopicID == id && e.Partition == p && e.LeaderEpoch == ch.LeaderEpoch {
-				out = append(out, partition.Extent{Key: se.Entry.Key, Extent: e, Broker: ch.BrokerId, Incarnation: ch.Incarnation, Seq: se.Seq})
-			}
-		}
-	}
-	return out, nil
-}
-
-// footerReads bounds the footers a takeover reads at once. A restart after minutes of
-// unmerged writes folds thousands of flush objects; read one by one, each costs a store
-// round trip in turn (docs/benchmarks.md, "One broker at scale").
-const footerReads = 32
-
-// readFooters reads the footers of entries not read yet, footerReads at a time, skipping
-// those voided for partition p at epoch (their extents are not folded).
-func (tk *takeover) readFooters(ctx context.Context, entries []meta.SeqEntry, id [16]byte, p, epoch int32) error {
-	var keys []string
-	seen := map[string]bool{}
-	for _, se := range entries {
-		k := se.Entry.Key
-		if _, ok := tk.footers[k]; ok || seen[k] || voided(se.Entry, id, p, epoch) {
-			continue
-		}
-		seen[k] = true
-		keys = append(keys, k)
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	footers := make([]segment.Footer, len(keys))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(footerReads)
-	for i, k := range keys {
-		g.Go(func() error {
-			f, err := segment.ReadFooter(gctx, tk.b.store, k)
-			if err != nil {
-				return fmt.Errorf("cannot read footer of %s: %w", k, err)
-			}
-			footers[i] = f
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	takeoverFooters.Add(len(keys))
-	for i, k := range keys {
-		tk.footers[k] = footers[i]
-	}
-	return nil
 }
 
 // epochsOf returns a checkpoint's leader-epoch history. A checkpoint written before the
