@@ -40,9 +40,10 @@ func DefaultConfig() Config {
 		Age:          2 * time.Minute,
 		Interval:     10 * time.Second,
 		ChunkBytes:   segment.DefaultChunkBytes,
-		// 256 MiB: four full segments, or a round of 16 partitions merged by age at up to
-		// 1 MiB/s each, read with one GET per flush object.
-		BatchBytes: 256 << 20,
+		// 128 MiB: a merge held one partition's extents before, up to --merge-bytes; a
+		// window of 16 partitions (mergeMinPieceDiv) at 8 MiB each holds twice that. At 2
+		// MiB/s over 16 partitions, the 240 MiB due every --merge-age make two windows.
+		BatchBytes: 128 << 20,
 		GCInterval: time.Minute,
 		GCGrace:    10 * time.Minute,
 		// 32 MiB: about 700,000 keys per pass (Kafka's cleaner has 128 MiB for all its threads).

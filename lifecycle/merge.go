@@ -25,6 +25,12 @@ var (
 	trimErrors      = metrics.NewCounter(`kafscale_segment_trim_errors_total`)
 )
 
+// mergeMinPieceDiv sets the smallest piece of a partition a merge window cuts to (about
+// --merge-bytes over it, 8 MiB by default), and so, with --merge-batch-bytes, how many
+// partitions one window merges (16 by default): cutting among more partitions would make
+// segments, and so segment PUTs and etcd writes, smaller and more numerous.
+const mergeMinPieceDiv = 8
+
 // mergeReadAhead is how many of a merge batch's reads are in flight at once.
 const mergeReadAhead = 16
 
@@ -43,7 +49,7 @@ func (j *Jobs) mergeAll() {
 				plans = append(plans, pl)
 			}
 		}
-		batch, later := mergeWindow(plans, j.cfg.BatchBytes)
+		batch, later := mergeWindow(plans, j.cfg.BatchBytes, j.cfg.SegmentBytes/mergeMinPieceDiv)
 		pending = later
 		data, errs := readMergeBatch(j.ctx, j.store, batch)
 		for i, pl := range batch {

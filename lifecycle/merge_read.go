@@ -27,24 +27,39 @@ type mergePlan struct {
 	bytes int64
 }
 
-// mergeWindow cuts the plans of a round to the flush objects of one time window, oldest
-// first, holding at most maxBytes of their extents (at least the oldest object's): the
-// window's objects are read once for all the partitions merging them and held until the
-// last of those is merged, so maxBytes bounds the merge's memory. Each plan keeps the
-// prefix of its extents inside the window (a segment covers consecutive offsets); the
-// partitions left with nothing, and those whose rest is still due, merge in the next
-// window, which reads later objects only. Cutting every partition at the same object,
-// rather than merging some partitions whole and the others in a later batch, is what
-// keeps each object read once; the price is smaller segments when the partitions due hold
-// more than maxBytes together (maxBytes over the partitions due, each).
-func mergeWindow(plans []mergePlan, maxBytes int64) (in []mergePlan, out []Partition) {
+// mergeWindow chooses what one merge window merges of the plans due: each flush object it
+// reads is read once, for all the partitions merging it, and held until the last of them
+// is merged, so maxBytes, the most extent bytes a window holds, bounds the merge's memory.
+// When the plans hold more, the window takes the maxBytes/minPiece partitions with the
+// oldest data (the rest wait for a later window, which reads their objects again) and cuts
+// them all at one flush object, oldest first, within maxBytes (at least the oldest
+// object): each keeps the prefix of its extents inside the window (a segment covers
+// consecutive offsets), about maxBytes over the partitions in the window, so at least
+// about minPiece, and merges the rest in a later window. The partitions left with nothing
+// and those not taken are returned in out, to be planned again.
+func mergeWindow(plans []mergePlan, maxBytes, minPiece int64) (in []mergePlan, out []Partition) {
+	if planBytes(plans) <= maxBytes {
+		return plans, nil
+	}
+	if maxParts := int(max(1, maxBytes/max(minPiece, 1))); len(plans) > maxParts {
+		plans = slices.Clone(plans)
+		slices.SortStableFunc(plans, func(a, b mergePlan) int {
+			return flushTime(a.cands[0].Key).Compare(flushTime(b.cands[0].Key))
+		})
+		for _, p := range plans[maxParts:] {
+			out = append(out, p.lp)
+		}
+		plans = plans[:maxParts]
+		if planBytes(plans) <= maxBytes {
+			return plans, out
+		}
+	}
 	type object struct {
 		key   string
 		ts    time.Time
 		bytes int64
 	}
 	objs := make(map[string]*object)
-	var total int64
 	for _, p := range plans {
 		for _, c := range p.cands {
 			o, ok := objs[c.Key]
@@ -53,11 +68,7 @@ func mergeWindow(plans []mergePlan, maxBytes int64) (in []mergePlan, out []Parti
 				objs[c.Key] = o
 			}
 			o.bytes += c.Len
-			total += c.Len
 		}
-	}
-	if total <= maxBytes {
-		return plans, nil
 	}
 	order := make([]*object, 0, len(objs))
 	for _, o := range objs {
@@ -77,6 +88,7 @@ func mergeWindow(plans []mergePlan, maxBytes int64) (in []mergePlan, out []Parti
 		}
 		last, size = o, size+o.bytes
 	}
+	var cutOut []Partition
 	for _, p := range plans {
 		n := 0
 		var bytes int64
@@ -85,7 +97,7 @@ func mergeWindow(plans []mergePlan, maxBytes int64) (in []mergePlan, out []Parti
 			n++
 		}
 		if n == 0 {
-			out = append(out, p.lp)
+			cutOut = append(cutOut, p.lp)
 			continue
 		}
 		in = append(in, mergePlan{lp: p.lp, cands: p.cands[:n], bytes: bytes})
@@ -93,9 +105,18 @@ func mergeWindow(plans []mergePlan, maxBytes int64) (in []mergePlan, out []Parti
 	if len(in) == 0 {
 		// Only if a partition's extents are not in time order (never expected): merge the
 		// first plan whole rather than make no progress.
-		return plans[:1], out[1:]
+		return plans[:1], append(out, cutOut[1:]...)
 	}
-	return in, out
+	return in, append(out, cutOut...)
+}
+
+// planBytes is the extent bytes of plans.
+func planBytes(plans []mergePlan) int64 {
+	var n int64
+	for _, p := range plans {
+		n += p.bytes
+	}
+	return n
 }
 
 // flushTime is when a flush object was named (its key's ULID); the zero time, oldest of

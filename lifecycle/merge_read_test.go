@@ -138,33 +138,40 @@ func TestMergeRanges(t *testing.T) {
 }
 
 // TestMergeWindow: the partitions due are cut at one flush object, so every object is read
-// by one window only, and a window holds at most the bound.
+// by one window only, a window holds at most the bound, and it cuts among at most
+// maxBytes/minPiece partitions, so that no piece is much below minPiece.
 func TestMergeWindow(t *testing.T) {
 	t0 := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
-	key := func(i int) string { return segment.FlushKey(0, 1, t0.Add(time.Duration(i)*time.Second)) }
+	var keys [5]string // FlushKey's names are random past the time: name each object once
+	for i := range keys {
+		keys[i] = segment.FlushKey(0, 1, t0.Add(time.Duration(i)*time.Second))
+	}
 	// Partition p has 100 bytes in each object from p on (a partition created later).
 	plans := make([]mergePlan, 3)
 	for p := range plans {
 		plans[p].lp.Index = int32(p)
 		for o := p; o < 5; o++ {
-			plans[p].cands = append(plans[p].cands, flushExtent(key(o), int64(p*100), 100))
+			plans[p].cands = append(plans[p].cands, flushExtent(keys[o], int64(p*100), 100))
 			plans[p].bytes += 100
 		}
 	}
 	tests := []struct {
 		name     string
 		maxBytes int64
+		minPiece int64
 		want     string // per partition in the window: extents kept
 		later    string // partitions left to a later window
 	}{
-		{name: "everything fits", maxBytes: 1200, want: "[0:5 1:4 2:3]", later: "[]"},
-		{name: "cut after the third object", maxBytes: 600, want: "[0:3 1:2 2:1]", later: "[]"},
-		{name: "cut before a partition's first object", maxBytes: 300, want: "[0:2 1:1]", later: "[2]"},
-		{name: "the oldest object always goes", maxBytes: 10, want: "[0:1]", later: "[1 2]"},
+		{name: "everything fits", maxBytes: 1200, minPiece: 1, want: "[0:5 1:4 2:3]", later: "[]"},
+		{name: "cut after the third object", maxBytes: 600, minPiece: 1, want: "[0:3 1:2 2:1]", later: "[]"},
+		{name: "cut before a partition's first object", maxBytes: 300, minPiece: 1, want: "[0:2 1:1]", later: "[2]"},
+		{name: "the oldest object always goes", maxBytes: 10, minPiece: 1, want: "[0:1]", later: "[1 2]"},
+		{name: "at most maxBytes/minPiece partitions, the oldest data first", maxBytes: 600, minPiece: 300, want: "[0:3 1:2]", later: "[2]"},
+		{name: "those taken whole when they fit", maxBytes: 1000, minPiece: 500, want: "[0:5 1:4]", later: "[2]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in, out := mergeWindow(plans, tt.maxBytes)
+			in, out := mergeWindow(plans, tt.maxBytes, tt.minPiece)
 			var got, later []string
 			var size int64
 			for _, p := range in {

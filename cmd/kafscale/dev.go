@@ -153,7 +153,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.Int64Var(&cfg.Broker.Merge.SegmentBytes, "merge-bytes", cfg.Broker.Merge.SegmentBytes, "target size of a merged per-partition segment (merge.bytes)")
 	fs.DurationVar(&cfg.Broker.Merge.Age, "merge-age", cfg.Broker.Merge.Age, "merge flush data older than this even below --merge-bytes (merge.age)")
 	fs.DurationVar(&cfg.Broker.Merge.Interval, "merge-interval", cfg.Broker.Merge.Interval, "how often partitions are checked for merging")
-	fs.Int64Var(&cfg.Broker.Merge.BatchBytes, "merge-batch-bytes", cfg.Broker.Merge.BatchBytes, "flush data one merge batch holds in memory: partitions due are merged in batches of this many bytes, each reading a flush object once")
+	fs.Int64Var(&cfg.Broker.Merge.BatchBytes, "merge-batch-bytes", cfg.Broker.Merge.BatchBytes, "flush data a merge holds in memory (merge.batch.bytes): the partitions due merge a window of flush objects at a time, each object read once, a window holding at most this many bytes of their extents")
 	fs.Int64Var(&cfg.Broker.Merge.ChunkBytes, "merge-chunk-bytes", cfg.Broker.Merge.ChunkBytes, "index granularity of merged segments (one ranged GET per chunk)")
 	fs.DurationVar(&cfg.Broker.Merge.GCInterval, "gc-interval", cfg.Broker.Merge.GCInterval, "how often unneeded metadata entries and objects are deleted")
 	fs.DurationVar(&cfg.Broker.Merge.GCGrace, "gc-grace", cfg.Broker.Merge.GCGrace, "age before an unreferenced object is deleted (gc.grace)")

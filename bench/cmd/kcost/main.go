@@ -185,7 +185,7 @@ func scaledFlags(k float64, flush time.Duration) []string {
 		"--load-report-interval", max(time.Second, time.Duration(float64(30*time.Second)/k)).String(),
 		"--merge-bytes", n(64 << 20),
 		"--merge-chunk-bytes", n(1 << 20),
-		"--merge-batch-bytes", n(256 << 20),
+		"--merge-batch-bytes", n(128 << 20),
 		"--compaction-buffer-bytes", n(32 << 20),
 	}
 }
