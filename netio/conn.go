@@ -230,10 +230,14 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 			break
 		}
 		size := int32(binary.BigEndian.Uint32(hdr))
-		if size < 0 || int(size) > s.cfg.MaxRequestBytes {
+		limit := s.cfg.MaxRequestBytes
+		if c.auth != nil && !c.auth.Authenticated() {
+			limit = min(limit, sasl.MaxReceiveSize)
+		}
+		if size < 0 || int(size) > limit {
 			rejectedFramesTotal.Inc()
 			c.warnConnError("rejecting frame: size out of range, closing the connection",
-				"size", size, "max", s.cfg.MaxRequestBytes)
+				"size", size, "max", limit, "authenticated", c.auth == nil || c.auth.Authenticated())
 			for _, r := range frames[:n] {
 				s.recycle(r)
 			}

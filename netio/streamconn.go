@@ -135,6 +135,10 @@ func (sc *streamConn) read() {
 			select {
 			case <-done:
 			case <-sc.srv.streamsDone:
+				// Stop closes the sockets, but the closed task below is what ends loop:
+				// leaving without it (when done and streamsDone were both ready) left
+				// loop waiting for ever, and Stop waiting for loop.
+				sc.post(func() { sc.closed(net.ErrClosed) })
 				return
 			}
 		}

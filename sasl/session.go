@@ -170,3 +170,17 @@ func (s *Session) Authenticating() bool {
 	defer s.mu.Unlock()
 	return s.state == stateToken
 }
+
+// MaxReceiveSize bounds a frame from a connection that has not authenticated (or is
+// re-authenticating), as Kafka's sasl.server.max.receive.size (default 512 KiB): a SASL
+// token is small, and a client nobody knows yet must not make the broker buffer a frame of
+// --max-request-bytes.
+const MaxReceiveSize = 512 << 10
+
+// Authenticated reports whether the session is authenticated and not re-authenticating.
+// It is safe from any goroutine.
+func (s *Session) Authenticated() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == stateDone
+}
