@@ -241,12 +241,16 @@ func TestScaleDownWaitsForTheDrainTimeout(t *testing.T) {
 	setReady(t, api, ns, "kafka", 3)
 
 	scale := &autoscalingv1.Scale{}
-	if err := api.Client.SubResource("scale").Get(ctx, c, scale); err != nil {
-		t.Fatal(err)
-	}
-	if scale.Spec.Replicas != 3 || !strings.Contains(scale.Status.Selector, "app.kubernetes.io/instance=kafka") {
-		t.Errorf("scale subresource: %+v", scale)
-	}
+	// The selector is the status's, which the operator writes after it made the objects.
+	kafkatest.WaitUntil(t, wait, "the scale subresource with the cluster's selector", func() error {
+		if err := api.Client.SubResource("scale").Get(ctx, c, scale); err != nil {
+			return err
+		}
+		if scale.Spec.Replicas != 3 || !strings.Contains(scale.Status.Selector, "app.kubernetes.io/instance=kafka") {
+			return fmt.Errorf("scale subresource: %+v", scale)
+		}
+		return nil
+	})
 	scale.Spec.Replicas = 1
 	start := time.Now()
 	if err := api.Client.SubResource("scale").Update(ctx, c, client.WithSubResourceBody(scale)); err != nil {
