@@ -10,9 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
+	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -38,19 +41,72 @@ type verifyKey struct {
 	ec  *ecdsa.PublicKey
 }
 
-// JWKS is a JSON Web Key Set read from a file and read again when the file changes (at
-// most once a second, on a login), as the PLAIN users file is. Safe from any goroutine.
+// JWKS is a JSON Web Key Set, read from a file and read again when the file changes (at
+// most once a second, on a login), as the PLAIN users file is; or fetched from a URL and
+// fetched again every refresh interval, or at once (at most every jwksMissRefetch) when a
+// token names a key it does not hold, which is how an identity provider's new key is seen
+// at once. Both happen on a login, not in the background. Safe from any goroutine.
 type JWKS struct {
-	path string
-	log  *slog.Logger
-	now  func() time.Time
+	path    string
+	url     string
+	client  *http.Client
+	refresh time.Duration
+	log     *slog.Logger
+	now     func() time.Time
 
-	mu      sync.Mutex // guards the fields below
+	mu      sync.Mutex // guards the fields below; held during a fetch, so logins wait for it
 	keys    []verifyKey
 	mod     time.Time
 	size    int64
-	checked time.Time
+	checked time.Time // file: when it was last looked at; URL: when it was last fetched
 	failed  bool
+}
+
+// jwksMissRefetch bounds the fetches caused by tokens naming unknown keys.
+const jwksMissRefetch = 10 * time.Second
+
+// jwksFetchTimeout bounds one fetch of a JWKS URL.
+const jwksFetchTimeout = 10 * time.Second
+
+// jwksMaxBytes bounds a fetched key set.
+const jwksMaxBytes = 1 << 20
+
+// FetchJWKS fetches the key set at url (http or https) and returns a JWKS that fetches it
+// again every refresh; the first fetch must succeed.
+func FetchJWKS(url string, refresh time.Duration, log *slog.Logger) (*JWKS, error) {
+	if !strings.HasPrefix(url, "https://") && !strings.HasPrefix(url, "http://") {
+		return nil, fmt.Errorf("--sasl-oauthbearer-jwks-endpoint-url must be an http or https URL (set to %q)", url)
+	}
+	if refresh <= 0 {
+		return nil, fmt.Errorf("--sasl-oauthbearer-jwks-endpoint-refresh-ms must be >0 (set to %s)", refresh)
+	}
+	j := &JWKS{url: url, refresh: refresh, log: log, now: time.Now, client: &http.Client{Timeout: jwksFetchTimeout}}
+	keys, err := j.fetch()
+	if err != nil {
+		return nil, err
+	}
+	j.keys, j.checked = keys, j.now()
+	return j, nil
+}
+
+// fetch GETs the key set at j.url.
+func (j *JWKS) fetch() ([]verifyKey, error) {
+	resp, err := j.client.Get(j.url)
+	if err != nil {
+		return nil, fmt.Errorf("cannot fetch --sasl-oauthbearer-jwks-endpoint-url: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("cannot fetch --sasl-oauthbearer-jwks-endpoint-url %s: HTTP %s", j.url, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, jwksMaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot fetch --sasl-oauthbearer-jwks-endpoint-url %s: %w", j.url, err)
+	}
+	if len(b) > jwksMaxBytes {
+		return nil, fmt.Errorf("--sasl-oauthbearer-jwks-endpoint-url %s sent more than %d bytes", j.url, jwksMaxBytes)
+	}
+	return parseJWKS(b, j.url)
 }
 
 // LoadJWKS reads the key set at path; a file without a usable key is an error.
@@ -80,12 +136,11 @@ func (j *JWKS) Len() int {
 func (j *JWKS) key(kid, alg string) (verifyKey, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.reloadLocked()
-	var found []verifyKey
-	for _, k := range j.keys {
-		if k.alg == alg && (kid == "" || k.kid == kid) {
-			found = append(found, k)
-		}
+	j.reloadLocked(false)
+	found := j.matchLocked(kid, alg)
+	if len(found) == 0 && j.url != "" {
+		j.reloadLocked(true)
+		found = j.matchLocked(kid, alg)
 	}
 	switch {
 	case len(found) == 0:
@@ -96,10 +151,42 @@ func (j *JWKS) key(kid, alg string) (verifyKey, error) {
 	return found[0], nil
 }
 
-// reloadLocked reads the file again if it changed; a file that does not load keeps the
-// keys loaded before. j.mu must be held.
-func (j *JWKS) reloadLocked() {
+// matchLocked returns the keys a token with kid and alg may be checked with. j.mu must be
+// held.
+func (j *JWKS) matchLocked(kid, alg string) []verifyKey {
+	var found []verifyKey
+	for _, k := range j.keys {
+		if k.alg == alg && (kid == "" || k.kid == kid) {
+			found = append(found, k)
+		}
+	}
+	return found
+}
+
+// reloadLocked reads the file again if it changed, or fetches the URL again once its
+// refresh interval passed (or, with miss, once jwksMissRefetch passed); a key set that
+// does not load keeps the keys loaded before. j.mu must be held.
+func (j *JWKS) reloadLocked(miss bool) {
 	now := j.now()
+	if j.url != "" {
+		if every := j.refresh; now.Sub(j.checked) < every && (!miss || now.Sub(j.checked) < jwksMissRefetch) {
+			return
+		}
+		j.checked = now
+		keys, err := j.fetch()
+		if err != nil {
+			if !j.failed {
+				j.log.Error("cannot fetch the OAUTHBEARER key set, keeping the keys fetched before", "url", j.url, "err", err)
+			}
+			j.failed = true
+			return
+		}
+		if j.failed || !sameKeys(keys, j.keys) {
+			j.log.Info("fetched the OAUTHBEARER key set", "url", j.url, "keys", len(keys))
+		}
+		j.keys, j.failed = keys, false
+		return
+	}
 	if now.Sub(j.checked) < plainReloadEvery {
 		return
 	}
@@ -123,16 +210,34 @@ func (j *JWKS) reloadLocked() {
 	j.log.Info("reloaded the OAUTHBEARER key set", "file", j.path, "keys", len(keys))
 }
 
+// sameKeys reports whether two key sets hold the same kids (for the log).
+func sameKeys(a, b []verifyKey) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].kid != b[i].kid || a[i].alg != b[i].alg {
+			return false
+		}
+	}
+	return true
+}
+
 func readJWKS(path string) ([]verifyKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read --sasl-oauthbearer-jwks-file: %w", err)
 	}
+	return parseJWKS(b, path)
+}
+
+// parseJWKS parses a key set read from path (a file or a URL, for errors).
+func parseJWKS(b []byte, path string) ([]verifyKey, error) {
 	var set struct {
 		Keys []jwk `json:"keys"`
 	}
 	if err := json.Unmarshal(b, &set); err != nil {
-		return nil, fmt.Errorf("cannot parse --sasl-oauthbearer-jwks-file %s: %w", path, err)
+		return nil, fmt.Errorf("cannot parse the OAUTHBEARER key set %s: %w", path, err)
 	}
 	var keys []verifyKey
 	for i, k := range set.Keys {
@@ -141,14 +246,14 @@ func readJWKS(path string) ([]verifyKey, error) {
 		}
 		vk, err := parseJWK(k)
 		if err != nil {
-			return nil, fmt.Errorf("cannot parse key %d (kid %q) of --sasl-oauthbearer-jwks-file %s: %w", i, k.Kid, path, err)
+			return nil, fmt.Errorf("cannot parse key %d (kid %q) of the OAUTHBEARER key set %s: %w", i, k.Kid, path, err)
 		}
 		if vk.alg != "" {
 			keys = append(keys, vk)
 		}
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("--sasl-oauthbearer-jwks-file %s has no RS256 or ES256 signing key", path)
+		return nil, fmt.Errorf("the OAUTHBEARER key set %s has no RS256 or ES256 signing key", path)
 	}
 	return keys, nil
 }

@@ -13,9 +13,12 @@ import (
 	"errors"
 	"log/slog"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -194,5 +197,69 @@ func oauthLogin(s *Session, srv *Server, token string) (string, time.Duration, e
 			return "", 0, errors.New("client done before the server")
 		}
 		msg = next
+	}
+}
+
+// TestJWKSFromURL: the key set is fetched at start (a failure refuses it), again when a
+// token names a key it does not hold (not more often than jwksMissRefetch), and a failed
+// fetch keeps the keys fetched before.
+func TestJWKSFromURL(t *testing.T) {
+	k1, k2 := newTestKeys(t), newTestKeys(t)
+	var mu sync.Mutex
+	serve := k1.jwks // the file whose contents the provider publishes
+	status := http.StatusOK
+	fetches := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		fetches++
+		if status != http.StatusOK {
+			w.WriteHeader(status)
+			return
+		}
+		b, _ := os.ReadFile(serve)
+		_, _ = w.Write(b)
+	}))
+	defer ts.Close()
+	set := func(file string, code int) { mu.Lock(); serve, status = file, code; mu.Unlock() }
+
+	set(k1.jwks, http.StatusInternalServerError)
+	if _, err := FetchJWKS(ts.URL, time.Hour, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("a key set that cannot be fetched at start was accepted")
+	}
+	set(k1.jwks, http.StatusOK)
+	keys, err := FetchJWKS(ts.URL, time.Hour, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Now()
+	keys.now = func() time.Time { return clock }
+	if _, err := keys.key("r1", "RS256"); err != nil {
+		t.Fatalf("key of the first set: %v", err)
+	}
+	// The provider rotates to new keys that reuse the kids: k2's "r1" is unknown by its
+	// signature, so look a missing kid up instead.
+	rotated := filepath.Join(t.TempDir(), "rotated.json")
+	b, _ := os.ReadFile(k2.jwks)
+	if err := os.WriteFile(rotated, []byte(strings.ReplaceAll(string(b), `"r1"`, `"r2"`)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set(rotated, http.StatusOK)
+	if _, err := keys.key("r2", "RS256"); err == nil {
+		t.Fatal("an unknown kid was found within jwksMissRefetch of the last fetch")
+	}
+	clock = clock.Add(jwksMissRefetch)
+	if _, err := keys.key("r2", "RS256"); err != nil {
+		t.Fatalf("the rotated key after a refetch: %v", err)
+	}
+	set(rotated, http.StatusServiceUnavailable)
+	clock = clock.Add(2 * time.Hour)
+	if _, err := keys.key("r2", "RS256"); err != nil {
+		t.Fatalf("a failed refresh dropped the keys: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fetches != 4 {
+		t.Fatalf("%d fetches, want 4 (start refused, start, refetch on a miss, refresh)", fetches)
 	}
 }

@@ -112,7 +112,7 @@ func NewServer(cfg Config) (*Server, error) {
 			}
 		case OAuthBearer:
 			if cfg.OAuth == nil || cfg.OAuth.Keys == nil {
-				return nil, errors.New("OAUTHBEARER needs --sasl-oauthbearer-jwks-file")
+				return nil, errors.New("OAUTHBEARER needs --sasl-oauthbearer-jwks-file or --sasl-oauthbearer-jwks-endpoint-url")
 			}
 			if cfg.OAuth.SubClaim == "" {
 				return nil, errors.New("--sasl-oauthbearer-sub-claim-name must not be empty")

@@ -24,6 +24,8 @@ type saslConfig struct {
 	FailureDelayMs int64
 	// OAUTHBEARER's JWT validation (Kafka's sasl.oauthbearer.*).
 	JWKSFile         string
+	JWKSURL          string
+	JWKSRefreshMs    int64
 	ExpectedAudience string
 	ExpectedIssuer   string
 	SubClaimName     string
@@ -31,7 +33,8 @@ type saslConfig struct {
 }
 
 func defaultSASLConfig() saslConfig {
-	return saslConfig{FailureDelayMs: sasl.DefaultFailureDelay.Milliseconds(), SubClaimName: "sub", ClockSkewSeconds: 30}
+	return saslConfig{FailureDelayMs: sasl.DefaultFailureDelay.Milliseconds(), SubClaimName: "sub", ClockSkewSeconds: 30,
+		JWKSRefreshMs: time.Hour.Milliseconds()}
 }
 
 func saslFlags(fs *flag.FlagSet, c *saslConfig) {
@@ -40,6 +43,8 @@ func saslFlags(fs *flag.FlagSet, c *saslConfig) {
 	fs.Int64Var(&c.MaxReauthMs, "connections-max-reauth-ms", c.MaxReauthMs, "lifetime of a SASL session in milliseconds: a connection that has not re-authenticated by then is closed on its next request (connections.max.reauth.ms, KIP-368; 0: no limit)")
 	fs.Int64Var(&c.FailureDelayMs, "connection-failed-authentication-delay-ms", c.FailureDelayMs, "milliseconds a failed SASL authentication waits for its answer, to slow down password guessing (connection.failed.authentication.delay.ms)")
 	fs.StringVar(&c.JWKSFile, "sasl-oauthbearer-jwks-file", c.JWKSFile, "JSON Web Key Set file whose RS256 and ES256 keys verify OAUTHBEARER tokens, reloaded when it changes (sasl.oauthbearer.jwks.endpoint.url with a file)")
+	fs.StringVar(&c.JWKSURL, "sasl-oauthbearer-jwks-endpoint-url", c.JWKSURL, "http(s) URL of the identity provider's JSON Web Key Set (its jwks_uri), fetched at start and again every --sasl-oauthbearer-jwks-endpoint-refresh-ms or when a token names an unknown key (sasl.oauthbearer.jwks.endpoint.url)")
+	fs.Int64Var(&c.JWKSRefreshMs, "sasl-oauthbearer-jwks-endpoint-refresh-ms", c.JWKSRefreshMs, "milliseconds between fetches of --sasl-oauthbearer-jwks-endpoint-url (sasl.oauthbearer.jwks.endpoint.refresh.ms)")
 	fs.StringVar(&c.ExpectedAudience, "sasl-oauthbearer-expected-audience", c.ExpectedAudience, "comma-separated audiences, one of which an OAUTHBEARER token's aud must hold (sasl.oauthbearer.expected.audience; default: aud not checked)")
 	fs.StringVar(&c.ExpectedIssuer, "sasl-oauthbearer-expected-issuer", c.ExpectedIssuer, "the iss an OAUTHBEARER token must have (sasl.oauthbearer.expected.issuer; default: iss not checked)")
 	fs.StringVar(&c.SubClaimName, "sasl-oauthbearer-sub-claim-name", c.SubClaimName, "the claim of an OAUTHBEARER token that names the user (sasl.oauthbearer.sub.claim.name)")
@@ -58,8 +63,12 @@ func (c saslConfig) validate(saslListener bool) error {
 		return fmt.Errorf("--sasl-enabled-mechanisms needs a SASL_PLAINTEXT or SASL_SSL listener (--listeners, --listener-security-protocol-map)")
 	case !saslListener && c.PlainUsersFile != "":
 		return fmt.Errorf("--sasl-plain-users-file needs a SASL_PLAINTEXT or SASL_SSL listener (--listeners, --listener-security-protocol-map)")
-	case !saslListener && c.JWKSFile != "":
-		return fmt.Errorf("--sasl-oauthbearer-jwks-file needs a SASL_PLAINTEXT or SASL_SSL listener (--listeners, --listener-security-protocol-map)")
+	case !saslListener && (c.JWKSFile != "" || c.JWKSURL != ""):
+		return fmt.Errorf("--sasl-oauthbearer-jwks-file and --sasl-oauthbearer-jwks-endpoint-url need a SASL_PLAINTEXT or SASL_SSL listener (--listeners, --listener-security-protocol-map)")
+	case c.JWKSFile != "" && c.JWKSURL != "":
+		return fmt.Errorf("give --sasl-oauthbearer-jwks-file or --sasl-oauthbearer-jwks-endpoint-url, not both")
+	case c.JWKSRefreshMs <= 0:
+		return fmt.Errorf("--sasl-oauthbearer-jwks-endpoint-refresh-ms must be >0 (set to %d)", c.JWKSRefreshMs)
 	case c.ClockSkewSeconds < 0:
 		return fmt.Errorf("--sasl-oauthbearer-clock-skew-seconds must be >=0 (set to %d)", c.ClockSkewSeconds)
 	case c.SubClaimName == "":
@@ -84,9 +93,9 @@ func (c saslConfig) validate(saslListener bool) error {
 		}
 	}
 	switch {
-	case oauth && c.JWKSFile == "":
-		return fmt.Errorf("--sasl-enabled-mechanisms OAUTHBEARER needs --sasl-oauthbearer-jwks-file")
-	case !oauth && (c.JWKSFile != "" || c.ExpectedAudience != "" || c.ExpectedIssuer != ""):
+	case oauth && c.JWKSFile == "" && c.JWKSURL == "":
+		return fmt.Errorf("--sasl-enabled-mechanisms OAUTHBEARER needs --sasl-oauthbearer-jwks-file or --sasl-oauthbearer-jwks-endpoint-url")
+	case !oauth && (c.JWKSFile != "" || c.JWKSURL != "" || c.ExpectedAudience != "" || c.ExpectedIssuer != ""):
 		return fmt.Errorf("--sasl-oauthbearer-* settings are set but --sasl-enabled-mechanisms does not enable OAUTHBEARER (set to %q)", c.Mechanisms)
 	case plain && c.PlainUsersFile == "":
 		return fmt.Errorf("--sasl-enabled-mechanisms PLAIN needs --sasl-plain-users-file")
@@ -116,8 +125,14 @@ func (c *serverConfig) saslServer(ms *meta.Store, log *slog.Logger) (*sasl.Serve
 		cfg.PlainUsers = users
 		log.Info("loaded the SASL/PLAIN users file", "file", sc.PlainUsersFile, "users", users.Len())
 	}
-	if sc.JWKSFile != "" {
-		keys, err := sasl.LoadJWKS(sc.JWKSFile, log.With("component", "sasl"))
+	if sc.JWKSFile != "" || sc.JWKSURL != "" {
+		var keys *sasl.JWKS
+		var err error
+		if sc.JWKSFile != "" {
+			keys, err = sasl.LoadJWKS(sc.JWKSFile, log.With("component", "sasl"))
+		} else {
+			keys, err = sasl.FetchJWKS(sc.JWKSURL, time.Duration(sc.JWKSRefreshMs)*time.Millisecond, log.With("component", "sasl"))
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +143,7 @@ func (c *serverConfig) saslServer(ms *meta.Store, log *slog.Logger) (*sasl.Serve
 				cfg.OAuth.Audience = append(cfg.OAuth.Audience, a)
 			}
 		}
-		log.Info("loaded the OAUTHBEARER key set", "file", sc.JWKSFile, "keys", keys.Len())
+		log.Info("loaded the OAUTHBEARER key set", "file", sc.JWKSFile, "url", sc.JWKSURL, "keys", keys.Len())
 	}
 	return sasl.NewServer(cfg)
 }

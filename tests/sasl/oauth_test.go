@@ -9,6 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,6 +62,22 @@ func (i *issuer) token(t *testing.T, sub, aud string, ttl time.Duration) string 
 		t.Fatal(err)
 	}
 	return signed + "." + enc(sig)
+}
+
+// serve publishes the key set over HTTP (an identity provider's jwks_uri) and returns its
+// URL.
+func (i *issuer) serve(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.ServeFile(w, &http.Request{Method: http.MethodGet, URL: &url.URL{}}, i.jwks)
+	}), ReadHeaderTimeout: timeout}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String() + "/jwks.json"
 }
 
 // oauthArgs enable OAUTHBEARER with the issuer's keys, audience kafka.

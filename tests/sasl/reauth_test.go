@@ -3,6 +3,7 @@ package sasl
 import (
 	"context"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
 
 	"github.com/kafscale/kafscale/internal/kafkatest"
 )
@@ -24,7 +26,10 @@ const reauthLifetime = 3 * time.Second
 // before it ends and keeps producing without an error; a connection that does not
 // re-authenticate is closed on its first request after the end, unanswered.
 func TestReauthentication(t *testing.T) {
-	b := startSASLBroker(t, "--connections-max-reauth-ms", "3000")
+	iss := newIssuer(t)
+	// The key set comes from a URL here (the file in TestSASLListeners).
+	b := startSASLBroker(t, "--connections-max-reauth-ms", "3000", "--sasl-oauthbearer-jwks-endpoint-url", iss.serve(t),
+		"--sasl-oauthbearer-expected-audience", "kafka")
 	createScramUser(t, b.internal, "bob", "bob-secret", kadm.ScramSha512)
 	createTopic(t, b.internal, "reauth")
 
@@ -51,6 +56,35 @@ func TestReauthentication(t *testing.T) {
 			case <-tick.C:
 			case <-ctx.Done():
 				t.Fatalf("no two re-authentications within %s", timeout)
+			}
+		}
+	})
+
+	t.Run("OAuthBearerReauthenticatesWithFreshTokens", func(t *testing.T) {
+		// franz-go asks for a token at each (re-)authentication; each lives 10 minutes,
+		// so the 3 s sessions end with --connections-max-reauth-ms, not with the token.
+		var tokens atomic.Int32
+		mech := oauth.Oauth(func(context.Context) (oauth.Auth, error) {
+			tokens.Add(1)
+			return oauth.Auth{Token: iss.token(t, "svc", "kafka", 10*time.Minute)}, nil
+		})
+		cl := newClient(t, b.plain, kgo.DefaultProduceTopic("reauth"), kgo.SASL(mech))
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		first := int32(0)
+		for n := 0; first == 0 || tokens.Load() < first+2; n++ {
+			if err := cl.ProduceSync(ctx, kgo.StringRecord("o")).FirstErr(); err != nil {
+				t.Fatalf("produce %d with OAUTHBEARER: %v", n, err)
+			}
+			if first == 0 {
+				first = tokens.Load() // one per connection the client opened
+			}
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				t.Fatalf("no re-authentication with a fresh token within %s (%d tokens)", timeout, tokens.Load())
 			}
 		}
 	})

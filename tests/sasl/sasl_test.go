@@ -70,7 +70,7 @@ func startSASLBroker(t *testing.T, extra ...string) *saslBroker {
 // oauthMechanism enables OAUTHBEARER when the extra flags give a key set.
 func oauthMechanism(extra []string) string {
 	for _, a := range extra {
-		if a == "--sasl-oauthbearer-jwks-file" {
+		if a == "--sasl-oauthbearer-jwks-file" || a == "--sasl-oauthbearer-jwks-endpoint-url" {
 			return ",OAUTHBEARER"
 		}
 	}
