@@ -11,9 +11,11 @@
 //
 // Goroutines: Start runs one goroutine per job: checkpoints, retention, merging (which also
 // trims and compacts, so a partition's index prefix and segments have one writer) and GC.
-// Wait joins them. Ownership: Part.trimmed belongs to the merging goroutine, gcSeen to the
-// GC goroutine; Part.cp is guarded by cpMu, which serializes every checkpoint write
-// (periodic, final, merge, GC, takeover), so an older checkpoint never overwrites a newer.
+// Wait joins them. The merging goroutine builds and uploads a window's segments on up to
+// mergeUploads goroutines of its own, one per partition, and waits for them. Ownership:
+// Part.trimmed belongs to the merging goroutine, gcSeen to the GC goroutine; Part.cp is
+// guarded by cpMu, which serializes every checkpoint write (periodic, final, merge, GC,
+// takeover), so an older checkpoint never overwrites a newer.
 //
 // Lock order: Jobs.cpMu -> the broker's locks (Host.Partitions takes Broker.mu); the rest
 // of the broker's lock order is written in package broker's doc comment.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -31,8 +32,13 @@ var (
 // segments, and so segment PUTs and etcd writes, smaller and more numerous.
 const mergeMinPieceDiv = 8
 
-// mergeReadAhead is how many of a merge batch's reads are in flight at once.
+// mergeReadAhead is how many of a merge window's reads are in flight at once.
 const mergeReadAhead = 16
+
+// mergeUploads is how many of a merge window's segments are built and uploaded at once:
+// one after another, 16 partitions' uploads at S3's tens of milliseconds each took most
+// of a scaled merge.age (docs/benchmarks.md, "Object-store cost at steady state").
+const mergeUploads = 8
 
 // mergeAll merges partitions' flush extents into segments (run every merge interval). It
 // is the only writer of partitions' index prefixes and, with WriteCheckpoints under cpMu, of
@@ -52,14 +58,9 @@ func (j *Jobs) mergeAll() {
 		batch, later := mergeWindow(plans, j.cfg.BatchBytes, j.cfg.SegmentBytes/mergeMinPieceDiv)
 		pending = later
 		data, errs := readMergeBatch(j.ctx, j.store, batch)
+		merged := j.mergeWindowPlans(batch, data, errs)
 		for i, pl := range batch {
-			err := errs[i]
-			var merged bool
-			if err == nil {
-				merged, err = j.mergePartition(j.ctx, pl, data[i])
-			}
-			data[i] = nil // its flush data can go once the other plans no longer share it
-			if err != nil {
+			if err := errs[i]; err != nil {
 				if j.ctx.Err() != nil {
 					return
 				}
@@ -67,7 +68,7 @@ func (j *Jobs) mergeAll() {
 				j.log.Warn("cannot merge partition", "topic", pl.lp.Topic.Name, "partition", pl.lp.Index, "err", err)
 				continue
 			}
-			if merged {
+			if merged[i] {
 				pending = append(pending, pl.lp)
 			}
 		}
@@ -85,6 +86,32 @@ func (j *Jobs) mergeAll() {
 			j.log.Warn("cannot compact partition", "topic", lp.Topic.Name, "partition", lp.Index, "err", err)
 		}
 	}
+}
+
+// mergeWindowPlans merges a window's plans, whose extents' bytes are data, mergeUploads at
+// a time: each uploads its segment on its own, so on S3's latency a window's uploads
+// overlap instead of queueing (their commits take cpMu one after another). A plan whose
+// read failed (errs) is skipped; a failed merge's error replaces its nil in errs. It
+// reports which plans wrote a segment.
+func (j *Jobs) mergeWindowPlans(batch []mergePlan, data [][][]byte, errs []error) []bool {
+	merged := make([]bool, len(batch))
+	sem := make(chan struct{}, mergeUploads)
+	var wg sync.WaitGroup
+	for i, pl := range batch {
+		if errs[i] != nil {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			merged[i], errs[i] = j.mergePartition(j.ctx, pl, data[i])
+			data[i] = nil // its flush data can go once the other plans no longer share it
+		}()
+	}
+	wg.Wait()
+	return merged
 }
 
 // planMerge returns the partition's oldest flush extents when they are due to be merged:
