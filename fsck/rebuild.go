@@ -123,7 +123,7 @@ func partitionsOf(b *Bucket, r *Report) (map[meta.PartitionKey][]*segCand, map[m
 			continue
 		}
 		pk := meta.PartitionKey{TopicID: ext[0].TopicID, Partition: ext[0].Partition}
-		if want := fmt.Sprintf("%s%x/%d/", segment.SegmentPrefix, pk.TopicID, pk.Partition); !strings.HasPrefix(o.Key, want) {
+		if want := segment.SegmentPartitionPrefix(pk.TopicID, pk.Partition); !strings.HasPrefix(o.Key, want) {
 			r.problem(Finding{Kind: KindMismatch, Object: o.Key, Detail: "segment footer names partition " + pk.String() + ", not its key's; not restored"})
 			continue
 		}

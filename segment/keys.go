@@ -230,6 +230,17 @@ func FlushPrefixOf(brokerID int32) string {
 func partitionObjectKey(prefix string, topicID [16]byte, partition int32, t time.Time) string {
 	var r [10]byte
 	rand.Read(r[:])
-	dst := fmt.Appendf(nil, "%s%x/%d/", prefix, topicID, partition)
+	dst := appendPartitionPrefix(nil, prefix, topicID, partition)
 	return string(appendULID(dst, ulidMillis(t), r))
+}
+
+// SegmentPartitionPrefix returns the prefix of one partition's segment keys:
+// segments/<topic-id hex>/<partition>/.
+func SegmentPartitionPrefix(topicID [16]byte, partition int32) string {
+	return string(appendPartitionPrefix(nil, SegmentPrefix, topicID, partition))
+}
+
+// appendPartitionPrefix appends <prefix><topic-id hex>/<partition>/ to dst.
+func appendPartitionPrefix(dst []byte, prefix string, topicID [16]byte, partition int32) []byte {
+	return fmt.Appendf(dst, "%s%x/%d/", prefix, topicID, partition)
 }

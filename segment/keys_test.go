@@ -89,3 +89,13 @@ func TestParseFlushKeyRejectsOtherKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestSegmentKeysStartWithTheirPartitionPrefix: fsck finds a segment's partition by this
+// prefix, so the two must agree.
+func TestSegmentKeysStartWithTheirPartitionPrefix(t *testing.T) {
+	id := [16]byte{0xab, 1}
+	key := SegmentKey(id, 7, time.Now())
+	if want := SegmentPartitionPrefix(id, 7); !strings.HasPrefix(key, want) || want != "segments/ab010000000000000000000000000000/7/" {
+		t.Fatalf("segment key %q, partition prefix %q", key, want)
+	}
+}
