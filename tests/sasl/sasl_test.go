@@ -210,7 +210,7 @@ func TestSASLListeners(t *testing.T) {
 	})
 	t.Run("KcatWrongPassword", func(t *testing.T) {
 		out, err := kcat(t, "", "-b", b.plain, "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=SCRAM-SHA-256",
-			"-X", "sasl.username=bob", "-X", "sasl.password=nope", "-L", "-m", "10")
+			"-X", "sasl.username=bob", "-X", "sasl.password=nope", "-L", "-m", "3")
 		if err == nil || !strings.Contains(out, "Authentication failed") {
 			t.Fatalf("kcat with a wrong password: err %v, output:\n%s", err, out)
 		}
@@ -279,6 +279,11 @@ func testKafkaConfigs(t *testing.T, b *saslBroker) {
 	out = tool(t, "kafka-configs", append(user, "--describe")...)
 	if !strings.Contains(out, "SCRAM-SHA-256=iterations=8192") {
 		t.Fatalf("kafka-configs --describe: %s", out)
+	}
+	// Every user: DescribeUserScramCredentials with no names (and DescribeClientQuotas).
+	out = tool(t, "kafka-configs", "--bootstrap-server", b.internal, "--describe", "--entity-type", "users")
+	if !strings.Contains(out, "SCRAM credential configs for user-principal 'carol' are SCRAM-SHA-256=iterations=8192") {
+		t.Fatalf("kafka-configs --describe --entity-type users: %s", out)
 	}
 	m := scramMech("carol", "carol-secret", false)
 	if err := authError(t, b.plain, kgo.SASL(m)); err != nil {

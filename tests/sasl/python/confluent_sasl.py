@@ -24,7 +24,7 @@ if "oauth_token" in job:
 if job["mode"] == "auth":
     prod = Producer(conf)
     try:
-        prod.list_topics(timeout=5)
+        prod.list_topics(timeout=2)
         result = None
     except KafkaException as e:
         result = str(e)
