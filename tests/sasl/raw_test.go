@@ -223,3 +223,42 @@ func testHandshakeOnPlaintext(t *testing.T, addr string) {
 		t.Fatal("no broker listed")
 	}
 }
+
+// testGuessersDoNotSlowOthers guards against the failure delay holding anything a good
+// client needs: while 100 connections each send a wrong password (answered after the
+// delay), a client with the right one logs in and gets its answer well before the
+// guessers get theirs.
+func testGuessersDoNotSlowOthers(t *testing.T, addr string) {
+	var guessers []*rawConn
+	for range 100 {
+		c := dialRaw(t, addr)
+		c.do(handshake("PLAIN", 1))
+		guessers = append(guessers, c)
+	}
+	start := time.Now()
+	for _, c := range guessers {
+		c.send(authenticate(plainToken("alice", "guess")))
+	}
+	good := dialRaw(t, addr)
+	good.do(handshake("PLAIN", 1))
+	if resp := good.do(authenticate(plainToken("alice", "alice-secret"))).(*kmsg.SASLAuthenticateResponse); resp.ErrorCode != 0 {
+		t.Fatalf("good login among guessers: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	t.Logf("good login answered %s after 100 guesses were sent", time.Since(start))
+	for i, c := range guessers {
+		b, err := c.readFrame()
+		if err != nil {
+			t.Fatalf("guesser %d got no answer: %v", i, err)
+		}
+		resp := kmsg.NewPtrSASLAuthenticateResponse()
+		resp.Version = 1
+		if err := resp.ReadFrom(b[4:]); err != nil || resp.ErrorCode != kerr.SaslAuthenticationFailed.Code {
+			t.Fatalf("guesser %d: %v %v", i, err, kerr.ErrorForCode(resp.ErrorCode))
+		}
+		if i == 0 {
+			if took := time.Since(start); took < 100*time.Millisecond {
+				t.Fatalf("a guess answered after %s, before the 100 ms delay", took)
+			}
+		}
+	}
+}

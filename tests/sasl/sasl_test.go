@@ -196,6 +196,7 @@ func TestSASLListeners(t *testing.T) {
 		})
 	})
 	t.Run("FailureIsAnsweredWithMessageAfterDelayThenClosed", func(t *testing.T) { testFailureAnswer(t, b.plain) })
+	t.Run("GuessersDoNotSlowOthers", func(t *testing.T) { testGuessersDoNotSlowOthers(t, b.plain) })
 	t.Run("RequestBeforeAuthenticationClosesConnection", func(t *testing.T) { testRequestBeforeAuth(t, b.plain) })
 	t.Run("UnsupportedMechanismListsEnabledOnes", func(t *testing.T) { testUnsupportedMechanism(t, b.plain) })
 	t.Run("HandshakeV0WithRawTokens", func(t *testing.T) { testHandshakeV0(t, b.plain) })
