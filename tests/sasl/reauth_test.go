@@ -89,6 +89,34 @@ func TestReauthentication(t *testing.T) {
 		}
 	})
 
+	t.Run("ConfluentKafkaReauthenticates", func(t *testing.T) {
+		// librdkafka (2.2 and later) re-authenticates too (KIP-368): producing over 2.5
+		// session lifetimes, one record at a time, meets no error and re-authenticates.
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		reauths := func() float64 {
+			m, err := b.p.Metrics(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kafkatest.MetricValue(m, "kafscale_sasl_reauthentications_total")
+		}
+		before := reauths()
+		conf := map[string]any{"bootstrap.servers": b.plain, "security.protocol": "SASL_PLAINTEXT",
+			"sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "bob", "sasl.password": "bob-secret"}
+		var res struct {
+			Errors []string `json:"errors"`
+			Sent   int      `json:"sent"`
+		}
+		runConfluent(t, map[string]any{"mode": "paced", "conf": conf, "topic": "reauth", "seconds": 2.5 * reauthLifetime.Seconds()}, &res)
+		if len(res.Errors) > 0 || res.Sent == 0 {
+			t.Fatalf("confluent-kafka across session ends: %+v", res)
+		}
+		if after := reauths(); after < before+1 {
+			t.Fatalf("confluent-kafka did not re-authenticate (%v re-authentications before, %v after)", before, after)
+		}
+	})
+
 	t.Run("ConnectionNotReauthenticatedIsClosed", func(t *testing.T) {
 		c := dialRaw(t, b.plain)
 		c.do(handshake("PLAIN", 1))
