@@ -161,7 +161,12 @@ func TestKafkaPerfTests(t *testing.T) {
 	const n = 20000
 	out := tool(t, "", "kafka-producer-perf-test", "--topic", "perf", "--num-records", strconv.Itoa(n), "--record-size", "100",
 		"--throughput", "-1", "--command-property", "bootstrap.servers="+p.Addr, "acks=all")
-	m := regexp.MustCompile(`(?m)^(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency`).FindStringSubmatch(out)
+	// The summary is the last such line: a run longer than 5 s prints progress lines first.
+	all := regexp.MustCompile(`(?m)^(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency`).FindAllStringSubmatch(out, -1)
+	var m []string
+	if len(all) > 0 {
+		m = all[len(all)-1]
+	}
 	if m == nil || m[1] != strconv.Itoa(n) {
 		t.Fatalf("kafka-producer-perf-test did not report %d records sent:\n%s", n, out)
 	}
