@@ -42,6 +42,7 @@ var (
 	// saslFailureLog bounds the lines about failed logins, which a client can cause as
 	// fast as it reconnects.
 	saslFailureLog = ratelog.New("sasl_authentication_failures", 20, 10*time.Second)
+	saslErrorLog   = ratelog.New("sasl_authentication_errors", 20, 10*time.Second)
 )
 
 func (b *Broker) handleSASLAuthenticate(c *call) {
@@ -116,7 +117,8 @@ func (b *Broker) saslStep(req *netio.Request, auth *sasl.Session, token []byte) 
 		saslFailureLog.Log(b.log, slog.LevelWarn, "SASL authentication failed", "mechanism", auth.Mechanism(),
 			"reason", ae.Error(), "listener", conn.Listener(), "remote", conn.RemoteAddr())
 	case err != nil && !errors.Is(err, sasl.ErrIllegalState):
-		b.log.Error("cannot authenticate a SASL client, closing its connection", "mechanism", auth.Mechanism(),
+		// Rate limited too: while etcd is unreachable every client's retry gets here.
+		saslErrorLog.Log(b.log, slog.LevelError, "cannot authenticate a SASL client, closing its connection", "mechanism", auth.Mechanism(),
 			"listener", conn.Listener(), "remote", conn.RemoteAddr(), "err", err)
 	}
 	return reply, done, lifetime, err
