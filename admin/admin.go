@@ -22,6 +22,8 @@ type Config struct {
 	Timeout time.Duration
 	// ClientID is sent with every request (it shows in the broker's logs).
 	ClientID string
+	// Security connects to SSL and SASL listeners (--command-config).
+	Security Security
 }
 
 // DefaultConfig returns the settings `kafscale groups` uses when given no flags.
@@ -56,14 +58,18 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cl, err := kgo.NewClient(
+	sec, err := cfg.Security.opts()
+	if err != nil {
+		return nil, fmt.Errorf("--command-config: %w", err)
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),
 		// An admin command should fail fast on an unreachable cluster, not retry for minutes.
 		kgo.RequestRetries(3),
 		kgo.RetryTimeout(cfg.Timeout),
-		kgo.DialTimeout(5*time.Second),
-	)
+		kgo.DialTimeout(5 * time.Second),
+	}, sec...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create a client for %v: %w", cfg.Brokers, err)
 	}

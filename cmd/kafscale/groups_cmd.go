@@ -34,10 +34,11 @@ Run 'kafscale groups <verb> -h' for a verb's flags.
 
 // groupsCmd holds the flags every groups verb shares.
 type groupsCmd struct {
-	cfg       admin.Config
-	bootstrap string
-	output    string
-	stdout    io.Writer
+	cfg           admin.Config
+	bootstrap     string
+	output        string
+	commandConfig string
+	stdout        io.Writer
 }
 
 func (g *groupsCmd) flags(name string) *flag.FlagSet {
@@ -46,6 +47,7 @@ func (g *groupsCmd) flags(name string) *flag.FlagSet {
 	fs.StringVar(&g.bootstrap, "b", g.bootstrap, "short for --bootstrap-server")
 	fs.DurationVar(&g.cfg.Timeout, "timeout", g.cfg.Timeout, "bound on the whole operation")
 	fs.StringVar(&g.output, "output", "table", "table or json")
+	fs.StringVar(&g.commandConfig, "command-config", "", "Kafka client properties for an SSL or SASL listener, as Kafka's tools take them: security.protocol, ssl.truststore.location (PEM), sasl.mechanism, sasl.jaas.config")
 	return fs
 }
 
@@ -80,6 +82,13 @@ func (g *groupsCmd) parse(fs *flag.FlagSet, args []string) (positional []string,
 	}
 	if g.output != "table" && g.output != "json" {
 		return nil, false, fmt.Errorf("--output must be table or json (set to %q)", g.output)
+	}
+	if g.commandConfig != "" {
+		sec, err := admin.LoadCommandConfig(g.commandConfig)
+		if err != nil {
+			return nil, false, err
+		}
+		g.cfg.Security = sec
 	}
 	return positional, false, g.cfg.Validate()
 }

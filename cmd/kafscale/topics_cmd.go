@@ -34,7 +34,8 @@ Kafka protocol, so they work against any Kafka-compatible cluster):
                                 low watermark
 
 Every verb takes -b/--bootstrap-server host:port[,host:port] (default 127.0.0.1:9092, or
-KAFSCALE_BOOTSTRAP_SERVER), --output table|json and --timeout (30s).
+KAFSCALE_BOOTSTRAP_SERVER), --output table|json, --timeout (30s) and --command-config
+(Kafka client properties for an SSL or SASL listener).
 Exit status: 0 done, 1 the operation failed, 2 bad usage.
 Run 'kafscale topics <verb> -h' for a verb's flags.
 `

@@ -26,7 +26,8 @@ speak the Kafka protocol: AlterUserScramCredentials and DescribeUserScramCredent
                      --sasl-plain-users-file line user:<hash> (works offline)
 
 Every verb but hash-password takes -b/--bootstrap-server host:port[,host:port] (default
-127.0.0.1:9092, or KAFSCALE_BOOTSTRAP_SERVER), --output table|json and --timeout (30s).
+127.0.0.1:9092, or KAFSCALE_BOOTSTRAP_SERVER), --output table|json, --timeout (30s) and
+--command-config (Kafka client properties for an SSL or SASL listener).
 Exit status: 0 done, 1 the operation failed, 2 bad usage.
 `
 

@@ -320,6 +320,18 @@ func testUsersCLI(t *testing.T, b *saslBroker) {
 	if err := authError(t, b.plain, kgo.SASL(m)); err != nil {
 		t.Fatalf("frank cannot log in: %v", err)
 	}
+	// The same CLI over the SASL_SSL listener, with Kafka tools' client properties.
+	props := filepath.Join(t.TempDir(), "client.properties")
+	if err := os.WriteFile(props, []byte("security.protocol=SASL_SSL\nssl.truststore.type=PEM\nssl.truststore.location="+b.ca.CertFile+
+		"\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"frank\" password=\"frank-secret\";\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "users", "list", "frank", "-b", b.secure, "--command-config", props).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SCRAM-SHA-512") {
+		t.Fatalf("kafscale users list over SASL_SSL: %v\n%s", err, out)
+	}
 	run("", "delete", "frank")
 	if err := authError(t, b.plain, kgo.SASL(m)); !errors.Is(err, kerr.SaslAuthenticationFailed) {
 		t.Fatalf("frank after kafscale users delete: %v", err)
