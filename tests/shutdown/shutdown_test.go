@@ -290,7 +290,7 @@ func TestShutdownWithHostileClients(t *testing.T) {
 	log := b.LogTail(64 << 20)
 	_, shutdownLog, _ := strings.Cut(log, "shutting down")
 	for line := range strings.Lines(shutdownLog) {
-		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+		if (strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR")) && !etcdSlowness(line) {
 			t.Errorf("shutdown logged a problem: %s", strings.TrimSpace(line))
 		}
 	}
@@ -302,4 +302,20 @@ func TestShutdownWithHostileClients(t *testing.T) {
 	if !strings.Contains(log, "shut down cleanly") {
 		t.Errorf("broker log has no \"shut down cleanly\"")
 	}
+}
+
+// etcdSlowness reports whether line is the embedded etcd's warning that a request or a
+// disk write took longer than it expects (its 100 ms), which a loaded machine causes while
+// the broker shuts down cleanly: not a shutdown problem.
+func etcdSlowness(line string) bool {
+	if !strings.Contains(line, "component=etcd") {
+		return false
+	}
+	for _, msg := range []string{`msg="apply request took too long"`, `msg="request stats"`, `msg="slow fdatasync"`,
+		`msg="leader failed to send out heartbeat on time; took too long, leader is overloaded likely from slow disk"`} {
+		if strings.Contains(line, msg) {
+			return true
+		}
+	}
+	return false
 }
