@@ -29,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/bucketmeta"
 	"github.com/kafscale/kafscale/codec"
 	"github.com/kafscale/kafscale/flush"
@@ -188,6 +189,8 @@ type Broker struct {
 	clusterID string
 	// sasl authenticates connections of SASL listeners; nil when none is configured.
 	sasl *sasl.Server
+	// authz decides requests against the ACLs (authorize.go); nil when --authorizer is off.
+	authz *acl.Authorizer
 
 	ctx    context.Context // cancelled by Close; bounds handler goroutines
 	cancel context.CancelFunc
@@ -271,6 +274,9 @@ type Deps struct {
 	Log       *slog.Logger
 	// SASL, if set, authenticates the connections of SASL listeners (sasl_handshake.go).
 	SASL *sasl.Server
+	// Authorizer, if set, enforces the ACLs stored in etcd (authorize.go); Open loads them
+	// into it and keeps it current.
+	Authorizer *acl.Authorizer
 	// LedPartitions, if set, is called with the number of partitions this broker leads
 	// whenever it changes (after takeover, creations and deletions), so that cmd/ can move
 	// the soft memory limit with it (PartitionMemoryBytes each). It must not block.
@@ -346,13 +352,17 @@ func (b *Broker) Serve(req *netio.Request) {
 	if hdr.APIKey != int16(kmsg.ApiVersions) && !b.reg.Valid() && !b.awaitLease(req) {
 		return
 	}
+	if b.authz != nil && !servedUnderAuthorizer(hdr.APIKey) {
+		b.closeBad(req, hdr, fmt.Errorf("%s is not served while --authorizer is on: it has no authorization rule yet", kmsg.NameForKey(hdr.APIKey)))
+		return
+	}
 	kreq, err := codec.DecodeRequest(hdr, body)
 	if err != nil {
 		b.closeBad(req, hdr, err)
 		return
 	}
 	api.requests.Inc()
-	api.handle(b, &call{log: b.log, req: req, hdr: hdr, kreq: kreq, start: time.Now(), duration: api.duration})
+	api.handle(b, &call{log: b.log, req: req, hdr: hdr, kreq: kreq, start: time.Now(), duration: api.duration, authz: b.authz})
 }
 
 // awaitLease holds a request while this incarnation's lease is not surely alive (the
@@ -400,6 +410,8 @@ type call struct {
 	// start is when the request was decoded, for its API's duration histogram.
 	start    time.Time
 	duration *metrics.PrometheusHistogram
+	// authz is the broker's authorizer (nil: every request is allowed); see may.
+	authz *acl.Authorizer
 }
 
 // adminAction logs one administrative change a request made (a topic created or deleted,

@@ -30,7 +30,7 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 		cfg: cfg, log: d.Log, meta: d.Meta, store: d.Store, cache: d.Cache, clusterID: d.ClusterID,
 		topics: make(map[string]*topic), byID: make(map[[16]byte]*topic),
 		gone:    make(map[flush.PartitionID]uint64),
-		ledHook: d.LedPartitions, sasl: d.SASL,
+		ledHook: d.LedPartitions, sasl: d.SASL, authz: d.Authorizer,
 	}
 	reg, err := d.Meta.RegisterBroker(ctx, &metapb.Broker{Id: cfg.NodeID, Host: cfg.AdvertisedHost, Port: cfg.AdvertisedPort, Listeners: cfg.Listeners}, clientv3.LeaseID(cfg.Rejoin))
 	if errors.Is(err, meta.ErrReplaced) {
@@ -112,6 +112,13 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 		b.upsertTopic(t)
 	}
 	b.refreshView(ctx)
+	if b.authz != nil {
+		if err := b.loadACLs(ctx); err != nil {
+			return nil, err
+		}
+		b.wg.Add(1)
+		go func() { defer b.wg.Done(); b.watchACLs() }()
+	}
 	b.wg.Add(3)
 	go func() { defer b.wg.Done(); b.watchTopics() }()
 	go func() { defer b.wg.Done(); b.watchCluster() }()

@@ -21,6 +21,7 @@ import (
 //	controller/...                                 the controller election
 //	groups/...                                     consumer groups
 //	scram/<mechanism>/<user>                       ScramCredential (user names may hold "/")
+//	acls/<type>/<pattern>/<op>/<perm>/<name>/<principal>/<host>  empty value (meta/acls.go)
 //
 // Seq and offsets are zero-padded to 20 digits so that etcd's lexical key order
 // is numeric order: a range read from a seq or an offset needs no sorting.

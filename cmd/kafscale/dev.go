@@ -46,6 +46,8 @@ type serverConfig struct {
 	CacheBytes   int64
 	// listenerConfig holds --listeners and the TLS settings (listeners.go).
 	listenerConfig
+	// Authz holds --authorizer and its settings (authorizer.go).
+	Authz authorizerConfig
 	// MemoryLimit is the Go runtime's soft memory limit; -1 derives it from the buffer and
 	// cache sizes, 0 leaves the runtime's default (or GOMEMLIMIT).
 	MemoryLimit int64
@@ -108,6 +110,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "Kafka listener host:port")
 	fs.StringVar(&cfg.AdvertisedListener, "advertised-listener", cfg.AdvertisedListener, "host:port clients are told to connect to (default: --listen)")
 	listenerFlags(fs, &cfg.listenerConfig)
+	authorizerFlags(fs, &cfg.Authz)
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "host:port serving /metrics, /healthz and /readyz")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "also serve Go's CPU, heap and other profiles under /debug/pprof/ on --metrics-listen (off: they reveal internals and cost CPU while taken)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
@@ -204,6 +207,9 @@ func brokerIDFlag(dst *int32) func(string) error {
 // finish derives and validates what the shared flags leave open.
 func (c *serverConfig) finish() error {
 	if err := c.finishListeners(); err != nil {
+		return err
+	}
+	if err := c.Authz.finish(); err != nil {
 		return err
 	}
 	host, port, err := splitHostPort("listen", c.Listen)
@@ -567,6 +573,7 @@ func runBroker(ctx context.Context, cfg serverConfig, setup func(context.Context
 	if d.SASL, err = cfg.saslServer(d.Meta, log); err != nil {
 		return err
 	}
+	d.Authorizer = cfg.Authz.authorizer()
 	handler := &lazyHandler{}
 	defer handler.shutdown()
 	ncfg, err := cfg.listenerTLS(cfg.Net, log)

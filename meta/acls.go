@@ -1,0 +1,156 @@
+package meta
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/kafscale/kafscale/acl"
+)
+
+// ACLs are stored one key per binding, the whole binding in the key:
+// acls/<resource type>/<pattern type>/<operation>/<permission>/<name>/<principal>/<host>,
+// the enums as Kafka's numbers and the strings path-escaped (a group name may hold "/").
+// Creating a binding twice writes the same key, which is what Kafka does (a duplicate is
+// no error), and a deletion removes exactly the keys it matched.
+
+// ACLsPrefix returns acls/, the prefix of every ACL key.
+func (k Keys) ACLsPrefix() string { return k.root + "acls/" }
+
+// ACL returns the key of binding b.
+func (k Keys) ACL(b acl.Binding) string {
+	return fmt.Sprintf("%s%d/%d/%d/%d/%s/%s/%s", k.ACLsPrefix(), b.ResourceType, b.PatternType, b.Operation, b.Permission,
+		url.PathEscape(b.Name), url.PathEscape(b.Principal), url.PathEscape(b.Host))
+}
+
+// ParseACL returns the binding an acls/ key holds.
+func (k Keys) ParseACL(key string) (acl.Binding, error) {
+	rest, ok := strings.CutPrefix(key, k.ACLsPrefix())
+	parts := strings.Split(rest, "/")
+	if !ok || len(parts) != 7 {
+		return acl.Binding{}, fmt.Errorf("cannot parse ACL key %q", key)
+	}
+	var nums [4]int8
+	for i := range nums {
+		n, err := strconv.ParseInt(parts[i], 10, 8)
+		if err != nil {
+			return acl.Binding{}, fmt.Errorf("cannot parse ACL key %q: %w", key, err)
+		}
+		nums[i] = int8(n)
+	}
+	var strs [3]string
+	for i := range strs {
+		s, err := url.PathUnescape(parts[4+i])
+		if err != nil {
+			return acl.Binding{}, fmt.Errorf("cannot parse ACL key %q: %w", key, err)
+		}
+		strs[i] = s
+	}
+	return acl.Binding{ResourceType: kmsg.ACLResourceType(nums[0]), PatternType: kmsg.ACLResourcePatternType(nums[1]),
+		Operation: kmsg.ACLOperation(nums[2]), Permission: kmsg.ACLPermissionType(nums[3]),
+		Name: strs[0], Principal: strs[1], Host: strs[2]}, nil
+}
+
+// CreateACL stores b (a binding already stored is left as it is).
+func (s *Store) CreateACL(ctx context.Context, b acl.Binding) error {
+	if _, err := s.kv.Put(ctx, s.keys.ACL(b), ""); err != nil {
+		return fmt.Errorf("cannot store ACL %s: %w", b, err)
+	}
+	return nil
+}
+
+// ListACLs returns every stored binding (a linearizable read) and the revision it saw.
+func (s *Store) ListACLs(ctx context.Context) ([]acl.Binding, int64, error) {
+	prefix := s.keys.ACLsPrefix()
+	resp, err := s.kv.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, 0, fmt.Errorf("cannot list ACLs under %s: %w", prefix, err)
+	}
+	out := make([]acl.Binding, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		b, err := s.keys.ParseACL(string(kv.Key))
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, b)
+	}
+	return out, resp.Header.Revision, nil
+}
+
+// DeleteACLs deletes the stored bindings f matches and returns them. Each is deleted by
+// its own key in one transaction, so a binding created meanwhile is never removed
+// unseen; a binding another request deleted first is reported by neither twice (the
+// transaction is retried on a conflict).
+func (s *Store) DeleteACLs(ctx context.Context, f acl.Filter) ([]acl.Binding, error) {
+	for {
+		all, _, err := s.ListACLs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var matched []acl.Binding
+		var cmps []clientv3.Cmp
+		var ops []clientv3.Op
+		for _, b := range all {
+			if f.Matches(b) {
+				k := s.keys.ACL(b)
+				matched = append(matched, b)
+				cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), ">", 0))
+				ops = append(ops, clientv3.OpDelete(k))
+			}
+		}
+		if len(ops) == 0 {
+			return nil, nil
+		}
+		resp, err := s.kv.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		if err != nil {
+			return nil, fmt.Errorf("cannot delete %d ACLs: %w", len(ops), err)
+		}
+		if resp.Succeeded {
+			return matched, nil
+		}
+	}
+}
+
+// WatchACLs sends every stored binding, first at once and then again after each change
+// any process makes, until ctx ends (the channel is then closed). A receiver replaces its
+// whole set with each value: ACL sets are small, and a fresh list never misses a change.
+// It retries by itself (logging) while etcd is unreachable. The goroutine that feeds the
+// channel is owned by the call and exits with ctx.
+func (s *Store) WatchACLs(ctx context.Context) <-chan []acl.Binding {
+	out := make(chan []acl.Binding)
+	go func() {
+		defer close(out)
+		backoff := time.Duration(0)
+		for ctx.Err() == nil {
+			if backoff > 0 && !sleepCtx(ctx, backoff) {
+				return
+			}
+			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+			all, rev, err := s.ListACLs(ctx)
+			if err != nil {
+				s.log.Warn("cannot list ACLs for the ACL watch; retrying", "err", err)
+				continue
+			}
+			select {
+			case out <- all:
+			case <-ctx.Done():
+				return
+			}
+			wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+			wr, ok := <-s.cli.Watch(wctx, s.keys.ACLsPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithKeysOnly())
+			cancel()
+			if ok && wr.Err() == nil {
+				backoff = 0 // a change: list again at once
+			} else if ctx.Err() == nil {
+				s.log.Warn("ACL watch failed; listing again", "err", wr.Err())
+			}
+		}
+	}()
+	return out
+}
