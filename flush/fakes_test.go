@@ -325,6 +325,13 @@ func (m *memStore) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+func (m *memStore) DeleteMany(ctx context.Context, keys []string) error {
+	for _, k := range keys {
+		_ = m.Delete(ctx, k)
+	}
+	return nil
+}
+
 func (m *memStore) List(ctx context.Context, prefix string) ([]objstore.ObjectInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
+	"github.com/kafscale/kafscale/objstore"
 	"github.com/kafscale/kafscale/partition"
 	"github.com/kafscale/kafscale/segment"
 )
@@ -135,6 +136,11 @@ func (j *Jobs) collectGarbage(ctx context.Context) error {
 // immune to clock skew between this broker and the store: an object is listed only after
 // its upload started, so it is deleted at least gc.grace after that, while its commit
 // lands within gc.grace/2 of it (flush.Config.MaxCommitDelay, merge's commit deadline).
+//
+// Due objects go in batches of up to objstore.MaxDeleteBatch, one request each (S3's
+// DeleteObjects): deleting one object per request at S3's latency fell behind the objects
+// a busy broker writes (docs/benchmarks.md). A key the store could not delete keeps its
+// first-seen time, so the next pass retries it without waiting out the grace again.
 func (j *Jobs) deleteUnreferenced(ctx context.Context, prefix string, referenced map[string]bool, keep func(string) bool) error {
 	infos, err := j.store.List(ctx, prefix)
 	if err != nil {
@@ -144,6 +150,7 @@ func (j *Jobs) deleteUnreferenced(ctx context.Context, prefix string, referenced
 	cutoff := now.Add(-j.cfg.GCGrace)
 	seen := j.gcSeen[prefix]
 	next := make(map[string]time.Time)
+	var due []string
 	for _, info := range infos {
 		if referenced[info.Key] || (keep != nil && keep(info.Key)) {
 			continue
@@ -152,28 +159,35 @@ func (j *Jobs) deleteUnreferenced(ctx context.Context, prefix string, referenced
 		if !ok {
 			first = now
 		}
-		if now.Sub(first) < j.cfg.GCGrace || info.Modified.After(cutoff) || j.host.Stopped() {
-			next[info.Key] = first
+		next[info.Key] = first
+		if now.Sub(first) >= j.cfg.GCGrace && !info.Modified.After(cutoff) {
+			due = append(due, info.Key)
+		}
+	}
+	var errs []error
+	for batch := range slices.Chunk(due, objstore.MaxDeleteBatch) {
+		if j.host.Stopped() {
+			break // replaced or session lost: a zombie deletes nothing
+		}
+		err := j.store.DeleteMany(ctx, batch)
+		left := objstore.NotDeleted(batch, err)
+		for _, k := range batch {
+			if !slices.Contains(left, k) {
+				delete(next, k)
+			}
+		}
+		gcObjectsDeleted.Add(len(batch) - len(left))
+		if err == nil {
 			continue
 		}
-		if err := j.store.Delete(ctx, info.Key); err != nil {
-			j.gcSeen[prefix] = mergeSeen(next, seen)
-			return fmt.Errorf("cannot delete unreferenced object %s: %w", info.Key, err)
+		errs = append(errs, fmt.Errorf("cannot delete unreferenced objects under %s: %w", prefix, err))
+		var de *objstore.DeleteError
+		if !errors.As(err, &de) {
+			break // the request failed as a whole: the store is likely failing for all
 		}
-		gcObjectsDeleted.Inc()
 	}
 	j.gcSeen[prefix] = next
-	return nil
-}
-
-// mergeSeen keeps the first-seen times of a pass cut short, so no object's grace restarts.
-func mergeSeen(next, old map[string]time.Time) map[string]time.Time {
-	for k, v := range old {
-		if _, ok := next[k]; !ok {
-			next[k] = v
-		}
-	}
-	return next
+	return errors.Join(errs...)
 }
 
 // advanceIdleChains moves forward the chains of partitions whose data is all merged, which

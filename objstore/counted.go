@@ -8,7 +8,9 @@ import (
 )
 
 // Requests and bytes of every store the broker runs on, counted by Counted. A GET counts
-// GetRange and GetSuffix alike (both are one ranged GET on S3); a request counts once
+// GetRange and GetSuffix alike (both are one ranged GET on S3); a DeleteMany is one delete
+// request whatever its number of keys (one DeleteObjects on S3), and
+// kafscale_object_delete_keys_total counts the keys every delete request named; a request counts once
 // whatever its outcome, as S3 bills it, and bytes count what was sent or received. Outcomes
 // and durations are in outcome.go.
 var (
@@ -19,6 +21,7 @@ var (
 	objPutBytes   = metrics.NewCounter(`kafscale_object_bytes_total{op="put"}`)
 	objGetBytes   = metrics.NewCounter(`kafscale_object_bytes_total{op="get"}`)
 	objListedKeys = metrics.NewCounter(`kafscale_object_listed_keys_total`)
+	objDeleteKeys = metrics.NewCounter(`kafscale_object_delete_keys_total`)
 )
 
 // countedStore counts the requests it passes to st.
@@ -63,8 +66,18 @@ func (c *countedStore) GetSuffix(ctx context.Context, key string, n int64) ([]by
 
 func (c *countedStore) Delete(ctx context.Context, key string) error {
 	objDeletes.Inc()
+	objDeleteKeys.Inc()
 	start := time.Now()
 	err := c.st.Delete(ctx, key)
+	observe(opDelete, start, err)
+	return err
+}
+
+func (c *countedStore) DeleteMany(ctx context.Context, keys []string) error {
+	objDeletes.Inc()
+	objDeleteKeys.Add(len(keys))
+	start := time.Now()
+	err := c.st.DeleteMany(ctx, keys)
 	observe(opDelete, start, err)
 	return err
 }

@@ -284,6 +284,15 @@ func (l *latencyStore) Delete(ctx context.Context, key string) error {
 	return l.st.Delete(ctx, key)
 }
 
+// DeleteMany waits one Delete latency for the whole batch, as for one DeleteObjects request.
+func (l *latencyStore) DeleteMany(ctx context.Context, keys []string) error {
+	simDeletes.Inc()
+	if err := wait(ctx, l.delete.sample()); err != nil {
+		return fmt.Errorf("cannot delete %d objects: %w", len(keys), err)
+	}
+	return l.st.DeleteMany(ctx, keys)
+}
+
 func (l *latencyStore) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	simLists.Inc()
 	if err := wait(ctx, l.list.sample()); err != nil {

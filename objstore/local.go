@@ -335,6 +335,45 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// DeleteMany implements Store. A directory has no batch delete: the files are removed one
+// by one and each directory synced once, which is what makes a batch cheaper here.
+func (l *Local) DeleteMany(ctx context.Context, keys []string) error {
+	if err := checkDeleteMany(keys); err != nil {
+		return err
+	}
+	failed := make(map[string]error)
+	dirs := make(map[string][]string) // directory to sync -> keys removed from it
+	for _, key := range keys {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("cannot delete %d objects: %w", len(keys), err)
+		}
+		p, err := l.path(key)
+		if err != nil {
+			failed[key] = err
+			continue
+		}
+		if st, err := os.Lstat(p); err != nil || !st.Mode().IsRegular() {
+			continue // absent, or a directory, which is not an object
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			failed[key] = err
+			continue
+		}
+		dirs[filepath.Dir(p)] = append(dirs[filepath.Dir(p)], key)
+	}
+	for dir, removed := range dirs {
+		if err := syncDir(dir); err != nil {
+			for _, key := range removed {
+				failed[key] = err // gone, but not durably so
+			}
+		}
+	}
+	if len(failed) > 0 {
+		return &DeleteError{Failed: failed}
+	}
+	return nil
+}
+
 // List implements Store. It walks only the deepest directory the prefix names.
 func (l *Local) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	if err := ctx.Err(); err != nil {

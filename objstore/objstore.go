@@ -53,6 +53,11 @@ type Store interface {
 	GetSuffix(ctx context.Context, key string, n int64) (data []byte, size int64, err error)
 	// Delete removes key; an absent key is not an error.
 	Delete(ctx context.Context, key string) error
+	// DeleteMany removes keys (at most MaxDeleteBatch) in one request where the store has
+	// a batch API (S3's DeleteObjects); absent keys are not errors. When the store answers
+	// for each key, the keys it could not delete come back in a *DeleteError and the others
+	// are deleted; any other error means none is known deleted (see NotDeleted).
+	DeleteMany(ctx context.Context, keys []string) error
 	// List returns the objects whose key starts with prefix, sorted by key.
 	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
 }

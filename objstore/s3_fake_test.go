@@ -72,6 +72,8 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		kind = "part"
 	case q.Has("uploadId"):
 		kind = "complete-multipart"
+	case q.Has("delete"):
+		kind = "delete-many"
 	case key == "":
 		kind = "list"
 	}
@@ -144,6 +146,19 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodDelete && kind == "object":
 		delete(f.objects, key)
 		w.WriteHeader(http.StatusNoContent)
+	case r.Method == http.MethodPost && kind == "delete-many":
+		var req struct {
+			Objects []struct{ Key string } `xml:"Object"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		if xml.Unmarshal(body, &req) != nil {
+			s3Error(w, http.StatusBadRequest, "MalformedXML")
+			return
+		}
+		for _, o := range req.Objects {
+			delete(f.objects, o.Key)
+		}
+		fmt.Fprint(w, "<DeleteResult></DeleteResult>") // quiet: errors only
 	case r.Method == http.MethodGet && kind == "list":
 		f.serveList(w, q.Get("prefix"), q.Get("continuation-token"))
 	default:

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -134,5 +135,43 @@ func TestS3UnreachableServerFailsBounded(t *testing.T) {
 	m.Start()
 	if err := st.Put(ctx, "k", [][]byte{[]byte("v")}, 1); err != nil {
 		t.Fatalf("Put after minio returned: %v", err)
+	}
+}
+
+// TestS3DeleteManyReportsPerKeyFailures: when S3's DeleteObjects answer lists a key as not
+// deleted, DeleteMany returns a *DeleteError naming exactly that key, so GC retries only it.
+func TestS3DeleteManyReportsPerKeyFailures(t *testing.T) {
+	m := testinfra.StartMinIO(t)
+	proxy, err := s3fault.Start(m.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	st := newMinIOStore(t, m, proxy.URL(), S3Config{Prefix: "p"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	keys := []string{"gc/a", "gc/bad", "gc/c"}
+	for _, k := range keys {
+		if err := st.Put(ctx, k, [][]byte{[]byte(k)}, int64(len(k))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proxy.Set(s3fault.Rule{FailDeleteKeys: "bad"})
+	before := proxy.Stats().Requests["POST"]
+	err = st.DeleteMany(ctx, keys)
+	var de *DeleteError
+	if !errors.As(err, &de) || len(de.Failed) != 1 || de.Failed["gc/bad"] == nil {
+		t.Fatalf("DeleteMany error = %v; want a *DeleteError for gc/bad alone", err)
+	}
+	if got := NotDeleted(keys, err); !slices.Equal(got, []string{"gc/bad"}) {
+		t.Errorf("NotDeleted = %q; want [gc/bad]", got)
+	}
+	if n := proxy.Stats().Requests["POST"] - before; n != 1 {
+		t.Errorf("DeleteMany of %d keys sent %d POSTs; want one DeleteObjects", len(keys), n)
+	}
+	for _, k := range []string{"gc/a", "gc/c"} {
+		if _, err := st.GetRange(ctx, k, 0, 1); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetRange(%s) after DeleteMany error = %v; want ErrNotFound", k, err)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -149,6 +150,43 @@ func testStore(t *testing.T, st Store) {
 		put(t, "del/obj", []byte("two"))
 		if got, _ := st.GetRange(ctx, "del/obj", 0, 3); string(got) != "two" {
 			t.Fatalf("re-Put content = %q; want two", got)
+		}
+	})
+
+	t.Run("DeleteManyDeletesABatch", func(t *testing.T) {
+		keys := make([]string, MaxDeleteBatch)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("many/%d/obj%04d", i%3, i)
+		}
+		for _, k := range keys[:10] {
+			put(t, k, []byte(k))
+		}
+		// Keys never written are absent, which is not an error, as for Delete.
+		if err := st.DeleteMany(ctx, keys); err != nil {
+			t.Fatalf("DeleteMany of %d keys: %v", len(keys), err)
+		}
+		if got, err := st.List(ctx, "many/"); err != nil || len(got) != 0 {
+			t.Fatalf("List after DeleteMany = %v, %v; want none", got, err)
+		}
+		if err := st.DeleteMany(ctx, nil); err != nil {
+			t.Fatalf("DeleteMany of no key: %v", err)
+		}
+	})
+
+	t.Run("DeleteManyRefusesBadInput", func(t *testing.T) {
+		put(t, "many/kept", []byte("x"))
+		tooMany := make([]string, MaxDeleteBatch+1)
+		for i := range tooMany {
+			tooMany[i] = "many/kept"
+		}
+		if err := st.DeleteMany(ctx, tooMany); err == nil || !strings.Contains(err.Error(), "at most 1000") {
+			t.Errorf("DeleteMany of %d keys error = %v; want at most 1000", len(tooMany), err)
+		}
+		if err := st.DeleteMany(ctx, []string{"many/kept", "../x"}); !errors.Is(err, ErrInvalidKey) {
+			t.Errorf("DeleteMany with an invalid key error = %v; want ErrInvalidKey", err)
+		}
+		if got, _ := st.GetRange(ctx, "many/kept", 0, 1); string(got) != "x" {
+			t.Errorf("object after refused DeleteMany = %q; want it kept", got)
 		}
 	})
 

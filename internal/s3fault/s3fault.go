@@ -95,6 +95,11 @@ type Rule struct {
 	// (selected or not): -time.Hour makes objects look an hour older, as a store whose
 	// clock runs an hour behind the client's would.
 	ModifiedShift time.Duration
+	// FailDeleteKeys, if set, makes every DeleteObjects answer (selected or not) report
+	// each requested key containing it as not deleted (an InternalError entry), as S3
+	// reports a per-key failure. The backend still handled the whole request: the key is
+	// gone there, so a test checks what the client does with the answer.
+	FailDeleteKeys string
 }
 
 // Stats counts requests by HTTP method.
@@ -249,6 +254,10 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 			fault = None
 		}
 	}
+	if fault == None && rule.FailDeleteKeys != "" && isMultiDelete(req) {
+		p.failDeleteKeys(w, req, rule.FailDeleteKeys)
+		return
+	}
 	if fault == None && rule.ModifiedShift != 0 && isListing(req) {
 		p.shiftList(w, req, rule.ModifiedShift)
 		return
@@ -282,6 +291,53 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 // isListing reports whether req is a ListObjectsV2 request.
 func isListing(req *http.Request) bool {
 	return req.Method == http.MethodGet && req.URL.Query().Get("list-type") == "2"
+}
+
+// isMultiDelete reports whether req is a DeleteObjects request (POST /<bucket>?delete).
+func isMultiDelete(req *http.Request) bool {
+	_, ok := req.URL.Query()["delete"]
+	return req.Method == http.MethodPost && ok
+}
+
+// failDeleteKeys forwards a DeleteObjects request and rewrites its answer so that the
+// requested keys containing sub are reported failed instead of deleted.
+func (p *Proxy) failDeleteKeys(w http.ResponseWriter, req *http.Request, sub string) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		writeError(w, req, http.StatusBadRequest, "IncompleteBody", "s3fault cannot read the request: "+err.Error())
+		return
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body)) // forwarded unchanged: it is signed
+	var del struct {
+		Objects []struct {
+			Key string `xml:"Key"`
+		} `xml:"Object"`
+	}
+	if err := xml.Unmarshal(body, &del); err != nil {
+		writeError(w, req, http.StatusBadRequest, "MalformedXML", "s3fault cannot parse the request: "+err.Error())
+		return
+	}
+	rec := newRecorder()
+	p.rp.ServeHTTP(rec, req)
+	end := bytes.LastIndex(rec.body, []byte("</DeleteResult>"))
+	if rec.status != http.StatusOK || rec.h.Get("Content-Encoding") != "" || end < 0 {
+		rec.replay(w)
+		return
+	}
+	var errs bytes.Buffer
+	for _, o := range del.Objects {
+		if !strings.Contains(o.Key, sub) {
+			continue
+		}
+		var k bytes.Buffer
+		_ = xml.EscapeText(&k, []byte(o.Key))
+		// Quiet answers list no <Deleted> entries; a verbose one keeps its entry for the
+		// key, which S3 never sends beside an <Error>, so clients see the error first.
+		fmt.Fprintf(&errs, "<Error><Key>%s</Key><Code>InternalError</Code><Message>s3fault: injected per-key failure</Message></Error>", k.Bytes())
+	}
+	rec.body = slices.Concat(rec.body[:end], errs.Bytes(), rec.body[end:])
+	rec.h.Set("Content-Length", strconv.Itoa(len(rec.body)))
+	rec.replay(w)
 }
 
 // applied tells rule.Applied, if set, that req's fault was applied; it never blocks.
