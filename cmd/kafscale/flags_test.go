@@ -212,3 +212,36 @@ func TestBrokerIDFromPodName(t *testing.T) {
 		}
 	}
 }
+
+// TestDerivedMemoryLimitCountsEveryBoundedConsumer: --memory-limit -1 derives the soft
+// limit from the buffer, the cache, a merge window and a compaction key map plus the
+// margin, so raising any of them raises the limit; 0 and GOMEMLIMIT leave it to the runtime.
+func TestDerivedMemoryLimitCountsEveryBoundedConsumer(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		args []string
+		want int64
+	}{
+		{nil, (256 + 256 + 128 + 32 + 192) * mib},
+		{[]string{"--buffer-bytes", "100"}, 100 + (256+128+32+192)*mib},
+		{[]string{"--cache-bytes", "100"}, 100 + (256+128+32+192)*mib},
+		{[]string{"--merge-batch-bytes", "100"}, 100 + (256+256+32+192)*mib},
+		{[]string{"--compaction-buffer-bytes", "100"}, 100 + (256+256+128+192)*mib},
+		{[]string{"--memory-limit", "12345"}, 12345},
+		{[]string{"--memory-limit", "0"}, 0},
+	} {
+		cfg := defaultBrokerConfig()
+		if err := brokerFlags(&cfg).Parse(tc.args); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if got := cfg.memoryLimit(); got != tc.want {
+			t.Errorf("%v: derived memory limit %d; want %d", tc.args, got, tc.want)
+		}
+	}
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	cfg := defaultBrokerConfig()
+	if got := cfg.memoryLimit(); got != 0 {
+		t.Errorf("with GOMEMLIMIT set: derived memory limit %d; want 0 (the runtime's)", got)
+	}
+}
