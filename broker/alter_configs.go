@@ -40,7 +40,10 @@ func (b *Broker) handleIncrementalAlterConfigs(c *call) {
 		for i, rc := range rr.Configs {
 			changes[i] = configChange{name: rc.Name, op: rc.Op, value: rc.Value}
 		}
-		err := b.alterConfigs(c, rr.ResourceType, rr.ResourceName, req.ValidateOnly, false, changes)
+		err := c.configResourceError(rr.ResourceType, rr.ResourceName)
+		if err == nil {
+			err = b.alterConfigs(c, rr.ResourceType, rr.ResourceName, req.ValidateOnly, false, changes)
+		}
 		out := kmsg.NewIncrementalAlterConfigsResponseResource()
 		out.ResourceType, out.ResourceName = rr.ResourceType, rr.ResourceName
 		out.ErrorCode, out.ErrorMessage = errCodeOf(err), errText(err)
@@ -57,7 +60,10 @@ func (b *Broker) handleAlterConfigs(c *call) {
 		for i, rc := range rr.Configs {
 			changes[i] = configChange{name: rc.Name, op: kmsg.IncrementalAlterConfigOpSet, value: rc.Value}
 		}
-		err := b.alterConfigs(c, rr.ResourceType, rr.ResourceName, req.ValidateOnly, true, changes)
+		err := c.configResourceError(rr.ResourceType, rr.ResourceName)
+		if err == nil {
+			err = b.alterConfigs(c, rr.ResourceType, rr.ResourceName, req.ValidateOnly, true, changes)
+		}
 		out := kmsg.NewAlterConfigsResponseResource()
 		out.ResourceType, out.ResourceName = rr.ResourceType, rr.ResourceName
 		out.ErrorCode, out.ErrorMessage = errCodeOf(err), errText(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
 	"github.com/kafscale/kafscale/sasl"
@@ -106,9 +107,13 @@ func (b *Broker) handleAlterUserSCRAMCredentials(c *call) {
 	}
 	ctx, cancel := context.WithTimeout(b.requests, scramAlterTimeout)
 	defer cancel()
+	allowed := c.may(acl.Cluster, acl.ClusterName)
 	for _, name := range order {
 		u := users[name]
 		err := u.err
+		if !allowed {
+			err = newKafkaError(kerr.ClusterAuthorizationFailed, "Authorization failed.")
+		}
 		if err == nil {
 			err = b.meta.AlterScramCredentials(ctx, name, u.upserts, u.deletes)
 			if errors.Is(err, meta.ErrScramCredentialNotFound) {

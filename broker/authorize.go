@@ -4,7 +4,8 @@ package broker
 // once, in rules below; handlers ask c.may(resource type, name) for each resource a request
 // names and answer a refusal with the API's error (TOPIC_AUTHORIZATION_FAILED and so on),
 // as Kafka's KafkaApis does. An API without a rule is not served while the authorizer is on
-// (Serve closes the connection), so an API added later cannot bypass authorization.
+// (Serve closes the connection), so an API added later cannot bypass authorization; today
+// that is DescribeLogDirs, DescribeTopicPartitions and DescribeClientQuotas.
 
 import (
 	"context"
@@ -33,9 +34,53 @@ var rules = map[int16]rule{
 	int16(kmsg.ApiVersions):      {},
 	int16(kmsg.SASLHandshake):    {},
 	int16(kmsg.SASLAuthenticate): {},
-	int16(kmsg.CreateACLs):       {acl.Cluster: acl.Alter},
-	int16(kmsg.DeleteACLs):       {acl.Cluster: acl.Alter},
-	int16(kmsg.DescribeACLs):     {acl.Cluster: acl.Describe},
+
+	int16(kmsg.Produce): {acl.Topic: acl.Write},
+	int16(kmsg.Fetch):   {acl.Topic: acl.Read},
+	// Metadata: DESCRIBE on each topic (a listing of every topic leaves out the others);
+	// auto-creation needs CREATE on the cluster or the topic (mayCreateTopic).
+	int16(kmsg.Metadata):             {acl.Topic: acl.Describe},
+	int16(kmsg.ListOffsets):          {acl.Topic: acl.Describe},
+	int16(kmsg.OffsetForLeaderEpoch): {acl.Topic: acl.Describe},
+	int16(kmsg.DescribeProducers):    {acl.Topic: acl.Read},
+	// InitProducerId: IDEMPOTENT_WRITE on the cluster or WRITE on any topic
+	// (mayWriteIdempotently); a transactional id is refused (no transactions yet).
+	int16(kmsg.InitProducerID): {acl.Cluster: acl.IdempotentWrite},
+
+	int16(kmsg.FindCoordinator):        {acl.Group: acl.Describe, acl.TransactionalID: acl.Describe},
+	int16(kmsg.JoinGroup):              {acl.Group: acl.Read},
+	int16(kmsg.SyncGroup):              {acl.Group: acl.Read},
+	int16(kmsg.Heartbeat):              {acl.Group: acl.Read},
+	int16(kmsg.LeaveGroup):             {acl.Group: acl.Read},
+	int16(kmsg.ConsumerGroupHeartbeat): {acl.Group: acl.Read, acl.Topic: acl.Describe},
+	int16(kmsg.OffsetCommit):           {acl.Group: acl.Read, acl.Topic: acl.Read},
+	int16(kmsg.OffsetFetch):            {acl.Group: acl.Describe, acl.Topic: acl.Describe},
+	int16(kmsg.OffsetDelete):           {acl.Group: acl.Delete, acl.Topic: acl.Read},
+	int16(kmsg.DescribeGroups):         {acl.Group: acl.Describe},
+	int16(kmsg.ConsumerGroupDescribe):  {acl.Group: acl.Describe},
+	// ListGroups: DESCRIBE on the cluster lists every group, else the groups the principal
+	// may describe.
+	int16(kmsg.ListGroups):   {acl.Cluster: acl.Describe, acl.Group: acl.Describe},
+	int16(kmsg.DeleteGroups): {acl.Group: acl.Delete},
+
+	// CreateTopics: CREATE on the cluster or the topic (mayCreateTopic).
+	int16(kmsg.CreateTopics):     {acl.Cluster: acl.Create, acl.Topic: acl.Create},
+	int16(kmsg.DeleteTopics):     {acl.Topic: acl.Delete},
+	int16(kmsg.CreatePartitions): {acl.Topic: acl.Alter},
+	int16(kmsg.DeleteRecords):    {acl.Topic: acl.Delete},
+	// Configs: a topic's need the topic's operation, a broker's the cluster's.
+	int16(kmsg.DescribeConfigs):         {acl.Topic: acl.DescribeConfigs, acl.Cluster: acl.DescribeConfigs},
+	int16(kmsg.AlterConfigs):            {acl.Topic: acl.AlterConfigs, acl.Cluster: acl.AlterConfigs},
+	int16(kmsg.IncrementalAlterConfigs): {acl.Topic: acl.AlterConfigs, acl.Cluster: acl.AlterConfigs},
+
+	int16(kmsg.CreateACLs):                   {acl.Cluster: acl.Alter},
+	int16(kmsg.DeleteACLs):                   {acl.Cluster: acl.Alter},
+	int16(kmsg.DescribeACLs):                 {acl.Cluster: acl.Describe},
+	int16(kmsg.AlterUserSCRAMCredentials):    {acl.Cluster: acl.Alter},
+	int16(kmsg.DescribeUserSCRAMCredentials): {acl.Cluster: acl.Describe},
+	int16(kmsg.DescribeCluster):              {acl.Cluster: acl.Describe},
+	int16(kmsg.ElectLeaders):                 {acl.Cluster: acl.Alter},
+	int16(kmsg.ListPartitionReassignments):   {acl.Cluster: acl.Describe},
 }
 
 var (
@@ -51,13 +96,11 @@ func (c *call) may(rt kmsg.ACLResourceType, name string) bool {
 	return c.mayDo(rules[c.hdr.APIKey].op(c.hdr.APIKey, rt), rt, name)
 }
 
-// mayDo reports whether the request's principal may perform op on the resource; for the
-// few APIs whose needs depend on the request (auto-creation in Metadata, for one).
+// mayDo reports whether the request's principal may perform op on the resource, and logs
+// a refusal; for the few APIs whose needs depend on the request (auto-creation in
+// Metadata, for one).
 func (c *call) mayDo(op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string) bool {
-	if c.authz == nil {
-		return true
-	}
-	if c.authz.Authorize(c.req.Conn.Principal(), hostOf(c.req.Conn.RemoteAddr()), op, rt, name) {
+	if c.allows(op, rt, name) {
 		return true
 	}
 	authzDenied.Inc()
@@ -65,6 +108,47 @@ func (c *call) mayDo(op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string)
 		"remote", c.req.Conn.RemoteAddr().String(), "api", kmsg.NameForKey(c.hdr.APIKey), "operation", op.String(),
 		"resource_type", rt.String(), "resource", name)
 	return false
+}
+
+// allows reports whether the request's principal may perform op on the resource, without
+// logging a refusal: for filtering what a listing shows (Metadata of every topic).
+func (c *call) allows(op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string) bool {
+	return c.authz == nil || c.authz.Authorize(c.req.Conn.Principal(), hostOf(c.req.Conn.RemoteAddr()), op, rt, name)
+}
+
+// mayCreateTopic reports whether the principal may create topic name: CREATE on the
+// cluster or on the topic, as Kafka asks for CreateTopics and auto-creation.
+func (c *call) mayCreateTopic(name string) bool {
+	return c.allows(acl.Create, acl.Cluster, acl.ClusterName) || c.mayDo(acl.Create, acl.Topic, name)
+}
+
+// mayWriteIdempotently reports whether the principal may get a producer id without a
+// transactional id: IDEMPOTENT_WRITE on the cluster, or WRITE on any topic (Kafka 3's
+// KIP-679 rule).
+func (c *call) mayWriteIdempotently() bool {
+	if c.authz == nil || c.allows(acl.IdempotentWrite, acl.Cluster, acl.ClusterName) ||
+		c.authz.AuthorizeAny(c.req.Conn.Principal(), hostOf(c.req.Conn.RemoteAddr()), acl.Write, acl.Topic) {
+		return true
+	}
+	return c.mayDo(acl.IdempotentWrite, acl.Cluster, acl.ClusterName)
+}
+
+// configResourceError is the error of a configs request (DescribeConfigs, AlterConfigs,
+// IncrementalAlterConfigs) on one resource the principal may not touch: a topic's
+// TOPIC_AUTHORIZATION_FAILED, a broker's CLUSTER_AUTHORIZATION_FAILED (broker configs are
+// the cluster resource's, as in Kafka); nil if it may, or for a type the handler refuses.
+func (c *call) configResourceError(typ kmsg.ConfigResourceType, name string) error {
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		if !c.may(acl.Topic, name) {
+			return newKafkaError(kerr.TopicAuthorizationFailed, "Authorization failed.")
+		}
+	case kmsg.ConfigResourceTypeBroker:
+		if !c.may(acl.Cluster, acl.ClusterName) {
+			return newKafkaError(kerr.ClusterAuthorizationFailed, "Authorization failed.")
+		}
+	}
+	return nil
 }
 
 func (r rule) op(api int16, rt kmsg.ACLResourceType) kmsg.ACLOperation {

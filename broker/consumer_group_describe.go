@@ -7,8 +7,10 @@ package broker
 // member type (1: a member of the consumer protocol).
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/group"
 )
 
@@ -18,8 +20,13 @@ func (b *Broker) handleConsumerGroupDescribe(c *call) {
 	req := c.kreq.(*kmsg.ConsumerGroupDescribeRequest)
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupDescribeResponse)
 	for _, name := range req.Groups {
-		d := b.groups.DescribeConsumerGroup(name)
 		rg := kmsg.NewConsumerGroupDescribeResponseGroup()
+		if !c.may(acl.Group, name) {
+			rg.Group, rg.ErrorCode = name, kerr.GroupAuthorizationFailed.Code
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
+		d := b.groups.DescribeConsumerGroup(name)
 		rg.Group, rg.ErrorCode, rg.State = name, groupCode(d.Err), d.State
 		rg.Epoch, rg.AssignmentEpoch, rg.AssignorName = d.Epoch, d.AssignmentEpoch, d.AssignorName
 		if req.IncludeAuthorizedOperations {

@@ -8,8 +8,10 @@ package broker
 // coordinator names it. Null fields mean "unchanged", as on the wire.
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/group"
 )
 
@@ -18,6 +20,20 @@ func init() { register(kmsg.ConsumerGroupHeartbeat, 0, 1, (*Broker).handleConsum
 func (b *Broker) handleConsumerGroupHeartbeat(c *call) {
 	req := c.kreq.(*kmsg.ConsumerGroupHeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
+	if !c.may(acl.Group, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		c.respond(resp)
+		return
+	}
+	for _, name := range req.SubscribedTopicNames {
+		if !c.may(acl.Topic, name) {
+			resp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			msg := "The member is not authorized to describe topic " + name
+			resp.ErrorMessage = &msg
+			c.respond(resp)
+			return
+		}
+	}
 	hr := group.ConsumerHeartbeatRequest{
 		Group: req.Group, MemberID: req.MemberID, MemberEpoch: req.MemberEpoch,
 		InstanceID: req.InstanceID, RackID: req.RackID, ClientID: c.hdr.ClientID, ClientHost: clientHost(c),

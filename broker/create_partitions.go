@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/acl"
 )
 
 func init() { register(kmsg.CreatePartitions, 0, 3, (*Broker).handleCreatePartitions) }
@@ -32,6 +34,8 @@ func (b *Broker) handleCreatePartitions(c *call) {
 		switch {
 		case seen[rt.Topic] > 1:
 			err = newKafkaError(kerr.InvalidRequest, "topic %s appears more than once in the request", rt.Topic)
+		case !c.may(acl.Topic, rt.Topic):
+			err = newKafkaError(kerr.TopicAuthorizationFailed, "Authorization failed.")
 		case t == nil:
 			err = newKafkaError(kerr.UnknownTopicOrPartition, "topic %s does not exist", rt.Topic)
 		case rt.Count <= t.meta.Partitions:

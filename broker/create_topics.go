@@ -43,7 +43,12 @@ func (b *Broker) handleCreateTopics(c *call) {
 		rr.Topic = rt.Topic
 		rr.NumPartitions = -1
 		rr.ReplicationFactor = -1
-		err := b.createOne(ctx, req, rt, seen[rt.Topic] > 1, &rr)
+		var err error
+		if !c.mayCreateTopic(rt.Topic) {
+			err = newKafkaError(kerr.TopicAuthorizationFailed, "Authorization failed.")
+		} else {
+			err = b.createOne(ctx, req, rt, seen[rt.Topic] > 1, &rr)
+		}
 		if err != nil {
 			rr.ErrorCode = errCodeOf(err)
 			rr.ErrorMessage = errMessage(err)

@@ -5,7 +5,10 @@ package broker
 // not exist GROUP_ID_NOT_FOUND.
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/acl"
 )
 
 func init() { register(kmsg.DeleteGroups, 0, 2, (*Broker).handleDeleteGroups) }
@@ -18,6 +21,11 @@ func (b *Broker) handleDeleteGroups(c *call) {
 	for _, name := range req.Groups {
 		rg := kmsg.NewDeleteGroupsResponseGroup()
 		rg.Group = name
+		if !c.may(acl.Group, name) {
+			rg.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
 		rg.ErrorCode = groupCode(b.groups.DeleteGroup(ctx, name))
 		if rg.ErrorCode == 0 {
 			c.adminAction("group deleted", "group", name)

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/partition"
 )
 
@@ -31,10 +32,13 @@ func (b *Broker) handleDeleteRecords(c *call) {
 		ot := kmsg.NewDeleteRecordsResponseTopic()
 		ot.Topic = rt.Topic
 		t := b.topicByName(rt.Topic)
+		allowed := c.may(acl.Topic, rt.Topic)
 		for _, rp := range rt.Partitions {
 			op := kmsg.NewDeleteRecordsResponseTopicPartition()
 			op.Partition, op.LowWatermark = rp.Partition, -1
-			if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.parts) || t.parts[rp.Partition] == nil {
+			if !allowed {
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			} else if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.parts) || t.parts[rp.Partition] == nil {
 				op.ErrorCode = notServedCode(t, rp.Partition, kerr.UnknownTopicOrPartition.Code)
 			} else {
 				l := t.parts[rp.Partition].log

@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/acl"
 )
 
 func init() { register(kmsg.DeleteTopics, 1, 6, (*Broker).handleDeleteTopics) }
@@ -39,13 +41,20 @@ func (b *Broker) handleDeleteTopics(c *call) {
 		var t *topic
 		if tg.name != nil {
 			t = b.topicByName(*tg.name)
-			if t == nil {
+			if !c.may(acl.Topic, *tg.name) {
+				t = nil
+				rr.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			} else if t == nil {
 				rr.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			}
 		} else {
 			t = b.topicByID(tg.id)
-			if t == nil {
+			if t == nil || !c.allows(acl.Describe, acl.Topic, t.meta.Name) {
+				t = nil // as Kafka: a topic the principal may not describe is not known
 				rr.ErrorCode = kerr.UnknownTopicID.Code
+			} else if !c.may(acl.Topic, t.meta.Name) {
+				t = nil
+				rr.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			}
 		}
 		if t != nil {

@@ -16,6 +16,8 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/acl"
 )
 
 func init() { register(kmsg.DescribeCluster, 0, 2, (*Broker).handleDescribeCluster) }
@@ -31,6 +33,12 @@ func (b *Broker) handleDescribeCluster(c *call) {
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	resp.EndpointType = endpointBrokers
 	if err := checkEndpointType(req); err != nil {
+		resp.ErrorCode, resp.ErrorMessage = errCodeOf(err), errText(err)
+		c.respond(resp)
+		return
+	}
+	if !c.may(acl.Cluster, acl.ClusterName) {
+		err := newKafkaError(kerr.ClusterAuthorizationFailed, "Authorization failed.")
 		resp.ErrorCode, resp.ErrorMessage = errCodeOf(err), errText(err)
 		c.respond(resp)
 		return

@@ -71,11 +71,12 @@ func (b *Broker) handleDescribeConfigs(c *call) {
 			}
 			out.Configs = append(out.Configs, cfg)
 		}
-		var err error
-		switch rr.ResourceType {
-		case kmsg.ConfigResourceTypeTopic:
+		err := c.configResourceError(rr.ResourceType, rr.ResourceName)
+		switch {
+		case err != nil:
+		case rr.ResourceType == kmsg.ConfigResourceTypeTopic:
 			err = b.describeTopicConfigs(rr.ResourceName, add)
-		case kmsg.ConfigResourceTypeBroker:
+		case rr.ResourceType == kmsg.ConfigResourceTypeBroker:
 			err = b.describeBrokerConfigs(rr.ResourceName, add)
 		default:
 			err = newKafkaError(kerr.InvalidRequest, "only topic and broker resources are supported")

@@ -7,7 +7,10 @@ package broker
 // DELETE, DESCRIBE).
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/acl"
 )
 
 func init() { register(kmsg.DescribeGroups, 0, 5, (*Broker).handleDescribeGroups) }
@@ -22,8 +25,13 @@ func (b *Broker) handleDescribeGroups(c *call) {
 	ctx, cancel := b.requestContext(groupStoreTimeout)
 	defer cancel()
 	for _, name := range req.Groups {
-		d := b.groups.DescribeGroup(ctx, name)
 		rg := kmsg.NewDescribeGroupsResponseGroup()
+		if !c.may(acl.Group, name) {
+			rg.Group, rg.ErrorCode = name, kerr.GroupAuthorizationFailed.Code
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
+		d := b.groups.DescribeGroup(ctx, name)
 		rg.Group, rg.ErrorCode, rg.State, rg.ProtocolType, rg.Protocol = name, groupCode(d.Err), d.State, d.ProtocolType, d.Protocol
 		if req.IncludeAuthorizedOperations {
 			rg.AuthorizedOperations = groupOperations

@@ -7,6 +7,8 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/acl"
 )
 
 func init() { register(kmsg.DescribeProducers, 0, 0, (*Broker).handleDescribeProducers) }
@@ -21,6 +23,11 @@ func (b *Broker) handleDescribeProducers(c *call) {
 		for _, p := range rt.Partitions {
 			op := kmsg.NewDescribeProducersResponseTopicPartition()
 			op.Partition = p
+			if !c.may(acl.Topic, rt.Topic) {
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				ot.Partitions = append(ot.Partitions, op)
+				continue
+			}
 			if t == nil || p < 0 || int(p) >= len(t.parts) || t.parts[p] == nil {
 				op.ErrorCode = notServedCode(t, p, kerr.UnknownTopicOrPartition.Code)
 				ot.Partitions = append(ot.Partitions, op)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/acl"
 )
 
 func init() {
@@ -20,6 +22,12 @@ func init() {
 func (b *Broker) handleDescribeUserSCRAMCredentials(c *call) {
 	req := c.kreq.(*kmsg.DescribeUserSCRAMCredentialsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeUserSCRAMCredentialsResponse)
+	if !c.may(acl.Cluster, acl.ClusterName) {
+		err := newKafkaError(kerr.ClusterAuthorizationFailed, "Authorization failed.")
+		resp.ErrorCode, resp.ErrorMessage = errCodeOf(err), errText(err)
+		c.respond(resp)
+		return
+	}
 	ctx, cancel := context.WithTimeout(b.requests, scramAlterTimeout)
 	defer cancel()
 	entries, err := b.meta.ListScramCredentials(ctx)

@@ -19,6 +19,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/acl"
 )
 
 func init() { register(kmsg.ElectLeaders, 0, 2, (*Broker).handleElectLeaders) }
@@ -43,6 +45,11 @@ func (b *Broker) handleElectLeaders(c *call) {
 			}
 			resp.Topics = append(resp.Topics, et)
 		}
+		c.respond(resp)
+		return
+	}
+	if !c.may(acl.Cluster, acl.ClusterName) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		c.respond(resp)
 		return
 	}

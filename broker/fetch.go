@@ -26,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/codec"
 	"github.com/kafscale/kafscale/partition"
 	"github.com/kafscale/kafscale/reqmetrics"
@@ -78,11 +79,17 @@ func (b *Broker) handleFetch(c *call) {
 		if t != nil {
 			ot.Topic = t.meta.Name
 		}
+		// A topic id names no topic to authorize until it is known (UNKNOWN_TOPIC_ID).
+		allowed := (t == nil && req.Version >= 13) || c.may(acl.Topic, ot.Topic)
 		ot.Partitions = make([]codec.FetchPartition, len(rt.Partitions))
 		for j, rp := range rt.Partitions {
 			op := &ot.Partitions[j]
 			op.Partition = rp.Partition
 			op.HighWatermark, op.LastStableOffset, op.LogStartOffset = -1, -1, -1
+			if !allowed {
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				continue
+			}
 			if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.parts) || t.parts[rp.Partition] == nil {
 				op.ErrorCode = notServedCode(t, rp.Partition, unknown)
 				continue

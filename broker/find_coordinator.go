@@ -11,6 +11,8 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/acl"
 )
 
 func init() { register(kmsg.FindCoordinator, 0, 4, (*Broker).handleFindCoordinator) }
@@ -30,6 +32,10 @@ func (b *Broker) handleFindCoordinator(c *call) {
 		switch {
 		case req.CoordinatorType != 0 && req.CoordinatorType != 1:
 			rc.ErrorCode = kerr.InvalidRequest.Code
+		case req.CoordinatorType == 0 && !c.may(acl.Group, key):
+			rc.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		case req.CoordinatorType == 1 && !c.may(acl.TransactionalID, key):
+			rc.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		case !ready:
 			rc.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		default:

@@ -52,6 +52,11 @@ func (b *Broker) handleInitProducerID(c *call) {
 		c.respond(resp)
 		return
 	}
+	if !c.mayWriteIdempotently() {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		c.respond(resp)
+		return
+	}
 	ctx, cancel := b.requestContext(10 * time.Second)
 	defer cancel()
 	id, err := b.newProducerID(ctx)

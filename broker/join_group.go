@@ -9,8 +9,10 @@ package broker
 // has no rebalance timeout: the session timeout is used.
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/group"
 )
 
@@ -18,6 +20,12 @@ func init() { register(kmsg.JoinGroup, 0, 9, (*Broker).handleJoinGroup) }
 
 func (b *Broker) handleJoinGroup(c *call) {
 	req := c.kreq.(*kmsg.JoinGroupRequest)
+	if !c.may(acl.Group, req.Group) {
+		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode, resp.Generation = kerr.GroupAuthorizationFailed.Code, -1
+		c.respond(resp)
+		return
+	}
 	jr := group.JoinRequest{
 		Group: req.Group, MemberID: req.MemberID, InstanceID: req.InstanceID,
 		ClientID: c.hdr.ClientID, ClientHost: clientHost(c),

@@ -6,8 +6,10 @@ package broker
 // a reason.
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/group"
 )
 
@@ -16,6 +18,11 @@ func init() { register(kmsg.LeaveGroup, 0, 5, (*Broker).handleLeaveGroup) }
 func (b *Broker) handleLeaveGroup(c *call) {
 	req := c.kreq.(*kmsg.LeaveGroupRequest)
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+	if !c.may(acl.Group, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		c.respond(resp)
+		return
+	}
 	var members []group.LeaveMember
 	if req.Version < 3 {
 		members = []group.LeaveMember{{MemberID: req.MemberID}}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/acl"
 )
 
 func init() { register(kmsg.ListGroups, 0, 5, (*Broker).handleListGroups) }
@@ -24,7 +26,13 @@ func (b *Broker) handleListGroups(c *call) {
 	matches := func(filter []string, v string) bool {
 		return len(filter) == 0 || slices.ContainsFunc(filter, func(f string) bool { return strings.EqualFold(f, v) })
 	}
+	// As Kafka: DESCRIBE on the cluster lists every group, else those the principal may
+	// describe.
+	all := c.allows(acl.Describe, acl.Cluster, acl.ClusterName)
 	for _, g := range groups {
+		if !all && !c.allows(acl.Describe, acl.Group, g.Group) {
+			continue
+		}
 		if !matches(req.StatesFilter, g.State) || !matches(req.TypesFilter, g.Type) {
 			continue
 		}

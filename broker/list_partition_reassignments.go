@@ -6,7 +6,12 @@ package broker
 // Kafka controller answers when none is (ReplicationControlManager.listPartitionReassignments
 // lists only reassigning partitions and skips topics it does not know, without an error).
 
-import "github.com/twmb/franz-go/pkg/kmsg"
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafscale/kafscale/acl"
+)
 
 func init() {
 	register(kmsg.ListPartitionReassignments, 0, 0, (*Broker).handleListPartitionReassignments)
@@ -14,5 +19,9 @@ func init() {
 
 func (b *Broker) handleListPartitionReassignments(c *call) {
 	req := c.kreq.(*kmsg.ListPartitionReassignmentsRequest)
-	c.respond(req.ResponseKind())
+	resp := req.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
+	if !c.may(acl.Cluster, acl.ClusterName) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+	}
+	c.respond(resp)
 }

@@ -12,6 +12,7 @@ package broker
 import (
 	"time"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
 
@@ -36,10 +37,17 @@ func (b *Broker) handleMetadata(c *call) {
 
 	if req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0) {
 		b.mu.RLock()
+		all := make([]*topic, 0, len(b.topics))
 		for _, t := range b.topics {
-			resp.Topics = append(resp.Topics, b.metadataTopic(t, lv))
+			all = append(all, t)
 		}
 		b.mu.RUnlock()
+		for _, t := range all {
+			// Topics the principal may not describe are left out, as Kafka does.
+			if c.allows(acl.Describe, acl.Topic, t.meta.Name) {
+				resp.Topics = append(resp.Topics, b.metadataTopic(t, lv))
+			}
+		}
 		c.respond(resp)
 		return
 	}
@@ -52,6 +60,14 @@ func (b *Broker) handleMetadata(c *call) {
 			t = b.topicByName(name)
 		} else {
 			t = b.topicByID(rt.TopicID)
+		}
+		if (t != nil && !c.may(acl.Topic, t.meta.Name)) || (t == nil && name != "" && !c.may(acl.Topic, name)) ||
+			(t == nil && name != "" && autoCreate && !c.mayCreateTopic(name)) {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic, mt.TopicID = rt.Topic, rt.TopicID
+			mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
 		}
 		if t == nil && name != "" && autoCreate && validTopicName(name) == nil {
 			ctx, cancel := b.requestContext(30 * time.Second)

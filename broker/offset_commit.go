@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/group"
 	"github.com/kafscale/kafscale/meta"
 )
@@ -32,16 +33,26 @@ func (b *Broker) handleOffsetCommit(c *call) {
 	cr := group.CommitRequest{Group: req.Group, MemberID: req.MemberID, InstanceID: req.InstanceID, Generation: req.Generation, Version: req.Version}
 	var at [][2]int // where each of cr.Offsets is answered in resp
 	resp.Topics = make([]kmsg.OffsetCommitResponseTopic, len(req.Topics))
+	groupAllowed := c.may(acl.Group, req.Group)
 	for i, rt := range req.Topics {
 		ot := &resp.Topics[i]
 		ot.Default()
 		ot.Topic = rt.Topic
 		ot.Partitions = make([]kmsg.OffsetCommitResponseTopicPartition, len(rt.Partitions))
 		t := b.topicByName(rt.Topic)
+		topicAllowed := groupAllowed && c.may(acl.Topic, rt.Topic)
 		for j, rp := range rt.Partitions {
 			op := &ot.Partitions[j]
 			op.Default()
 			op.Partition = rp.Partition
+			if !groupAllowed {
+				op.ErrorCode = kerr.GroupAuthorizationFailed.Code
+				continue
+			}
+			if !topicAllowed {
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				continue
+			}
 			if t == nil || rp.Partition < 0 || rp.Partition >= t.meta.Partitions {
 				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				continue

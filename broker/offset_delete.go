@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/group"
 )
 
@@ -20,6 +21,11 @@ func (b *Broker) handleOffsetDelete(c *call) {
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
 	var parts []group.TopicPartition
 	var at [][2]int // where each of parts is answered in resp
+	if !c.may(acl.Group, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		c.respond(resp)
+		return
+	}
 	resp.Topics = make([]kmsg.OffsetDeleteResponseTopic, len(req.Topics))
 	for i, rt := range req.Topics {
 		ot := &resp.Topics[i]
@@ -27,10 +33,15 @@ func (b *Broker) handleOffsetDelete(c *call) {
 		ot.Topic = rt.Topic
 		ot.Partitions = make([]kmsg.OffsetDeleteResponseTopicPartition, len(rt.Partitions))
 		t := b.topicByName(rt.Topic)
+		allowed := c.may(acl.Topic, rt.Topic)
 		for j, rp := range rt.Partitions {
 			op := &ot.Partitions[j]
 			op.Default()
 			op.Partition = rp.Partition
+			if !allowed {
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				continue
+			}
 			if t == nil || rp.Partition < 0 || rp.Partition >= t.meta.Partitions {
 				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				continue

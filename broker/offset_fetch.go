@@ -15,8 +15,10 @@ import (
 	"context"
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/meta"
 )
 
@@ -29,7 +31,7 @@ func (b *Broker) handleOffsetFetch(c *call) {
 	defer cancel()
 	if req.Version >= 8 {
 		for _, rg := range req.Groups {
-			g := b.fetchGroupOffsets(ctx, rg.Group, rg.MemberID, rg.MemberEpoch, rg.Topics)
+			g := b.fetchGroupOffsets(ctx, c, rg.Group, rg.MemberID, rg.MemberEpoch, rg.Topics)
 			if g.ErrorCode != 0 {
 				g.Topics = nil
 			}
@@ -45,7 +47,7 @@ func (b *Broker) handleOffsetFetch(c *call) {
 			topics = append(topics, kmsg.OffsetFetchRequestGroupTopic{Topic: rt.Topic, Partitions: rt.Partitions})
 		}
 	}
-	g := b.fetchGroupOffsets(ctx, req.Group, nil, -1, topics)
+	g := b.fetchGroupOffsets(ctx, c, req.Group, nil, -1, topics)
 	if req.Version >= 2 {
 		resp.ErrorCode = g.ErrorCode
 		if g.ErrorCode != 0 {
@@ -67,10 +69,16 @@ func (b *Broker) handleOffsetFetch(c *call) {
 
 // fetchGroupOffsets answers one group of an OffsetFetch; nil topics means every
 // committed partition.
-func (b *Broker) fetchGroupOffsets(ctx context.Context, name string, memberID *string, memberEpoch int32, topics []kmsg.OffsetFetchRequestGroupTopic) kmsg.OffsetFetchResponseGroup {
+func (b *Broker) fetchGroupOffsets(ctx context.Context, c *call, name string, memberID *string, memberEpoch int32, topics []kmsg.OffsetFetchRequestGroupTopic) kmsg.OffsetFetchResponseGroup {
 	out := kmsg.NewOffsetFetchResponseGroup()
 	out.Group = name
-	offs, e := b.groups.FetchOffsets(ctx, name, memberID, memberEpoch)
+	var offs []meta.GroupOffset
+	var e *kerr.Error
+	if c.may(acl.Group, name) {
+		offs, e = b.groups.FetchOffsets(ctx, name, memberID, memberEpoch)
+	} else {
+		e = kerr.GroupAuthorizationFailed
+	}
 	out.ErrorCode = groupCode(e)
 	noMetadata := ""
 	part := func(p int32, o *meta.GroupOffset) kmsg.OffsetFetchResponseGroupTopicPartition {
@@ -90,8 +98,8 @@ func (b *Broker) fetchGroupOffsets(ctx context.Context, name string, memberID *s
 		byTopic := make(map[string]*kmsg.OffsetFetchResponseGroupTopic)
 		for i := range offs {
 			t := b.topicByID(offs[i].Partition.TopicID)
-			if t == nil {
-				continue // a deleted topic
+			if t == nil || !c.allows(acl.Describe, acl.Topic, t.meta.Name) {
+				continue // a deleted topic, or one the principal may not see
 			}
 			ot := byTopic[t.meta.Name]
 			if ot == nil {
@@ -116,14 +124,17 @@ func (b *Broker) fetchGroupOffsets(ctx context.Context, name string, memberID *s
 		ot := kmsg.NewOffsetFetchResponseGroupTopic()
 		ot.Topic = rt.Topic
 		t := b.topicByName(rt.Topic)
+		allowed := c.may(acl.Topic, rt.Topic)
 		for _, p := range rt.Partitions {
 			var o *meta.GroupOffset
-			if t != nil {
+			if t != nil && allowed {
 				o = byKey[meta.PartitionKey{TopicID: t.id, Partition: p}]
 			}
 			op := part(p, o)
 			if e != nil {
 				op.ErrorCode = e.Code
+			} else if !allowed {
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			}
 			ot.Partitions = append(ot.Partitions, op)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/partition"
 )
 
@@ -31,7 +32,9 @@ func (b *Broker) handleOffsetForLeaderEpoch(c *call) {
 			op := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			op.Partition = rp.Partition
 			op.LeaderEpoch, op.EndOffset = partition.UndefinedEpoch, partition.UndefinedEpochOffset
-			if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.parts) || t.parts[rp.Partition] == nil {
+			if !c.may(acl.Topic, rt.Topic) {
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			} else if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.parts) || t.parts[rp.Partition] == nil {
 				op.ErrorCode = notServedCode(t, rp.Partition, kerr.UnknownTopicOrPartition.Code)
 			} else {
 				epoch, end, err := t.parts[rp.Partition].log.EndOffsetForEpoch(rp.CurrentLeaderEpoch, rp.LeaderEpoch)

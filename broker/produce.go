@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/codec"
 	"github.com/kafscale/kafscale/flush"
 	"github.com/kafscale/kafscale/lifecycle"
@@ -100,6 +101,7 @@ func (b *Broker) handleProduce(c *call) {
 		ot.Topic = rt.Topic
 		ot.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		t := b.topicByName(rt.Topic)
+		allowed := c.may(acl.Topic, rt.Topic)
 		for j, rp := range rt.Partitions {
 			op := &ot.Partitions[j]
 			op.Default()
@@ -111,6 +113,8 @@ func (b *Broker) handleProduce(c *call) {
 			var err error
 			if topLevel != 0 {
 				op.ErrorCode = topLevel
+			} else if !allowed {
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			} else {
 				var n int64
 				fls, n, err = b.appendPartition(t, rp, op)

@@ -5,8 +5,10 @@ package broker
 // protocol type and protocol, which must match the group's (INCONSISTENT_GROUP_PROTOCOL).
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/group"
 )
 
@@ -14,6 +16,12 @@ func init() { register(kmsg.SyncGroup, 0, 5, (*Broker).handleSyncGroup) }
 
 func (b *Broker) handleSyncGroup(c *call) {
 	req := c.kreq.(*kmsg.SyncGroupRequest)
+	if !c.may(acl.Group, req.Group) {
+		resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		c.respond(resp)
+		return
+	}
 	sr := group.SyncRequest{
 		Group: req.Group, MemberID: req.MemberID, InstanceID: req.InstanceID, Generation: req.Generation,
 		ProtocolType: req.ProtocolType, Protocol: req.Protocol,

@@ -12,6 +12,7 @@ const KafkaVersion = "4.4.0"
 
 // kafkaTools are the main classes behind Apache Kafka's bin/kafka-*.sh scripts.
 var kafkaTools = map[string]string{
+	"kafka-acls":                "org.apache.kafka.tools.AclCommand",
 	"kafka-broker-api-versions": "org.apache.kafka.tools.BrokerApiVersionsCommand",
 	"kafka-configs":             "org.apache.kafka.tools.ConfigCommand",
 	"kafka-console-consumer":    "org.apache.kafka.tools.consumer.ConsoleConsumer",
