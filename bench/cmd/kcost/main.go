@@ -18,9 +18,10 @@
 // ratio between times, and between sizes, is then what it is unscaled: the bucket holds 1/k
 // of the bytes, bytes read and written per GB produced are unchanged, flush PUTs per GB are
 // unchanged, and every request made per interval or per segment (merges, compaction, GC
-// lists, segment deletes, bucket metadata) happens k times as often per GB. The report
-// gives the measured counts and, from the broker's own counters of flushes and flush-object
-// deletes, the counts at scale 1 (docs/benchmarks.md, "Object-store cost at steady state").
+// lists and deletes, bucket metadata) happens k times as often per GB: GC deletes in
+// batches, one request per prefix and pass. The report gives the measured counts and, from
+// the broker's own counter of flushes, the counts at scale 1 (docs/benchmarks.md,
+// "Object-store cost at steady state").
 package main
 
 import (

@@ -11,16 +11,17 @@ import (
 const gb = 1e9
 
 // writeReport prints, per policy, the measured figures per GB produced and the same at
-// scale 1. Requests made per flush (flush PUTs, and at steady state as many flush-object
-// DELETEs and etcd commits) do not depend on the scale; the rest is made per interval or
-// per segment, so k times as often per GB at scale k (see the package doc).
+// scale 1. Requests made per flush (flush PUTs and etcd commits) do not depend on the
+// scale; the rest is made per interval or per segment, so k times as often per GB at scale
+// k (see the package doc). DELETEs are per interval: GC sends one DeleteObjects per prefix
+// and pass for up to 1,000 keys, however many flush objects it deletes.
 func writeReport(w io.Writer, cfg config, results []*result) {
 	k := cfg.scale
 	fmt.Fprintf(w, "kcost: %s, %d B/s of %d-byte records, %d partitions, keys %d at scale 1 (%d here), retention.ms %d at scale 1, scale %g\n",
 		cfg.backend, cfg.rate, cfg.recordSize, cfg.partitions, cfg.keys, int(float64(cfg.keys)/k), cfg.retentionAt1.Milliseconds(), k)
 	fmt.Fprintf(w, "broker flags: %v\nwarm-up %s, window %s\n\n", cfg.brokerFlags, cfg.warmup, cfg.window)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\tGB produced\tstored mean (max) GB\tstored / retained volume\tPUT/GB\tGET/GB\tLIST/GB\tDELETE/GB\tetcd txn/GB\tPUT GB/GB\tGET GB/GB\tflush PUT/GB\tsegment PUT/GB\tcompaction PUT/GB\tcompaction GET/GB\t")
+	fmt.Fprintln(tw, "policy\tGB produced\tstored mean (max) GB\tstored / retained volume\tPUT/GB\tGET/GB\tLIST/GB\tDELETE/GB\tdeleted keys/GB\tetcd txn/GB\tPUT GB/GB\tGET GB/GB\tflush PUT/GB\tsegment PUT/GB\tcompaction PUT/GB\tcompaction GET/GB\t")
 	for _, r := range results {
 		if r == nil || r.producedB == 0 {
 			continue
@@ -29,16 +30,16 @@ func writeReport(w io.Writer, cfg config, results []*result) {
 		d := r.delta
 		mean, peak := stats(r.stored)
 		retained := float64(cfg.rate) * cfg.retentionAt1.Seconds() / k
-		fmt.Fprintf(tw, "%s\t%.2f\t%.3f (%.3f)\t%.2f\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t%.2f\t%.2f\t%.0f\t%.0f\t%.0f\t%.0f\t\n",
+		fmt.Fprintf(tw, "%s\t%.2f\t%.3f (%.3f)\t%.2f\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t%.0f\t%.2f\t%.2f\t%.0f\t%.0f\t%.0f\t%.0f\t\n",
 			r.policy, g, mean/gb, peak/gb, mean/retained,
-			d.req("put")/g, d.req("get")/g, d.req("list")/g, d.req("delete")/g, float64(r.etcdWrites)/g,
+			d.req("put")/g, d.req("get")/g, d.req("list")/g, d.req("delete")/g, d["kafscale_object_delete_keys_total"]/g, float64(r.etcdWrites)/g,
 			d[`kafscale_object_bytes_total{op="put"}`]/gb/g, d[`kafscale_object_bytes_total{op="get"}`]/gb/g,
 			d["kafscale_flush_objects_total"]/g, d["kafscale_merge_segments_total"]/g,
 			d["kafscale_compaction_put_requests_total"]/g, d["kafscale_compaction_get_requests_total"]/g)
 	}
 	tw.Flush()
 
-	fmt.Fprintf(w, "\nAt scale 1 (per-flush requests as measured, the rest / %g; stored bytes x %g):\n", k, k)
+	fmt.Fprintf(w, "\nAt scale 1 (per-flush requests as measured, the rest, DELETEs included, / %g; stored bytes x %g):\n", k, k)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "policy\tstored mean GB\tPUT/GB\tGET/GB\tLIST/GB\tDELETE/GB\tetcd txn/GB\t")
 	for _, r := range results {
@@ -52,13 +53,11 @@ func writeReport(w io.Writer, cfg config, results []*result) {
 		// GETs not made by compaction are merges reading flush extents: one per flush
 		// object and partition not found in the range cache, made per flush.
 		compGets := d["kafscale_compaction_get_requests_total"]
-		// At steady state as many flush objects are deleted as written.
-		flushDeletes := min(flushes, d.req("delete"))
 		fmt.Fprintf(tw, "%s\t%.2f\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t\n", r.policy, mean*k/gb,
 			(flushes+(d.req("put")-flushes)/k)/g,
 			(d.req("get")-compGets+compGets/k)/g,
 			d.req("list")/k/g,
-			(flushDeletes+(d.req("delete")-flushDeletes)/k)/g,
+			d.req("delete")/k/g,
 			(flushes+max(0, float64(r.etcdWrites)-flushes)/k)/g)
 	}
 	tw.Flush()
