@@ -1,8 +1,9 @@
 package broker
 
 // Facts shared by the admin APIs that describe the cluster (describe_cluster.go,
-// describe_topic_partitions.go, describe_acls.go, ...): KafScale has no authorizer, so it
-// answers as a Kafka broker without one (authorizer.class.name unset) does.
+// describe_topic_partitions.go, ...). Their authorized-operations fields answer as a Kafka
+// broker without an authorizer does, even with --authorizer on (not computed per principal
+// yet; docs/security.md, "ACLs").
 
 import (
 	"errors"
