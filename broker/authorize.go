@@ -5,7 +5,7 @@ package broker
 // names and answer a refusal with the API's error (TOPIC_AUTHORIZATION_FAILED and so on),
 // as Kafka's KafkaApis does. An API without a rule is not served while the authorizer is on
 // (Serve closes the connection), so an API added later cannot bypass authorization; today
-// that is DescribeLogDirs, DescribeTopicPartitions and DescribeClientQuotas.
+// that is DescribeClientQuotas.
 
 import (
 	"context"
@@ -81,6 +81,9 @@ var rules = map[int16]rule{
 	int16(kmsg.DescribeCluster):              {acl.Cluster: acl.Describe},
 	int16(kmsg.ElectLeaders):                 {acl.Cluster: acl.Alter},
 	int16(kmsg.ListPartitionReassignments):   {acl.Cluster: acl.Describe},
+	int16(kmsg.DescribeLogDirs):              {acl.Cluster: acl.Describe},
+	// DescribeTopicPartitions: a listing of every topic leaves out the others.
+	int16(kmsg.DescribeTopicPartitions): {acl.Topic: acl.Describe},
 }
 
 var (

@@ -17,8 +17,10 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/objstore"
 )
 
@@ -27,6 +29,12 @@ func init() { register(kmsg.DescribeLogDirs, 1, 5, (*Broker).handleDescribeLogDi
 func (b *Broker) handleDescribeLogDirs(c *call) {
 	req := c.kreq.(*kmsg.DescribeLogDirsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
+	if !c.may(acl.Cluster, acl.ClusterName) {
+		// As Kafka: no directory, and the error from v3 (older versions have no field).
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		c.respond(resp)
+		return
+	}
 	dir := kmsg.NewDescribeLogDirsResponseDir()
 	dir.Dir = b.logDir()
 	var want map[string][]int32 // nil: every partition

@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafscale/kafscale/acl"
 	"github.com/kafscale/kafscale/meta"
 )
 
@@ -59,6 +60,14 @@ func (b *Broker) handleDescribeTopicPartitions(c *call) {
 		rt := kmsg.NewDescribeTopicPartitionsResponseTopic()
 		rt.Topic = kmsg.StringPtr(name)
 		rt.AuthorizedOperations = topicOperations
+		if all && !c.allows(acl.Describe, acl.Topic, name) {
+			continue // a listing leaves out what the principal may not describe
+		}
+		if !all && !c.may(acl.Topic, name) {
+			rt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
 		t := b.topicByName(name)
 		if t == nil {
 			if !all {
