@@ -69,7 +69,15 @@ func (tk *takeover) index(ctx context.Context, ci *chainIndex, cid chainID, i in
 	g.SetLimit(footerReads)
 	for n, se := range todo {
 		g.Go(func() error {
-			f, err := segment.ReadFooter(gctx, tk.b.store, se.Entry.Key)
+			var f segment.Footer
+			var err error
+			if e := se.Entry; e.FooterLen > 0 {
+				// The entry locates the footer: one GET of its bytes, where a suffix read
+				// takes up to FooterReadSize (64 KiB), most of a small flush object.
+				f, err = segment.ReadFooterAt(gctx, tk.b.store, e.Key, e.FooterPos, e.FooterLen)
+			} else {
+				f, err = segment.ReadFooter(gctx, tk.b.store, e.Key)
+			}
 			if err != nil {
 				return fmt.Errorf("cannot read footer of %s: %w", se.Entry.Key, err)
 			}

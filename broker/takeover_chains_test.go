@@ -25,12 +25,29 @@ type concurrencyStore struct {
 	mu       sync.Mutex
 	inFlight int
 	most     int
-	calls    atomic.Int64
+	calls    atomic.Int64 // footer reads, ranged or suffix
+	ranged   atomic.Int64 // footer reads at a known position (GetRange)
 	release  chan struct{}
 	once     sync.Once
 }
 
+func (s *concurrencyStore) GetRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
+	s.ranged.Add(1)
+	if err := s.hold(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.GetRange(ctx, key, off, n)
+}
+
 func (s *concurrencyStore) GetSuffix(ctx context.Context, key string, n int64) ([]byte, int64, error) {
+	if err := s.hold(ctx); err != nil {
+		return nil, 0, err
+	}
+	return s.Store.GetSuffix(ctx, key, n)
+}
+
+// hold counts one read in flight until release is closed.
+func (s *concurrencyStore) hold(ctx context.Context) error {
 	s.calls.Add(1)
 	s.mu.Lock()
 	s.inFlight++
@@ -42,10 +59,10 @@ func (s *concurrencyStore) GetSuffix(ctx context.Context, key string, n int64) (
 	defer func() { s.mu.Lock(); s.inFlight--; s.mu.Unlock() }()
 	select {
 	case <-s.release:
+		return nil
 	case <-ctx.Done():
-		return nil, 0, ctx.Err()
+		return ctx.Err()
 	}
-	return s.Store.GetSuffix(ctx, key, n)
 }
 
 // TestTakeoverIndexesEachChainOnce guards two costs of a restart after minutes of unmerged
@@ -68,12 +85,16 @@ func TestTakeoverIndexesEachChainOnce(t *testing.T) {
 		for p := range int32(2) {
 			b.Add(id, p, 1, kafkatest.RecordBatch([]byte("v")), int64(i), int64(i), 0)
 		}
-		parts, size, _ := b.Finish()
+		parts, size, footer := b.Finish()
 		key := fmt.Sprintf("flush/%04d", i)
 		if err := local.Put(ctx, key, parts, size); err != nil {
 			t.Fatal(err)
 		}
-		e := &metapb.ObjectEntry{Key: key}
+		e := &metapb.ObjectEntry{Key: key, Size: size}
+		if i%2 == 0 {
+			// Entries locate their footer; odd ones stand for entries that do not.
+			e.FooterPos, e.FooterLen = footer.FooterPos, footer.FooterLen
+		}
 		if i == 7 {
 			e.Void = []*metapb.PartitionRef{{TopicId: id[:], Partition: 0, LeaderEpoch: 1}}
 		}
@@ -129,6 +150,9 @@ func TestTakeoverIndexesEachChainOnce(t *testing.T) {
 	}
 	if got := st.calls.Load(); got != objects {
 		t.Errorf("%d footer reads after the whole chain; want %d, each once", got, objects)
+	}
+	if got := st.ranged.Load(); got != objects/2 {
+		t.Errorf("%d footers read at their known position; want the %d entries that locate them", got, objects/2)
 	}
 	got, err = tk.chainExtents(ctx, id, 1, chain(0))
 	if err != nil {
