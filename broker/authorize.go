@@ -84,6 +84,9 @@ var rules = map[int16]rule{
 	int16(kmsg.DescribeLogDirs):              {acl.Cluster: acl.Describe},
 	// DescribeTopicPartitions: a listing of every topic leaves out the others.
 	int16(kmsg.DescribeTopicPartitions): {acl.Topic: acl.Describe},
+	// Client quotas (quotas.go): Kafka asks for the cluster's configs.
+	int16(kmsg.DescribeClientQuotas): {acl.Cluster: acl.DescribeConfigs},
+	int16(kmsg.AlterClientQuotas):    {acl.Cluster: acl.AlterConfigs},
 }
 
 var (

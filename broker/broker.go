@@ -42,6 +42,7 @@ import (
 	"github.com/kafscale/kafscale/netio"
 	"github.com/kafscale/kafscale/objstore"
 	"github.com/kafscale/kafscale/partition"
+	"github.com/kafscale/kafscale/quota"
 	"github.com/kafscale/kafscale/reqmetrics"
 	"github.com/kafscale/kafscale/sasl"
 	"github.com/kafscale/kafscale/segment"
@@ -93,6 +94,8 @@ type Config struct {
 	Lag grouplag.Config
 	// TopicMetrics bounds the per-topic traffic series (topicmetrics).
 	TopicMetrics topicmetrics.Config
+	// Quota holds the client quota windows (quotas.go).
+	Quota QuotaConfig
 	// Rejoin is the lease of this process's previous registration when it registers again
 	// after its session was lost (0 at start): it then registers only if no other process
 	// holds the broker id, so that it never fences a replacement that registered meanwhile
@@ -120,6 +123,7 @@ func DefaultConfig() Config {
 		Group:                  group.DefaultConfig(),
 		Lag:                    grouplag.DefaultConfig(),
 		TopicMetrics:           topicmetrics.DefaultConfig(),
+		Quota:                  DefaultQuotaConfig(),
 	}
 }
 
@@ -160,6 +164,9 @@ func (c Config) Validate() error {
 	if err := c.TopicMetrics.Validate(); err != nil {
 		return err
 	}
+	if _, err := quota.NewTracker(c.Quota.Samples, c.Quota.Window); err != nil {
+		return err
+	}
 	return c.Group.Validate()
 }
 
@@ -191,6 +198,10 @@ type Broker struct {
 	sasl *sasl.Server
 	// authz decides requests against the ACLs (authorize.go); nil when --authorizer is off.
 	authz *acl.Authorizer
+	// quotas are the client quotas stored in etcd (quotas.go), replaced whole by the
+	// watch; quotaRates measures each quota key's rate, one Tracker per quota key.
+	quotas     atomic.Pointer[quota.Set]
+	quotaRates map[string]*quota.Tracker
 
 	ctx    context.Context // cancelled by Close; bounds handler goroutines
 	cancel context.CancelFunc

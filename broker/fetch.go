@@ -214,6 +214,9 @@ func (b *Broker) sendFetch(c *call, resp *codec.FetchResponse) {
 	if c.hdr.APIVersion >= fetchLeaderHintVersion {
 		b.addFetchLeaderHints(resp, listenerOf(c))
 	}
+	if c.hdr.APIKey == int16(kmsg.Fetch) {
+		b.throttleFetch(c, resp)
+	}
 	countFetch(resp)
 	parts, _ := codec.AppendFetchResponse(make([][]byte, 0, 8), make([]byte, 0, 512), c.hdr.APIVersion, c.hdr.CorrelationID, resp)
 	var n int

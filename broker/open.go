@@ -14,6 +14,7 @@ import (
 	"github.com/kafscale/kafscale/lifecycle"
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
+	"github.com/kafscale/kafscale/quota"
 	"github.com/kafscale/kafscale/segment"
 	"github.com/kafscale/kafscale/topicmetrics"
 )
@@ -31,6 +32,10 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 		topics: make(map[string]*topic), byID: make(map[[16]byte]*topic),
 		gone:    make(map[flush.PartitionID]uint64),
 		ledHook: d.LedPartitions, sasl: d.SASL, authz: d.Authorizer,
+		quotaRates: make(map[string]*quota.Tracker),
+	}
+	for _, k := range []string{quota.ProducerByteRate, quota.ConsumerByteRate} {
+		b.quotaRates[k], _ = quota.NewTracker(cfg.Quota.Samples, cfg.Quota.Window) // checked by Validate
 	}
 	reg, err := d.Meta.RegisterBroker(ctx, &metapb.Broker{Id: cfg.NodeID, Host: cfg.AdvertisedHost, Port: cfg.AdvertisedPort, Listeners: cfg.Listeners}, clientv3.LeaseID(cfg.Rejoin))
 	if errors.Is(err, meta.ErrReplaced) {
@@ -119,7 +124,11 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 		b.wg.Add(1)
 		go func() { defer b.wg.Done(); b.watchACLs() }()
 	}
-	b.wg.Add(3)
+	if err := b.loadQuotas(ctx); err != nil {
+		return nil, err
+	}
+	b.wg.Add(4)
+	go func() { defer b.wg.Done(); b.watchQuotas() }()
 	go func() { defer b.wg.Done(); b.watchTopics() }()
 	go func() { defer b.wg.Done(); b.watchCluster() }()
 	go func() {

@@ -31,6 +31,7 @@ import (
 	"github.com/kafscale/kafscale/codec"
 	"github.com/kafscale/kafscale/flush"
 	"github.com/kafscale/kafscale/lifecycle"
+	"github.com/kafscale/kafscale/quota"
 	"github.com/kafscale/kafscale/reqmetrics"
 	"github.com/kafscale/kafscale/topicmetrics"
 )
@@ -72,6 +73,7 @@ func (b *Broker) handleProduce(c *call) {
 	case req.TransactionID != nil:
 		topLevel = kerr.TransactionalIDAuthorizationFailed.Code
 	}
+	resp.ThrottleMillis = c.throttle(b, quota.ProducerByteRate, total, false)
 	timeout := time.Duration(max(req.TimeoutMillis, 1000)) * time.Millisecond
 	// Waiting for acks is bounded by Close, not by the shutdown's start: Drain commits what
 	// was appended and answers its producers. Waiting for buffer space ends with the start.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -68,6 +69,8 @@ type Conn struct {
 	waitDrain      bool          // more to write once gnet's outbound buffer is empty (writeChunk)
 	dispatchWait   bool          // the dispatcher stopped at MaxOutboundBytes unwritten (drain)
 	stallTicks     int           // ticks spent waiting for the client to read, for the ticker's backoff
+	mutedUntil     time.Time     // serve nothing before this (Mute)
+	muteTimer      bool          // a timer restarts the dispatcher when the mute ends
 
 	// partial is a large frame being read straight into its own buffer as its bytes
 	// arrive, and partialN how many it holds; owned by the event loop (onTraffic, onClose),
@@ -294,7 +297,7 @@ func (c *Conn) onTraffic(gc gnet.Conn) gnet.Action {
 		c.slots.push(r)
 	}
 	c.inFlight += n
-	if n > 0 && !c.running {
+	if n > 0 && !c.running && !c.muteTimer {
 		c.running = true
 		s.dispatchers.Add(1)
 		go c.drain()
@@ -456,6 +459,19 @@ func (c *Conn) drain() {
 			c.mu.Unlock()
 			return
 		}
+		if !c.closed && !c.closeRequested && c.mailbox.front() != nil {
+			if wait := time.Until(c.mutedUntil); wait > 0 {
+				// Muted (a quota throttle): the requests wait in the mailbox, and
+				// reading stops once MaxInFlight of them are there.
+				if !c.muteTimer {
+					c.muteTimer = true
+					time.AfterFunc(wait, c.unmute)
+				}
+				c.running = false
+				c.mu.Unlock()
+				return
+			}
+		}
 		r := c.mailbox.pop()
 		if r == nil {
 			notify := c.closed && !c.closeNotified
@@ -474,6 +490,36 @@ func (c *Conn) drain() {
 		}
 		c.mu.Unlock()
 		c.serve(r)
+	}
+}
+
+// Mute makes the connection serve no further request for d (Kafka's channel muting for
+// a quota throttle, KIP-219): responses already due are still written, and the requests
+// that arrive meanwhile wait (reading stops once MaxInFlight are waiting). A longer mute
+// already in force is kept. Safe to call from any goroutine.
+func (c *Conn) Mute(d time.Duration) {
+	until := time.Now().Add(d)
+	c.mu.Lock()
+	if until.After(c.mutedUntil) {
+		c.mutedUntil = until
+	}
+	c.mu.Unlock()
+}
+
+// unmute runs when a mute's timer fires: it starts a dispatcher for the requests that
+// waited (drain arms the timer again if the mute was extended meanwhile). After the
+// connection closed, onClose already started the last dispatcher.
+func (c *Conn) unmute() {
+	c.mu.Lock()
+	c.muteTimer = false
+	start := !c.running && !c.closed && c.mailbox.front() != nil
+	if start {
+		c.running = true
+		c.srv.dispatchers.Add(1)
+	}
+	c.mu.Unlock()
+	if start {
+		go c.drain()
 	}
 }
 

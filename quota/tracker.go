@@ -90,3 +90,14 @@ func (t *Tracker) sweepLocked(now time.Time) {
 		}
 	}
 }
+
+// Unrecord takes back n units recorded for k at now, for a request that was throttled
+// and answered without what it measured (a fetch answered without data, as Kafka's
+// unrecordQuotaSensor), so that bytes never sent do not count against the client.
+func (t *Tracker) Unrecord(k Key, n int64, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r := t.rates[k]; r != nil {
+		r.record(-float64(n), now, t.window)
+	}
+}
