@@ -103,6 +103,7 @@ func (b *Broker) handleFetch(c *call) {
 	if maxBytes <= 0 {
 		maxBytes = 52428800 // fetch.max.bytes default, for versions without the field
 	}
+	maxBytes = min(maxBytes, c.fetchQuotaBytes(b))
 	n, stop := b.fillFetch(parts, maxBytes)
 	if stop || n >= int64(req.MinBytes) || maxWait == 0 {
 		b.sendFetch(c, resp)

@@ -10,6 +10,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -123,6 +124,23 @@ func quotaEntity(types []string, names []*string) (quota.Entity, error) {
 		*dst = p
 	}
 	return e, nil
+}
+
+// fetchQuotaBytes bounds a fetch answer of a client under a consumer quota to what the
+// quota allows over the measured span's full windows, as Kafka's
+// getMaxValueInQuotaWindow: a larger answer would always go over the quota, be answered
+// without data and not counted, and the consumer would never make progress.
+func (c *call) fetchQuotaBytes(b *Broker) int64 {
+	set := b.quotas.Load()
+	if set == nil {
+		return math.MaxInt64
+	}
+	limit, _, ok := set.Resolve(quota.ConsumerByteRate, strings.TrimPrefix(c.req.Conn.Principal(), "User:"), c.hdr.ClientID)
+	if !ok {
+		return math.MaxInt64
+	}
+	span := time.Duration(b.cfg.Quota.Samples-1) * b.cfg.Quota.Window
+	return max(1, int64(limit*span.Seconds()))
 }
 
 // throttleFetch measures a fetch answer's record bytes against the consumer quota; a
