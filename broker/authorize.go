@@ -4,8 +4,7 @@ package broker
 // once, in rules below; handlers ask c.may(resource type, name) for each resource a request
 // names and answer a refusal with the API's error (TOPIC_AUTHORIZATION_FAILED and so on),
 // as Kafka's KafkaApis does. An API without a rule is not served while the authorizer is on
-// (Serve closes the connection), so an API added later cannot bypass authorization; today
-// that is DescribeClientQuotas.
+// (Serve closes the connection), so an API added later cannot bypass authorization.
 
 import (
 	"context"
