@@ -46,9 +46,11 @@ func (h *throttles) OnBrokerThrottle(_ kgo.BrokerMetadata, d time.Duration, _ bo
 	}
 }
 
-func setQuota(t *testing.T, addr, entityType, name, key string, v float64) {
+// setQuota sets key of the entity entityType=name through AlterClientQuotas (opts are the
+// admin client's, such as its SASL login) and waits until the broker describes it.
+func setQuota(t *testing.T, addr, entityType, name, key string, v float64, opts ...kgo.Opt) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
