@@ -57,10 +57,23 @@ func (k Keys) ParseACL(key string) (acl.Binding, error) {
 		Name: strs[0], Principal: strs[1], Host: strs[2]}, nil
 }
 
-// CreateACL stores b (a binding already stored is left as it is).
-func (s *Store) CreateACL(ctx context.Context, b acl.Binding) error {
-	if _, err := s.kv.Put(ctx, s.keys.ACL(b), ""); err != nil {
-		return fmt.Errorf("cannot store ACL %s: %w", b, err)
+// maxACLsPerTxn keeps a creation's transactions within etcd's default --max-txn-ops.
+const maxACLsPerTxn = 128
+
+// CreateACLs stores bs (a binding already stored is left as it is), in one transaction
+// for up to maxACLsPerTxn bindings, so that a broker never sees part of a request's
+// creations (a producer's WRITE without the READ created with it).
+func (s *Store) CreateACLs(ctx context.Context, bs []acl.Binding) error {
+	for len(bs) > 0 {
+		n := min(len(bs), maxACLsPerTxn)
+		ops := make([]clientv3.Op, n)
+		for i, b := range bs[:n] {
+			ops[i] = clientv3.OpPut(s.keys.ACL(b), "")
+		}
+		if _, err := s.kv.Txn(ctx).Then(ops...).Commit(); err != nil {
+			return fmt.Errorf("cannot store %d ACLs (the first %s): %w", n, bs[0], err)
+		}
+		bs = bs[n:]
 	}
 	return nil
 }
@@ -119,9 +132,11 @@ func (s *Store) DeleteACLs(ctx context.Context, f acl.Filter) ([]acl.Binding, er
 
 // WatchACLs sends every stored binding, first at once and then again after each change
 // any process makes, until ctx ends (the channel is then closed). A receiver replaces its
-// whole set with each value: ACL sets are small, and a fresh list never misses a change.
-// It retries by itself (logging) while etcd is unreachable. The goroutine that feeds the
-// channel is owned by the call and exits with ctx.
+// whole set with each value: ACL sets are small, and a fresh linearizable list after each
+// watch response never misses a change nor shows half of one request's creations for
+// longer than the next response. It retries by itself (logging) while etcd is
+// unreachable. The goroutine that feeds the channel is owned by the call and exits with
+// ctx.
 func (s *Store) WatchACLs(ctx context.Context) <-chan []acl.Binding {
 	out := make(chan []acl.Binding)
 	go func() {
@@ -132,25 +147,50 @@ func (s *Store) WatchACLs(ctx context.Context) <-chan []acl.Binding {
 				return
 			}
 			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
-			all, rev, err := s.ListACLs(ctx)
-			if err != nil {
-				s.log.Warn("cannot list ACLs for the ACL watch; retrying", "err", err)
-				continue
-			}
-			select {
-			case out <- all:
-			case <-ctx.Done():
-				return
-			}
-			wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-			wr, ok := <-s.cli.Watch(wctx, s.keys.ACLsPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithKeysOnly())
-			cancel()
-			if ok && wr.Err() == nil {
-				backoff = 0 // a change: list again at once
-			} else if ctx.Err() == nil {
-				s.log.Warn("ACL watch failed; listing again", "err", wr.Err())
+			if s.watchACLsOnce(ctx, out) {
+				backoff = 0 // the watch ran; resume quickly
 			}
 		}
 	}()
 	return out
+}
+
+// watchACLsOnce lists the ACLs and sends them, then again after each watch response,
+// until the watch ends; it reports whether any change arrived.
+func (s *Store) watchACLsOnce(ctx context.Context, out chan<- []acl.Binding) bool {
+	all, rev, err := s.ListACLs(ctx)
+	if err != nil {
+		s.log.Warn("cannot list ACLs for the ACL watch; retrying", "err", err)
+		return false
+	}
+	select {
+	case out <- all:
+	case <-ctx.Done():
+		return false
+	}
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	got := false
+	for wr := range s.cli.Watch(wctx, s.keys.ACLsPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithKeysOnly()) {
+		if err := wr.Err(); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("ACL watch failed; listing again", "err", err)
+			}
+			return got
+		}
+		if len(wr.Events) == 0 {
+			continue // a progress notification
+		}
+		got = true
+		if all, _, err = s.ListACLs(ctx); err != nil {
+			s.log.Warn("cannot list ACLs after a change; watching again", "err", err)
+			return got
+		}
+		select {
+		case out <- all:
+		case <-ctx.Done():
+			return got
+		}
+	}
+	return got
 }

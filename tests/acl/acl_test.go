@@ -179,9 +179,7 @@ func TestACLs(t *testing.T) {
 		if err := client(t, seed, "alice").ProduceSync(ctxT(t), &kgo.Record{Topic: "orders", Value: []byte("i")}).FirstErr(); err != nil {
 			t.Fatalf("alice's idempotent producer: %v", err)
 		}
-		if err := consumeErr(t, seed, "alice", "orders", ""); err != nil {
-			t.Fatalf("alice reads orders: %v", err)
-		}
+		eventually(t, "alice reads orders", func() error { return consumeErr(t, seed, "alice", "orders", "") })
 		wantErr(t, "alice consumes in a group without a group ACL", consumeErr(t, seed, "alice", "orders", "g1"), kerr.GroupAuthorizationFailed)
 		addACLs(t, seed, kadm.NewACLs().Allow("User:alice").AllowHosts().Groups("g1").Operations(kadm.OpRead))
 		eventually(t, "alice consumes in group g1", func() error { return consumeErr(t, seed, "alice", "orders", "g1") })
@@ -265,5 +263,6 @@ func TestACLs(t *testing.T) {
 	})
 
 	t.Run("kcat", func(t *testing.T) { testKcat(t, seed) })
+	t.Run("Java client", func(t *testing.T) { testJavaClients(t, seed) })
 	t.Run("kafka-acls", func(t *testing.T) { testKafkaACLs(t, seed) })
 }

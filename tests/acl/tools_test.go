@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/kafscale/kafscale/internal/jvm"
@@ -106,4 +107,58 @@ func testKafkaACLs(t *testing.T, seed string) {
 		}
 		return nil
 	})
+}
+
+// javaSASL are the Java client's properties to log in as user over SASL/PLAIN.
+func javaSASL(user string) []string {
+	props := []string{"security.protocol=SASL_PLAINTEXT", "sasl.mechanism=PLAIN",
+		`sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="` + user + `" password="` + user + `-secret";`}
+	var args []string
+	for _, p := range props {
+		args = append(args, "--command-property", p)
+	}
+	return args
+}
+
+// runJava runs one of Apache Kafka's tools with stdin and returns its stdout and stderr;
+// a tool that does not end within timeout is killed.
+func runJava(t *testing.T, stdin, name string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := jvm.KafkaCommand(t, name, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("cannot start %s: %v", name, err)
+	}
+	timer := time.AfterFunc(timeout, func() { _ = cmd.Process.Kill() })
+	defer timer.Stop()
+	err := cmd.Wait()
+	return out.String(), errOut.String(), err
+}
+
+// testJavaClients: Apache Kafka's console producer and consumer (the Java client) as alice
+// write and read orders (in group java-alice, which a prefixed group ACL allows); as bob the producer's send fails with TopicAuthorizationException.
+func testJavaClients(t *testing.T, seed string) {
+	// The console consumer reads in a group: alice gets every group named java-*.
+	addACLs(t, seed, kadm.NewACLs().Allow("User:alice").AllowHosts().Groups("java-").
+		ResourcePatternType(kadm.ACLPatternPrefixed).Operations(kadm.OpRead))
+	eventually(t, "alice may describe group java-alice", func() error {
+		gs, err := admin(t, seed, "alice").DescribeGroups(ctxT(t), "java-alice")
+		if err == nil {
+			err = gs.Error()
+		}
+		return err
+	})
+	if _, stderr, err := runJava(t, "j1\nj2\n", "kafka-console-producer", append([]string{"--bootstrap-server", seed, "--topic", "orders"}, javaSASL("alice")...)...); err != nil || strings.Contains(stderr, "Exception") {
+		t.Fatalf("Java producer as alice: %v\n%s", err, stderr)
+	}
+	out, stderr, err := runJava(t, "", "kafka-console-consumer", append([]string{"--bootstrap-server", seed, "--topic", "orders", "--group", "java-alice",
+		"--from-beginning", "--max-messages", "2", "--timeout-ms", "30000"}, javaSASL("alice")...)...)
+	if err != nil || len(strings.Fields(out)) != 2 {
+		t.Fatalf("Java consumer as alice: %v, read %q\n%s", err, out, stderr)
+	}
+	out, stderr, err = runJava(t, "b1\n", "kafka-console-producer", append([]string{"--bootstrap-server", seed, "--topic", "orders"}, javaSASL("bob")...)...)
+	if !strings.Contains(out+stderr, "TopicAuthorizationException") {
+		t.Fatalf("Java producer as bob: %v, want TopicAuthorizationException, got\nstdout:\n%s\nstderr:\n%s", err, out, stderr)
+	}
 }
