@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -159,12 +160,16 @@ func deleteBefore(ctx context.Context, st objstore.Store, prefix, keep string) e
 	if err != nil {
 		return fmt.Errorf("cannot list %s: %w", prefix, err)
 	}
+	var keys []string
 	for _, o := range objs {
-		if keep != "" && o.Key >= keep {
-			continue
+		if keep == "" || o.Key < keep {
+			keys = append(keys, o.Key)
 		}
-		if err := st.Delete(ctx, o.Key); err != nil {
-			return fmt.Errorf("cannot delete %s: %w", o.Key, err)
+	}
+	// One request per 1,000 keys, as GC deletes (objstore.Store.DeleteMany).
+	for batch := range slices.Chunk(keys, objstore.MaxDeleteBatch) {
+		if err := st.DeleteMany(ctx, batch); err != nil {
+			return fmt.Errorf("cannot delete objects under %s: %w", prefix, err)
 		}
 	}
 	return nil
