@@ -65,9 +65,12 @@ func writeReport(w io.Writer, cfg config, results []*result) {
 		if r == nil {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s: %s; %d records, %.1f MB/s acknowledged over %.0f s; bucket at the window's start %.3f GB, end %.3f GB, objects %d -> %d (flush objects %d -> %d); produce errors %d\n",
+		third := max(len(r.objects)/3, 1)
+		early, _ := stats(r.objects[:third])
+		late, _ := stats(r.objects[len(r.objects)-third:])
+		fmt.Fprintf(w, "\n%s: %s; %d records, %.1f MB/s acknowledged over %.0f s; bucket at the window's start %.3f GB, end %.3f GB, objects %d -> %d (mean of the window's first and last thirds %.0f -> %.0f; flush objects %d -> %d); produce errors %d\n",
 			r.policy, r.about, r.records, float64(r.producedB)/1e6/r.windowSecs, r.windowSecs,
-			float64(r.storedFirst)/gb, float64(r.storedLast)/gb, r.objects[0], r.objects[len(r.objects)-1], r.flushObjects[0], r.flushObjects[len(r.flushObjects)-1], r.errors)
+			float64(r.storedFirst)/gb, float64(r.storedLast)/gb, r.objects[0], r.objects[len(r.objects)-1], early, late, r.flushObjects[0], r.flushObjects[len(r.flushObjects)-1], r.errors)
 	}
 }
 
