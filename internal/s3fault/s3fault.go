@@ -331,8 +331,8 @@ func (p *Proxy) failDeleteKeys(w http.ResponseWriter, req *http.Request, sub str
 		}
 		var k bytes.Buffer
 		_ = xml.EscapeText(&k, []byte(o.Key))
-		// Quiet answers list no <Deleted> entries; a verbose one keeps its entry for the
-		// key, which S3 never sends beside an <Error>, so clients see the error first.
+		// A quiet answer (what objstore asks for) lists no <Deleted> entries to remove; a
+		// verbose one would keep the key's <Deleted> entry beside its <Error>.
 		fmt.Fprintf(&errs, "<Error><Key>%s</Key><Code>InternalError</Code><Message>s3fault: injected per-key failure</Message></Error>", k.Bytes())
 	}
 	rec.body = slices.Concat(rec.body[:end], errs.Bytes(), rec.body[end:])
