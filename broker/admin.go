@@ -1,9 +1,7 @@
 package broker
 
 // Facts shared by the admin APIs that describe the cluster (describe_cluster.go,
-// describe_topic_partitions.go, ...). Their authorized-operations fields answer as a Kafka
-// broker without an authorizer does, even with --authorizer on (not computed per principal
-// yet; docs/security.md, "ACLs").
+// describe_topic_partitions.go, ...).
 
 import (
 	"errors"

@@ -156,6 +156,23 @@ func (c *call) configResourceError(typ kmsg.ConfigResourceType, name string) err
 	return nil
 }
 
+// authorizedOps is an authorized-operations field (Metadata, DescribeCluster,
+// DescribeGroups, ...): of the operations supported (a bit set, 1<<operation), those the
+// principal may perform on the resource, as Kafka's AuthHelper.authorizedOperations;
+// every supported one without an authorizer.
+func (c *call) authorizedOps(rt kmsg.ACLResourceType, name string, supported int32) int32 {
+	if c.authz == nil {
+		return supported
+	}
+	var out int32
+	for op := kmsg.ACLOperation(0); op < 31; op++ {
+		if supported&(1<<op) != 0 && c.allows(op, rt, name) {
+			out |= 1 << op
+		}
+	}
+	return out
+}
+
 func (r rule) op(api int16, rt kmsg.ACLResourceType) kmsg.ACLOperation {
 	op, ok := r[rt]
 	if !ok {

@@ -30,7 +30,7 @@ func (b *Broker) handleConsumerGroupDescribe(c *call) {
 		rg.Group, rg.ErrorCode, rg.State = name, groupCode(d.Err), d.State
 		rg.Epoch, rg.AssignmentEpoch, rg.AssignorName = d.Epoch, d.AssignmentEpoch, d.AssignorName
 		if req.IncludeAuthorizedOperations {
-			rg.AuthorizedOperations = groupOperations
+			rg.AuthorizedOperations = c.authorizedOps(acl.Group, name, groupOperations)
 		}
 		for _, m := range d.Members {
 			rm := kmsg.NewConsumerGroupDescribeResponseGroupMember()

@@ -7,9 +7,10 @@ package broker
 // MISMATCHED_ENDPOINT_TYPE and an unknown type UNSUPPORTED_ENDPOINT_TYPE (INVALID_REQUEST at
 // v0, which has no EndpointType field). The controller id is the broker whose controller
 // (package ctrl) is elected, which is a live broker, unlike Kafka's random alive broker;
-// -1 if it is not among the brokers listed, as Kafka does. Without an authorizer every
-// request is authorized, so ClusterAuthorizedOperations, when asked for, holds every
-// operation a cluster supports; otherwise it is the schema's -2147483648. No broker is
+// -1 if it is not among the brokers listed, as Kafka does. It needs DESCRIBE on the cluster
+// with --authorizer. ClusterAuthorizedOperations, when asked for, holds the cluster
+// operations the principal may perform (every one without an authorizer); otherwise it
+// is the schema's -2147483648. No broker is
 // fenced in KafScale's sense (a broker whose session ended is no longer listed), so
 // IsFenced (v2) is false and IncludeFencedBrokers changes nothing.
 
@@ -57,7 +58,7 @@ func (b *Broker) handleDescribeCluster(c *call) {
 	}
 	resp.ClusterID = b.clusterID
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterOperations
+		resp.ClusterAuthorizedOperations = c.authorizedOps(acl.Cluster, acl.ClusterName, clusterOperations)
 	}
 	c.respond(resp)
 }

@@ -34,7 +34,7 @@ func (b *Broker) handleDescribeGroups(c *call) {
 		d := b.groups.DescribeGroup(ctx, name)
 		rg.Group, rg.ErrorCode, rg.State, rg.ProtocolType, rg.Protocol = name, groupCode(d.Err), d.State, d.ProtocolType, d.Protocol
 		if req.IncludeAuthorizedOperations {
-			rg.AuthorizedOperations = groupOperations
+			rg.AuthorizedOperations = c.authorizedOps(acl.Group, name, groupOperations)
 		}
 		for _, m := range d.Members {
 			rm := kmsg.NewDescribeGroupsResponseGroupMember()

@@ -15,7 +15,9 @@ package broker
 // that does not exist is UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION for an invalid
 // name); when listing every topic such topics are skipped. A cursor whose topic is not
 // among those named, or whose partition is negative, is INVALID_REQUEST for every named
-// topic. TopicAuthorizedOperations holds every topic operation: there is no authorizer.
+// topic. With --authorizer a named topic needs DESCRIBE (TOPIC_AUTHORIZATION_FAILED) and a
+// listing leaves out the topics the principal may not describe; TopicAuthorizedOperations
+// holds the topic operations the principal may perform (every one without an authorizer).
 
 import (
 	"slices"
@@ -59,7 +61,7 @@ func (b *Broker) handleDescribeTopicPartitions(c *call) {
 		}
 		rt := kmsg.NewDescribeTopicPartitionsResponseTopic()
 		rt.Topic = kmsg.StringPtr(name)
-		rt.AuthorizedOperations = topicOperations
+		rt.AuthorizedOperations = c.authorizedOps(acl.Topic, name, topicOperations)
 		if all && !c.allows(acl.Describe, acl.Topic, name) {
 			continue // a listing leaves out what the principal may not describe
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/kafscale/kafscale/internal/kafkatest"
@@ -185,6 +186,20 @@ func TestACLs(t *testing.T) {
 		eventually(t, "alice consumes in group g1", func() error { return consumeErr(t, seed, "alice", "orders", "g1") })
 		wantErr(t, "bob produces", produceErr(t, seed, "bob", "orders"), kerr.TopicAuthorizationFailed)
 		wantErr(t, "bob fetches", consumeErr(t, seed, "bob", "orders", ""), kerr.TopicAuthorizationFailed)
+	})
+
+	t.Run("authorized operations are the principal's", func(t *testing.T) {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups, req.IncludeAuthorizedOperations = []string{"g1"}, true
+		resp, err := req.RequestWith(ctxT(t), client(t, seed, "alice"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// READ on g1 (and the DESCRIBE it implies), not DELETE.
+		want := int32(1<<kmsg.ACLOperationRead | 1<<kmsg.ACLOperationDescribe)
+		if g := resp.Groups[0]; g.ErrorCode != 0 || g.AuthorizedOperations != want {
+			t.Fatalf("alice's DescribeGroups g1: error %d, authorized operations %b, want %b", g.ErrorCode, g.AuthorizedOperations, want)
+		}
 	})
 
 	t.Run("Metadata hides topics the principal may not describe", func(t *testing.T) {
