@@ -33,7 +33,7 @@ const (
 	// tolerance is how far the measured rate may be from the quota, as a ratio.
 	tolerance = 0.3
 	// consumerFloor is the lowest ratio of its quota a throttled consumer may read at.
-	consumerFloor = 0.55
+	consumerFloor = 0.6
 )
 
 // throttles counts the throttles franz-go reports (kgo.HookBrokerThrottle).
@@ -169,7 +169,7 @@ func TestConsumerHeldNearQuota(t *testing.T) {
 	// A backlog larger than the quota lets through by measureTo (burst included).
 	backlog := int64(quotaRate) * 16
 	pr := kafkatest.NewIdempotentProducer(t, p.Addr, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
-		kgo.ProducerBatchMaxBytes(64<<10), kgo.ProducerBatchCompression(kgo.NoCompression()))
+		kgo.ProducerBatchMaxBytes(16<<10), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	value := bytes.Repeat([]byte{'c'}, valueSize)
 	for sent := int64(0); sent < backlog; sent += valueSize {
 		pr.Produce(t.Context(), &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
@@ -184,10 +184,9 @@ func TestConsumerHeldNearQuota(t *testing.T) {
 	setQuota(t, p.Addr, "client-id", "throttled-consumer", "consumer_byte_rate", quotaRate)
 
 	consume := func(ctx context.Context, id string, h *throttles, got *atomic.Int64) {
-		// Fetches of 16 KiB: an answer that would take the client over its quota is sent
-		// without data (as Kafka), and the rate falls in steps as windows expire, so a
-		// consumer stays below its quota, the more so the larger its fetches against
-		// quota × window (docs/security.md).
+		// Batches and fetches of 16 KiB, smaller than the quota allows in one window: a
+		// batch is sent even past the fetch's bound, and one of several windows' worth
+		// makes the consumer wait for that window to leave the span.
 		cl, err := kgo.NewClient(kgo.SeedBrokers(p.Addr), kgo.ClientID(id), kgo.WithHooks(h), kgo.ConsumeTopics(topic),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(16<<10), kgo.FetchMaxPartitionBytes(16<<10))
 		if err != nil {
@@ -220,8 +219,8 @@ func TestConsumerHeldNearQuota(t *testing.T) {
 
 	t.Logf("throttled consumer: %.0f B/s against a %d B/s quota, %d throttles (%d ms); unthrottled consumer: %d bytes, %d throttles",
 		rate, quotaRate, slow.n.Load(), slow.ms.Load(), freeGot.Load(), free.n.Load())
-	// A consumer is held below its quota rather than at it (measured here: 0.70 to 0.80
-	// of it), so the lower bound is wider.
+	// A consumer is held below its quota rather than at it (measured here: 0.81 of it;
+	// docs/security.md says why), so the lower bound is wider.
 	if ratio := rate / quotaRate; ratio < consumerFloor || ratio > 1+tolerance {
 		t.Errorf("throttled consumer's rate is %.2f of its quota, want %.2f to %.2f", ratio, consumerFloor, 1+tolerance)
 	}
