@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // backend is a stand-in S3 server that records what reaches it.
@@ -359,5 +360,43 @@ func TestModifiedShiftRewritesListTimes(t *testing.T) {
 	}
 	if n := p.Stats().Listings; n != 1 {
 		t.Errorf("Stats().Listings = %d; want 1", n)
+	}
+}
+
+// TestFailDeleteKeysRewritesDeleteObjectsAnswers: the SDK reads an injected per-key error
+// for each requested key that matches, the backend still receives the request unchanged,
+// and an answer to another request is untouched.
+func TestFailDeleteKeysRewritesDeleteObjectsAnswers(t *testing.T) {
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.URL.Query()["delete"]; ok && r.Method == http.MethodPost {
+			got, _ = io.ReadAll(r.Body)
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?>
+<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></DeleteResult>`)
+	}))
+	t.Cleanup(srv.Close)
+	p := startProxy(t, srv.URL)
+	p.Set(Rule{FailDeleteKeys: "bad"})
+	cl := s3.New(s3.Options{BaseEndpoint: aws.String(p.URL()), Region: "us-east-1", UsePathStyle: true,
+		Credentials: aws.AnonymousCredentials{}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := cl.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("b"), Delete: &types.Delete{
+		Objects: []types.ObjectIdentifier{{Key: aws.String("x/good")}, {Key: aws.String("x/bad&1")}},
+		Quiet:   aws.Bool(true),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Errors) != 1 || aws.ToString(out.Errors[0].Key) != "x/bad&1" || aws.ToString(out.Errors[0].Code) != "InternalError" {
+		t.Fatalf("DeleteObjects errors = %+v; want one InternalError for x/bad&1", out.Errors)
+	}
+	if !strings.Contains(string(got), "x/good") || !strings.Contains(string(got), "x/bad&amp;1") {
+		t.Errorf("backend received %q; want the request unchanged", got)
+	}
+	if _, body, _ := do(t, "GET", p.URL()+"/b/k"); strings.Contains(body, "<Error>") {
+		t.Errorf("a GET was rewritten: %q", body)
 	}
 }
