@@ -279,5 +279,6 @@ func TestACLs(t *testing.T) {
 
 	t.Run("kcat", func(t *testing.T) { testKcat(t, seed) })
 	t.Run("Java client", func(t *testing.T) { testJavaClients(t, seed) })
+	t.Run("confluent-kafka", func(t *testing.T) { testConfluentKafka(t, seed) })
 	t.Run("kafka-acls", func(t *testing.T) { testKafkaACLs(t, seed) })
 }
