@@ -7,7 +7,10 @@ package broker
 // LEADER_NOT_AVAILABLE with leader -1, as Kafka does. Topics
 // are looked up by name, or by topic id from v10. A missing topic is auto-created when the
 // request allows it (always before v4, AllowAutoTopicCreation from v4) and
-// auto.create.topics.enable is set; an invalid name gets INVALID_TOPIC_EXCEPTION.
+// auto.create.topics.enable is set; an invalid name gets INVALID_TOPIC_EXCEPTION. With
+// --authorizer a topic needs DESCRIBE (a listing leaves out the others, a named one gets
+// TOPIC_AUTHORIZATION_FAILED) and auto-creation CREATE. The authorized-operations fields,
+// when asked for (v8+), hold what the principal may do (KIP-430).
 
 import (
 	"time"
@@ -48,7 +51,7 @@ func (b *Broker) handleMetadata(c *call) {
 				resp.Topics = append(resp.Topics, b.metadataTopic(t, lv))
 			}
 		}
-		c.respond(resp)
+		b.respondMetadata(c, req, resp)
 		return
 	}
 	autoCreate := b.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
@@ -102,6 +105,23 @@ func (b *Broker) handleMetadata(c *call) {
 			continue
 		}
 		resp.Topics = append(resp.Topics, b.metadataTopic(t, lv))
+	}
+	b.respondMetadata(c, req, resp)
+}
+
+// respondMetadata fills the authorized-operations fields a request asks for (KIP-430: the
+// operations the principal may perform, every supported one without an authorizer) and
+// answers.
+func (b *Broker) respondMetadata(c *call, req *kmsg.MetadataRequest, resp *kmsg.MetadataResponse) {
+	if req.Version >= 8 && req.IncludeTopicAuthorizedOperations {
+		for i := range resp.Topics {
+			if t := &resp.Topics[i]; t.ErrorCode == 0 && t.Topic != nil {
+				t.AuthorizedOperations = c.authorizedOps(acl.Topic, *t.Topic, topicOperations)
+			}
+		}
+	}
+	if req.Version >= 8 && req.Version <= 10 && req.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = c.authorizedOps(acl.Cluster, acl.ClusterName, clusterOperations)
 	}
 	c.respond(resp)
 }

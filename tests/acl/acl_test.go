@@ -213,6 +213,18 @@ func TestACLs(t *testing.T) {
 			}
 			return nil
 		})
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr("orders")
+		req.Topics, req.IncludeTopicAuthorizedOperations = []kmsg.MetadataRequestTopic{rt}, true
+		resp, err := req.RequestWith(ctxT(t), client(t, seed, "alice"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := int32(1<<kmsg.ACLOperationRead | 1<<kmsg.ACLOperationWrite | 1<<kmsg.ACLOperationDescribe)
+		if got := resp.Topics[0].AuthorizedOperations; got != want {
+			t.Fatalf("alice's authorized operations on orders %b, want %b (READ, WRITE and the DESCRIBE they imply)", got, want)
+		}
 		td, err := admin(t, seed, "alice").ListTopics(ctxT(t), "hidden")
 		if err == nil {
 			err = td["hidden"].Err
