@@ -283,6 +283,32 @@ func TestACLs(t *testing.T) {
 		wantErr(t, "bob deletes a topic without DELETE", err, kerr.TopicAuthorizationFailed)
 	})
 
+	t.Run("invalid ACLs are refused", func(t *testing.T) {
+		req := kmsg.NewPtrCreateACLsRequest()
+		for _, c := range []struct {
+			rt              kmsg.ACLResourceType
+			name, principal string
+		}{
+			{kmsg.ACLResourceTypeTopic, "t", "alice"},                 // no principal type
+			{kmsg.ACLResourceTypeCluster, "my-cluster", "User:alice"}, // the cluster is kafka-cluster
+			{kmsg.ACLResourceTypeTopic, "", "User:alice"},             // no name
+		} {
+			cr := kmsg.NewCreateACLsRequestCreation()
+			cr.ResourceType, cr.ResourceName, cr.ResourcePatternType = c.rt, c.name, kmsg.ACLResourcePatternTypeLiteral
+			cr.Principal, cr.Host, cr.Operation, cr.PermissionType = c.principal, "*", kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow
+			req.Creations = append(req.Creations, cr)
+		}
+		resp, err := req.RequestWith(ctxT(t), client(t, seed, "admin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range resp.Results {
+			if r.ErrorCode != kerr.InvalidRequest.Code {
+				t.Errorf("creation %d: error %d (%v), want INVALID_REQUEST", i, r.ErrorCode, r.ErrorMessage)
+			}
+		}
+	})
+
 	t.Run("super user needs no ACL", func(t *testing.T) {
 		if err := produceErr(t, seed, "admin", "hidden"); err != nil {
 			t.Fatalf("admin produces to hidden: %v", err)
