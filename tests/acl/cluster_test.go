@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -31,7 +32,9 @@ func TestACLCreatedOnOneBrokerAppliesOnAnother(t *testing.T) {
 	wantErr(t, "alice produces before the ACL", produceErr(t, seeds[1], "alice", "cluster-acl"), kerr.TopicAuthorizationFailed)
 	b := kadm.NewACLs().Allow("User:alice").AllowHosts().Topics("cluster-acl").Operations(kadm.OpWrite)
 	addACLs(t, seeds[0], b)
+	start := time.Now()
 	eventually(t, "alice produces through broker 1", func() error { return produceErr(t, seeds[1], "alice", "cluster-acl") })
+	t.Logf("the ACL created through broker 0 let alice produce through broker 1 after %s", time.Since(start).Round(time.Millisecond))
 	b.ResourcePatternType(kadm.ACLPatternLiteral)
 	if _, err := admin(t, seeds[1], "admin").DeleteACLs(ctxT(t), b); err != nil {
 		t.Fatalf("cannot delete the ACL through broker 1: %v", err)
