@@ -257,6 +257,24 @@ func TestACLs(t *testing.T) {
 		}
 	})
 
+	t.Run("host", func(t *testing.T) {
+		createTopics(t, seed, "hosted")
+		addACLs(t, seed, kadm.NewACLs().Allow("User:bob").AllowHosts("10.9.9.9").Topics("hosted").Operations(kadm.OpWrite))
+		// Created after it: a broker's ACLs are whole listings of etcd, so once bob may
+		// describe hosted from 127.0.0.1 the broker also has his WRITE from 10.9.9.9.
+		addACLs(t, seed, kadm.NewACLs().Allow("User:bob").AllowHosts("127.0.0.1").Topics("hosted").Operations(kadm.OpDescribe))
+		eventually(t, "bob may describe hosted", func() error {
+			offs, err := admin(t, seed, "bob").ListEndOffsets(ctxT(t), "hosted")
+			if err == nil {
+				err = offs.Error()
+			}
+			return err
+		})
+		wantErr(t, "bob produces from 127.0.0.1 with an ACL for 10.9.9.9", produceErr(t, seed, "bob", "hosted"), kerr.TopicAuthorizationFailed)
+		addACLs(t, seed, kadm.NewACLs().Allow("User:bob").AllowHosts("127.0.0.1").Topics("hosted").Operations(kadm.OpWrite))
+		eventually(t, "bob may produce from 127.0.0.1", func() error { return produceErr(t, seed, "bob", "hosted") })
+	})
+
 	t.Run("admin actions", func(t *testing.T) {
 		res, err := admin(t, seed, "bob").CreateTopics(ctxT(t), 1, 1, nil, "bobs-topic")
 		if err == nil {
