@@ -92,29 +92,29 @@ func (a *Authorizer) Authorize(principal, host string, op kmsg.ACLOperation, rt 
 		return a.allowIfNoACL
 	}
 	found, allowed := false, false
-	check := func(bs []Binding) bool { // false: denied
-		for _, b := range bs {
-			found = true
-			if !principalMatches(b.Principal, principal) || (b.Host != WildcardHost && b.Host != host) {
-				continue
-			}
-			if b.Permission == Deny {
-				if b.Operation == All || b.Operation == op {
-					return false
-				}
-				continue
-			}
-			if implies(b.Operation, op) {
-				allowed = true
-			}
+	// check weighs one binding covering the resource; false means it denies.
+	check := func(b *Binding) bool {
+		found = true
+		if !principalMatches(b.Principal, principal) || (b.Host != WildcardHost && b.Host != host) {
+			return true
+		}
+		if b.Permission == Deny {
+			return b.Operation != All && b.Operation != op
+		}
+		if implies(b.Operation, op) {
+			allowed = true
 		}
 		return true
 	}
-	if !check(t.literal[name]) || !check(t.literal[WildcardName]) {
-		return false
+	for _, bs := range [2][]Binding{t.literal[name], t.literal[WildcardName]} {
+		for i := range bs {
+			if !check(&bs[i]) {
+				return false
+			}
+		}
 	}
-	for _, b := range t.prefixed {
-		if strings.HasPrefix(name, b.Name) && !check([]Binding{b}) {
+	for i := range t.prefixed {
+		if strings.HasPrefix(name, t.prefixed[i].Name) && !check(&t.prefixed[i]) {
 			return false
 		}
 	}
