@@ -84,8 +84,12 @@ type Config struct {
 	// that lag etcd) are copied to the bucket for `kafscale fsck --rebuild`
 	// (--bucket-metadata-interval): a rebuild restores offsets at most this old.
 	BucketMetadataInterval time.Duration
-	// Partition holds per-partition settings.
+	// Partition holds per-partition settings; Open sets its Tails to a budget of
+	// TailTotalBytes shared by every partition.
 	Partition partition.Config
+	// TailTotalBytes bounds the in-memory tails of all the partitions together
+	// (--tail-total-bytes; 0: none kept), as Partition.TailBytes bounds one.
+	TailTotalBytes int64
 	// Merge holds the settings of merging, GC and compaction (package lifecycle).
 	Merge lifecycle.Config
 	// Group holds the consumer-group coordinator's settings.
@@ -103,6 +107,10 @@ type Config struct {
 	Rejoin int64
 }
 
+// DefaultTailTotalBytes is the default --tail-total-bytes: the tails of the 256 partitions
+// written most recently at the default --tail-bytes, counted in the derived memory limit.
+const DefaultTailTotalBytes = 256 << 20
+
 // DefaultConfig returns Kafka's defaults where Kafka has one.
 func DefaultConfig() Config {
 	return Config{
@@ -119,6 +127,7 @@ func DefaultConfig() Config {
 		RetentionCheckInterval: 5 * time.Minute,
 		BucketMetadataInterval: bucketmeta.DefaultInterval,
 		Partition:              partition.DefaultConfig(),
+		TailTotalBytes:         DefaultTailTotalBytes,
 		Merge:                  lifecycle.DefaultConfig(),
 		Group:                  group.DefaultConfig(),
 		Lag:                    grouplag.DefaultConfig(),
@@ -154,6 +163,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--producer-id-expiration must be >0 (set to %s)", c.Partition.ProducerExpiration)
 	case c.Partition.TailBytes < 0:
 		return fmt.Errorf("--tail-bytes must be >=0 (set to %d)", c.Partition.TailBytes)
+	}
+	if _, err := partition.NewTailBudget(c.TailTotalBytes); err != nil {
+		return err
 	}
 	if err := c.Merge.Validate(); err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/kafscale/kafscale/lifecycle"
 	"github.com/kafscale/kafscale/meta"
 	"github.com/kafscale/kafscale/meta/metapb"
+	"github.com/kafscale/kafscale/partition"
 	"github.com/kafscale/kafscale/quota"
 	"github.com/kafscale/kafscale/segment"
 	"github.com/kafscale/kafscale/topicmetrics"
@@ -27,6 +28,7 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 		return nil, &ConfigError{err}
 	}
 	topicmetrics.Configure(cfg.TopicMetrics)
+	cfg.Partition.Tails, _ = partition.NewTailBudget(cfg.TailTotalBytes) // checked by Validate
 	b := &Broker{
 		cfg: cfg, log: d.Log, meta: d.Meta, store: d.Store, cache: d.Cache, clusterID: d.ClusterID,
 		topics: make(map[string]*topic), byID: make(map[[16]byte]*topic),

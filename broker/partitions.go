@@ -12,8 +12,9 @@ const DefaultMaxPartitions = 10000
 // derived soft memory limit adds --max-partitions times. Measured with tests/scale at
 // 1,000-10,000 partitions (docs/benchmarks.md): ~10 KiB of RSS per partition idle or
 // after a small produce to each, with embedded etcd; 16 KiB leaves room for the
-// producer state and in-memory tail of a partition that is written to. A tail holding
-// more (up to --tail-bytes) is covered by the memory margin, not by this figure.
+// producer state and in-memory tail of a partition that is written to. Tails holding more
+// (up to --tail-bytes each) are bounded together by --tail-total-bytes, which the derived
+// soft memory limit counts on its own, not by this figure.
 const PartitionMemoryBytes = 16 << 10
 
 // reservePartitions admits n new partitions on this broker within --max-partitions, or

@@ -2,10 +2,12 @@
 // the durable high watermark, the committed in-memory tail, and the index of committed
 // extents in flush objects. It is rebuilt at takeover and never written per flush.
 //
-// Lock order: Log.mu -> flush.Flusher.mu (Append calls the flusher under Log.mu).
+// Lock order: Log.mu -> flush.Flusher.mu (Append calls the flusher under Log.mu);
+// Log.mu -> TailBudget.mu (see TailBudget).
 package partition
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +29,9 @@ import (
 type Config struct {
 	// TailBytes bounds the committed batches kept in memory to serve recent fetches.
 	TailBytes int64
+	// Tails, shared by all the Logs of a broker, bounds their tails together
+	// (--tail-total-bytes); nil bounds each by TailBytes alone.
+	Tails *TailBudget
 	// ProducerExpiration drops an idempotent producer's state once its last batch is this
 	// old (producer.id.expiration.ms).
 	ProducerExpiration time.Duration
@@ -113,6 +118,7 @@ type Log struct {
 	hw        int64 // high watermark: every offset below it is committed
 	tail      []flush.Batch
 	tailBytes int64
+	lruElem   *list.Element // this Log in cfg.Tails's order; guarded by cfg.Tails.mu
 	extents   []Extent
 	waiters   map[Waiter]struct{}      // parked fetches to wake when hw moves or leadership ends
 	maxTs     int64                    // largest batch max timestamp committed
@@ -390,6 +396,14 @@ func (l *Log) producerViewLocked(pid int64) (*producer.Entry, []pendingBatch) {
 
 // Committed implements flush.Sink: the batches are durable, so the high watermark moves.
 func (l *Log) Committed(key string, seq uint64, ext segment.Extent, batches []flush.Batch) {
+	l.commit(key, seq, ext, batches)
+	if l.cfg.Tails != nil {
+		// After releasing l.mu: shedding may lock another Log (TailBudget's lock order).
+		l.cfg.Tails.shed()
+	}
+}
+
+func (l *Log) commit(key string, seq uint64, ext segment.Extent, batches []flush.Batch) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if ext.BaseOffset != l.hw {
@@ -400,7 +414,7 @@ func (l *Log) Committed(key string, seq uint64, ext segment.Extent, batches []fl
 	l.extents = append(l.extents, Extent{Key: key, Extent: ext, Broker: l.broker, Incarnation: l.inc, Seq: seq})
 	for _, b := range batches {
 		l.tail = append(l.tail, b)
-		l.tailBytes += int64(len(b.Data))
+		l.addTailBytesLocked(int64(len(b.Data)))
 		if b.MaxTimestamp > l.maxTs {
 			l.maxTs, l.maxTsBase = b.MaxTimestamp, b.BaseOffset
 		}
@@ -417,13 +431,20 @@ func (l *Log) Committed(key string, seq uint64, ext segment.Extent, batches []fl
 			}
 		}
 	}
-	drop := 0
-	for l.tailBytes > l.cfg.TailBytes && drop < len(l.tail)-1 {
-		l.tailBytes -= int64(len(l.tail[drop].Data))
-		l.tail[drop] = flush.Batch{}
+	drop, kept := 0, l.tailBytes
+	for kept > l.cfg.TailBytes && drop < len(l.tail)-1 {
+		kept -= int64(len(l.tail[drop].Data))
 		drop++
 	}
-	l.tail = l.tail[drop:]
+	if !l.leader {
+		// A resigned Log is about to be dropped: the tail it kept would count against the
+		// broker's budget after it is gone.
+		drop = len(l.tail)
+	}
+	l.dropTailLocked(drop)
+	if len(l.tail) > 0 && l.cfg.Tails != nil {
+		l.cfg.Tails.touch(l)
+	}
 	l.dirty = true
 	l.wakeLocked()
 }
@@ -438,6 +459,46 @@ func (l *Log) Failed(batches []flush.Batch, err error) {
 		l.wakeLocked()
 	}
 	clear(l.pending)
+	// Leadership ends for good (a new one builds a new Log): the tail is given back to the
+	// broker's budget, and reads go to the objects.
+	l.dropTailLocked(len(l.tail))
+}
+
+// addTailBytesLocked counts n bytes appended to the tail.
+func (l *Log) addTailBytesLocked(n int64) {
+	l.tailBytes += n
+	tailBytesAll.Add(n)
+	if l.cfg.Tails != nil {
+		l.cfg.Tails.total.Add(n)
+	}
+}
+
+// dropTailLocked drops the oldest n batches of the tail, and the Log from its budget's
+// order once the tail is empty.
+func (l *Log) dropTailLocked(n int) {
+	var bytes int64
+	for i := range n {
+		bytes += int64(len(l.tail[i].Data))
+		l.tail[i] = flush.Batch{}
+	}
+	l.tail = l.tail[n:]
+	l.addTailBytesLocked(-bytes)
+	if len(l.tail) == 0 && l.cfg.Tails != nil {
+		l.cfg.Tails.forget(l)
+	}
+}
+
+// shedTail drops the oldest tail batches while b's total is over its budget, or the whole
+// tail. Called with no Log's lock held (TailBudget.shed).
+func (l *Log) shedTail(b *TailBudget) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	drop, over := 0, b.total.Load()-b.limit
+	for drop < len(l.tail) && over > 0 {
+		over -= int64(len(l.tail[drop].Data))
+		drop++
+	}
+	l.dropTailLocked(drop) // forgets l too if its tail is empty, however it came to be
 }
 
 // Resign ends this leadership: appends fail with ErrNotLeader, waiting fetches wake.
@@ -712,11 +773,9 @@ func (l *Log) ReplaceCompacted(oldKeys []string, exts []Extent) {
 	l.extents = out
 	drop := 0
 	for drop < len(l.tail) && l.tail[drop].LastOffset <= end {
-		l.tailBytes -= int64(len(l.tail[drop].Data))
-		l.tail[drop] = flush.Batch{}
 		drop++
 	}
-	l.tail = l.tail[drop:]
+	l.dropTailLocked(drop)
 }
 
 // ProducerSnapshot returns the committed producer state (expired producers dropped) encoded

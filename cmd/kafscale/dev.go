@@ -120,11 +120,12 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.Int64Var(&cfg.Flush.FlushBytes, "flush-bytes", cfg.Flush.FlushBytes, "cut a flush object once this many bytes are pending (flush.bytes)")
 	fs.DurationVar(&cfg.Flush.FlushInterval, "flush-interval", cfg.Flush.FlushInterval, "cut a flush object one interval after the previous cut: at most one object per interval below --flush-bytes (flush.interval)")
 	fs.Int64Var(&cfg.Flush.BufferBytes, "buffer-bytes", cfg.Flush.BufferBytes, "bytes appended but not yet committed before produce waits (buffer.bytes)")
-	fs.Int64Var(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "Go soft memory limit in bytes (-1: --buffer-bytes + --cache-bytes + --merge-batch-bytes + --compaction-buffer-bytes + 192 MiB + 16 KiB per partition led; 0: runtime default or GOMEMLIMIT)")
+	fs.Int64Var(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "Go soft memory limit in bytes (-1: --buffer-bytes + --cache-bytes + --merge-batch-bytes + --compaction-buffer-bytes + --tail-total-bytes + 192 MiB + 16 KiB per partition led; 0: runtime default or GOMEMLIMIT)")
 	fs.DurationVar(&cfg.Flush.AttemptTimeout, "flush-attempt-timeout", cfg.Flush.AttemptTimeout, "bound of one upload or commit attempt of a flush object; --gc-grace must be at least twice it")
 	fs.IntVar(&cfg.Flush.UploadConcurrency, "upload-concurrency", cfg.Flush.UploadConcurrency, "flush objects uploading at once (commits stay in flush order)")
 	fs.Int64Var(&cfg.CacheBytes, "cache-bytes", cfg.CacheBytes, "object range cache size (cache.bytes)")
 	fs.Int64Var(&cfg.Broker.Partition.TailBytes, "tail-bytes", cfg.Broker.Partition.TailBytes, "committed bytes kept in memory per partition for recent fetches")
+	fs.Int64Var(&cfg.Broker.TailTotalBytes, "tail-total-bytes", cfg.Broker.TailTotalBytes, "committed bytes kept in memory for recent fetches by all partitions together: the least recently written partitions lose theirs first (0: none)")
 	fs.Int64Var(&cfg.Broker.Partition.ReadAheadBytes, "read-ahead-bytes", cfg.Broker.Partition.ReadAheadBytes, "bytes of a partition's following object ranges loaded into the cache in the background after a read from objects (0: none)")
 	fs.IntVar(&cfg.Net.MaxRequestBytes, "max-request-bytes", cfg.Net.MaxRequestBytes, "largest request frame accepted (socket.request.max.bytes)")
 	limitFlags(fs, &cfg.Net)
@@ -277,7 +278,7 @@ func (c *serverConfig) finish() error {
 }
 
 // memoryMargin is what the derived soft memory limit allows over the memory the settings
-// bound (buffer, cache, a merge window and a compaction pass's key map).
+// bound (buffer, cache, a merge window, a compaction pass's key map and the tails).
 const memoryMargin = 192 << 20
 
 // memoryLimit returns the soft memory limit to set, or 0 for none. GOMEMLIMIT, when set,
@@ -292,14 +293,16 @@ func (c *serverConfig) memoryLimit() int64 {
 	// A merge window (--merge-batch-bytes) and a compaction pass's key map
 	// (--compaction-buffer-bytes) are held in full while merging and compacting, whatever
 	// the produce load, so they are counted on their own rather than left to the margin,
-	// which they would nearly fill. 192 MiB over the consumers the settings bound covers the
-	// runtime, the in-memory tails, segment building and embedded etcd under maximum load.
+	// which they would nearly fill; so are the in-memory tails (--tail-total-bytes), which
+	// fill up as soon as enough partitions are written. 192 MiB over the consumers the
+	// settings bound covers the runtime, segment building and embedded etcd under maximum
+	// load.
 	// Measured at maximum produce rate with defaults, before the window and key map were
 	// counted (2026-12-02, ~700,000 records/s): RSS 730 MiB with buffer + cache + 192 MiB,
 	// against 760-765 MiB with a 224 MiB margin at the same throughput, and ~1 GiB with
 	// the first 512 MiB margin (docs/benchmarks.md). Partitions add to it as the broker
 	// leads them (partitionMemoryLimit).
-	return c.Flush.BufferBytes + c.CacheBytes + c.Broker.Merge.BatchBytes + c.Broker.Merge.CompactionBufferBytes + memoryMargin
+	return c.Flush.BufferBytes + c.CacheBytes + c.Broker.Merge.BatchBytes + c.Broker.Merge.CompactionBufferBytes + c.Broker.TailTotalBytes + memoryMargin
 }
 
 // partitionMemoryLimit returns the soft memory limit for a broker leading n partitions:

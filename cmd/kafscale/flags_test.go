@@ -95,6 +95,7 @@ func TestBadFlagNamesTheFlag(t *testing.T) {
 		{[]string{"--broker-id", "kafscale-x"}, "broker-id"},
 		{[]string{"--message-max-bytes", "0"}, "--message-max-bytes"},
 		{[]string{"--tail-bytes", "-1"}, "--tail-bytes"},
+		{[]string{"--tail-total-bytes", "-1"}, "--tail-total-bytes"},
 		{[]string{"--shutdown-timeout", "0s"}, "--shutdown-timeout"},
 		{[]string{"--memory-limit", "-2"}, "--memory-limit"},
 		{[]string{"--object-latency", "put=fast"}, "--object-latency"},
@@ -214,8 +215,9 @@ func TestBrokerIDFromPodName(t *testing.T) {
 }
 
 // TestDerivedMemoryLimitCountsEveryBoundedConsumer: --memory-limit -1 derives the soft
-// limit from the buffer, the cache, a merge window and a compaction key map plus the
-// margin, so raising any of them raises the limit; 0 and GOMEMLIMIT leave it to the runtime.
+// limit from the buffer, the cache, a merge window, a compaction key map and the tails
+// (--tail-total-bytes) plus the margin, so raising any of them raises the limit; 0 and
+// GOMEMLIMIT leave it to the runtime.
 func TestDerivedMemoryLimitCountsEveryBoundedConsumer(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	const mib = 1 << 20
@@ -223,11 +225,13 @@ func TestDerivedMemoryLimitCountsEveryBoundedConsumer(t *testing.T) {
 		args []string
 		want int64
 	}{
-		{nil, (256 + 256 + 128 + 32 + 192) * mib},
-		{[]string{"--buffer-bytes", "100"}, 100 + (256+128+32+192)*mib},
-		{[]string{"--cache-bytes", "100"}, 100 + (256+128+32+192)*mib},
-		{[]string{"--merge-batch-bytes", "100"}, 100 + (256+256+32+192)*mib},
-		{[]string{"--compaction-buffer-bytes", "100"}, 100 + (256+256+128+192)*mib},
+		{nil, (256 + 256 + 128 + 32 + 256 + 192) * mib},
+		{[]string{"--buffer-bytes", "100"}, 100 + (256+128+32+256+192)*mib},
+		{[]string{"--cache-bytes", "100"}, 100 + (256+128+32+256+192)*mib},
+		{[]string{"--merge-batch-bytes", "100"}, 100 + (256+256+32+256+192)*mib},
+		{[]string{"--compaction-buffer-bytes", "100"}, 100 + (256+256+128+256+192)*mib},
+		{[]string{"--tail-total-bytes", "100"}, 100 + (256+256+128+32+192)*mib},
+		{[]string{"--tail-total-bytes", "0"}, (256 + 256 + 128 + 32 + 192) * mib},
 		{[]string{"--memory-limit", "12345"}, 12345},
 		{[]string{"--memory-limit", "0"}, 0},
 	} {

@@ -24,8 +24,8 @@ const ciSeed = 19
 const ciRequests = 6000
 
 // rssBound is the RSS the broker may reach under fuzzing in CI: its derived soft memory
-// limit (buffer + cache + merge window + compaction key map + 192 MiB, 864 MiB with
-// defaults) plus the race detector's overhead. tests use the race binary when they have -race, so the bound is loose; the
+// limit (buffer + cache + merge window + compaction key map + tails + 192 MiB, 1,120 MiB
+// with defaults) plus the race detector's overhead. tests use the race binary when they have -race, so the bound is loose; the
 // documented bound of a long run (docs/fuzzing.md) is for the plain binary.
 const rssBound = 2 << 30
 

@@ -39,10 +39,10 @@ func main() {
 
 // defaultRSSLimit is the RSS bound of a run with the default broker settings: the derived
 // soft memory limit at --max-partitions (256 MiB buffer + 256 MiB cache + 128 MiB merge
-// window + 32 MiB compaction key map + 192 MiB + 16 KiB for each of 10,000 partitions =
-// 1,020 MiB; the fuzzer creates topics) plus 64 MiB of memory the Go runtime does not count
-// (docs/fuzzing.md).
-const defaultRSSLimit = (256+256+128+32+192+64)<<20 + broker.DefaultMaxPartitions*broker.PartitionMemoryBytes
+// window + 32 MiB compaction key map + 256 MiB of tails + 192 MiB + 16 KiB for each of
+// 10,000 partitions = 1,276 MiB; the fuzzer creates topics) plus 64 MiB of memory the Go
+// runtime does not count (docs/fuzzing.md).
+const defaultRSSLimit = (256+256+128+32+256+192+64)<<20 + broker.DefaultMaxPartitions*broker.PartitionMemoryBytes
 
 func run(args []string) error {
 	cfg := protofuzz.DefaultConfig()
