@@ -265,6 +265,7 @@ func TestHistogramsExportedFromTheStart(t *testing.T) {
 		"kafscale_fetch_parked_total",
 		"kafscale_cache_bytes",
 		"kafscale_cache_entries",
+		"kafscale_tail_bytes",
 	} {
 		if !strings.Contains(scrape, "\n"+series+" 0\n") {
 			t.Errorf("a fresh broker's scrape lacks %s at 0", series)
