@@ -40,7 +40,10 @@ func makeRecords(tag string, n int, partitions int32, nulls bool) []rec {
 			Partition: p,
 			Offset:    next[p],
 			Key:       fmt.Appendf(nil, "%s-key-%06d", tag, i),
-			Value:     fmt.Appendf(nil, "%s-value-%06d-%s", tag, i, strings.Repeat("abcdefgh", 1+i%16)),
+			// At least 64 repeated bytes: franz-go sends a batch uncompressed when its codec
+			// does not shrink it, so even a batch of one record must compress for the codec
+			// tests to see the codec they asked for.
+			Value: fmt.Appendf(nil, "%s-value-%06d-%s", tag, i, strings.Repeat("abcdefgh", 8+i%16)),
 			Headers: []hdr{
 				{Key: "idx", Value: fmt.Appendf(nil, "%d", i)},
 				{Key: "client", Value: []byte(tag)},
