@@ -67,6 +67,10 @@ type Load struct {
 	// application's producer.send(record).get()). Producers is then ignored; Rate,
 	// Consumers and Linger must be 0. 0 runs the asynchronous load above.
 	Sync int
+	// Fill, when > 0, runs the consume-only load (the maximum fetch rate): the producers
+	// write the topic for Fill and stop, then the Consumers (at least one) read it from the
+	// start; Warmup and Duration then time the reading. 0 runs the loads above.
+	Fill time.Duration
 }
 
 // The synchronous-producer load (Load.Sync).
@@ -116,6 +120,14 @@ func (l Load) Validate() error {
 		return fmt.Errorf("-idempotent (the default) needs -acks all and no -inflight; add -idempotent=false for acks=%s, inflight %d", l.Acks, l.Inflight)
 	case l.Sync < 0:
 		return fmt.Errorf("-sync must be >= 0 (set to %d)", l.Sync)
+	case l.Fill < 0:
+		return fmt.Errorf("-fill must be >= 0 (set to %s)", l.Fill)
+	case l.Fill > 0 && l.Sync > 0:
+		return fmt.Errorf("-fill (consume only) and -sync (produce only) are different loads: drop one (set to %s and %d)", l.Fill, l.Sync)
+	case l.Fill > 0 && l.Consumers < 1:
+		return fmt.Errorf("-fill measures consumers reading: -consumers must be >= 1 (set to %d)", l.Consumers)
+	case l.Fill > 0 && l.Acks == "0":
+		return fmt.Errorf("-fill needs acknowledged records to read back: -acks must be 1 or all (set to %s)", l.Acks)
 	case l.Sync > 0 && l.Rate > 0:
 		return fmt.Errorf("-sync sends each record when the last is acknowledged, at no set rate: drop -rate (set to %g)", l.Rate)
 	case l.Sync > 0 && l.Consumers > 0:
@@ -146,6 +158,10 @@ type Config struct {
 	ObjectLatency string
 	// KafscaleArgs are extra flags for the kafscale process (e.g. --flush-interval 50ms).
 	KafscaleArgs []string
+	// ProfileDir, when set, receives each broker's CPU and allocation profiles over the
+	// measured window (kafscale-dev targets are started with --pprof; a brokers target needs
+	// -metrics and its own --pprof).
+	ProfileDir string
 }
 
 // DefaultConfig returns the side-by-side run: kafscale dev on a local directory, kfake and
@@ -169,6 +185,12 @@ func (c Config) Validate() error {
 	}
 	for _, t := range c.Targets {
 		name, backend, _ := strings.Cut(t, "/")
+		switch {
+		case c.Fill > 0 && name == TargetSink:
+			return errors.New("-fill: the tcp-sink target keeps nothing to read back; drop it from -targets")
+		case c.ProfileDir != "" && name != TargetKafscale && name != TargetBrokers:
+			return fmt.Errorf("-profile: target %q serves no Go profiles (only kafscale-dev and brokers with -metrics do); drop it from -targets or drop -profile", t)
+		}
 		switch name {
 		case TargetKfake, TargetSink, TargetKafka:
 		case TargetBrokers:

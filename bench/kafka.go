@@ -161,7 +161,7 @@ func createTopic(ctx context.Context, addr, topic string, partitions int32) erro
 
 // runKafka creates a fresh topic at addr, runs the load against it and fills res. probe,
 // if not nil, reads the broker at the window's edges.
-func runKafka(ctx context.Context, l Load, addr string, probe *prober, res *Result) error {
+func runKafka(ctx context.Context, l Load, addr string, probe *prober, res *Result, profile func(*clock) func() error) error {
 	topic, err := newTopic(ctx, addr, l.Partitions)
 	if err != nil {
 		return err
@@ -198,6 +198,7 @@ func runKafka(ctx context.Context, l Load, addr string, probe *prober, res *Resu
 	k.clk = newClock(l)
 	harnessCPU := selfCPU(&k.clk)
 	sampled := probeWindow(ctx, probe, &k.clk)
+	profiled := profile(&k.clk)
 
 	var pwg sync.WaitGroup
 	for _, cl := range producers {
@@ -219,6 +220,7 @@ func runKafka(ctx context.Context, l Load, addr string, probe *prober, res *Resu
 	stopConsumers()
 	cwg.Wait()
 	sampled.wait()
+	profErr := profiled()
 
 	res.HarnessCPUPercent = harnessCPU()
 	win := l.Duration.Seconds()
@@ -237,7 +239,7 @@ func runKafka(ctx context.Context, l Load, addr string, probe *prober, res *Resu
 	if k.firstErr.err != nil {
 		res.FirstErr = k.firstErr.err.Error()
 	}
-	return sampled.fill(res, l)
+	return errors.Join(sampled.fill(res, l), profErr)
 }
 
 // newTopic creates a fresh benchmark topic at addr and returns its name.
@@ -378,7 +380,11 @@ func fillBrokerFigures(res *Result, l Load, p *prober, a, b snapshot) {
 	secs := b.at.Sub(a.at).Seconds()
 	if p.pid > 0 {
 		cpu := b.cpu - a.cpu
-		if gb := float64(res.Records) * float64(l.RecordSize) / 1e9; gb > 0 {
+		moved := res.Records // produced in the window, or read in it by the consume-only load
+		if l.Fill > 0 {
+			moved = res.Consumed
+		}
+		if gb := float64(moved) * float64(l.RecordSize) / 1e9; gb > 0 {
 			res.CPUSecPerGB = cpu / gb
 		}
 		res.CPUPercent = 100 * cpu / secs

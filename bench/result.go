@@ -23,7 +23,10 @@ type Result struct {
 	FirstErr     string  `json:",omitempty"`
 	Consumed     int64   // records sent in the window and received by a consumer
 	ConsumedPerS float64 // Consumed / Window
-	Missing      int64   // acknowledged (whole run) but not consumed by the end of the drain
+	// ConsumedMBPerS is the record value bytes read per second of window by the
+	// consume-only load (Load.Fill), 10^6 bytes per MB; 0 otherwise.
+	ConsumedMBPerS float64
+	Missing        int64 // acknowledged (whole run) but not consumed by the end of the drain
 
 	Ack Summary // produce send to acknowledgement
 	E2E Summary // produce send to consumer receive (tcp-sink: to the sink's read)
@@ -80,6 +83,10 @@ func num(v float64, format string) string {
 func WriteReport(w io.Writer, load Load, results []*Result) {
 	if load.Sync > 0 {
 		writeSyncReport(w, load, results)
+		return
+	}
+	if load.Fill > 0 {
+		writeFetchReport(w, load, results)
 		return
 	}
 	rate := "max"

@@ -21,6 +21,7 @@ type endpoint struct {
 	addr       string
 	pid        int    // broker process, 0 if in this process or unknown
 	metricsURL string // "" if none
+	pprofBase  string // "http://host:port" serving /debug/pprof/, "" if none
 	etcdURL    string // "" if none
 	stop       func()
 }
@@ -54,7 +55,7 @@ func Run(ctx context.Context, tb testing.TB, cfg Config, progress io.Writer) ([]
 			}
 			res.About = ep.about
 			fmt.Fprintf(progress, "kbench: %s: running %s + %s\n", target, cfg.Warmup, cfg.Duration)
-			err = runEndpoint(ctx, cfg.Load, ep, res)
+			err = runEndpoint(ctx, cfg, target, ep, res)
 			ep.stop()
 			if err != nil {
 				return results, fmt.Errorf("%s: %w", target, err)
@@ -70,7 +71,8 @@ func Run(ctx context.Context, tb testing.TB, cfg Config, progress io.Writer) ([]
 	return results, nil
 }
 
-func runEndpoint(ctx context.Context, l Load, ep *endpoint, res *Result) error {
+func runEndpoint(ctx context.Context, cfg Config, target string, ep *endpoint, res *Result) error {
+	l := cfg.Load
 	var probe *prober
 	if ep.pid > 0 || ep.metricsURL != "" || ep.etcdURL != "" {
 		p, err := newProber(ep.pid, ep.metricsURL, ep.etcdURL)
@@ -80,10 +82,17 @@ func runEndpoint(ctx context.Context, l Load, ep *endpoint, res *Result) error {
 		defer p.close()
 		probe = p
 	}
-	if l.Sync > 0 {
-		return runKafkaSync(ctx, l, ep.addr, probe, res)
+	if cfg.ProfileDir != "" && ep.pprofBase == "" {
+		return fmt.Errorf("-profile: %s serves no profiles kbench knows of (a brokers target needs -metrics)", target)
 	}
-	return runKafka(ctx, l, ep.addr, probe, res)
+	profile := func(clk *clock) func() error { return profileWindow(ctx, cfg.ProfileDir, target, ep.pprofBase, clk) }
+	switch {
+	case l.Sync > 0:
+		return runKafkaSync(ctx, l, ep.addr, probe, res, profile)
+	case l.Fill > 0:
+		return runKafkaFetch(ctx, l, ep.addr, probe, res, profile)
+	}
+	return runKafka(ctx, l, ep.addr, probe, res, profile)
 }
 
 // startTarget starts (or, for "brokers", points at) one Kafka-compatible target.
@@ -97,7 +106,8 @@ func startTarget(tb testing.TB, cfg Config, target string) (*endpoint, error) {
 		}
 		return &endpoint{about: "franz-go kfake, 1 broker, in this process", addr: c.ListenAddrs()[0], stop: c.Close}, nil
 	case TargetBrokers:
-		return &endpoint{about: "external cluster at " + cfg.Brokers, addr: cfg.Brokers, metricsURL: cfg.MetricsURL, stop: func() {}}, nil
+		return &endpoint{about: "external cluster at " + cfg.Brokers, addr: cfg.Brokers, metricsURL: cfg.MetricsURL,
+			pprofBase: strings.TrimSuffix(cfg.MetricsURL, "/metrics"), stop: func() {}}, nil
 	case TargetKafka:
 		k := testinfra.StartKafka(tb, testinfra.KafkaBenchmarkJVM())
 		return &endpoint{
@@ -109,6 +119,9 @@ func startTarget(tb testing.TB, cfg Config, target string) (*endpoint, error) {
 		backend = cfg.Backend
 	}
 	args := append([]string{}, cfg.KafscaleArgs...)
+	if cfg.ProfileDir != "" {
+		args = append(args, "--pprof")
+	}
 	switch backend {
 	case BackendMinIO:
 		etcd := testinfra.StartEtcd(tb)
@@ -119,7 +132,7 @@ func startTarget(tb testing.TB, cfg Config, target string) (*endpoint, error) {
 		}, args...)
 		return &endpoint{
 			about: "kafscale broker on MinIO and an etcd server, loopback (their CPU and RSS not counted)",
-			addr:  b.Addr, pid: b.Pid(), metricsURL: "http://" + b.MetricsAddr + "/metrics", etcdURL: etcd.ClientURL,
+			addr:  b.Addr, pid: b.Pid(), metricsURL: "http://" + b.MetricsAddr + "/metrics", pprofBase: "http://" + b.MetricsAddr, etcdURL: etcd.ClientURL,
 			stop: func() { b.Kill(); minio.Kill(); etcd.Kill() },
 		}, nil
 	case BackendS3Sim:
@@ -137,7 +150,7 @@ func startTarget(tb testing.TB, cfg Config, target string) (*endpoint, error) {
 	}
 	return &endpoint{
 		about: about, addr: p.Addr, pid: p.Pid(),
-		metricsURL: "http://" + p.MetricsAddr + "/metrics", etcdURL: "http://" + etcdAddr,
+		metricsURL: "http://" + p.MetricsAddr + "/metrics", pprofBase: "http://" + p.MetricsAddr, etcdURL: "http://" + etcdAddr,
 		stop: p.Kill,
 	}, nil
 }

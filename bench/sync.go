@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,7 +25,7 @@ import (
 
 // runKafkaSync runs the sync load against a fresh topic at addr and fills res; probe, if
 // not nil, reads the broker at the window's edges.
-func runKafkaSync(ctx context.Context, l Load, addr string, probe *prober, res *Result) error {
+func runKafkaSync(ctx context.Context, l Load, addr string, probe *prober, res *Result, profile func(*clock) func() error) error {
 	topic, err := newTopic(ctx, addr, l.Partitions)
 	if err != nil {
 		return err
@@ -39,6 +40,7 @@ func runKafkaSync(ctx context.Context, l Load, addr string, probe *prober, res *
 	k.clk = newClock(l)
 	harnessCPU := selfCPU(&k.clk)
 	sampled := probeWindow(ctx, probe, &k.clk)
+	profiled := profile(&k.clk)
 	// A round trip still open at the end of the drain is abandoned.
 	pctx, cancel := context.WithDeadline(ctx, k.clk.stopAt.Add(l.Drain))
 	defer cancel()
@@ -51,6 +53,7 @@ func runKafkaSync(ctx context.Context, l Load, addr string, probe *prober, res *
 		k.firstErr.set(fmt.Errorf("producers did not finish within -drain %s: %w", l.Drain, pctx.Err()))
 	}
 	sampled.wait()
+	profErr := profiled()
 
 	res.HarnessCPUPercent = harnessCPU()
 	fillSync(res, l, k.ackedWin.Load(), &k.ack)
@@ -58,7 +61,7 @@ func runKafkaSync(ctx context.Context, l Load, addr string, probe *prober, res *
 	if k.firstErr.err != nil {
 		res.FirstErr = k.firstErr.err.Error()
 	}
-	return sampled.fill(res, l)
+	return errors.Join(sampled.fill(res, l), profErr)
 }
 
 // produceSync is one synchronous producer: it sends a record to partition 0, waits for its

@@ -7,6 +7,12 @@
 //	go run ./bench/cmd/kbench -targets kafscale-dev,kafscale-dev/s3sim -rate 20480 -duration 20s
 //	go run ./bench/cmd/kbench -brokers host:9092 -metrics http://host:9093/metrics
 //
+// -fill D runs the consume-only load instead (the maximum fetch rate): the producers write
+// the topic for D, then the consumers read it from the start and the window measures that.
+// -profile DIR writes each broker's CPU and allocation profiles over the window.
+//
+//	go run ./bench/cmd/kbench -targets kafscale-dev -fill 20s -warmup 2s -duration 20s -profile /tmp/prof
+//
 // -sync N runs the synchronous-producer load instead: N goroutines share one client with a
 // 5,000-byte buffer (kgo.MaxBufferedBytes(5000), otherwise franz-go's defaults: idempotent,
 // acks=all), each producing one record (100 B unless -record-size says otherwise) to
@@ -96,6 +102,8 @@ func parseFlags(args []string) (bench.Config, error) {
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured window per target")
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "bound on finishing produces and consuming after the window")
 	fs.IntVar(&cfg.Sync, "sync", cfg.Sync, fmt.Sprintf("N synchronous producers instead of the asynchronous load: N goroutines sharing one client (MaxBufferedBytes %d), each producing one record to partition 0 and waiting for its ack before the next; refuses -%s", bench.SyncBufferedBytes, strings.Join(syncConflicts, ", -")))
+	fs.DurationVar(&cfg.Fill, "fill", cfg.Fill, "consume only (the maximum fetch rate): the producers write the topic for this long and stop, then -consumers read it from the start; -warmup and -duration time the reading")
+	fs.StringVar(&cfg.ProfileDir, "profile", cfg.ProfileDir, "write each broker's CPU and allocation profiles over the window to this directory (<target>-cpu.pprof, <target>-allocs.pprof; kafscale-dev runs with --pprof)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
