@@ -397,6 +397,9 @@ func fillBrokerFigures(res *Result, l Load, p *prober, a, b snapshot) {
 		if d, ok := delta(a.metrics, b.metrics, putSeries); ok {
 			res.PutsPerS = d / secs
 		}
+		if d, ok := delta(a.metrics, b.metrics, [][]string{{hedgeSeries}}); ok {
+			res.HedgesPerS = d / secs
+		}
 		if d, ok := delta(a.metrics, b.metrics, getSeries); ok {
 			res.GetsPerS = d / secs
 		}

@@ -41,7 +41,10 @@ type Result struct {
 	PeakRSSBytes      int64 // VmHWM at the end of the window (includes start-up)
 
 	// From the broker's /metrics and etcd; NaN where not available.
-	PutsPerS        float64
+	PutsPerS float64
+	// HedgesPerS is the PUTs per second that hedged a slow flush-object PUT
+	// (kafscale_flush_upload_hedges_total), included in PutsPerS: what hedging costs.
+	HedgesPerS      float64
 	GetsPerS        float64
 	EtcdCommitsPerS float64 // kafscale_etcd_commit_duration_ms_count
 	EtcdWritesPerS  float64 // etcd revisions (one per write transaction)
@@ -49,7 +52,7 @@ type Result struct {
 
 func newResult(target string) *Result {
 	nan := math.NaN()
-	return &Result{Target: target, CPUSecPerGB: nan, HarnessCPUPercent: nan, CPUPercent: nan, PutsPerS: nan, GetsPerS: nan, EtcdCommitsPerS: nan, EtcdWritesPerS: nan}
+	return &Result{Target: target, CPUSecPerGB: nan, HarnessCPUPercent: nan, CPUPercent: nan, PutsPerS: nan, HedgesPerS: nan, GetsPerS: nan, EtcdCommitsPerS: nan, EtcdWritesPerS: nan}
 }
 
 func ms(d time.Duration) string {
@@ -124,10 +127,10 @@ func WriteReport(w io.Writer, load Load, results []*Result) {
 // writeBrokerTable prints the broker and harness figures of each target, then what ran.
 func writeBrokerTable(w io.Writer, results []*Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tkbench CPU %\tbroker CPU s/GB\tbroker CPU %\tmax RSS MiB\tpeak RSS MiB\tPUT/s\tGET/s\tetcd commits/s\tetcd writes/s\t")
+	fmt.Fprintln(tw, "target\tkbench CPU %\tbroker CPU s/GB\tbroker CPU %\tmax RSS MiB\tpeak RSS MiB\tPUT/s\thedged PUT/s\tGET/s\tetcd commits/s\tetcd writes/s\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Target, num(r.HarnessCPUPercent, "%.0f"), num(r.CPUSecPerGB, "%.1f"), num(r.CPUPercent, "%.0f"),
-			mib(r.MaxRSSBytes), mib(r.PeakRSSBytes), num(r.PutsPerS, "%.1f"), num(r.GetsPerS, "%.1f"), num(r.EtcdCommitsPerS, "%.1f"), num(r.EtcdWritesPerS, "%.1f"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Target, num(r.HarnessCPUPercent, "%.0f"), num(r.CPUSecPerGB, "%.1f"), num(r.CPUPercent, "%.0f"),
+			mib(r.MaxRSSBytes), mib(r.PeakRSSBytes), num(r.PutsPerS, "%.1f"), num(r.HedgesPerS, "%.1f"), num(r.GetsPerS, "%.1f"), num(r.EtcdCommitsPerS, "%.1f"), num(r.EtcdWritesPerS, "%.1f"))
 	}
 	tw.Flush()
 	for _, r := range results {

@@ -224,6 +224,9 @@ var (
 		{`kafscale_cache_misses_total`},
 	}
 	etcdCommitSeries = `kafscale_etcd_commit_duration_ms_count`
+	// hedgeSeries counts the PUTs that hedged a slow flush-object PUT (brokers since
+	// 2026-12-03), a share of putSeries' count.
+	hedgeSeries = `kafscale_flush_upload_hedges_total`
 )
 
 // delta returns the largest increase over a, b of any group's sum, and whether any group's

@@ -6,9 +6,10 @@
 //
 // Goroutines: the cutter goroutine (run) owns cutting and starts each upload on a goroutine
 // of its own (at most UploadConcurrency at once, so one slow PUT does not hold up the next
-// flushes); the committer goroutine (commitLoop) owns the commit sequence, waits for each
-// flush's upload in cut order and calls Sink.Committed/Failed. Appenders only touch the
-// current open Flush under f.mu.
+// flushes; a PUT slower than most gets a hedge on a goroutine of its own, hedge.go); the
+// committer goroutine (commitLoop) owns the commit sequence, waits for each flush's upload
+// in cut order and calls Sink.Committed/Failed. Appenders only touch the current open Flush
+// under f.mu.
 //
 // Lock order: a Sink's own lock -> Flusher.mu. The committer never holds f.mu while it calls a
 // Sink, so a Sink may call Append from inside its lock.
@@ -55,6 +56,15 @@ type Config struct {
 	// never deletes an object whose commit then lands (docs/object-lifecycle.md). 0
 	// disables the rule.
 	MaxCommitDelay time.Duration
+	// HedgeQuantile hedges slow uploads (hedge.go): a flush object's PUT that has not
+	// answered after this quantile of the recent PUTs' latencies gets a second, identical
+	// PUT, and the first to succeed wins. 0.9 hedges about a tenth of the objects (10% more
+	// PUTs); 0 turns hedging off.
+	HedgeQuantile float64
+	// HedgeMinDelay is the shortest hedge delay, whatever the quantile says: a store whose
+	// PUTs take a few milliseconds (a local disk, S3 Express) gains nothing worth a second
+	// request from a hedge.
+	HedgeMinDelay time.Duration
 }
 
 // DefaultConfig returns the starting defaults of DESIGN.md (4 MiB / 100 ms).
@@ -67,6 +77,8 @@ func DefaultConfig() Config {
 		RetryMax:          5 * time.Second,
 		AttemptTimeout:    30 * time.Second,
 		UploadConcurrency: 4,
+		HedgeQuantile:     0.9,
+		HedgeMinDelay:     50 * time.Millisecond,
 	}
 }
 
@@ -85,6 +97,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--flush-attempt-timeout must be >0 (set to %s)", c.AttemptTimeout)
 	case c.UploadConcurrency <= 0:
 		return fmt.Errorf("--upload-concurrency must be >0 (set to %d)", c.UploadConcurrency)
+	case !(c.HedgeQuantile == 0 || (c.HedgeQuantile > 0 && c.HedgeQuantile < 1)):
+		return fmt.Errorf("--upload-hedge-quantile must be 0 (off) or between 0 and 1 (set to %g)", c.HedgeQuantile)
+	case c.HedgeMinDelay < 0:
+		return fmt.Errorf("--upload-hedge-min-delay must be >=0 (set to %s)", c.HedgeMinDelay)
 	}
 	return nil
 }
@@ -264,6 +280,7 @@ type Flusher struct {
 	committer Committer
 	keyFn     func() string
 	log       *slog.Logger
+	hedger    *hedger // nil when hedging is off
 
 	mu       sync.Mutex // guards the fields below
 	cur      *Flush
@@ -321,6 +338,9 @@ func New(cfg Config, store objstore.Store, committer Committer, keyFn func() str
 		stopCtx:   ctx,
 		stop:      cancel,
 		voided:    make(map[PartitionID]uint64),
+	}
+	if cfg.HedgeQuantile > 0 {
+		f.hedger = newHedger(cfg.HedgeQuantile, cfg.HedgeMinDelay)
 	}
 	f.cur = f.newFlush()
 	f.wg.Add(2)
@@ -545,16 +565,7 @@ func (f *Flusher) upload(fl *Flush) bool {
 	// from the first attempt's start, not from the success.
 	fl.uploaded = time.Now()
 	err := f.retry("upload", fl, func(ctx context.Context) error {
-		err := f.store.Put(ctx, fl.key, fl.parts, fl.size)
-		if errors.Is(err, objstore.ErrExists) {
-			// Flush keys are unique to this incarnation and PUTs are atomic, so the key
-			// exists only because an earlier, timed-out attempt of ours landed whole.
-			return nil
-		}
-		if err != nil {
-			uploadErrors.Inc()
-		}
-		return err
+		return f.put(ctx, fl)
 	})
 	if err == nil {
 		uploadDuration.UpdateDuration(fl.uploaded)

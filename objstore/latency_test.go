@@ -27,6 +27,9 @@ func TestLatencySamplesMatchPercentiles(t *testing.T) {
 		S3StandardLatency().Put,
 		S3StandardLatency().Get,
 		S3StandardLatency().Delete,
+		S3PublishedLatency().Put,
+		S3PublishedLatency().Get,
+		S3PublishedLatency().Delete,
 		S3ExpressLatency().Put,
 		{P50: 10 * time.Millisecond, P99: 10 * time.Millisecond},
 	} {
@@ -112,6 +115,8 @@ func TestParseLatency(t *testing.T) {
 	}{
 		{spec: "s3-standard", want: std},
 		{spec: "s3-express", want: S3ExpressLatency()},
+		{spec: "s3-published", want: S3PublishedLatency()},
+		{spec: "seed=9;s3-published", want: func() LatencyConfig { c := S3PublishedLatency(); c.Seed = 9; return c }()},
 		{spec: "seed=9; s3-standard; put=p50:50ms,p99:300ms", want: over},
 		{spec: "put=p50:30ms,p99:80ms;get=p50:15ms,p99:60ms", want: LatencyConfig{
 			Put:  LatencyDist{30 * time.Millisecond, 80 * time.Millisecond},
@@ -137,6 +142,32 @@ func TestParseLatency(t *testing.T) {
 		}
 		if err != nil || got != tc.want {
 			t.Errorf("ParseLatency(%q) = %+v, %v; want %+v", tc.spec, got, err, tc.want)
+		}
+	}
+}
+
+// TestS3PublishedAnchors: the s3-published profile keeps the figures it cites (latency.go,
+// docs/benchmarks.md "Simulated S3"): a flush object's PUT p50 100 ms (turbopuffer's S3 PUT
+// median) and p99 400 ms (the top of Inkless's 200-400 ms for 2-8 MiB), a GET p99 of 200 ms
+// (Inkless's 100-200 ms for 2-8 MiB reads), and every request slower than s3-standard's at
+// the tail, which is what the profile is for.
+func TestS3PublishedAnchors(t *testing.T) {
+	pub, std := S3PublishedLatency(), S3StandardLatency()
+	if pub.Put != (LatencyDist{P50: 100 * time.Millisecond, P99: 400 * time.Millisecond}) {
+		t.Errorf("s3-published PUT = %+v, want p50 100ms p99 400ms", pub.Put)
+	}
+	if pub.Get.P99 != 200*time.Millisecond {
+		t.Errorf("s3-published GET p99 = %s, want 200ms", pub.Get.P99)
+	}
+	if err := pub.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct {
+		op       string
+		pub, std LatencyDist
+	}{{"put", pub.Put, std.Put}, {"get", pub.Get, std.Get}, {"list", pub.List, std.List}, {"delete", pub.Delete, std.Delete}} {
+		if d.pub.P99 <= d.std.P99 {
+			t.Errorf("%s: s3-published p99 %s not above s3-standard's %s", d.op, d.pub.P99, d.std.P99)
 		}
 	}
 }

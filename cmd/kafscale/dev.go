@@ -78,8 +78,9 @@ type devConfig struct {
 	// ObjectLatency, if set, wraps the local store in objstore.WithLatency (a simulated S3).
 	ObjectLatency string
 	// flags are the parsed flags (devFlags): finish tells from them whether
-	// --flush-interval (or KAFSCALE_FLUSH_INTERVAL, set through them) was given; if not, a
-	// simulated S3 gets the S3 default interval rather than devFlushInterval.
+	// --flush-interval or --upload-hedge-quantile (or their KAFSCALE_* variables, set
+	// through them) was given; if not, a simulated S3 gets the S3 default rather than the
+	// local store's (devFlushInterval, no hedging).
 	flags         *flag.FlagSet
 	objectLatency objstore.LatencyConfig // parsed from ObjectLatency by finish
 	childArgs     []string               // the command line's flags that brokers 1.. share
@@ -94,6 +95,9 @@ type devConfig struct {
 func defaultDevConfig() devConfig {
 	c := devConfig{serverConfig: defaultServerConfig(), DataDir: "data", EtcdListen: "127.0.0.1:0", Brokers: 1}
 	c.Flush.FlushInterval = devFlushInterval
+	// A hedge of a local-disk write competes with the write it hedges for the same disk;
+	// with --object-latency the S3 default applies (finish).
+	c.Flush.HedgeQuantile = 0
 	return c
 }
 
@@ -123,6 +127,8 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.Int64Var(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "Go soft memory limit in bytes (-1: --buffer-bytes + --cache-bytes + --merge-batch-bytes + --compaction-buffer-bytes + --tail-total-bytes + 192 MiB + 16 KiB per partition led; 0: runtime default or GOMEMLIMIT)")
 	fs.DurationVar(&cfg.Flush.AttemptTimeout, "flush-attempt-timeout", cfg.Flush.AttemptTimeout, "bound of one upload or commit attempt of a flush object; --gc-grace must be at least twice it")
 	fs.IntVar(&cfg.Flush.UploadConcurrency, "upload-concurrency", cfg.Flush.UploadConcurrency, "flush objects uploading at once (commits stay in flush order)")
+	fs.Float64Var(&cfg.Flush.HedgeQuantile, "upload-hedge-quantile", cfg.Flush.HedgeQuantile, "hedge a flush object's PUT that has not answered after this quantile of recent PUT latencies with a second, identical PUT; the first to succeed wins (about 1 - q more PUTs; 0: off; dev on its local store: 0)")
+	fs.DurationVar(&cfg.Flush.HedgeMinDelay, "upload-hedge-min-delay", cfg.Flush.HedgeMinDelay, "shortest wait before a flush object's PUT is hedged, whatever --upload-hedge-quantile says")
 	fs.Int64Var(&cfg.CacheBytes, "cache-bytes", cfg.CacheBytes, "object range cache size (cache.bytes)")
 	fs.Int64Var(&cfg.Broker.Partition.TailBytes, "tail-bytes", cfg.Broker.Partition.TailBytes, "committed bytes kept in memory per partition for recent fetches")
 	fs.Int64Var(&cfg.Broker.TailTotalBytes, "tail-total-bytes", cfg.Broker.TailTotalBytes, "committed bytes kept in memory for recent fetches by all partitions together: the least recently written partitions lose theirs first (0: none)")
@@ -173,7 +179,7 @@ func devFlags(cfg *devConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.EtcdListen, "etcd-listen", cfg.EtcdListen, "embedded etcd client host:port (port 0 picks a free one)")
 	fs.IntVar(&cfg.Brokers, "brokers", cfg.Brokers, "brokers to run: broker i listens on --listen's port + i and serves metrics on --metrics-listen's port + i (which defaults to 100 above --listen's with more than one broker); brokers 1.. run as child processes sharing the embedded etcd and --data-dir's object store")
 	fs.StringVar(&cfg.EtcdEndpoints, "etcd-endpoints", cfg.EtcdEndpoints, "join this etcd (comma-separated client URLs) instead of embedding one: another dev broker's cluster")
-	fs.StringVar(&cfg.ObjectLatency, "object-latency", cfg.ObjectLatency, "add simulated S3 latency to the local store: a profile (s3-standard, s3-express) or put=p50:30ms,p99:150ms;get=...;list=...;delete=... (default none)")
+	fs.StringVar(&cfg.ObjectLatency, "object-latency", cfg.ObjectLatency, "add simulated S3 latency to the local store: a profile (s3-standard, s3-published, s3-express) or put=p50:30ms,p99:150ms;get=...;list=...;delete=... (default none)")
 	serverFlags(fs, &cfg.serverConfig)
 	cfg.flags = fs
 	return fs
@@ -344,12 +350,15 @@ func (c *devConfig) finish() error {
 			return fmt.Errorf("--object-latency is invalid (set to %q): %w", c.ObjectLatency, err)
 		}
 		c.objectLatency = lc
-		given := false
+		given := map[string]bool{}
 		if c.flags != nil {
-			c.flags.Visit(func(f *flag.Flag) { given = given || f.Name == "flush-interval" })
+			c.flags.Visit(func(f *flag.Flag) { given[f.Name] = true })
 		}
-		if !given {
+		if !given["flush-interval"] {
 			c.Flush.FlushInterval = flush.DefaultConfig().FlushInterval
+		}
+		if !given["upload-hedge-quantile"] {
+			c.Flush.HedgeQuantile = flush.DefaultConfig().HedgeQuantile
 		}
 	}
 	return c.serverConfig.finish()

@@ -59,6 +59,39 @@ func TestDevFlushIntervalDefault(t *testing.T) {
 	}
 }
 
+// TestDevHedgeDefault: dev hedges no PUT on its local store; a simulated S3
+// (--object-latency) gets the S3 default (0.9) unless --upload-hedge-quantile or
+// KAFSCALE_UPLOAD_HEDGE_QUANTILE says otherwise; `kafscale broker` hedges by default.
+func TestDevHedgeDefault(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want float64
+	}{
+		{nil, "", 0},
+		{[]string{"--upload-hedge-quantile", "0.8"}, "", 0.8},
+		{[]string{"--object-latency", "s3-published"}, "", 0.9},
+		{[]string{"--object-latency", "s3-published", "--upload-hedge-quantile", "0"}, "", 0},
+		{[]string{"--object-latency", "s3-published"}, "0.75", 0.75},
+	} {
+		t.Run(strings.Join(tc.args, " ")+" env="+tc.env, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("KAFSCALE_UPLOAD_HEDGE_QUANTILE", tc.env)
+			}
+			cfg := defaultDevConfig()
+			if _, err := parseFlags(devFlags(&cfg), tc.args, cfg.finish); err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Flush.HedgeQuantile != tc.want {
+				t.Errorf("hedge quantile %g, want %g", cfg.Flush.HedgeQuantile, tc.want)
+			}
+		})
+	}
+	if q := defaultBrokerConfig().Flush.HedgeQuantile; q != 0.9 {
+		t.Errorf("kafscale broker hedge quantile %g, want 0.9", q)
+	}
+}
+
 func TestDevDefaultsAreValid(t *testing.T) {
 	cfg := defaultDevConfig()
 	if err := cfg.finish(); err != nil {
@@ -100,6 +133,9 @@ func TestBadFlagNamesTheFlag(t *testing.T) {
 		{[]string{"--memory-limit", "-2"}, "--memory-limit"},
 		{[]string{"--object-latency", "put=fast"}, "--object-latency"},
 		{[]string{"--upload-concurrency", "0"}, "--upload-concurrency"},
+		{[]string{"--upload-hedge-quantile", "1"}, "--upload-hedge-quantile"},
+		{[]string{"--upload-hedge-quantile", "-0.5"}, "--upload-hedge-quantile"},
+		{[]string{"--upload-hedge-min-delay", "-1ms"}, "--upload-hedge-min-delay"},
 		{[]string{"--merge-bytes", "0"}, "--merge-bytes"},
 		{[]string{"--read-ahead-bytes", "-1"}, "--read-ahead-bytes"},
 		{[]string{"--cache-bytes", "1000", "--read-ahead-bytes", "1000"}, "--read-ahead-bytes"},
