@@ -61,9 +61,12 @@ func Run(ctx context.Context, tb testing.TB, cfg Config, progress io.Writer) ([]
 				return results, fmt.Errorf("%s: %w", target, err)
 			}
 		}
-		if cfg.Sync > 0 {
+		switch {
+		case cfg.Fill > 0:
+			fmt.Fprintf(progress, "kbench: %s: filled %d records at %.0f rec/s, read %.0f rec/s, %.1f MB/s\n", target, res.Records, res.RecordsPerS, res.ConsumedPerS, res.ConsumedMBPerS)
+		case cfg.Sync > 0:
 			fmt.Fprintf(progress, "kbench: %s: %.0f acks/s, round trip p50 %s ms, p99 %s ms\n", target, res.RecordsPerS, ms(res.Ack.P50), ms(res.Ack.P99))
-		} else {
+		default:
 			fmt.Fprintf(progress, "kbench: %s: %.0f rec/s, %.1f MB/s, ack p99 %s ms, e2e p99 %s ms\n", target, res.RecordsPerS, res.MBPerS, ms(res.Ack.P99), ms(res.E2E.P99))
 		}
 		results = append(results, res)

@@ -34,8 +34,9 @@ const staleTempAge = time.Hour
 // Page cache: objects are written once and read back rarely and once per range (merges
 // read each flush object's ranges once; fetches go through the broker's own cache of
 // object ranges, and recent records are served from memory). So on Linux Local writes
-// objects with O_DIRECT (writeParts), tells the kernel to drop an object's pages once it
-// is fsynced, and a range's pages once read. Kept, they would cache every byte a second
+// objects with O_DIRECT (writeParts) and reads ranges with O_DIRECT (readRange), and
+// where a file system refuses O_DIRECT it tells the kernel to drop an object's pages once
+// it is fsynced and a range's pages once read. Kept, they would cache every byte a second
 // time, and each write would need page-cache pages the machine has not used before: on a
 // virtual machine whose memory the host backs lazily, that first touch made writing into
 // new page-cache pages ~15x slower than into reused ones (docs/benchmarks.md,
@@ -283,11 +284,17 @@ func (l *Local) GetRange(ctx context.Context, key string, off, n int64) ([]byte,
 	if off+n > size {
 		return nil, fmt.Errorf("cannot get object %s range [%d, %d) of size %d: %w", key, off, off+n, size, ErrOutOfRange)
 	}
-	buf := make([]byte, n)
-	if _, err := f.ReadAt(buf, off); err != nil && !(err == io.EOF && off+n == size) {
+	direct := !l.noDirect.Load()
+	buf, err := readRange(f, off, n, size, direct)
+	if errors.Is(err, errNoDirect) {
+		if !l.noDirect.Swap(true) {
+			l.log.Info("local object store: the file system refuses O_DIRECT, reading through the page cache", "dir", l.root, "err", err)
+		}
+		err = nil
+	}
+	if err != nil {
 		return nil, fmt.Errorf("cannot get object %s range [%d, %d): %w", key, off, off+n, err)
 	}
-	l.dropRead(f, key, off, n)
 	return buf, nil
 }
 

@@ -5,6 +5,7 @@ package objstore
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"unsafe"
@@ -134,4 +135,103 @@ func setDirect(f *os.File, on bool) error {
 		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags)
 		return err
 	})
+}
+
+// directReadKeep is the waste up to which readDirect returns its aligned buffer as it is:
+// a range read with O_DIRECT spans whole blocks, up to 2 x directAlign more than asked,
+// and a range smaller than directReadKeep x that is copied into a buffer of its own, so
+// that what a caller keeps (the broker's range cache, bounded by --cache-bytes) holds at
+// most 1/directReadKeep more than the bytes it counts.
+const directReadKeep = 32
+
+// readRange reads [off, off+n) of f, a file of size bytes. With direct set it reads the
+// enclosing aligned blocks with O_DIRECT, straight from the device into an aligned
+// buffer: through the page cache each range read cost a page-cache page per 4 KiB
+// (allocated, filled, copied out, then dropped so as not to cache it twice), which at the
+// maximum fetch rate from flush objects was three quarters of the broker's CPU
+// (docs/benchmarks.md, "Profiles"). When the file system refuses O_DIRECT the range is
+// read through the page cache, its pages dropped, and the error wraps errNoDirect, as
+// writeParts does.
+func readRange(f *os.File, off, n, size int64, direct bool) ([]byte, error) {
+	if !direct {
+		return readBuffered(f, off, n, size)
+	}
+	data, err := readDirect(f, off, n)
+	if err == nil || !errors.Is(err, unix.EINVAL) {
+		return data, err
+	}
+	if err := setDirect(f, false); err != nil {
+		return nil, fmt.Errorf("cannot turn O_DIRECT off again: %w", err)
+	}
+	data, rerr := readBuffered(f, off, n, size)
+	if rerr != nil {
+		return nil, rerr
+	}
+	return data, fmt.Errorf("%w (%v)", errNoDirect, err)
+}
+
+// readBuffered reads [off, off+n) of f through the page cache, then drops the range's
+// pages: whoever asked for it caches what it needs.
+func readBuffered(f *os.File, off, n, size int64) ([]byte, error) {
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, off); err != nil && !(errors.Is(err, io.EOF) && off+n == size) {
+		return nil, err
+	}
+	// Advice only: an error changes what stays cached, not what was read.
+	_ = dropPageCache(f, off, n)
+	return buf, nil
+}
+
+// readDirect reads [off, off+n) of f, which holds them all, with O_DIRECT.
+func readDirect(f *os.File, off, n int64) ([]byte, error) {
+	if err := setDirect(f, true); err != nil {
+		return nil, fmt.Errorf("cannot set O_DIRECT: %w", err)
+	}
+	start := off &^ (directAlign - 1)
+	end := (off + n + directAlign - 1) &^ (directAlign - 1)
+	buf := alignedBuf(int(end - start))
+	// The last block may run past the end of the file: the read then stops short at the
+	// end, which lies at or after off+n. A short read before that would leave an
+	// unaligned offset to continue from, so the loop stops once off+n is read.
+	need := int(off + n - start)
+	got := 0
+	err := withFD(f, func(fd int) error {
+		for got < need {
+			m, err := unix.Pread(fd, buf[got:], start+int64(got))
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err != nil:
+				return err
+			case m == 0:
+				return fmt.Errorf("read %d of the %d bytes of range [%d, %d): %w", got, need, start, start+int64(need), io.ErrUnexpectedEOF)
+			}
+			got += m
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	data := buf[off-start : off-start+n : off-start+n]
+	if int64(len(buf))-n > n/directReadKeep {
+		own := make([]byte, n)
+		copy(own, data)
+		data = own
+	}
+	return data, nil
+}
+
+// alignedBuf returns a buffer of n bytes that starts on a directAlign boundary.
+func alignedBuf(n int) []byte {
+	// Large allocations (over 32 KiB) start on a page of the Go heap, which is usually
+	// aligned already; the spare block is then not needed.
+	if n > 32<<10 {
+		if b := make([]byte, n); uintptr(unsafe.Pointer(unsafe.SliceData(b)))%directAlign == 0 {
+			return b
+		}
+	}
+	raw := make([]byte, n+directAlign)
+	skip := (directAlign - int(uintptr(unsafe.Pointer(&raw[0]))%directAlign)) % directAlign
+	return raw[skip : skip+n : skip+n]
 }
