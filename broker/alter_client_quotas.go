@@ -2,9 +2,10 @@ package broker
 
 // AlterClientQuotas: versions 0-1 (KIP-546). Each entry names an entity (user, client-id
 // or both, a null name meaning <default>) and sets or removes quota keys; the keys
-// enforced are producer_byte_rate and consumer_byte_rate (whole bytes per second >0);
-// request_percentage and Kafka's other keys are refused with INVALID_REQUEST rather than
-// stored and ignored, as are ip entities. An entry is applied in one etcd transaction
+// enforced are producer_byte_rate and consumer_byte_rate (whole bytes per second >0) and
+// request_percentage (a percentage >0, KIP-124); controller_mutation_rate and Kafka's
+// other keys are refused with INVALID_REQUEST rather than stored and ignored, as are ip
+// entities. An entry is applied in one etcd transaction
 // (meta/quotas.go) that every broker's watch picks up; validate_only checks without
 // storing. Needs ALTER_CONFIGS on the cluster when the authorizer is on.
 

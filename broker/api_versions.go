@@ -28,8 +28,12 @@ func apiTable() []codec.APIRange {
 	return out
 }
 
+// On an authenticated connection (or one without SASL) ApiVersions counts against the
+// request quota and may be throttled, as Kafka's KafkaApis.handleApiVersionsRequest
+// (sendResponseMaybeThrottle); before SASL authentication it is exempt
+// (requestQuotaExempt).
 func (b *Broker) handleAPIVersions(c *call) {
-	buf := codec.AppendAPIVersionsResponse(make([]byte, 0, 512), c.hdr.APIVersion, c.hdr.CorrelationID, 0, apiTable(), 0)
+	buf := codec.AppendAPIVersionsResponse(make([]byte, 0, 512), c.hdr.APIVersion, c.hdr.CorrelationID, 0, apiTable(), c.requestThrottle())
 	c.send([][]byte{buf})
 }
 

@@ -335,6 +335,8 @@ func (b *Broker) Serve(req *netio.Request) {
 		req.Close(errShuttingDown)
 		return
 	}
+	// start begins the request's handler time (handlerClock): decoding is work done for it.
+	start := time.Now()
 	auth := req.Conn.SASL()
 	if auth != nil && auth.RawToken() {
 		b.serveRawSASLToken(req, auth)
@@ -372,8 +374,11 @@ func (b *Broker) Serve(req *netio.Request) {
 		b.closeBad(req, hdr, fmt.Errorf("unsupported api %d version %d", hdr.APIKey, hdr.APIVersion))
 		return
 	}
-	if hdr.APIKey != int16(kmsg.ApiVersions) && !b.reg.Valid() && !b.awaitLease(req) {
-		return
+	if hdr.APIKey != int16(kmsg.ApiVersions) && !b.reg.Valid() {
+		if !b.awaitLease(req) {
+			return
+		}
+		start = time.Now() // the wait for the lease is not the request's handler time
 	}
 	if b.authz != nil && !servedUnderAuthorizer(hdr.APIKey) {
 		b.closeBad(req, hdr, fmt.Errorf("%s is not served while --authorizer is on: it has no authorization rule yet", kmsg.NameForKey(hdr.APIKey)))
@@ -385,7 +390,11 @@ func (b *Broker) Serve(req *netio.Request) {
 		return
 	}
 	api.requests.Inc()
-	api.handle(b, &call{log: b.log, req: req, hdr: hdr, kreq: kreq, start: time.Now(), duration: api.duration, authz: b.authz})
+	c := &call{log: b.log, req: req, hdr: hdr, kreq: kreq, start: time.Now(), duration: api.duration, authz: b.authz,
+		broker: b, quotaExempt: requestQuotaExempt(hdr.APIKey, auth)}
+	c.clock.resume(start)
+	api.handle(b, c)
+	c.clock.pause(time.Now())
 }
 
 // awaitLease holds a request while this incarnation's lease is not surely alive (the
@@ -435,6 +444,15 @@ type call struct {
 	duration *metrics.PrometheusHistogram
 	// authz is the broker's authorizer (nil: every request is allowed); see may.
 	authz *acl.Authorizer
+	// broker serves the call; the request quota (requestThrottle) reads its quotas.
+	broker *Broker
+	// clock measures the handler time of the request for request_percentage (quotas.go);
+	// quotaExempt leaves the request out of that quota.
+	clock       handlerClock
+	quotaExempt bool
+	// throttleCounted is set once the request is counted as throttled (countThrottled);
+	// owned by the goroutine handling or answering the request.
+	throttleCounted bool
 }
 
 // adminAction logs one administrative change a request made (a topic created or deleted,
@@ -457,7 +475,20 @@ func (c *call) send(parts [][]byte) {
 // cannot carry (over 32,767 bytes before flexible versions) is cut rather than sent with
 // a wrapped length: an error message quoting a long name is expected to be cut; any
 // other field means some input should have been refused, and is logged.
+// The request's handler time is recorded against its request quota first; a throttle it
+// causes goes in the answer's throttle_time_ms unless a longer one (a byte quota's) is
+// already there.
 func (c *call) respond(resp kmsg.Response) {
+	if t := c.requestThrottle(); t > 0 {
+		if r, ok := resp.(interface {
+			kmsg.ThrottleResponse
+			kmsg.SetThrottleResponse
+		}); ok {
+			if cur, _ := r.Throttle(); cur < t {
+				r.SetThrottle(t)
+			}
+		}
+	}
 	c.send([][]byte{c.encode(resp)})
 }
 

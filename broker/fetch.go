@@ -128,17 +128,23 @@ func (b *Broker) handleFetch(c *call) {
 		}()
 		timer := time.NewTimer(time.Until(deadline))
 		defer timer.Stop()
+		// The time parked is not handler time (request_percentage); the fills after a
+		// wake-up and the answer are.
 		for {
 			select {
 			case <-w:
+				c.clock.resume(time.Now())
 				n, stop = b.fillFetch(parts, maxBytes)
 				if !stop && n < int64(req.MinBytes) && time.Now().Before(deadline) {
+					c.clock.pause(time.Now())
 					continue
 				}
 			case <-timer.C:
+				c.clock.resume(time.Now())
 				b.fillFetch(parts, maxBytes)
 			case <-b.requests.Done():
 				// Shutting down: answer with what the last pass found.
+				c.clock.resume(time.Now())
 			}
 			b.sendFetch(c, resp)
 			return

@@ -36,9 +36,11 @@ func Open(ctx context.Context, cfg Config, d Deps) (_ *Broker, err error) {
 		ledHook: d.LedPartitions, sasl: d.SASL, authz: d.Authorizer,
 		quotaRates: make(map[string]*quota.Tracker),
 	}
-	for _, k := range []string{quota.ProducerByteRate, quota.ConsumerByteRate} {
+	for _, k := range []string{quota.ProducerByteRate, quota.ConsumerByteRate, quota.RequestPercentage} {
 		b.quotaRates[k], _ = quota.NewTracker(cfg.Quota.Samples, cfg.Quota.Window) // checked by Validate
 	}
+	// Kafka bounds a request-quota throttle to one window (ClientRequestQuotaManager).
+	b.quotaRates[quota.RequestPercentage].SetMaxThrottle(cfg.Quota.Window)
 	reg, err := d.Meta.RegisterBroker(ctx, &metapb.Broker{Id: cfg.NodeID, Host: cfg.AdvertisedHost, Port: cfg.AdvertisedPort, Listeners: cfg.Listeners}, clientv3.LeaseID(cfg.Rejoin))
 	if errors.Is(err, meta.ErrReplaced) {
 		return nil, &ConfigError{fmt.Errorf("cannot register broker %d again: %w", cfg.NodeID, err)}

@@ -73,7 +73,10 @@ func (b *Broker) handleProduce(c *call) {
 	case req.TransactionID != nil:
 		topLevel = kerr.TransactionalIDAuthorizationFailed.Code
 	}
-	resp.ThrottleMillis = c.throttle(b, quota.ProducerByteRate, total, false)
+	// The byte quota is measured at the request, the request quota at the answer
+	// (respond), which keeps the longer throttle; acks=0 gets no answer and is left out
+	// of the request quota, as in Kafka.
+	resp.ThrottleMillis, _ = c.throttle(b, quota.ProducerByteRate, total)
 	timeout := time.Duration(max(req.TimeoutMillis, 1000)) * time.Millisecond
 	// Waiting for acks is bounded by Close, not by the shutdown's start: Drain commits what
 	// was appended and answers its producers. Waiting for buffer space ends with the start.
@@ -81,7 +84,10 @@ func (b *Broker) handleProduce(c *call) {
 	var reserved int64
 	if topLevel == 0 {
 		rctx, rcancel := b.requestContext(timeout)
+		// Waiting for buffer space (backpressure) is not handler time.
+		c.clock.pause(time.Now())
 		err := b.flusher.Reserve(rctx, total)
+		c.clock.resume(time.Now())
 		rcancel()
 		if err != nil {
 			topLevel = kerr.RequestTimedOut.Code
@@ -175,6 +181,8 @@ func (b *Broker) handleProduce(c *call) {
 				}
 			}
 		}
+		// The wait for acks is not handler time; answering is.
+		c.clock.resume(time.Now())
 		answer()
 	}()
 }

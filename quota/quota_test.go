@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -61,7 +62,14 @@ func TestCheck(t *testing.T) {
 		{ProducerByteRate, 0, false},
 		{ProducerByteRate, -5, false},
 		{ProducerByteRate, 1.5, false},
-		{"request_percentage", 50, false},
+		{RequestPercentage, 50, true},
+		{RequestPercentage, 0.5, true},
+		{RequestPercentage, 250, true},
+		{RequestPercentage, 0, false},
+		{RequestPercentage, math.NaN(), false},
+		{RequestPercentage, math.Inf(1), false},
+		{"controller_mutation_rate", 5, false},
+		{"connection_creation_rate", 5, false},
 		{"bogus", 1, false},
 	} {
 		if err := Check(c.key, c.v); (err == nil) != c.ok {
@@ -133,5 +141,24 @@ func TestNewTrackerRefusesBadWindows(t *testing.T) {
 	}
 	if _, err := NewTracker(11, 0); err == nil {
 		t.Fatal("zero window accepted")
+	}
+}
+
+// TestTrackerMaxThrottle: with SetMaxThrottle (the request quota's one window), a request
+// far over the quota is throttled for that long at most, not for the whole span.
+func TestTrackerMaxThrottle(t *testing.T) {
+	tr, _ := NewTracker(11, time.Second)
+	tr.SetMaxThrottle(time.Second)
+	k := Key{HasClientID: true, ClientID: "app"}
+	now := time.Unix(1000, 0)
+	// A limit of 1% of a handler is 10 ms of handler time per second; 1 s of it over a
+	// measured window of 10 s is ten times the quota: 90 s unbounded, 1 s bounded.
+	limit := 1 * float64(time.Second/time.Nanosecond) / 100
+	if d := tr.Record(k, int64(time.Second), limit, now); d != time.Second {
+		t.Fatalf("throttled %s, want the 1s bound", d)
+	}
+	// Within the quota: 50 ms over 10 s is half of it.
+	if d := tr.Record(Key{HasClientID: true, ClientID: "light"}, int64(50*time.Millisecond), limit, now); d != 0 {
+		t.Fatalf("within quota: throttled %s", d)
 	}
 }

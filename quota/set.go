@@ -6,27 +6,38 @@ import (
 	"strings"
 )
 
-// Quota keys, as Kafka names them. Only the byte rates are enforced; the others Kafka
-// knows are refused by Check rather than stored and ignored.
+// Quota keys, as Kafka names them. The byte rates and the request percentage are
+// enforced; the others Kafka knows are refused by Check rather than stored and ignored.
 const (
 	ProducerByteRate = "producer_byte_rate"
 	ConsumerByteRate = "consumer_byte_rate"
+	// RequestPercentage is KIP-124's request quota: the percentage of one request
+	// handler's time per second (100: one whole handler) a client may use.
+	RequestPercentage = "request_percentage"
 )
 
 // notEnforced are Kafka's other client quota keys.
 var notEnforced = map[string]bool{
-	"request_percentage":       true,
 	"controller_mutation_rate": true,
 	"connection_creation_rate": true,
 }
 
-// Check reports what is wrong with setting key to v.
+// enforced names the keys KafScale enforces, for error messages.
+var enforced = ProducerByteRate + ", " + ConsumerByteRate + " and " + RequestPercentage
+
+// Check reports what is wrong with setting key to v. The byte rates are whole bytes per
+// second (Kafka's LONG quota configs); request_percentage is any finite percentage >0
+// (Kafka's DOUBLE), above 100 too, as Kafka allows: 200 is two handlers' time.
 func Check(key string, v float64) error {
 	switch {
 	case notEnforced[key]:
-		return fmt.Errorf("quota %s is not enforced by KafScale (only %s and %s are)", key, ProducerByteRate, ConsumerByteRate)
+		return fmt.Errorf("quota %s is not enforced by KafScale (only %s are)", key, enforced)
+	case key == RequestPercentage:
+		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+			return fmt.Errorf("quota %s must be a percentage >0 (set to %v)", key, v)
+		}
 	case key != ProducerByteRate && key != ConsumerByteRate:
-		return fmt.Errorf("unknown quota key %q (KafScale enforces %s and %s)", key, ProducerByteRate, ConsumerByteRate)
+		return fmt.Errorf("unknown quota key %q (KafScale enforces %s)", key, enforced)
 	case math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 || v != math.Trunc(v) || v > math.MaxInt64:
 		return fmt.Errorf("quota %s must be a whole number of bytes per second >0 (set to %v)", key, v)
 	}

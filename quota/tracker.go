@@ -23,6 +23,9 @@ const (
 type Tracker struct {
 	samples int
 	window  time.Duration
+	// maxThrottle bounds one throttle: the whole span by default, one window for the
+	// request quota (SetMaxThrottle). Set before use.
+	maxThrottle time.Duration
 
 	mu    sync.Mutex
 	rates map[Key]*rate
@@ -38,14 +41,21 @@ func NewTracker(samples int, window time.Duration) (*Tracker, error) {
 	if window <= 0 {
 		return nil, fmt.Errorf("--quota-window-size must be >0 (set to %s)", window)
 	}
-	return &Tracker{samples: samples, window: window, rates: make(map[Key]*rate)}, nil
+	return &Tracker{samples: samples, window: window, maxThrottle: time.Duration(samples) * window, rates: make(map[Key]*rate)}, nil
 }
 
-// Record adds n units (bytes) to k's rate at now and returns how long the request is
-// throttled: zero while the rate is within limit, else the time it takes the rate, at
-// zero traffic, to come back to limit ((rate - limit) / limit × the measured window,
-// Kafka's QuotaUtils.throttleTime), at most the whole measured span (samples × window),
-// so that one huge request does not silence a client for minutes.
+// SetMaxThrottle bounds the throttle of one request to d instead of the whole measured
+// span; Kafka bounds its request quota's throttle to one window
+// (ClientRequestQuotaManager's maxThrottleTimeMs), so that a request that took a long
+// time does not silence its client for many windows. Call it before the Tracker is used.
+func (t *Tracker) SetMaxThrottle(d time.Duration) { t.maxThrottle = d }
+
+// Record adds n units (bytes, or nanoseconds of handler time) to k's rate at now and
+// returns how long the request is throttled: zero while the rate is within limit (units
+// per second), else the time it takes the rate, at zero traffic, to come back to limit
+// ((rate - limit) / limit × the measured window, Kafka's QuotaUtils.throttleTime), at
+// most the whole measured span (samples × window) or what SetMaxThrottle set, so that one
+// huge request does not silence a client for minutes.
 func (t *Tracker) Record(k Key, n int64, limit float64, now time.Time) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -65,7 +75,7 @@ func (t *Tracker) Record(k Key, n int64, limit float64, now time.Time) time.Dura
 		return 0
 	}
 	d := time.Duration((observed - limit) / limit * float64(over))
-	return min(d, time.Duration(t.samples)*t.window)
+	return min(d, t.maxThrottle)
 }
 
 // Len returns the number of keys measured (idle ones not yet dropped included).

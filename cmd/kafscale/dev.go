@@ -148,7 +148,7 @@ func serverFlags(fs *flag.FlagSet, cfg *serverConfig) {
 	fs.DurationVar(&cfg.Broker.Lag.Interval, "lag-interval", cfg.Broker.Lag.Interval, "how often the group coordinator computes consumer lag for kafscale_consumer_group_lag")
 	fs.IntVar(&cfg.Broker.Lag.MaxPartitions, "lag-max-partitions", cfg.Broker.Lag.MaxPartitions, "most group x partition lag series exported; groups past it are left out whole (0: no lag export)")
 	fs.IntVar(&cfg.Broker.TopicMetrics.MaxTopics, "metrics-max-topics", cfg.Broker.TopicMetrics.MaxTopics, `most topics with traffic series of their own; the traffic of others is exported under topic="(other)"`)
-	fs.IntVar(&cfg.Broker.Quota.Samples, "quota-window-num", cfg.Broker.Quota.Samples, "windows a client's byte rate is measured over for its quota (quota.window.num)")
+	fs.IntVar(&cfg.Broker.Quota.Samples, "quota-window-num", cfg.Broker.Quota.Samples, "windows a client's byte and request rates are measured over for its quotas (quota.window.num)")
 	fs.DurationVar(&cfg.Broker.Quota.Window, "quota-window-size", cfg.Broker.Quota.Window, "length of one quota window (quota.window.size.seconds)")
 	g := &cfg.Broker.Group
 	fs.DurationVar(&g.InitialRebalanceDelay, "group-initial-rebalance-delay", g.InitialRebalanceDelay, "wait for more members before the first rebalance of a group (group.initial.rebalance.delay.ms)")

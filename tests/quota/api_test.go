@@ -64,7 +64,8 @@ func TestAlterDescribeClientQuotas(t *testing.T) {
 		es   []ent
 		want string
 	}{
-		{"request_percentage", "request_percentage", 50, []ent{{"user", name("u")}}, "not enforced"},
+		{"controller_mutation_rate", "controller_mutation_rate", 50, []ent{{"user", name("u")}}, "not enforced"},
+		{"zero request_percentage", "request_percentage", 0, []ent{{"user", name("u")}}, ">0"},
 		{"unknown key", "bogus_rate", 5, []ent{{"user", name("u")}}, "unknown quota key"},
 		{"zero rate", "producer_byte_rate", 0, []ent{{"user", name("u")}}, ">0"},
 		{"fractional rate", "producer_byte_rate", 1.5, []ent{{"user", name("u")}}, "whole number"},

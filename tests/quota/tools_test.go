@@ -28,8 +28,9 @@ func configsOK(t *testing.T, addr string, args ...string) string {
 }
 
 // TestKafkaConfigsQuotas: kafka-configs sets quotas of users, client ids, both, and the
-// defaults (AlterClientQuotas), describes them (DescribeClientQuotas), deletes one, and a
-// quota KafScale does not enforce is refused with a message saying so.
+// defaults (AlterClientQuotas), byte rates and request_percentage, describes them
+// (DescribeClientQuotas), deletes one, and a quota KafScale does not enforce is refused
+// with a message saying so.
 func TestKafkaConfigsQuotas(t *testing.T) {
 	p := testbroker.Start(t)
 	alice := []string{"--entity-type", "users", "--entity-name", "alice"}
@@ -40,8 +41,8 @@ func TestKafkaConfigsQuotas(t *testing.T) {
 		config string
 		done   string
 	}{
-		{alice, "producer_byte_rate=1024,consumer_byte_rate=2048", "Completed updating config for user alice."},
-		{app, "producer_byte_rate=4096", "Completed updating config for client app."},
+		{alice, "producer_byte_rate=1024,consumer_byte_rate=2048,request_percentage=25", "Completed updating config for user alice."},
+		{app, "producer_byte_rate=4096,request_percentage=0.5", "Completed updating config for client app."},
 		{aliceApp, "producer_byte_rate=512", "Completed updating config for user alice."},
 		{[]string{"--entity-type", "users", "--entity-default"}, "consumer_byte_rate=100", "Completed updating default config for users in the cluster."},
 	} {
@@ -54,8 +55,8 @@ func TestKafkaConfigsQuotas(t *testing.T) {
 		entity []string
 		want   []string
 	}{
-		{alice, []string{"user-principal 'alice'", "consumer_byte_rate=2048.0", "producer_byte_rate=1024.0"}},
-		{app, []string{"client-id 'app'", "producer_byte_rate=4096.0"}},
+		{alice, []string{"user-principal 'alice'", "consumer_byte_rate=2048.0", "producer_byte_rate=1024.0", "request_percentage=25.0"}},
+		{app, []string{"client-id 'app'", "producer_byte_rate=4096.0", "request_percentage=0.5"}},
 		{aliceApp, []string{"user-principal 'alice', client-id 'app'", "producer_byte_rate=512.0"}},
 		{[]string{"--entity-type", "users", "--entity-default"}, []string{"the default user-principal", "consumer_byte_rate=100.0"}},
 	} {
@@ -72,8 +73,13 @@ func TestKafkaConfigsQuotas(t *testing.T) {
 		t.Errorf("after deleting alice's producer_byte_rate, --describe printed:\n%s", out)
 	}
 
-	out, ok := configs(t, p.Addr, append(app, "--alter", "--add-config", "request_percentage=50")...)
-	if ok || !strings.Contains(out, "request_percentage is not enforced by KafScale") {
-		t.Errorf("request_percentage: exit ok=%v, output:\n%s\nwant a failure saying it is not enforced", ok, out)
+	configsOK(t, p.Addr, append(app, "--alter", "--delete-config", "request_percentage")...)
+	if out := configsOK(t, p.Addr, append(app, "--describe")...); strings.Contains(out, "request_percentage") || !strings.Contains(out, "producer_byte_rate=4096.0") {
+		t.Errorf("after deleting app's request_percentage, --describe printed:\n%s", out)
+	}
+
+	out, ok := configs(t, p.Addr, append(app, "--alter", "--add-config", "controller_mutation_rate=50")...)
+	if ok || !strings.Contains(out, "controller_mutation_rate is not enforced by KafScale") {
+		t.Errorf("controller_mutation_rate: exit ok=%v, output:\n%s\nwant a failure saying it is not enforced", ok, out)
 	}
 }
