@@ -230,4 +230,16 @@ func TestSameAnswersAsKafka(t *testing.T) {
 			t.Logf("both:\n  %s", strings.Join(got[0], "\n  "))
 		})
 	}
+	// Last: the quota's throttles slow only its own client id, but take seconds.
+	t.Run("request_percentage throttles ApiVersions and Metadata", func(t *testing.T) {
+		var got [2]string
+		for i, s := range []*server{kafka, kafscale} {
+			got[i] = requestQuotaThrottles(t, s)
+		}
+		if got[0] != got[1] {
+			t.Errorf("answers differ\nkafka:    %s\nkafscale: %s", got[0], got[1])
+			return
+		}
+		t.Logf("both: %s", got[0])
+	})
 }
