@@ -77,10 +77,11 @@ var rules = map[int16]rule{
 	int16(kmsg.DescribeACLs):                 {acl.Cluster: acl.Describe},
 	int16(kmsg.AlterUserSCRAMCredentials):    {acl.Cluster: acl.Alter},
 	int16(kmsg.DescribeUserSCRAMCredentials): {acl.Cluster: acl.Describe},
-	int16(kmsg.DescribeCluster):              {acl.Cluster: acl.Describe},
-	int16(kmsg.ElectLeaders):                 {acl.Cluster: acl.Alter},
-	int16(kmsg.ListPartitionReassignments):   {acl.Cluster: acl.Describe},
-	int16(kmsg.DescribeLogDirs):              {acl.Cluster: acl.Describe},
+	// DescribeCluster: nothing (as Kafka); its authorized-operations field asks DESCRIBE.
+	int16(kmsg.DescribeCluster):            {},
+	int16(kmsg.ElectLeaders):               {acl.Cluster: acl.Alter},
+	int16(kmsg.ListPartitionReassignments): {acl.Cluster: acl.Describe},
+	int16(kmsg.DescribeLogDirs):            {acl.Cluster: acl.Describe},
 	// DescribeTopicPartitions: a listing of every topic leaves out the others.
 	int16(kmsg.DescribeTopicPartitions): {acl.Topic: acl.Describe},
 	// Client quotas (quotas.go): Kafka asks for the cluster's configs.

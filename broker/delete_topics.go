@@ -2,7 +2,14 @@ package broker
 
 // DeleteTopics: versions 1-6. Topics are named, or from v6 given by topic id
 // (UNKNOWN_TOPIC_ID when absent). Deletion is one etcd transaction whatever the partition
-// count; the recreated topic gets a new id, so it never sees old data.
+// count; the recreated topic gets a new id, so it never sees old data. With --authorizer,
+// as Kafka's controller decides (ControllerApis.deleteTopics, checked against Kafka by
+// tests/oracle): DELETE on the cluster allows every topic; otherwise a name the principal
+// may not describe is TOPIC_AUTHORIZATION_FAILED whether it exists or not, a describable
+// one that does not exist UNKNOWN_TOPIC_OR_PARTITION, and one it may not delete
+// TOPIC_AUTHORIZATION_FAILED; an id that names no topic is UNKNOWN_TOPIC_ID, and one the
+// principal may not delete TOPIC_AUTHORIZATION_FAILED, with the name only if it may
+// describe the topic.
 
 import (
 	"time"
@@ -34,6 +41,10 @@ func (b *Broker) handleDeleteTopics(c *call) {
 			targets = append(targets, target{name: &name})
 		}
 	}
+	clusterDelete := c.allows(acl.Delete, acl.Cluster, acl.ClusterName)
+	// mayDelete and mayDescribe decide for a topic name; a refusal to delete is logged.
+	mayDelete := func(name string) bool { return clusterDelete || c.may(acl.Topic, name) }
+	mayDescribe := func(name string) bool { return clusterDelete || c.allows(acl.Describe, acl.Topic, name) }
 	for _, tg := range targets {
 		rr := kmsg.NewDeleteTopicsResponseTopic()
 		rr.Topic = tg.name
@@ -41,18 +52,26 @@ func (b *Broker) handleDeleteTopics(c *call) {
 		var t *topic
 		if tg.name != nil {
 			t = b.topicByName(*tg.name)
-			if !c.may(acl.Topic, *tg.name) {
+			deletable := mayDelete(*tg.name)
+			switch {
+			case !deletable && !mayDescribe(*tg.name):
 				t = nil
 				rr.ErrorCode = kerr.TopicAuthorizationFailed.Code
-			} else if t == nil {
+			case t == nil:
 				rr.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case !deletable:
+				t = nil
+				rr.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			}
 		} else {
 			t = b.topicByID(tg.id)
-			if t == nil || !c.allows(acl.Describe, acl.Topic, t.meta.Name) {
-				t = nil // as Kafka: a topic the principal may not describe is not known
+			if t == nil {
 				rr.ErrorCode = kerr.UnknownTopicID.Code
-			} else if !c.may(acl.Topic, t.meta.Name) {
+			} else if !mayDelete(t.meta.Name) {
+				if mayDescribe(t.meta.Name) {
+					name := t.meta.Name
+					rr.Topic = &name
+				}
 				t = nil
 				rr.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			}

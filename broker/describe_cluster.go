@@ -7,10 +7,11 @@ package broker
 // MISMATCHED_ENDPOINT_TYPE and an unknown type UNSUPPORTED_ENDPOINT_TYPE (INVALID_REQUEST at
 // v0, which has no EndpointType field). The controller id is the broker whose controller
 // (package ctrl) is elected, which is a live broker, unlike Kafka's random alive broker;
-// -1 if it is not among the brokers listed, as Kafka does. It needs DESCRIBE on the cluster
-// with --authorizer. ClusterAuthorizedOperations, when asked for, holds the cluster
-// operations the principal may perform (every one without an authorizer); otherwise it
-// is the schema's -2147483648. No broker is
+// -1 if it is not among the brokers listed, as Kafka does. With --authorizer it needs no
+// ACL, as in Kafka (any client that got through the handshake may list the brokers, which
+// Metadata tells it too); ClusterAuthorizedOperations, when asked for, holds the cluster
+// operations the principal may perform if it may DESCRIBE the cluster, else 0, as Kafka's
+// (every one without an authorizer); otherwise it is the schema's -2147483648. No broker is
 // fenced in KafScale's sense (a broker whose session ended is no longer listed), so
 // IsFenced (v2) is false and IncludeFencedBrokers changes nothing.
 
@@ -38,12 +39,6 @@ func (b *Broker) handleDescribeCluster(c *call) {
 		c.respond(resp)
 		return
 	}
-	if !c.may(acl.Cluster, acl.ClusterName) {
-		err := newKafkaError(kerr.ClusterAuthorizationFailed, "Authorization failed.")
-		resp.ErrorCode, resp.ErrorMessage = errCodeOf(err), errText(err)
-		c.respond(resp)
-		return
-	}
 	brokers, controller := b.clusterBrokers()
 	resp.ControllerID = -1
 	ln := listenerOf(c)
@@ -58,7 +53,10 @@ func (b *Broker) handleDescribeCluster(c *call) {
 	}
 	resp.ClusterID = b.clusterID
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = c.authorizedOps(acl.Cluster, acl.ClusterName, clusterOperations)
+		resp.ClusterAuthorizedOperations = 0
+		if c.allows(acl.Describe, acl.Cluster, acl.ClusterName) {
+			resp.ClusterAuthorizedOperations = c.authorizedOps(acl.Cluster, acl.ClusterName, clusterOperations)
+		}
 	}
 	c.respond(resp)
 }

@@ -56,6 +56,9 @@ type Kafka struct {
 	Addr string
 	// ControllerAddr is the CONTROLLER listener, 127.0.0.1:<port>.
 	ControllerAddr string
+	// SASLAddr is the SASL_PLAINTEXT listener (SASL/PLAIN) KafkaSASLPlain adds, 127.0.0.1:<port>;
+	// empty without it.
+	SASLAddr string
 	// NodeID is the node's node.id (broker and controller).
 	NodeID int32
 	// ClusterID is the id the log directory was formatted with.
@@ -74,16 +77,27 @@ type Kafka struct {
 // KafkaOption changes how StartKafka configures the node.
 type KafkaOption func(s *kafkaSettings)
 
-// kafkaSettings are what options change: server.properties and the JVM's flags.
+// kafkaSettings are what options change: server.properties, the JVM's flags, and the
+// SASL/PLAIN users of a SASL_PLAINTEXT listener (none: no such listener).
 type kafkaSettings struct {
-	props    map[string]string
-	jvmFlags []string
+	props     map[string]string
+	jvmFlags  []string
+	saslUsers map[string]string
 }
 
 // KafkaProperty sets a server.properties entry, overriding the helper's value. The node
 // id, listeners and log.dirs are the helper's to set: the Kafka fields describe them.
 func KafkaProperty(name, value string) KafkaOption {
 	return func(s *kafkaSettings) { s.props[name] = value }
+}
+
+// KafkaSASLPlain adds a SASL_PLAINTEXT listener (Kafka.SASLAddr) on which the given users
+// (name -> password) log in with SASL/PLAIN, as the JAAS users of Kafka's PlainLoginModule.
+// The PLAINTEXT listener stays (as User:ANONYMOUS): the node's own readiness check uses it,
+// and with an authorizer on, super.users must name User:ANONYMOUS for the node's
+// inter-broker and controller traffic.
+func KafkaSASLPlain(users map[string]string) KafkaOption {
+	return func(s *kafkaSettings) { s.saslUsers = users }
 }
 
 // KafkaBenchmarkJVM runs the node with the JVM flags Kafka's own bin/kafka-server-start.sh
@@ -134,6 +148,23 @@ func StartKafka(t testing.TB, opts ...KafkaOption) *Kafka {
 	settings := &kafkaSettings{props: props, jvmFlags: kafkaJVMFlags}
 	for _, o := range opts {
 		o(settings)
+	}
+	if settings.saslUsers != nil {
+		k.SASLAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		props["listeners"] += ",SASL_PLAINTEXT://" + k.SASLAddr
+		props["advertised.listeners"] += ",SASL_PLAINTEXT://" + k.SASLAddr
+		props["listener.security.protocol.map"] += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+		props["sasl.enabled.mechanisms"] = "PLAIN"
+		names := make([]string, 0, len(settings.saslUsers))
+		for n := range settings.saslUsers {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		jaas := "org.apache.kafka.common.security.plain.PlainLoginModule required"
+		for _, n := range names {
+			jaas += fmt.Sprintf(" user_%s=%q", n, settings.saslUsers[n])
+		}
+		props["listener.name.sasl_plaintext.plain.sasl.jaas.config"] = jaas + ";"
 	}
 	propsFile := filepath.Join(k.ConfigDir, "server.properties")
 	writeFile(t, propsFile, propertiesText(props))

@@ -90,7 +90,11 @@ func facts(s *server, resp kmsg.Response) []string {
 		}
 	case *kmsg.IncrementalAlterConfigsResponse:
 		for _, rr := range r.Resources {
-			add("resource %s %q %s", rr.ResourceType, rr.ResourceName, errName(rr.ErrorCode))
+			name := strconv.Quote(rr.ResourceName)
+			if rr.ResourceType == kmsg.ConfigResourceTypeBroker && rr.ResourceName == strconv.Itoa(int(s.nodeID)) {
+				name = "self"
+			}
+			add("resource %s %s %s", rr.ResourceType, name, errName(rr.ErrorCode))
 		}
 	case *kmsg.AlterConfigsResponse:
 		for _, rr := range r.Resources {
@@ -104,6 +108,34 @@ func facts(s *server, resp kmsg.Response) []string {
 		}
 	case *kmsg.InitProducerIDResponse:
 		add("%s producerID=%s epoch=%d", errName(r.ErrorCode), set(r.ProducerID >= 0), r.ProducerEpoch)
+	case *kmsg.JoinGroupResponse:
+		add("%s generation=%d", errName(r.ErrorCode), r.Generation)
+	case *kmsg.OffsetCommitResponse:
+		for _, rt := range r.Topics {
+			for _, rp := range rt.Partitions {
+				add("%s/%d %s", rt.Topic, rp.Partition, errName(rp.ErrorCode))
+			}
+		}
+	case *kmsg.DeleteGroupsResponse:
+		for _, rg := range r.Groups {
+			add("group %s %s", rg.Group, errName(rg.ErrorCode))
+		}
+	case *kmsg.CreatePartitionsResponse:
+		for _, rt := range r.Topics {
+			add("topic %s %s", rt.Topic, errName(rt.ErrorCode))
+		}
+	case *kmsg.DescribeACLsResponse:
+		add("%s resources=%d", errName(r.ErrorCode), len(r.Resources))
+	case *kmsg.CreateACLsResponse:
+		for i, rr := range r.Results {
+			add("creation[%d] %s", i, errName(rr.ErrorCode))
+		}
+	case *kmsg.DeleteACLsResponse:
+		for i, rr := range r.Results {
+			add("filter[%d] %s matching=%d", i, errName(rr.ErrorCode), len(rr.MatchingACLs))
+		}
+	case *kmsg.DescribeClusterResponse:
+		add("%s brokers=%d controller=%s clusterAuthorizedOperations=%d", errName(r.ErrorCode), len(r.Brokers), node(r.ControllerID), r.ClusterAuthorizedOperations)
 	default:
 		panic(fmt.Sprintf("BUG: facts of %T", resp))
 	}

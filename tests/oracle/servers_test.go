@@ -36,6 +36,9 @@ type server struct {
 	nodeID int32 // as its Metadata names it
 	// created are the topics ensureTopic created.
 	created map[string]bool
+	// login are client options every request is sent with (a SASL login); none: the
+	// server's PLAINTEXT listener, as User:ANONYMOUS.
+	login []kgo.Opt
 }
 
 // startServers starts Apache Kafka and `kafscale dev`, overlapping their starts (the JVM's
@@ -84,7 +87,8 @@ func (s *server) do(t *testing.T, req kmsg.Request) kmsg.Response {
 	maxV.SetMaxKeyVersion(req.Key(), version)
 	minV := new(kversion.Versions)
 	minV.SetMaxKeyVersion(req.Key(), version)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.addr), kgo.MaxVersions(maxV), kgo.MinVersions(minV), kgo.ClientID("kafscale-oracle"))
+	opts := append([]kgo.Opt{kgo.SeedBrokers(s.addr), kgo.MaxVersions(maxV), kgo.MinVersions(minV), kgo.ClientID("kafscale-oracle")}, s.login...)
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Fatalf("cannot make a client for %s: %v", s.name, err)
 	}
