@@ -33,54 +33,80 @@ func BenchmarkHedgedUploadTail(b *testing.B) {
 			cfg := DefaultConfig()
 			cfg.HedgeQuantile = v.quantile
 			cfg.UploadConcurrency = v.uploads
-			st := &faultyStore{Store: objstore.WithLatency(newMemStore(true), objstore.S3PublishedLatency())} // counts PUTs, fails none
-			f := newTestFlusher(b, cfg, st, nopCommitter{})
-			s := &nopSink{}
-			id := partitionID(1, 0, 0)
-			data := make([]byte, 1024)
-			appended := make([]time.Time, b.N)
-			flushes := make([]*Flush, b.N)
-			var mu sync.Mutex
-			doneAt := map[*Flush]time.Time{}
-			var wg sync.WaitGroup
-			tick := time.NewTicker(5 * time.Millisecond)
-			defer tick.Stop()
-			b.ResetTimer()
-			for i := range b.N {
-				<-tick.C
-				if err := f.Reserve(context.Background(), int64(len(data))); err != nil {
-					b.Fatal(err)
-				}
-				appended[i] = time.Now()
-				fl := f.Append(s, id, Batch{Data: data, BaseOffset: int64(i), LastOffset: int64(i)})
-				flushes[i] = fl
-				mu.Lock()
-				if _, ok := doneAt[fl]; !ok {
-					doneAt[fl] = time.Time{}
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						<-fl.Done()
-						mu.Lock()
-						doneAt[fl] = time.Now()
-						mu.Unlock()
-					}()
-				}
-				mu.Unlock()
-			}
-			f.Flush()
-			wg.Wait()
-			b.StopTimer()
-			lat := make([]time.Duration, b.N)
-			for i := range lat {
-				lat[i] = doneAt[flushes[i]].Sub(appended[i])
-			}
-			slices.Sort(lat)
-			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-			b.ReportMetric(ms(lat[b.N/2]), "p50-ms")
-			b.ReportMetric(ms(lat[b.N*99/100]), "p99-ms")
-			b.ReportMetric(ms(lat[b.N-1]), "max-ms")
-			b.ReportMetric(float64(st.puts.Load())/float64(len(doneAt)), "puts/object")
+			benchFlushTail(b, cfg, objstore.S3PublishedLatency(), 5*time.Millisecond)
 		})
 	}
+}
+
+// BenchmarkExpressFlushTail measures the broker's part of the low-latency mode (issue 20,
+// acceptance 7): the default flusher with a shorter flush interval on the simulated
+// s3-express store, a 1 KiB batch appended every millisecond, each timed from its Append to
+// its flush committed. puts/s is what the interval costs.
+//
+//	go test -run X -bench ExpressFlushTail -benchtime 10000x ./flush/
+func BenchmarkExpressFlushTail(b *testing.B) {
+	for _, interval := range []time.Duration{100 * time.Millisecond, 50 * time.Millisecond, 20 * time.Millisecond} {
+		b.Run("interval="+interval.String(), func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.FlushInterval = interval
+			benchFlushTail(b, cfg, objstore.S3ExpressLatency(), time.Millisecond)
+		})
+	}
+}
+
+// benchFlushTail runs a flusher with cfg on an in-memory store with latency lc, appends one
+// 1 KiB batch every pace (b.N batches) and reports the Append-to-commit percentiles, the
+// PUTs per object and per second.
+func benchFlushTail(b *testing.B, cfg Config, lc objstore.LatencyConfig, pace time.Duration) {
+	st := &faultyStore{Store: objstore.WithLatency(newMemStore(true), lc)} // counts PUTs, fails none
+	f := newTestFlusher(b, cfg, st, nopCommitter{})
+	s := &nopSink{}
+	id := partitionID(1, 0, 0)
+	data := make([]byte, 1024)
+	appended := make([]time.Time, b.N)
+	flushes := make([]*Flush, b.N)
+	var mu sync.Mutex
+	doneAt := map[*Flush]time.Time{}
+	var wg sync.WaitGroup
+	tick := time.NewTicker(pace)
+	defer tick.Stop()
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		<-tick.C
+		if err := f.Reserve(context.Background(), int64(len(data))); err != nil {
+			b.Fatal(err)
+		}
+		appended[i] = time.Now()
+		fl := f.Append(s, id, Batch{Data: data, BaseOffset: int64(i), LastOffset: int64(i)})
+		flushes[i] = fl
+		mu.Lock()
+		if _, ok := doneAt[fl]; !ok {
+			doneAt[fl] = time.Time{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-fl.Done()
+				mu.Lock()
+				doneAt[fl] = time.Now()
+				mu.Unlock()
+			}()
+		}
+		mu.Unlock()
+	}
+	f.Flush()
+	wg.Wait()
+	b.StopTimer()
+	secs := time.Since(start).Seconds()
+	lat := make([]time.Duration, b.N)
+	for i := range lat {
+		lat[i] = doneAt[flushes[i]].Sub(appended[i])
+	}
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(lat[b.N/2]), "p50-ms")
+	b.ReportMetric(ms(lat[b.N*99/100]), "p99-ms")
+	b.ReportMetric(ms(lat[b.N-1]), "max-ms")
+	b.ReportMetric(float64(st.puts.Load())/float64(len(doneAt)), "puts/object")
+	b.ReportMetric(float64(st.puts.Load())/secs, "puts/s")
 }
