@@ -22,7 +22,10 @@ var (
 	cacheMisses          = metrics.NewCounter("kafscale_cache_misses_total")
 	cachePrefetchDropped = metrics.NewCounter("kafscale_cache_prefetch_dropped_total")
 	cachePrefetchErrors  = metrics.NewCounter("kafscale_cache_prefetch_errors_total")
-	_                    = metrics.NewGauge("kafscale_cache_hit_ratio", func() float64 {
+	// aheadDropped counts ranges loaded ahead of their reader (read-ahead, a fetch's
+	// warm-up) and dropped unread to make room for newer ones.
+	aheadDropped = metrics.NewCounter("kafscale_cache_ahead_dropped_total")
+	_            = metrics.NewGauge("kafscale_cache_hit_ratio", func() float64 {
 		h, m := cacheHits.Get(), cacheMisses.Get()
 		if h+m == 0 {
 			return 0
@@ -34,7 +37,7 @@ var (
 	_ = metrics.NewGauge("kafscale_cache_bytes", func() float64 { return sumCaches((*Cache).usedBytes) })
 	_ = metrics.NewGauge("kafscale_cache_entries", func() float64 { return sumCaches((*Cache).entries) })
 	_ = metrics.NewGauge("kafscale_cache_capacity_bytes", func() float64 {
-		return sumCaches(func(c *Cache) float64 { return float64(c.rc.MaxCost()) })
+		return sumCaches(func(c *Cache) float64 { return float64(c.rc.MaxCost() + c.ahead.max) })
 	})
 )
 
@@ -60,13 +63,15 @@ func sumCaches(f func(*Cache) float64) float64 {
 // adjust the admitted one). Lock must be held (read) and the cache open.
 func (c *Cache) usedBytes() float64 {
 	m := c.rc.Metrics
-	return float64(int64(m.CostAdded() - m.CostEvicted()))
+	ahead, _ := c.ahead.held()
+	return float64(int64(m.CostAdded()-m.CostEvicted()) + ahead)
 }
 
 // entries is the ranges held. Lock must be held (read) and the cache open.
 func (c *Cache) entries() float64 {
 	m := c.rc.Metrics
-	return float64(int64(m.KeysAdded() - m.KeysEvicted()))
+	_, ahead := c.ahead.held()
+	return float64(int64(m.KeysAdded()-m.KeysEvicted()) + int64(ahead))
 }
 
 // ErrCacheClosed is returned by Get on a miss after Close.
@@ -123,8 +128,11 @@ type cacheEntry struct {
 // fail the others waiting for the same range; Close cancels them. Prefetch goroutines are
 // owned by the cache and joined by Close.
 type Cache struct {
-	st    objstore.Store
-	rc    *ristretto.Cache[uint64, *cacheEntry]
+	st objstore.Store
+	rc *ristretto.Cache[uint64, *cacheEntry]
+	// ahead holds the latest ranges loaded by Start and Prefetch (aheadRanges says
+	// why); a quarter of CacheBytes, rc the rest.
+	ahead *aheadRanges
 	seed  maphash.Seed
 	group singleflight.Group
 
@@ -157,10 +165,11 @@ func NewCache(cfg CacheConfig, st objstore.Store) (*Cache, error) {
 	if cfg.CacheBytes < 0 || cfg.ExpectedItemBytes < 0 || cfg.PrefetchConcurrency < 0 {
 		return nil, fmt.Errorf("cannot create range cache: negative setting in %+v", cfg)
 	}
+	aheadBytes := cfg.CacheBytes / aheadFraction
 	rc, err := ristretto.NewCache(&ristretto.Config[uint64, *cacheEntry]{
 		// Ten counters per expected entry, as ristretto recommends.
 		NumCounters: max(10*cfg.CacheBytes/cfg.ExpectedItemBytes, 1000),
-		MaxCost:     cfg.CacheBytes,
+		MaxCost:     max(cfg.CacheBytes-aheadBytes, 1),
 		BufferItems: 64,
 		// For kafscale_cache_bytes and _entries: ristretto alone knows what its policy
 		// admitted and evicted. Its counters are striped atomics, cheap next to a GET.
@@ -175,6 +184,7 @@ func NewCache(cfg CacheConfig, st objstore.Store) (*Cache, error) {
 	c := &Cache{
 		st:     st,
 		rc:     rc,
+		ahead:  newAheadRanges(aheadBytes),
 		seed:   maphash.MakeSeed(),
 		ctx:    ctx,
 		cancel: cancel,
@@ -196,15 +206,31 @@ func (c *Cache) hash(key string, pos, n int64) uint64 {
 	return h.Sum64()
 }
 
-// lookup returns the cached bytes of a range, if present.
+// lookup returns the cached bytes of a range, if present, in the cache or loaded ahead.
 func (c *Cache) lookup(hk uint64, key string, pos, n int64) ([]byte, bool) {
+	return c.find(hk, key, pos, n, false)
+}
+
+// take is lookup for the range's reader: a range loaded ahead is also offered to the
+// cache, and stays among those loaded ahead until newer ones push it out, since the next
+// fetch of a partition often starts inside the range the last one ended in.
+func (c *Cache) take(hk uint64, key string, pos, n int64) ([]byte, bool) {
+	return c.find(hk, key, pos, n, true)
+}
+
+func (c *Cache) find(hk uint64, key string, pos, n int64, take bool) ([]byte, bool) {
 	c.mu.RLock()
+	defer c.mu.RUnlock()
 	if c.closed {
-		c.mu.RUnlock()
 		return nil, false
 	}
 	e, ok := c.rc.Get(hk)
-	c.mu.RUnlock()
+	if !ok {
+		var cost int64
+		if e, cost, ok = c.ahead.get(hk); ok && take {
+			c.rc.Set(hk, e, cost)
+		}
+	}
 	if !ok || e.pos != pos || e.n != n || e.key != key {
 		return nil, false
 	}
@@ -216,7 +242,7 @@ func (c *Cache) lookup(hk uint64, key string, pos, n int64) ([]byte, bool) {
 // must not modify it.
 func (c *Cache) Get(ctx context.Context, key string, pos, n int64) ([]byte, error) {
 	hk := c.hash(key, pos, n)
-	if data, ok := c.lookup(hk, key, pos, n); ok {
+	if data, ok := c.take(hk, key, pos, n); ok {
 		c.hits.Add(1)
 		cacheHits.Inc()
 		return data, nil
@@ -226,7 +252,7 @@ func (c *Cache) Get(ctx context.Context, key string, pos, n int64) ([]byte, erro
 		cacheMisses.Inc()
 		return nil, fmt.Errorf("cannot get range [%d, +%d) of %s: %w", pos, n, key, ErrCacheClosed)
 	}
-	ch := c.load(hk, key, pos, n)
+	ch := c.load(hk, key, pos, n, false)
 	// Counted once joined to the load, so a miss count tells tests the caller is waiting.
 	c.misses.Add(1)
 	cacheMisses.Inc()
@@ -235,14 +261,19 @@ func (c *Cache) Get(ctx context.Context, key string, pos, n int64) ([]byte, erro
 		if r.Err != nil {
 			return nil, r.Err
 		}
+		if r.Shared {
+			// Joined a load started ahead: what it left for this reader has been read.
+			c.take(hk, key, pos, n)
+		}
 		return r.Val.([]byte), nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("cannot get range [%d, +%d) of %s: %w", pos, n, key, ctx.Err())
 	}
 }
 
-// load starts (or joins) the fetch of a range and caches its result.
-func (c *Cache) load(hk uint64, key string, pos, n int64) <-chan singleflight.Result {
+// load starts (or joins) the fetch of a range and caches its result: in the cache, or,
+// for a load started ahead of its reader, among the ranges loaded ahead.
+func (c *Cache) load(hk uint64, key string, pos, n int64, ahead bool) <-chan singleflight.Result {
 	sfKey := key + "\x00" + strconv.FormatInt(pos, 10) + "+" + strconv.FormatInt(n, 10)
 	return c.group.DoChan(sfKey, func() (any, error) {
 		data, err := c.st.GetRange(c.ctx, key, pos, n)
@@ -251,7 +282,10 @@ func (c *Cache) load(hk uint64, key string, pos, n int64) <-chan singleflight.Re
 		}
 		c.mu.RLock()
 		if !c.closed {
-			c.rc.Set(hk, &cacheEntry{key: key, pos: pos, n: n, data: data}, n+int64(len(key))+entryOverhead)
+			e, cost := &cacheEntry{key: key, pos: pos, n: n, data: data}, n+int64(len(key))+entryOverhead
+			if !ahead || !c.ahead.put(hk, e, cost) {
+				c.rc.Set(hk, e, cost)
+			}
 		}
 		c.mu.RUnlock()
 		return data, nil
@@ -271,7 +305,7 @@ func (c *Cache) Start(key string, pos, n int64) {
 	if c.ctx.Err() != nil {
 		return
 	}
-	c.load(hk, key, pos, n) // DoChan runs the load in its own goroutine
+	c.load(hk, key, pos, n, true) // DoChan runs the load in its own goroutine
 }
 
 // Prefetch loads a range into the cache in the background (read-ahead). It never blocks: when
@@ -298,7 +332,7 @@ func (c *Cache) Prefetch(key string, pos, n int64) {
 	go func() {
 		defer c.wg.Done()
 		defer func() { <-c.sem }()
-		if r := <-c.load(hk, key, pos, n); r.Err != nil && c.ctx.Err() == nil {
+		if r := <-c.load(hk, key, pos, n, true); r.Err != nil && c.ctx.Err() == nil {
 			cachePrefetchErrors.Inc()
 		}
 	}()
@@ -334,4 +368,5 @@ func (c *Cache) Close() {
 	c.cancel()
 	c.wg.Wait()
 	c.rc.Close()
+	c.ahead.clear()
 }

@@ -252,3 +252,63 @@ func TestNewCacheRejectsNegativeSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheKeepsRangesLoadedAheadUntilRead guards against read-ahead thrown away on
+// arrival: with the cache full of ranges read several times, ristretto's admission policy
+// refused a range loaded ahead (asked for once at most), so its reader loaded it again (at
+// the maximum fetch rate every byte read was loaded six times). A range started or
+// prefetched into a full cache is read without a second load.
+func TestCacheKeepsRangesLoadedAheadUntilRead(t *testing.T) {
+	const rangeSize, ranges, budget = 64 << 10, 40, 1 << 20
+	data := testBatch(rangeSize*ranges, 11)
+	c, st := newCacheTest(t, CacheConfig{CacheBytes: budget, ExpectedItemBytes: rangeSize}, data, false)
+	ctx := context.Background()
+	for round := range 4 { // fill the cache with ranges read often
+		for i := range int64(16) {
+			if _, err := c.Get(ctx, "obj", i*rangeSize, rangeSize); err != nil {
+				t.Fatalf("round %d Get %d: %v", round, i, err)
+			}
+			c.Wait()
+		}
+	}
+	for i := int64(20); i < 24; i++ {
+		before := st.calls.Load()
+		if i%2 == 0 {
+			c.Prefetch("obj", i*rangeSize, rangeSize)
+		} else {
+			c.Start("obj", i*rangeSize, rangeSize)
+		}
+		waitFor(t, "the range loaded ahead", func() bool {
+			c.Wait()
+			_, ok := c.lookup(c.hash("obj", i*rangeSize, rangeSize), "obj", i*rangeSize, rangeSize)
+			return ok
+		})
+		got, err := c.Get(ctx, "obj", i*rangeSize, rangeSize)
+		if err != nil || !bytes.Equal(got, data[i*rangeSize:(i+1)*rangeSize]) {
+			t.Fatalf("Get %d after loading it ahead: %v", i, err)
+		}
+		if n := st.calls.Load() - before; n != 1 {
+			t.Errorf("range %d loaded ahead into a full cache: %d store reads, want 1", i, n)
+		}
+	}
+}
+
+// TestCacheRangesLoadedAheadStayBounded: ranges loaded ahead and never read take at most
+// a quarter of CacheBytes; the oldest go first.
+func TestCacheRangesLoadedAheadStayBounded(t *testing.T) {
+	const rangeSize, ranges, budget = 64 << 10, 32, 1 << 20
+	data := testBatch(rangeSize*ranges, 12)
+	c, st := newCacheTest(t, CacheConfig{CacheBytes: budget, ExpectedItemBytes: rangeSize}, data, false)
+	for i := range int64(ranges) {
+		c.Start("obj", i*rangeSize, rangeSize)
+	}
+	waitFor(t, "every range loaded", func() bool { return st.calls.Load() == ranges && st.running.Load() == 0 })
+	held, n := c.ahead.held()
+	if held > budget/aheadFraction || n == 0 {
+		t.Fatalf("%d ranges (%d bytes) held ahead; want between 1 and %d bytes", n, held, budget/aheadFraction)
+	}
+	c.Wait()
+	if _, ok := c.lookup(c.hash("obj", 0, rangeSize), "obj", 0, rangeSize); ok {
+		t.Errorf("the oldest range loaded ahead is still held past the bound")
+	}
+}
