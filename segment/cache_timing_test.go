@@ -50,3 +50,39 @@ func newBenchCache(b *testing.B, data []byte) *Cache {
 	b.Cleanup(c.Close)
 	return c
 }
+
+// BenchmarkCacheSequentialRead is a consumer reading an object's ranges in order through a
+// full cache, each read with the next four ranges prefetched behind it, as a fetch's
+// read-ahead does; loads/read is the store reads per range read (1 when nothing read ahead
+// is thrown away).
+func BenchmarkCacheSequentialRead(b *testing.B) {
+	const rangeSize, ranges, budget = 64 << 10, 256, 2 << 20
+	data := testBatch(rangeSize*ranges, 13)
+	local, err := objstore.NewLocal(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := local.Put(context.Background(), "obj", [][]byte{data}, int64(len(data))); err != nil {
+		b.Fatal(err)
+	}
+	st := &gatedStore{Store: local}
+	c, err := NewCache(CacheConfig{CacheBytes: budget, ExpectedItemBytes: rangeSize}, st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	b.SetBytes(rangeSize)
+	b.ReportAllocs()
+	i := int64(0)
+	for b.Loop() {
+		for j := int64(1); j <= 4; j++ {
+			c.Prefetch("obj", (i+j)%ranges*rangeSize, rangeSize)
+		}
+		if _, err := c.Get(ctx, "obj", i*rangeSize, rangeSize); err != nil {
+			b.Fatal(err)
+		}
+		i = (i + 1) % ranges
+	}
+	b.ReportMetric(float64(st.calls.Load())/float64(b.N), "loads/read")
+}
