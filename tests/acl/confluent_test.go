@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -38,15 +40,25 @@ type confluentResult struct {
 	Errors    []string `json:"errors"`
 	Unflushed int      `json:"unflushed"`
 	Values    []string `json:"values"`
+	// Topics and Outcomes are the admin mode's: the topics listed, and each call's
+	// error name (NONE).
+	Topics   []string          `json:"topics"`
+	Outcomes map[string]string `json:"outcomes"`
 }
 
-// runConfluent runs python/confluent_acl.py as user with job.
+// runConfluent runs python/confluent_acl.py as user (SASL/PLAIN) with job.
 func runConfluent(t *testing.T, seed, user string, job map[string]any) confluentResult {
+	t.Helper()
+	return runConfluentConf(t, map[string]any{"bootstrap.servers": seed, "security.protocol": "SASL_PLAINTEXT",
+		"sasl.mechanisms": "PLAIN", "sasl.username": user, "sasl.password": user + "-secret"}, job)
+}
+
+// runConfluentConf runs python/confluent_acl.py with job and the client settings conf.
+func runConfluentConf(t *testing.T, conf map[string]any, job map[string]any) confluentResult {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "python", "confluent_acl.py")
-	job["conf"] = map[string]any{"bootstrap.servers": seed, "security.protocol": "SASL_PLAINTEXT",
-		"sasl.mechanisms": "PLAIN", "sasl.username": user, "sasl.password": user + "-secret"}
+	job["conf"] = conf
 	in, err := json.Marshal(job)
 	if err != nil {
 		t.Fatal(err)
@@ -92,5 +104,20 @@ func testConfluentKafka(t *testing.T, seed string) {
 	res = runConfluent(t, seed, "bob", map[string]any{"mode": "consume", "topic": "secret", "n": 1, "group": "confluent-bob"})
 	if !strings.Contains(strings.Join(res.Errors, " "), "GROUP_AUTHORIZATION_FAILED") {
 		t.Fatalf("confluent-kafka group consume as bob: %+v, want GROUP_AUTHORIZATION_FAILED", res)
+	}
+	// alice in a group she may use, subscribed to a topic she may not read.
+	res = runConfluent(t, seed, "alice", map[string]any{"mode": "consume", "topic": "secret", "n": 1, "group": "confluent-alice-secret"})
+	if !strings.Contains(strings.Join(res.Errors, " "), "TOPIC_AUTHORIZATION_FAILED") {
+		t.Fatalf("confluent-kafka consuming secret as alice: %+v, want TOPIC_AUTHORIZATION_FAILED", res)
+	}
+	// The AdminClient as alice, who may read and write orders and nothing more: she lists
+	// orders alone, and every change is refused. Her DescribeAcls is answered
+	// CLUSTER_AUTHORIZATION_FAILED, as Kafka answers it (tests/oracle), but confluent-kafka
+	// (librdkafka) does not raise that error: it gives an empty list, so she sees no ACL.
+	res = runConfluent(t, seed, "alice", map[string]any{"mode": "admin", "topic": "orders", "new_topic": "confluent-new"})
+	want := map[string]string{"create_topics": "TOPIC_AUTHORIZATION_FAILED", "delete_topics": "TOPIC_AUTHORIZATION_FAILED",
+		"create_partitions": "TOPIC_AUTHORIZATION_FAILED", "describe_acls": "NONE(0)", "create_acls": "CLUSTER_AUTHORIZATION_FAILED"}
+	if !slices.Equal(res.Topics, []string{"orders"}) || !maps.Equal(res.Outcomes, want) {
+		t.Fatalf("confluent-kafka AdminClient as alice: topics %v, outcomes %v; want [orders] and %v", res.Topics, res.Outcomes, want)
 	}
 }

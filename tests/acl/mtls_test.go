@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -65,5 +66,34 @@ func TestACLsNameClientCertificateSubjects(t *testing.T) {
 	}
 	if err := produce("mallory"); !errors.Is(err, kerr.TopicAuthorizationFailed) {
 		t.Fatalf("mallory's certificate produces: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+
+	// librdkafka's clients with the same certificates (PEM files: ssl.certificate.location,
+	// ssl.key.location): kcat and PyPI confluent-kafka.
+	alice := ca.Client(t, "alice-rdkafka", pkix.Name{CommonName: "alice", Organization: []string{"Acme"}})
+	mallory := ca.Client(t, "mallory-rdkafka", pkix.Name{CommonName: "mallory", Organization: []string{"Acme"}})
+	sslArgs := func(l *testcerts.Leaf) []string {
+		return []string{"-b", secure, "-X", "security.protocol=ssl", "-X", "ssl.ca.location=" + ca.CertFile,
+			"-X", "ssl.certificate.location=" + l.CertFile, "-X", "ssl.key.location=" + l.KeyFile}
+	}
+	if out, err := kcat(t, "m1\nm2\n", append(sslArgs(alice), "-q", "-P", "-t", "mtls-orders")...); err != nil {
+		t.Fatalf("kcat -P with alice's certificate: %v\n%s", err, out)
+	}
+	if out, err := kcat(t, "", append(sslArgs(alice), "-q", "-C", "-t", "mtls-orders", "-o", "-2", "-e")...); err != nil || !strings.Contains(out, "m2") {
+		t.Fatalf("kcat -C with alice's certificate: %v\n%s", err, out)
+	}
+	if out, err := kcat(t, "x\n", append(sslArgs(mallory), "-P", "-t", "mtls-orders")...); err == nil || !strings.Contains(strings.ToLower(out), "topic authorization failed") {
+		t.Fatalf("kcat -P with mallory's certificate: %v, want Topic authorization failed\n%s", err, out)
+	}
+	conf := func(l *testcerts.Leaf) map[string]any {
+		return map[string]any{"bootstrap.servers": secure, "security.protocol": "SSL", "ssl.ca.location": ca.CertFile,
+			"ssl.certificate.location": l.CertFile, "ssl.key.location": l.KeyFile}
+	}
+	if res := runConfluentConf(t, conf(alice), map[string]any{"mode": "produce", "topic": "mtls-orders", "n": 3}); len(res.Errors) > 0 || res.Unflushed != 0 {
+		t.Fatalf("confluent-kafka produce with alice's certificate: %+v", res)
+	}
+	res := runConfluentConf(t, conf(mallory), map[string]any{"mode": "produce", "topic": "mtls-orders", "n": 1})
+	if !strings.Contains(strings.Join(res.Errors, " "), "TOPIC_AUTHORIZATION_FAILED") {
+		t.Fatalf("confluent-kafka produce with mallory's certificate: %+v, want TOPIC_AUTHORIZATION_FAILED", res)
 	}
 }

@@ -57,6 +57,25 @@ func testKcat(t *testing.T, seed string) {
 	if err == nil || !strings.Contains(strings.ToLower(out), "topic authorization failed") {
 		t.Fatalf("kcat -C as bob: %v, want Topic authorization failed\n%s", err, out)
 	}
+	// kcat's balanced consumer (-G, librdkafka's group consumer): alice in a group a
+	// prefixed ACL allows reads orders; in another group she is refused.
+	addACLs(t, seed, kadm.NewACLs().Allow("User:alice").AllowHosts().Groups("kcat-").
+		ResourcePatternType(kadm.ACLPatternPrefixed).Operations(kadm.OpRead))
+	eventually(t, "alice may describe group kcat-alice", func() error {
+		gs, err := admin(t, seed, "alice").DescribeGroups(ctxT(t), "kcat-alice")
+		if err == nil {
+			err = gs.Error()
+		}
+		return err
+	})
+	out, err = kcat(t, "", append(kcatArgs(seed, "alice"), "-q", "-X", "auto.offset.reset=earliest", "-G", "kcat-alice", "-e", "orders")...)
+	if err != nil || !strings.Contains(out, "k2") {
+		t.Fatalf("kcat -G kcat-alice as alice: %v\n%s", err, out)
+	}
+	out, err = kcat(t, "", append(kcatArgs(seed, "alice"), "-X", "auto.offset.reset=earliest", "-G", "other-group", "-e", "orders")...)
+	if err == nil || !strings.Contains(strings.ToLower(out), "group authorization failed") {
+		t.Fatalf("kcat -G other-group as alice: %v, want Group authorization failed\n%s", err, out)
+	}
 }
 
 // tool runs one of Apache Kafka's tools and returns its output, failing the test if it fails.

@@ -84,6 +84,24 @@ func testConfluentKafka(t *testing.T, b *saslBroker) {
 	}
 }
 
+// testConfluentKafkaScram256: PyPI confluent-kafka produces and consumes (in a group) with
+// SCRAM-SHA-256 over SASL_PLAINTEXT.
+func testConfluentKafkaScram256(t *testing.T, b *saslBroker) {
+	topic := "confluent-scram256"
+	createTopic(t, b.internal, topic)
+	conf := map[string]any{"bootstrap.servers": b.plain, "security.protocol": "SASL_PLAINTEXT",
+		"sasl.mechanisms": "SCRAM-SHA-256", "sasl.username": "bob", "sasl.password": "bob-secret"}
+	var res struct {
+		Errors    []string `json:"errors"`
+		Unflushed int      `json:"unflushed"`
+		Values    []string `json:"values"`
+	}
+	runConfluent(t, map[string]any{"mode": "roundtrip", "conf": conf, "topic": topic, "n": 10, "group": "confluent-scram256"}, &res)
+	if len(res.Errors) > 0 || res.Unflushed != 0 || len(res.Values) != 10 || res.Values[0] != "v0" || res.Values[9] != "v9" {
+		t.Fatalf("confluent-kafka round trip with SCRAM-SHA-256: %+v", res)
+	}
+}
+
 // testJavaClient: Apache Kafka's console producer and consumer (the Java client) with
 // SCRAM-SHA-512 over SASL_SSL.
 func testJavaClient(t *testing.T, b *saslBroker) {

@@ -209,6 +209,10 @@ func TestSASLListeners(t *testing.T) {
 		kcatRoundTrip(t, b, "kcat-plain-ssl", "-b", b.secure, "-X", "security.protocol=SASL_SSL", "-X", "ssl.ca.location="+b.ca.CertFile,
 			"-X", "sasl.mechanisms=PLAIN", "-X", "sasl.username=alice", "-X", "sasl.password=alice-secret")
 	})
+	t.Run("KcatScramSHA512OverSASLSSL", func(t *testing.T) {
+		kcatRoundTrip(t, b, "kcat-scram512-ssl", "-b", b.secure, "-X", "security.protocol=SASL_SSL", "-X", "ssl.ca.location="+b.ca.CertFile,
+			"-X", "sasl.mechanisms=SCRAM-SHA-512", "-X", "sasl.username=bob", "-X", "sasl.password=bob-secret-512")
+	})
 	t.Run("KcatWrongPassword", func(t *testing.T) {
 		out, err := kcat(t, "", "-b", b.plain, "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=SCRAM-SHA-256",
 			"-X", "sasl.username=bob", "-X", "sasl.password=nope", "-L", "-m", "3")
@@ -235,6 +239,7 @@ func TestSASLListeners(t *testing.T) {
 	t.Run("KafkaConfigsCreatesScramUser", func(t *testing.T) { testKafkaConfigs(t, b) })
 	t.Run("KafscaleUsersCLI", func(t *testing.T) { testUsersCLI(t, b) })
 	t.Run("ConfluentKafkaScramOverSASLSSL", func(t *testing.T) { testConfluentKafka(t, b) })
+	t.Run("ConfluentKafkaScramSHA256OverSASLPlaintext", func(t *testing.T) { testConfluentKafkaScram256(t, b) })
 	t.Run("JavaClientScramOverSASLSSL", func(t *testing.T) { testJavaClient(t, b) })
 	t.Run("OAuthBearerOverSASLSSL", func(t *testing.T) { testOAuthBearer(t, b, iss) })
 }
