@@ -36,6 +36,8 @@ var (
 	describeTopic = named("acl-describe") // alice: DESCRIBE
 	probeTopic    = named("acl-probe")    // alice: DESCRIBE, granted last (see waitACLs)
 	writeTopic    = named("acl-write")    // bob: WRITE
+	// clusterDeleteTopic: bob may delete it through DELETE on the cluster alone.
+	clusterDeleteTopic = named("acl-cluster-delete")
 	// descPrefix: alice may DESCRIBE every topic starting with it (a PREFIXED ACL), and
 	// create none.
 	descPrefix   = named("acl-desc") + "-"
@@ -52,7 +54,7 @@ var (
 func TestSameAuthorizationAsKafka(t *testing.T) {
 	kafka, kafscale := startSecuredServers(t)
 	for _, sys := range []*secured{kafka, kafscale} {
-		for _, topic := range []string{deniedTopic, describeTopic, probeTopic, writeTopic} {
+		for _, topic := range []string{deniedTopic, describeTopic, probeTopic, writeTopic, clusterDeleteTopic} {
 			createTopic(t, sys.su, topic, 1)
 		}
 		sys.ids = topicIDs(t, sys.su, deniedTopic, describeTopic)
@@ -60,6 +62,7 @@ func TestSameAuthorizationAsKafka(t *testing.T) {
 		grant(t, sys.su, "User:alice", kmsg.ACLResourceTypeTopic, descPrefix, kmsg.ACLResourcePatternTypePrefixed, kmsg.ACLOperationDescribe)
 		grant(t, sys.su, "User:alice", kmsg.ACLResourceTypeGroup, allowedGroup, kmsg.ACLResourcePatternTypeLiteral, kmsg.ACLOperationRead)
 		grant(t, sys.su, "User:bob", kmsg.ACLResourceTypeTopic, writeTopic, kmsg.ACLResourcePatternTypeLiteral, kmsg.ACLOperationWrite)
+		grant(t, sys.su, "User:bob", kmsg.ACLResourceTypeCluster, "kafka-cluster", kmsg.ACLResourcePatternTypeLiteral, kmsg.ACLOperationDelete)
 		grant(t, sys.su, "User:alice", kmsg.ACLResourceTypeTopic, probeTopic, kmsg.ACLResourcePatternTypeLiteral, kmsg.ACLOperationDescribe)
 		waitACLs(t, sys)
 	}
@@ -221,6 +224,8 @@ func aclCases() []aclCase {
 			req.IncludeClusterAuthorizedOperations = true
 			return req
 		}},
+		// Last: it deletes a topic.
+		{name: "DeleteTopics with DELETE on the cluster alone", bob: true, request: func(*secured) kmsg.Request { return deleteTopicsReq(clusterDeleteTopic) }},
 	}
 }
 
