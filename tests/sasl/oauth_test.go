@@ -1,19 +1,10 @@
 package sasl
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,45 +14,18 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/oauth"
 
 	"github.com/kafscale/kafscale/internal/kafkatest"
+	"github.com/kafscale/kafscale/internal/testjwt"
 )
 
-// issuer signs test JWTs with an RSA key published in a JWKS file.
-type issuer struct {
-	key  *rsa.PrivateKey
-	jwks string
-}
+// issuer signs test JWTs with an RSA key published in a JWKS file (internal/testjwt).
+type issuer struct{ *testjwt.Issuer }
 
-func newIssuer(t *testing.T) *issuer {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc := base64.RawURLEncoding.EncodeToString
-	b, _ := json.Marshal(map[string]any{"keys": []map[string]string{
-		{"kty": "RSA", "kid": "test", "alg": "RS256", "use": "sig", "n": enc(k.N.Bytes()), "e": enc(big.NewInt(int64(k.E)).Bytes())},
-	}})
-	path := filepath.Join(t.TempDir(), "jwks.json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &issuer{key: k, jwks: path}
-}
+func newIssuer(t *testing.T) *issuer { return &issuer{testjwt.New(t)} }
 
 // token returns an RS256 JWT for sub with audience aud, valid for ttl.
 func (i *issuer) token(t *testing.T, sub, aud string, ttl time.Duration) string {
 	t.Helper()
-	enc := base64.RawURLEncoding.EncodeToString
-	h, _ := json.Marshal(map[string]string{"alg": "RS256", "kid": "test", "typ": "JWT"})
-	now := time.Now()
-	c, _ := json.Marshal(map[string]any{"sub": sub, "aud": aud, "iss": "https://idp.test", "iat": now.Unix(), "exp": now.Add(ttl).Unix()})
-	signed := enc(h) + "." + enc(c)
-	sum := sha256.Sum256([]byte(signed))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, i.key, crypto.SHA256, sum[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signed + "." + enc(sig)
+	return i.Token(t, sub, aud, ttl)
 }
 
 // serve publishes the key set over HTTP (an identity provider's jwks_uri) and returns its
@@ -73,7 +37,7 @@ func (i *issuer) serve(t *testing.T) string {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		http.ServeFile(w, &http.Request{Method: http.MethodGet, URL: &url.URL{}}, i.jwks)
+		http.ServeFile(w, &http.Request{Method: http.MethodGet, URL: &url.URL{}}, i.JWKSFile)
 	}), ReadHeaderTimeout: timeout}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -82,8 +46,8 @@ func (i *issuer) serve(t *testing.T) string {
 
 // oauthArgs enable OAUTHBEARER with the issuer's keys, audience kafka.
 func (i *issuer) oauthArgs() []string {
-	return []string{"--sasl-oauthbearer-jwks-file", i.jwks, "--sasl-oauthbearer-expected-audience", "kafka",
-		"--sasl-oauthbearer-expected-issuer", "https://idp.test"}
+	return []string{"--sasl-oauthbearer-jwks-file", i.JWKSFile, "--sasl-oauthbearer-expected-audience", "kafka",
+		"--sasl-oauthbearer-expected-issuer", i.Name}
 }
 
 // testOAuthBearer: franz-go and confluent-kafka authenticate with a signed JWT over
