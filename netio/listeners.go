@@ -37,6 +37,10 @@ type Listener struct {
 	// TLS, when set, makes it an SSL listener. Its GetConfigForClient or GetCertificate
 	// may reload certificates; netio only runs the handshake.
 	TLS *tls.Config
+	// MapPrincipal, when set, turns a client certificate's subject (RFC 2253) into the
+	// principal's name (ssl.principal.mapping.rules); an error refuses the connection, as
+	// Kafka refuses a certificate no rule maps. Unset, the subject is the name.
+	MapPrincipal func(subject string) (string, error)
 	// SASL makes clients authenticate (SASL_PLAINTEXT, or SASL_SSL with TLS): each
 	// connection gets a sasl.Session that the handler drives (Conn.SASL).
 	SASL bool
@@ -158,7 +162,18 @@ func (s *Server) handshake(sl *streamListener, sc *streamConn, c *Conn) {
 	}
 	_ = tc.SetDeadline(time.Time{})
 	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
-		c.principal = "User:" + certs[0].Subject.String()
+		name := certs[0].Subject.String()
+		if sl.MapPrincipal != nil {
+			var err error
+			if name, err = sl.MapPrincipal(name); err != nil {
+				principalMappingFailuresTotal.Inc()
+				c.warnConnError("cannot map the client certificate to a principal, closing the connection", "listener", sl.Name, "err", err)
+				_ = tc.Close()
+				s.connClosed(c, nil)
+				return
+			}
+		}
+		c.principal = "User:" + name
 	}
 	sc.mu.Lock()
 	sc.nc = tc

@@ -21,6 +21,9 @@ var (
 	// tlsHandshakeFailuresTotal counts TLS handshakes that failed (a plaintext client on a
 	// TLS port, an untrusted client certificate, a timeout).
 	tlsHandshakeFailuresTotal = metrics.NewCounter(`kafscale_netio_tls_handshake_failures_total`)
+	// principalMappingFailuresTotal counts client certificates that no
+	// ssl.principal.mapping.rules rule maps: their connections are refused.
+	principalMappingFailuresTotal = metrics.NewCounter(`kafscale_netio_principal_mapping_failures_total`)
 
 	refusedMaxConnections = metrics.NewCounter(`kafscale_netio_refused_connections_total{reason="max_connections"}`)
 	refusedMaxPerIP       = metrics.NewCounter(`kafscale_netio_refused_connections_total{reason="max_connections_per_ip"}`)

@@ -10,6 +10,7 @@ import (
 	"github.com/kafscale/kafscale/broker"
 	"github.com/kafscale/kafscale/meta/metapb"
 	"github.com/kafscale/kafscale/netio"
+	"github.com/kafscale/kafscale/sslprincipal"
 	"github.com/kafscale/kafscale/tlsfiles"
 )
 
@@ -22,10 +23,13 @@ type listenerConfig struct {
 	ProtocolMap         string
 	InterBrokerListener string
 	SSL                 tlsfiles.Files
-	SASL                saslConfig
-	named               []namedListener // parsed by finishListeners
-	interBroker         string          // the inter-broker listener's name, once parsed
-	listenDefault       string          // --listen's default, to tell it was set
+	// PrincipalMappingRules is ssl.principal.mapping.rules, mapper its parsed form.
+	PrincipalMappingRules string
+	mapper                *sslprincipal.Mapper
+	SASL                  saslConfig
+	named                 []namedListener // parsed by finishListeners
+	interBroker           string          // the inter-broker listener's name, once parsed
+	listenDefault         string          // --listen's default, to tell it was set
 }
 
 // namedListener is one parsed entry of --listeners.
@@ -47,6 +51,7 @@ func listenerFlags(fs *flag.FlagSet, c *listenerConfig) {
 	fs.StringVar(&c.SSL.KeyFile, "ssl-key-file", c.SSL.KeyFile, "PEM private key of --ssl-cert-file, reloaded when it changes")
 	fs.StringVar(&c.SSL.CAFile, "ssl-ca-file", c.SSL.CAFile, "PEM CA certificates that client certificates must chain to (mTLS), reloaded when it changes")
 	fs.StringVar(&c.SSL.ClientAuth, "ssl-client-auth", c.SSL.ClientAuth, "none, requested or required: whether SSL listeners ask clients for a certificate (ssl.client.auth); the certificate's subject is the connection's principal")
+	fs.StringVar(&c.PrincipalMappingRules, "ssl-principal-mapping-rules", c.PrincipalMappingRules, "how an SSL client certificate's subject becomes the principal's name (ssl.principal.mapping.rules): RULE:pattern/replacement/[LU] and DEFAULT (the subject as it is), separated by commas, the first that matches the whole subject wins; a certificate none matches is refused")
 	saslFlags(fs, &c.SASL)
 }
 
@@ -101,6 +106,9 @@ func (c *serverConfig) finishListeners() error {
 			}
 		}
 		lc.named = nil
+		if err := lc.parsePrincipalMapping(); err != nil {
+			return err
+		}
 		return lc.SASL.validate(false)
 	}
 	if c.Listen != lc.listenDefault || c.AdvertisedListener != "" {
@@ -166,6 +174,9 @@ func (c *serverConfig) finishListeners() error {
 	if err := lc.SASL.validate(lc.hasSASLListener()); err != nil {
 		return err
 	}
+	if err := lc.parsePrincipalMapping(); err != nil {
+		return err
+	}
 	if ssl {
 		if lc.SSL.ClientAuth == "" {
 			lc.SSL.ClientAuth = tlsfiles.ClientAuthNone
@@ -208,6 +219,35 @@ func (c *serverConfig) finishListeners() error {
 	return nil
 }
 
+// parsePrincipalMapping parses --ssl-principal-mapping-rules. Rules other than DEFAULT
+// need an SSL listener that asks for client certificates, or they would do nothing.
+func (lc *listenerConfig) parsePrincipalMapping() error {
+	lc.mapper = nil
+	rules := lc.PrincipalMappingRules
+	if rules == "" {
+		rules = sslprincipal.DefaultRules
+	}
+	m, err := sslprincipal.Parse(rules)
+	if err != nil {
+		return fmt.Errorf("--ssl-principal-mapping-rules: %w", err)
+	}
+	if m.String() == "[]" {
+		return fmt.Errorf("--ssl-principal-mapping-rules has no rule, so every client certificate would be refused (set to %q; DEFAULT keeps the subject)", lc.PrincipalMappingRules)
+	}
+	if m.String() == "[DEFAULT]" {
+		return nil
+	}
+	asks := false
+	for _, l := range lc.named {
+		asks = asks || l.protocol == netio.ProtocolSSL && lc.SSL.ClientAuth != "" && lc.SSL.ClientAuth != tlsfiles.ClientAuthNone
+	}
+	if !asks {
+		return fmt.Errorf("--ssl-principal-mapping-rules needs an SSL listener that asks for client certificates (--ssl-client-auth requested or required): on SASL_SSL the principal is the SASL user")
+	}
+	lc.mapper = m
+	return nil
+}
+
 // listenerTLS loads the TLS files of the SSL and SASL_SSL listeners into a copy of cfg.
 func (c *serverConfig) listenerTLS(cfg netio.Config, log *slog.Logger) (netio.Config, error) {
 	lc := &c.listenerConfig
@@ -226,6 +266,9 @@ func (c *serverConfig) listenerTLS(cfg netio.Config, log *slog.Logger) (netio.Co
 				}
 			}
 			l.TLS = r.Config()
+			if nl.protocol == netio.ProtocolSSL && lc.mapper != nil {
+				l.MapPrincipal = lc.mapper.Name
+			}
 		}
 	}
 	return cfg, nil

@@ -47,6 +47,11 @@ func TestListenerFlagsRefuseBadSettings(t *testing.T) {
 		{append([]string{"--listeners", "SSL://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092", "--inter-broker-listener-name", "X"}, tlsArgs...), "--inter-broker-listener-name X is not one of --listeners"},
 		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--ssl-client-auth", "required"}, tlsArgs...), "--ssl-client-auth=required needs --ssl-ca-file"},
 		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--ssl-client-auth", "want"}, tlsArgs...), `--ssl-client-auth must be none, requested or required (set to "want")`},
+		{[]string{"--ssl-principal-mapping-rules", "RULE:^CN=([^,]*),.*$/$1/"}, "--ssl-principal-mapping-rules needs an SSL listener that asks for client certificates"},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--ssl-principal-mapping-rules", "RULE:^CN=([^,]*),.*$/$1/"}, tlsArgs...), "--ssl-principal-mapping-rules needs an SSL listener that asks for client certificates"},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--ssl-client-auth", "required", "--ssl-ca-file", ca.CertFile, "--ssl-principal-mapping-rules", "RULE:^CN=(.*),.*$/$1"}, tlsArgs...), "--ssl-principal-mapping-rules: invalid rule"},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--ssl-client-auth", "required", "--ssl-ca-file", ca.CertFile, "--ssl-principal-mapping-rules", "RULE:^CN=(.*),.*$/$5@$6/"}, tlsArgs...), "no group 6"},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--ssl-client-auth", "required", "--ssl-ca-file", ca.CertFile, "--ssl-principal-mapping-rules", " , ,"}, tlsArgs...), "--ssl-principal-mapping-rules has no rule"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			cfg := defaultDevConfig()
