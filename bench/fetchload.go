@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -15,8 +16,8 @@ import (
 // The consume-only load (Load.Fill): the maximum fetch rate, consumers reading what is
 // already stored. The producers write the topic for Fill (at Rate, or as fast as the
 // target acks) and stop once every record is acknowledged; then the Consumers read it from
-// the start, Warmup of reading not counted, and the window counts the records they receive
-// per second of wall time. A window in which the consumers run out of records to read is
+// the start; from the first records they receive, Warmup of reading is not counted and the
+// window counts the records they receive per second of wall time. A window in which the consumers run out of records to read is
 // reported as an error (the fill was too short for it), never as a rate.
 
 // runKafkaFetch runs the consume-only load against a fresh topic at addr and fills res;
@@ -59,11 +60,10 @@ func runKafkaFetch(ctx context.Context, l Load, addr string, probe *prober, res 
 		return nil
 	}
 
-	k.clk = newClock(l)
-	harnessCPU := selfCPU(&k.clk)
-	sampled := probeWindow(ctx, probe, &k.clk)
-	profiled := profile(&k.clk)
-	readCtx, stopReading := context.WithDeadline(ctx, k.clk.winEnd)
+	// The reading clock starts when the first records arrive, so that the consumers'
+	// start-up (metadata, offsets, the first fetch) is in neither the warm-up nor the window.
+	r := &reading{started: make(chan struct{})}
+	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	var cwg sync.WaitGroup
 	for c := range l.Consumers {
@@ -79,8 +79,26 @@ func runKafkaFetch(ctx context.Context, l Load, addr string, probe *prober, res 
 			return err
 		}
 		defer cl.Close()
-		cwg.Go(func() { k.readBack(readCtx, cl, filled) })
+		cwg.Go(func() { k.readBack(readCtx, cl, filled, r) })
 	}
+	select {
+	case <-r.started:
+	case <-time.After(l.Drain):
+		stopReading()
+		cwg.Wait()
+		return fmt.Errorf("the consumers received no record within -drain %s", l.Drain)
+	case <-ctx.Done():
+		stopReading()
+		cwg.Wait()
+		return ctx.Err()
+	}
+	clk := newClock(l)
+	r.clk.Store(&clk)
+	harnessCPU := selfCPU(&clk)
+	sampled := probeWindow(ctx, probe, &clk)
+	profiled := profile(&clk)
+	stop := time.AfterFunc(time.Until(clk.winEnd), stopReading)
+	defer stop.Stop()
 	cwg.Wait()
 	sampled.wait()
 	profErr := profiled()
@@ -99,9 +117,16 @@ func runKafkaFetch(ctx context.Context, l Load, addr string, probe *prober, res 
 	return errors.Join(sampled.fill(res, l), profErr)
 }
 
+// reading is the consume-only load's clock, set once the first records arrived.
+type reading struct {
+	clk     atomic.Pointer[clock] // nil until the first records arrived
+	started chan struct{}         // closed by the first consumer to receive records
+	once    sync.Once
+}
+
 // readBack counts the records its client receives, those in the window by the time they
 // arrive, until ctx ends or every one of the total records has been read by the consumers.
-func (k *kafkaLoad) readBack(ctx context.Context, cl *kgo.Client, total int64) {
+func (k *kafkaLoad) readBack(ctx context.Context, cl *kgo.Client, total int64, r *reading) {
 	for k.received.Load() < total {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -114,7 +139,10 @@ func (k *kafkaLoad) readBack(ctx context.Context, cl *kgo.Client, total int64) {
 		})
 		n := int64(fs.NumRecords())
 		k.received.Add(n)
-		if k.clk.inWindow(k.clk.now()) {
+		if n > 0 {
+			r.once.Do(func() { close(r.started) })
+		}
+		if clk := r.clk.Load(); clk != nil && clk.inWindow(clk.now()) {
 			k.receivedWin.Add(n)
 		}
 	}
