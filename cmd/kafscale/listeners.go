@@ -23,6 +23,10 @@ type listenerConfig struct {
 	ProtocolMap         string
 	InterBrokerListener string
 	SSL                 tlsfiles.Files
+	// ListenerSSL holds per-listener overrides of the SSL files (listener.name.<name>.ssl.*);
+	// tlsFiles is each SSL and SASL_SSL listener's resulting set, by name.
+	ListenerSSL string
+	tlsFiles    map[string]tlsfiles.Files
 	// PrincipalMappingRules is ssl.principal.mapping.rules, mapper its parsed form.
 	PrincipalMappingRules string
 	mapper                *sslprincipal.Mapper
@@ -51,6 +55,7 @@ func listenerFlags(fs *flag.FlagSet, c *listenerConfig) {
 	fs.StringVar(&c.SSL.KeyFile, "ssl-key-file", c.SSL.KeyFile, "PEM private key of --ssl-cert-file, reloaded when it changes")
 	fs.StringVar(&c.SSL.CAFile, "ssl-ca-file", c.SSL.CAFile, "PEM CA certificates that client certificates must chain to (mTLS), reloaded when it changes")
 	fs.StringVar(&c.SSL.ClientAuth, "ssl-client-auth", c.SSL.ClientAuth, "none, requested or required: whether SSL listeners ask clients for a certificate (ssl.client.auth); the certificate's subject is the connection's principal")
+	fs.StringVar(&c.ListenerSSL, "listener-ssl", c.ListenerSSL, "per-listener TLS files (listener.name.<name>.ssl.*): NAME:cert=FILE,key=FILE,ca=FILE,client-auth=none|requested|required;NAME:... for SSL and SASL_SSL listeners; a key not given comes from --ssl-cert-file, --ssl-key-file, --ssl-ca-file, --ssl-client-auth")
 	fs.StringVar(&c.PrincipalMappingRules, "ssl-principal-mapping-rules", c.PrincipalMappingRules, "how an SSL client certificate's subject becomes the principal's name (ssl.principal.mapping.rules): RULE:pattern/replacement/[LU] and DEFAULT (the subject as it is), separated by commas, the first that matches the whole subject wins; a certificate none matches is refused")
 	saslFlags(fs, &c.SASL)
 }
@@ -106,6 +111,9 @@ func (c *serverConfig) finishListeners() error {
 			}
 		}
 		lc.named = nil
+		if lc.ListenerSSL != "" {
+			return fmt.Errorf("--listener-ssl needs --listeners (set to %q)", lc.ListenerSSL)
+		}
 		if err := lc.parsePrincipalMapping(); err != nil {
 			return err
 		}
@@ -174,16 +182,11 @@ func (c *serverConfig) finishListeners() error {
 	if err := lc.SASL.validate(lc.hasSASLListener()); err != nil {
 		return err
 	}
-	if err := lc.parsePrincipalMapping(); err != nil {
+	if err := lc.parseListenerSSL(ssl); err != nil {
 		return err
 	}
-	if ssl {
-		if lc.SSL.ClientAuth == "" {
-			lc.SSL.ClientAuth = tlsfiles.ClientAuthNone
-		}
-		if err := lc.SSL.Validate("ssl-"); err != nil {
-			return err
-		}
+	if err := lc.parsePrincipalMapping(); err != nil {
+		return err
 	}
 	ib := lc.named[0]
 	if lc.InterBrokerListener != "" {
@@ -219,6 +222,89 @@ func (c *serverConfig) finishListeners() error {
 	return nil
 }
 
+// listenerSSLKeys are the keys of --listener-ssl, each overriding one --ssl-* flag.
+var listenerSSLKeys = map[string]func(*tlsfiles.Files) *string{
+	"cert":        func(f *tlsfiles.Files) *string { return &f.CertFile },
+	"key":         func(f *tlsfiles.Files) *string { return &f.KeyFile },
+	"ca":          func(f *tlsfiles.Files) *string { return &f.CAFile },
+	"client-auth": func(f *tlsfiles.Files) *string { return &f.ClientAuth },
+}
+
+// parseListenerSSL gives each SSL and SASL_SSL listener its TLS files: --ssl-* with the
+// keys --listener-ssl gives it replaced, key by key, as Kafka's listener.name.<name>.ssl.*
+// override ssl.*. A listener's set is checked on its own, so a listener that has all its
+// files from --listener-ssl needs no --ssl-* at all.
+func (lc *listenerConfig) parseListenerSSL(anySSL bool) error {
+	overrides := map[string]tlsfiles.Files{}
+	given := map[string]bool{}
+	if lc.ListenerSSL != "" {
+		for _, e := range strings.Split(lc.ListenerSSL, ";") {
+			name, kvs, ok := strings.Cut(strings.TrimSpace(e), ":")
+			name = strings.ToUpper(strings.TrimSpace(name))
+			if !ok || name == "" {
+				return fmt.Errorf("--listener-ssl entries must be NAME:key=value,... separated by ';' (set to %q)", lc.ListenerSSL)
+			}
+			if given[name] {
+				return fmt.Errorf("--listener-ssl names listener %s twice (set to %q)", name, lc.ListenerSSL)
+			}
+			var l *namedListener
+			for i := range lc.named {
+				if lc.named[i].name == name {
+					l = &lc.named[i]
+				}
+			}
+			switch {
+			case l == nil:
+				return fmt.Errorf("--listener-ssl names listener %s, which --listeners does not have", name)
+			case !isTLS(l.protocol):
+				return fmt.Errorf("--listener-ssl names listener %s, which is %s: only SSL and SASL_SSL listeners use TLS files", name, l.protocol)
+			}
+			f := lc.SSL
+			seen := map[string]bool{}
+			for _, kv := range strings.Split(kvs, ",") {
+				k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+				field, known := listenerSSLKeys[k]
+				switch {
+				case !ok || !known:
+					return fmt.Errorf("--listener-ssl %s: %q is not cert=FILE, key=FILE, ca=FILE or client-auth=none|requested|required", name, kv)
+				case seen[k]:
+					return fmt.Errorf("--listener-ssl %s: %s given twice", name, k)
+				case v == "":
+					return fmt.Errorf("--listener-ssl %s: %s is empty", name, k)
+				}
+				seen[k] = true
+				*field(&f) = v
+			}
+			overrides[name], given[name] = f, true
+		}
+	}
+	lc.tlsFiles = nil
+	if !anySSL {
+		return nil
+	}
+	lc.tlsFiles = map[string]tlsfiles.Files{}
+	for _, l := range lc.named {
+		if !isTLS(l.protocol) {
+			continue
+		}
+		f, ok := overrides[l.name]
+		if !ok {
+			f = lc.SSL
+		}
+		if f.ClientAuth == "" {
+			f.ClientAuth = tlsfiles.ClientAuthNone
+		}
+		if err := f.Validate("ssl-"); err != nil {
+			if ok {
+				return fmt.Errorf("listener %s (--listener-ssl, with --ssl-* for keys it does not give): %w", l.name, err)
+			}
+			return err
+		}
+		lc.tlsFiles[l.name] = f
+	}
+	return nil
+}
+
 // parsePrincipalMapping parses --ssl-principal-mapping-rules. Rules other than DEFAULT
 // need an SSL listener that asks for client certificates, or they would do nothing.
 func (lc *listenerConfig) parsePrincipalMapping() error {
@@ -239,10 +325,10 @@ func (lc *listenerConfig) parsePrincipalMapping() error {
 	}
 	asks := false
 	for _, l := range lc.named {
-		asks = asks || l.protocol == netio.ProtocolSSL && lc.SSL.ClientAuth != "" && lc.SSL.ClientAuth != tlsfiles.ClientAuthNone
+		asks = asks || l.protocol == netio.ProtocolSSL && lc.tlsFiles[l.name].ClientAuth != tlsfiles.ClientAuthNone
 	}
 	if !asks {
-		return fmt.Errorf("--ssl-principal-mapping-rules needs an SSL listener that asks for client certificates (--ssl-client-auth requested or required): on SASL_SSL the principal is the SASL user")
+		return fmt.Errorf("--ssl-principal-mapping-rules needs an SSL listener that asks for client certificates (--ssl-client-auth or --listener-ssl client-auth requested or required): on SASL_SSL the principal is the SASL user")
 	}
 	lc.mapper = m
 	return nil
@@ -252,18 +338,22 @@ func (lc *listenerConfig) parsePrincipalMapping() error {
 func (c *serverConfig) listenerTLS(cfg netio.Config, log *slog.Logger) (netio.Config, error) {
 	lc := &c.listenerConfig
 	cfg.Listeners = append([]netio.Listener(nil), cfg.Listeners...)
-	var r *tlsfiles.Reloader
+	// Listeners with the same files share a reloader.
+	reloaders := map[tlsfiles.Files]*tlsfiles.Reloader{}
 	for i := range cfg.Listeners {
 		l := &cfg.Listeners[i]
 		for _, nl := range lc.named {
 			if nl.name != l.Name || !isTLS(nl.protocol) {
 				continue
 			}
+			files := lc.tlsFiles[nl.name]
+			r := reloaders[files]
 			if r == nil {
 				var err error
-				if r, err = tlsfiles.New(lc.SSL, log.With("component", "tls")); err != nil {
-					return cfg, err
+				if r, err = tlsfiles.New(files, log.With("component", "tls", "listener", nl.name)); err != nil {
+					return cfg, fmt.Errorf("listener %s: %w", nl.name, err)
 				}
+				reloaders[files] = r
 			}
 			l.TLS = r.Config()
 			if nl.protocol == netio.ProtocolSSL && lc.mapper != nil {

@@ -52,6 +52,17 @@ func TestListenerFlagsRefuseBadSettings(t *testing.T) {
 		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--ssl-client-auth", "required", "--ssl-ca-file", ca.CertFile, "--ssl-principal-mapping-rules", "RULE:^CN=(.*),.*$/$1"}, tlsArgs...), "--ssl-principal-mapping-rules: invalid rule"},
 		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--ssl-client-auth", "required", "--ssl-ca-file", ca.CertFile, "--ssl-principal-mapping-rules", "RULE:^CN=(.*),.*$/$5@$6/"}, tlsArgs...), "no group 6"},
 		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--ssl-client-auth", "required", "--ssl-ca-file", ca.CertFile, "--ssl-principal-mapping-rules", " , ,"}, tlsArgs...), "--ssl-principal-mapping-rules has no rule"},
+		{[]string{"--listener-ssl", "SSL:cert=/x"}, "--listener-ssl needs --listeners"},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--listener-ssl", "OTHER:cert=/x"}, tlsArgs...), "--listener-ssl names listener OTHER, which --listeners does not have"},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--listener-ssl", "PLAINTEXT:cert=/x"}, tlsArgs...), "--listener-ssl names listener PLAINTEXT, which is PLAINTEXT"},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--listener-ssl", "SSL:cert=/x;SSL:key=/y"}, tlsArgs...), "--listener-ssl names listener SSL twice"},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--listener-ssl", "SSL:certfile=/x"}, tlsArgs...), `--listener-ssl SSL: "certfile=/x" is not cert=FILE`},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--listener-ssl", "SSL:cert=/x,cert=/y"}, tlsArgs...), "--listener-ssl SSL: cert given twice"},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--listener-ssl", "SSL:ca="}, tlsArgs...), "--listener-ssl SSL: ca is empty"},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--listener-ssl", "cert=/x"}, tlsArgs...), "--listener-ssl entries must be NAME:key=value"},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--listener-ssl", "SSL:client-auth=required"}, tlsArgs...), "listener SSL (--listener-ssl, with --ssl-* for keys it does not give): --ssl-client-auth=required needs --ssl-ca-file"},
+		{[]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,A://127.0.0.1:9093,B://127.0.0.1:9094", "--listener-security-protocol-map", "PLAINTEXT:PLAINTEXT,A:SSL,B:SSL", "--listener-ssl", "A:cert=" + cert.CertFile + ",key=" + cert.KeyFile}, "an SSL listener needs --ssl-cert-file and --ssl-key-file"},
+		{append([]string{"--listeners", "PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093", "--listener-ssl", "SSL:client-auth=none", "--ssl-client-auth", "required", "--ssl-ca-file", ca.CertFile, "--ssl-principal-mapping-rules", "RULE:^CN=([^,]*)$/$1/"}, tlsArgs...), "--ssl-principal-mapping-rules needs an SSL listener that asks for client certificates"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			cfg := defaultDevConfig()
@@ -97,5 +108,36 @@ func TestListenersMapToNetioAndRegistration(t *testing.T) {
 	}
 	if cfg.Broker.AdvertisedHost != "127.0.0.1" || cfg.Broker.AdvertisedPort != 9095 {
 		t.Errorf("registration %s:%d, want the inter-broker listener REPL", cfg.Broker.AdvertisedHost, cfg.Broker.AdvertisedPort)
+	}
+}
+
+// TestListenerSSLOverridesKeyByKey: --listener-ssl replaces the --ssl-* settings it
+// names for its listener only, and a listener given all its files there needs no --ssl-*.
+func TestListenerSSLOverridesKeyByKey(t *testing.T) {
+	ca := testcerts.NewCA(t, "ca")
+	pub, in := ca.Server(t, "public"), ca.Server(t, "internal")
+	cfg := defaultDevConfig()
+	args := []string{"--listeners", "PLAINTEXT://127.0.0.1:9092,A://127.0.0.1:9093,B://127.0.0.1:9094",
+		"--listener-security-protocol-map", "PLAINTEXT:PLAINTEXT,A:SSL,B:SASL_SSL",
+		"--sasl-enabled-mechanisms", "SCRAM-SHA-256",
+		"--ssl-cert-file", pub.CertFile, "--ssl-key-file", pub.KeyFile,
+		"--listener-ssl", " a:cert=" + in.CertFile + ",key=" + in.KeyFile + ",ca=" + ca.CertFile + ",client-auth=required ; B:ca=" + ca.CertFile}
+	if _, err := parseFlags(devFlags(&cfg), args, cfg.finish); err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg.tlsFiles["A"], cfg.tlsFiles["B"]
+	if a.CertFile != in.CertFile || a.KeyFile != in.KeyFile || a.CAFile != ca.CertFile || a.ClientAuth != "required" {
+		t.Errorf("A's files %+v", a)
+	}
+	if b.CertFile != pub.CertFile || b.KeyFile != pub.KeyFile || b.CAFile != ca.CertFile || b.ClientAuth != "none" {
+		t.Errorf("B's files %+v", b)
+	}
+
+	cfg = defaultDevConfig()
+	args = []string{"--listeners", "PLAINTEXT://127.0.0.1:9092,A://127.0.0.1:9093",
+		"--listener-security-protocol-map", "PLAINTEXT:PLAINTEXT,A:SSL",
+		"--listener-ssl", "A:cert=" + in.CertFile + ",key=" + in.KeyFile}
+	if _, err := parseFlags(devFlags(&cfg), args, cfg.finish); err != nil {
+		t.Fatalf("a listener with all its files from --listener-ssl: %v", err)
 	}
 }
