@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kafscale/kafscale/sasl"
+	"github.com/kafscale/kafscale/sslprincipal"
 )
 
 // Security protocols of a listener, named as in Kafka's listener.security.protocol.map.
@@ -162,16 +163,18 @@ func (s *Server) handshake(sl *streamListener, sc *streamConn, c *Conn) {
 	}
 	_ = tc.SetDeadline(time.Time{})
 	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
-		name := certs[0].Subject.String()
-		if sl.MapPrincipal != nil {
-			var err error
-			if name, err = sl.MapPrincipal(name); err != nil {
-				principalMappingFailuresTotal.Inc()
-				c.warnConnError("cannot map the client certificate to a principal, closing the connection", "listener", sl.Name, "err", err)
-				_ = tc.Close()
-				s.connClosed(c, nil)
-				return
-			}
+		// The subject as Kafka writes it (X500Principal's RFC 2253), which ACLs and the
+		// mapping rules are written against; Go's pkix.Name.String differs.
+		name, err := sslprincipal.Subject(certs[0].RawSubject)
+		if err == nil && sl.MapPrincipal != nil {
+			name, err = sl.MapPrincipal(name)
+		}
+		if err != nil {
+			principalMappingFailuresTotal.Inc()
+			c.warnConnError("cannot map the client certificate to a principal, closing the connection", "listener", sl.Name, "err", err)
+			_ = tc.Close()
+			s.connClosed(c, nil)
+			return
 		}
 		c.principal = "User:" + name
 	}

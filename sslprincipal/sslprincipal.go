@@ -8,6 +8,7 @@
 // replacement ($n, ${name}, \x) over every match of the pattern. Patterns are Go (RE2)
 // regular expressions, which are Java's for everything but back references, look-around
 // and possessive quantifiers: a pattern using those does not compile and is refused.
+// Subject writes the subject the rules are applied to, as Kafka sees it (subject.go).
 package sslprincipal
 
 import (
