@@ -338,7 +338,13 @@ func (lc *listenerConfig) parsePrincipalMapping() error {
 func (c *serverConfig) listenerTLS(cfg netio.Config, log *slog.Logger) (netio.Config, error) {
 	lc := &c.listenerConfig
 	cfg.Listeners = append([]netio.Listener(nil), cfg.Listeners...)
-	// Listeners with the same files share a reloader.
+	// Listeners with the same files share a reloader, whose log lines name them all.
+	sharing := map[tlsfiles.Files][]string{}
+	for _, nl := range lc.named {
+		if isTLS(nl.protocol) {
+			sharing[lc.tlsFiles[nl.name]] = append(sharing[lc.tlsFiles[nl.name]], nl.name)
+		}
+	}
 	reloaders := map[tlsfiles.Files]*tlsfiles.Reloader{}
 	for i := range cfg.Listeners {
 		l := &cfg.Listeners[i]
@@ -350,7 +356,7 @@ func (c *serverConfig) listenerTLS(cfg netio.Config, log *slog.Logger) (netio.Co
 			r := reloaders[files]
 			if r == nil {
 				var err error
-				if r, err = tlsfiles.New(files, log.With("component", "tls", "listener", nl.name)); err != nil {
+				if r, err = tlsfiles.New(files, log.With("component", "tls", "listeners", strings.Join(sharing[files], ","))); err != nil {
 					return cfg, fmt.Errorf("listener %s: %w", nl.name, err)
 				}
 				reloaders[files] = r
