@@ -2,9 +2,11 @@ package acl
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +16,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/kafscale/kafscale/internal/jvm"
-	"github.com/kafscale/kafscale/internal/kafkatest"
 )
 
 // kcatArgs log kcat in as user over SASL/PLAIN.
@@ -25,7 +26,16 @@ func kcatArgs(seed, user string) []string {
 
 func kcat(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	return kafkatest.Kcat(t, timeout, stdin, args...)
+	path, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Fatalf("cannot find kcat: %v; run scripts/test-deps.sh", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // testKcat: kcat (librdkafka) as alice produces to and reads orders (her ACLs allow both);
