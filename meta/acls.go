@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -137,5 +138,59 @@ func (s *Store) DeleteACLs(ctx context.Context, f acl.Filter) ([]acl.Binding, er
 // unreachable. The goroutine that feeds the channel is owned by the call and exits with
 // ctx.
 func (s *Store) WatchACLs(ctx context.Context) <-chan []acl.Binding {
-	return watchListed(ctx, s, "ACLs", s.keys.ACLsPrefix(), s.ListACLs)
+	out := make(chan []acl.Binding)
+	go func() {
+		defer close(out)
+		backoff := time.Duration(0)
+		for ctx.Err() == nil {
+			if backoff > 0 && !sleepCtx(ctx, backoff) {
+				return
+			}
+			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+			if s.watchACLsOnce(ctx, out) {
+				backoff = 0 // the watch ran; resume quickly
+			}
+		}
+	}()
+	return out
+}
+
+// watchACLsOnce lists the ACLs and sends them, then again after each watch response,
+// until the watch ends; it reports whether any change arrived.
+func (s *Store) watchACLsOnce(ctx context.Context, out chan<- []acl.Binding) bool {
+	all, rev, err := s.ListACLs(ctx)
+	if err != nil {
+		s.log.Warn("cannot list ACLs for the ACL watch; retrying", "err", err)
+		return false
+	}
+	select {
+	case out <- all:
+	case <-ctx.Done():
+		return false
+	}
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	got := false
+	for wr := range s.cli.Watch(wctx, s.keys.ACLsPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithKeysOnly()) {
+		if err := wr.Err(); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("ACL watch failed; listing again", "err", err)
+			}
+			return got
+		}
+		if len(wr.Events) == 0 {
+			continue // a progress notification
+		}
+		got = true
+		if all, _, err = s.ListACLs(ctx); err != nil {
+			s.log.Warn("cannot list ACLs after a change; watching again", "err", err)
+			return got
+		}
+		select {
+		case out <- all:
+		case <-ctx.Done():
+			return got
+		}
+	}
+	return got
 }

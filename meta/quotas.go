@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -125,5 +126,59 @@ func (s *Store) ListQuotas(ctx context.Context) (quota.Set, int64, error) {
 // watch, and a fresh linearizable list after each of its responses. It retries by itself
 // (logging) while etcd is unreachable.
 func (s *Store) WatchQuotas(ctx context.Context) <-chan quota.Set {
-	return watchListed(ctx, s, "quotas", s.keys.QuotasPrefix(), s.ListQuotas)
+	out := make(chan quota.Set)
+	go func() {
+		defer close(out)
+		backoff := time.Duration(0)
+		for ctx.Err() == nil {
+			if backoff > 0 && !sleepCtx(ctx, backoff) {
+				return
+			}
+			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+			if s.watchQuotasOnce(ctx, out) {
+				backoff = 0 // the watch ran; resume quickly
+			}
+		}
+	}()
+	return out
+}
+
+// watchQuotasOnce lists the quotas and sends them, then again after each watch response,
+// until the watch ends; it reports whether any change arrived.
+func (s *Store) watchQuotasOnce(ctx context.Context, out chan<- quota.Set) bool {
+	all, rev, err := s.ListQuotas(ctx)
+	if err != nil {
+		s.log.Warn("cannot list quotas for the quota watch; retrying", "err", err)
+		return false
+	}
+	select {
+	case out <- all:
+	case <-ctx.Done():
+		return false
+	}
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	got := false
+	for wr := range s.cli.Watch(wctx, s.keys.QuotasPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithKeysOnly()) {
+		if err := wr.Err(); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("quota watch failed; listing again", "err", err)
+			}
+			return got
+		}
+		if len(wr.Events) == 0 {
+			continue // a progress notification
+		}
+		got = true
+		if all, _, err = s.ListQuotas(ctx); err != nil {
+			s.log.Warn("cannot list quotas after a change; watching again", "err", err)
+			return got
+		}
+		select {
+		case out <- all:
+		case <-ctx.Done():
+			return got
+		}
+	}
+	return got
 }
