@@ -66,11 +66,21 @@ func runKafkaFetch(ctx context.Context, l Load, addr string, probe *prober, res 
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	var cwg sync.WaitGroup
-	closeConsumers, err := startConsumers(l, addr, topic, &cwg, func(cl *kgo.Client) { k.readBack(readCtx, cl, filled, r) })
-	if err != nil {
-		return err
+	for c := range l.Consumers {
+		parts := map[int32]kgo.Offset{}
+		for p := int32(c); p < l.Partitions; p += int32(l.Consumers) {
+			parts[p] = kgo.NewOffset().AtStart()
+		}
+		if len(parts) == 0 {
+			continue
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		cwg.Go(func() { k.readBack(readCtx, cl, filled, r) })
 	}
-	defer closeConsumers()
 	select {
 	case <-r.started:
 	case <-time.After(l.Drain):

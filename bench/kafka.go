@@ -179,11 +179,21 @@ func runKafka(ctx context.Context, l Load, addr string, probe *prober, res *Resu
 	consumeCtx, stopConsumers := context.WithCancel(ctx)
 	defer stopConsumers()
 	var cwg sync.WaitGroup
-	closeConsumers, err := startConsumers(l, addr, topic, &cwg, func(cl *kgo.Client) { k.consume(consumeCtx, cl) })
-	if err != nil {
-		return err
+	for c := range l.Consumers {
+		parts := map[int32]kgo.Offset{}
+		for p := int32(c); p < l.Partitions; p += int32(l.Consumers) {
+			parts[p] = kgo.NewOffset().AtStart()
+		}
+		if len(parts) == 0 {
+			continue
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		cwg.Go(func() { k.consume(consumeCtx, cl) })
 	}
-	defer closeConsumers()
 
 	k.clk = newClock(l)
 	harnessCPU := selfCPU(&k.clk)
@@ -400,33 +410,4 @@ func fillBrokerFigures(res *Result, l Load, p *prober, a, b snapshot) {
 	if a.etcdRev >= 0 && b.etcdRev >= 0 {
 		res.EtcdWritesPerS = float64(b.etcdRev-a.etcdRev) / secs
 	}
-}
-
-// startConsumers starts l.Consumers clients of topic at addr, consumer c reading the
-// partitions c, c+l.Consumers, ... from the start, each run by run in a goroutine of wg.
-// The returned func closes the clients; call it after wg.Wait.
-func startConsumers(l Load, addr, topic string, wg *sync.WaitGroup, run func(*kgo.Client)) (func(), error) {
-	var clients []*kgo.Client
-	closeAll := func() {
-		for _, cl := range clients {
-			cl.Close()
-		}
-	}
-	for c := range l.Consumers {
-		parts := map[int32]kgo.Offset{}
-		for p := int32(c); p < l.Partitions; p += int32(l.Consumers) {
-			parts[p] = kgo.NewOffset().AtStart()
-		}
-		if len(parts) == 0 {
-			continue
-		}
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))
-		if err != nil {
-			closeAll()
-			return nil, err
-		}
-		clients = append(clients, cl)
-		wg.Go(func() { run(cl) })
-	}
-	return closeAll, nil
 }

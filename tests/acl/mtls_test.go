@@ -23,13 +23,35 @@ import (
 // required, the principal is the certificate's subject (User:CN=alice,O=Acme), and ACLs
 // naming it apply: alice's certificate may produce and read, another one may not.
 func TestACLsNameClientCertificateSubjects(t *testing.T) {
-	b := startMTLSBroker(t, "kafscale-acl-ca")
-	ca, secure := b.ca, b.secure
-	createTopics(t, b.sasl, "mtls-orders")
-	addACLs(t, b.sasl, kadm.NewACLs().Allow("User:CN=alice,O=Acme").AllowHosts().Topics("mtls-orders").Operations(kadm.OpWrite, kadm.OpRead))
+	ca := testcerts.NewCA(t, "kafscale-acl-ca")
+	cert := ca.Server(t, "broker")
+	in, sa, se := kafkatest.FreeAddr(t), kafkatest.FreeAddr(t), kafkatest.FreeAddr(t)
+	_, sePort, _ := net.SplitHostPort(se)
+	f := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(f, []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testbroker.Start(t,
+		"--listeners", "INTERNAL://"+in+",SASL://"+sa+",SECURE://"+se,
+		"--advertised-listeners", "SECURE://localhost:"+sePort,
+		"--listener-security-protocol-map", "INTERNAL:PLAINTEXT,SASL:SASL_PLAINTEXT,SECURE:SSL",
+		"--ssl-cert-file", cert.CertFile, "--ssl-key-file", cert.KeyFile,
+		"--ssl-ca-file", ca.CertFile, "--ssl-client-auth", "required",
+		"--sasl-enabled-mechanisms", "PLAIN", "--sasl-plain-users-file", f,
+		"--authorizer", "--super-users", "User:admin")
+	secure := "localhost:" + sePort
+	createTopics(t, sa, "mtls-orders")
+	addACLs(t, sa, kadm.NewACLs().Allow("User:CN=alice,O=Acme").AllowHosts().Topics("mtls-orders").Operations(kadm.OpWrite, kadm.OpRead))
 
 	certClient := func(cn string, opts ...kgo.Opt) *kgo.Client {
-		return b.certClient(t, pkix.Name{CommonName: cn, Organization: []string{"Acme"}}, opts...)
+		leaf := ca.Client(t, cn, pkix.Name{CommonName: cn, Organization: []string{"Acme"}})
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(secure), kgo.RequestRetries(2),
+			kgo.DialTLSConfig(&tls.Config{RootCAs: ca.Pool(), ServerName: "localhost", Certificates: []tls.Certificate{leaf.TLS}})}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
 	}
 	produce := func(cn string) error {
 		cl := certClient(cn, kgo.DisableIdempotentWrite())
@@ -74,49 +96,4 @@ func TestACLsNameClientCertificateSubjects(t *testing.T) {
 	if !strings.Contains(strings.Join(res.Errors, " "), "TOPIC_AUTHORIZATION_FAILED") {
 		t.Fatalf("confluent-kafka produce with mallory's certificate: %+v, want TOPIC_AUTHORIZATION_FAILED", res)
 	}
-}
-
-// mtlsBroker is a broker with an INTERNAL PLAINTEXT listener, a SASL listener (PLAIN, the
-// users above) and a SECURE SSL listener that requires certificates signed by ca, with
-// the authorizer on and User:admin its super user.
-type mtlsBroker struct {
-	ca     *testcerts.CA
-	sasl   string // the SASL listener's address, for admin requests as User:admin
-	secure string // the SECURE listener's advertised address (localhost, for the certificate)
-}
-
-// startMTLSBroker starts an mtlsBroker with a new CA named caName and the extra flags.
-func startMTLSBroker(t *testing.T, caName string, extra ...string) mtlsBroker {
-	t.Helper()
-	ca := testcerts.NewCA(t, caName)
-	cert := ca.Server(t, "broker")
-	in, sa, se := kafkatest.FreeAddr(t), kafkatest.FreeAddr(t), kafkatest.FreeAddr(t)
-	_, sePort, _ := net.SplitHostPort(se)
-	f := filepath.Join(t.TempDir(), "users")
-	if err := os.WriteFile(f, []byte(users), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	testbroker.Start(t, append([]string{
-		"--listeners", "INTERNAL://" + in + ",SASL://" + sa + ",SECURE://" + se,
-		"--advertised-listeners", "SECURE://localhost:" + sePort,
-		"--listener-security-protocol-map", "INTERNAL:PLAINTEXT,SASL:SASL_PLAINTEXT,SECURE:SSL",
-		"--ssl-cert-file", cert.CertFile, "--ssl-key-file", cert.KeyFile,
-		"--ssl-ca-file", ca.CertFile, "--ssl-client-auth", "required",
-		"--sasl-enabled-mechanisms", "PLAIN", "--sasl-plain-users-file", f,
-		"--authorizer", "--super-users", "User:admin"}, extra...)...)
-	return mtlsBroker{ca: ca, sasl: sa, secure: "localhost:" + sePort}
-}
-
-// certClient is a client of the SECURE listener with a new certificate for subject,
-// closed when the test ends.
-func (b mtlsBroker) certClient(t *testing.T, subject pkix.Name, opts ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	leaf := b.ca.Client(t, strings.Join(append([]string{subject.CommonName}, subject.OrganizationalUnit...), "-"), subject)
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(b.secure), kgo.RequestRetries(2),
-		kgo.DialTLSConfig(&tls.Config{RootCAs: b.ca.Pool(), ServerName: "localhost", Certificates: []tls.Certificate{leaf.TLS}})}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
 }

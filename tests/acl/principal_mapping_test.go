@@ -1,13 +1,21 @@
 package acl
 
 import (
+	"crypto/tls"
 	"crypto/x509/pkix"
 	"errors"
+	"net"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafscale/kafscale/internal/kafkatest"
+	"github.com/kafscale/kafscale/internal/testbroker"
+	"github.com/kafscale/kafscale/internal/testcerts"
 )
 
 // TestACLsNameMappedCertificatePrincipals: with --ssl-principal-mapping-rules taking the
@@ -16,13 +24,36 @@ import (
 // (User:bob) is refused by the ACLs, and a certificate no rule maps (OU=Sales) cannot
 // even connect, as in Kafka.
 func TestACLsNameMappedCertificatePrincipals(t *testing.T) {
-	b := startMTLSBroker(t, "kafscale-mapping-ca",
-		"--ssl-principal-mapping-rules", "RULE:^CN=([^,]+),OU=Eng,O=Acme$/$1/L")
-	createTopics(t, b.sasl, "mapped-orders")
-	addACLs(t, b.sasl, kadm.NewACLs().Allow("User:alice").AllowHosts().Topics("mapped-orders").Operations(kadm.OpWrite, kadm.OpRead))
+	ca := testcerts.NewCA(t, "kafscale-mapping-ca")
+	cert := ca.Server(t, "broker")
+	in, sa, se := kafkatest.FreeAddr(t), kafkatest.FreeAddr(t), kafkatest.FreeAddr(t)
+	_, sePort, _ := net.SplitHostPort(se)
+	f := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(f, []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testbroker.Start(t,
+		"--listeners", "INTERNAL://"+in+",SASL://"+sa+",SECURE://"+se,
+		"--advertised-listeners", "SECURE://localhost:"+sePort,
+		"--listener-security-protocol-map", "INTERNAL:PLAINTEXT,SASL:SASL_PLAINTEXT,SECURE:SSL",
+		"--ssl-cert-file", cert.CertFile, "--ssl-key-file", cert.KeyFile,
+		"--ssl-ca-file", ca.CertFile, "--ssl-client-auth", "required",
+		"--ssl-principal-mapping-rules", "RULE:^CN=([^,]+),OU=Eng,O=Acme$/$1/L",
+		"--sasl-enabled-mechanisms", "PLAIN", "--sasl-plain-users-file", f,
+		"--authorizer", "--super-users", "User:admin")
+	secure := "localhost:" + sePort
+	createTopics(t, sa, "mapped-orders")
+	addACLs(t, sa, kadm.NewACLs().Allow("User:alice").AllowHosts().Topics("mapped-orders").Operations(kadm.OpWrite, kadm.OpRead))
 
 	certClient := func(cn, ou string, opts ...kgo.Opt) *kgo.Client {
-		return b.certClient(t, pkix.Name{CommonName: cn, OrganizationalUnit: []string{ou}, Organization: []string{"Acme"}}, opts...)
+		leaf := ca.Client(t, cn+"-"+ou, pkix.Name{CommonName: cn, OrganizationalUnit: []string{ou}, Organization: []string{"Acme"}})
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(secure), kgo.RequestRetries(2),
+			kgo.DialTLSConfig(&tls.Config{RootCAs: ca.Pool(), ServerName: "localhost", Certificates: []tls.Certificate{leaf.TLS}})}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
 	}
 	produce := func(cn, ou string) error {
 		cl := certClient(cn, ou, kgo.DisableIdempotentWrite())
